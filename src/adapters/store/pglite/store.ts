@@ -1,0 +1,69 @@
+import type { PGlite, Transaction } from "@electric-sql/pglite";
+import type { QueryResult, Store, StoreTransaction } from "../../../ports/store.ts";
+import { translateStoreError } from "../translate-error.ts";
+import { openPglite } from "./open.ts";
+
+const INT8_OID = 20;
+const NUMERIC_OID = 1700;
+// Per query, not on the instance: the queue backend shares this PGlite and expects int8 as text.
+const parsers = { [INT8_OID]: (v: string) => Number(v), [NUMERIC_OID]: (v: string) => Number(v) };
+
+type Runner = Pick<PGlite | Transaction, "query">;
+
+async function run<R>(runner: Runner, sql: string, params: readonly unknown[] | undefined): Promise<QueryResult<R>> {
+  try {
+    const result = await runner.query<R>(sql, params as unknown[] | undefined, { parsers });
+    return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+  } catch (err) {
+    throw translateStoreError(err);
+  }
+}
+
+export interface PgliteStoreOptions {
+  /** An instance to share (with the queue backend); when absent one is opened on `dataDir`. */
+  db?: PGlite;
+  /** Folder for the data files; undefined keeps them in memory. */
+  dataDir?: string;
+}
+
+export async function createPgliteStore(options: PgliteStoreOptions): Promise<Store & { readonly db: PGlite }> {
+  const owned = !options.db;
+  const db = options.db ?? (await openPglite(options.dataDir));
+  let closed = false;
+  return {
+    kind: "pglite",
+    db,
+    query: (sql, params) => run(db, sql, params),
+    async exec(sql) {
+      try {
+        await db.exec(sql);
+      } catch (err) {
+        throw translateStoreError(err);
+      }
+    },
+    transaction: (fn) =>
+      db.transaction((tx) =>
+        fn({
+          query: (sql, params) => run(tx, sql, params),
+          exec: async (sql) => {
+            try {
+              await tx.exec(sql);
+            } catch (err) {
+              throw translateStoreError(err);
+            }
+          },
+        } satisfies StoreTransaction),
+      ),
+    async ping() {
+      await run(db, "SELECT 1", []);
+    },
+    async hasVectorExtension() {
+      return true;
+    },
+    async close() {
+      if (closed || !owned) return;
+      closed = true;
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,53 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { CONFIG_VARIABLES, loadConfig } from "./config.ts";
+import { SluiceError } from "./errors.ts";
+
+describe("loadConfig", () => {
+  it("gives the runbooks' defaults on an empty environment", () => {
+    const config = loadConfig({});
+    expect(config.server.port).toBe(3000);
+    expect(config.storage.dataDir).toBe("./.sluice");
+    expect(config.queue.backend).toBe("pglite");
+    expect(config.ai.model).toBe("gpt-4o-mini");
+    expect(config.ai.maxOutputTokens).toBe(800);
+    expect(config.embeddings.backfillEnabled).toBe(true);
+    expect(config.actions.enabled).toBe(false);
+    expect(Object.isFrozen(config.server)).toBe(true);
+  });
+
+  it("picks the queue backend from what is configured", () => {
+    expect(loadConfig({ DATABASE_URL: "postgres://h/db" }).queue.backend).toBe("postgres");
+    expect(loadConfig({ DATABASE_URL: "postgres://h/db", REDIS_URL: "redis://h:1" }).queue.backend).toBe("redis");
+    expect(loadConfig({ REDIS_URL: "redis://h:1", QUEUE_BACKEND: "pglite" }).queue.backend).toBe("pglite");
+  });
+
+  it("parses lists and booleans", () => {
+    const config = loadConfig({ ALLOW_ACTIONS_DEFAULT: "gmail.send, outlook.send,task.create", ACTIONS_ENABLED: "true", OPENAI_EMBEDDING_BACKFILL_ENABLED: "false" });
+    expect(config.actions.allowDefault).toEqual(["gmail.send", "outlook.send", "task.create"]);
+    expect(config.actions.enabled).toBe(true);
+    expect(config.embeddings.backfillEnabled).toBe(false);
+  });
+
+  it("names every bad variable in one error", () => {
+    let caught: unknown;
+    try {
+      loadConfig({ PORT: "eighty", QUEUE_BACKEND: "kafka", OPENAI_EMBEDDING_BACKFILL_ENABLED: "maybe", DATABASE_URL: "mysql://x" });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(SluiceError);
+    const message = (caught as SluiceError).message;
+    for (const name of ["PORT", "QUEUE_BACKEND", "OPENAI_EMBEDDING_BACKFILL_ENABLED", "DATABASE_URL"]) expect(message).toContain(name);
+    expect((caught as SluiceError).code).toBe("CONFIG_INVALID");
+  });
+
+  it("rejects a backend whose server is not configured", () => {
+    expect(() => loadConfig({ QUEUE_BACKEND: "redis" })).toThrow(/REDIS_URL/);
+  });
+
+  it("documents every variable in docs/configuration.md", () => {
+    const doc = readFileSync(new URL("../../docs/configuration.md", import.meta.url), "utf8");
+    for (const name of CONFIG_VARIABLES) expect(doc, name).toContain(`\`${name}\``);
+  });
+});

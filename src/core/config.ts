@@ -1,0 +1,168 @@
+import { z } from "zod";
+import { SluiceError } from "./errors.ts";
+
+/**
+ * The one configuration schema, parsed once from the environment at start. Every variable here
+ * is documented in docs/configuration.md (a test keeps the two in step).
+ */
+const bool = (fallback: boolean) =>
+  z
+    .enum(["true", "false", "1", "0", "yes", "no"], { error: "expected true or false" })
+    .default(fallback ? "true" : "false")
+    .transform((v) => v === "true" || v === "1" || v === "yes");
+
+const int = (fallback: number, min: number, max: number) =>
+  z.coerce
+    .number({ error: "expected a whole number" })
+    .int({ error: "expected a whole number" })
+    .min(min, { error: `expected at least ${min}` })
+    .max(max, { error: `expected at most ${max}` })
+    .default(fallback);
+
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .refine((v) => protocols.some((p) => v.startsWith(`${p}://`)), { error: `expected a URL starting with ${protocols.join("://, ")}://` })
+    .optional();
+
+const csv = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v) =>
+      v
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0),
+    );
+
+export const envSchema = z.object({
+  PORT: int(3000, 0, 65535),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  SLUICE_DATA_DIR: z.string().min(1).default("./.sluice"),
+  DATABASE_URL: url(["postgres", "postgresql"]),
+  DATABASE_POOL_SIZE: int(10, 1, 500),
+  REDIS_URL: url(["redis", "rediss"]),
+  CACHE_REDIS_URL: url(["redis", "rediss"]),
+  REDIS_ALLOW_EVICTION: bool(false),
+  QUEUE_BACKEND: z.enum(["auto", "redis", "postgres", "pglite"], { error: "expected auto, redis, postgres or pglite" }).default("auto"),
+  QUEUE_CONCURRENCY: int(10, 1, 1000),
+  QUEUE_LOCK_DURATION_MS: int(30_000, 1_000, 3_600_000),
+  QUEUE_STALLED_INTERVAL_MS: int(30_000, 1_000, 3_600_000),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { error: "expected fatal, error, warn, info, debug, trace or silent" }).default("info"),
+  BODY_LIMIT_BYTES: int(1_048_576, 1_024, 104_857_600),
+  SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
+  RATE_LIMIT_PER_MINUTE: int(100, 1, 1_000_000),
+  IDEMPOTENCY_TTL_SECONDS: int(86_400, 60, 2_592_000),
+  AI_PROVIDER: z.enum(["local", "openai", "anthropic"], { error: "expected local, openai or anthropic" }).default("local"),
+  AI_MODEL: z.string().min(1).default("gpt-4o-mini"),
+  AI_MAX_OUTPUT_TOKENS: int(800, 1, 1_000_000),
+  AI_EMBEDDING_MODEL: z.string().min(1).default("text-embedding-3-small"),
+  AI_EMBEDDING_DIMENSIONS: int(384, 8, 4096),
+  AI_REQUEST_TIMEOUT_MS: int(60_000, 100, 600_000),
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  OPENAI_BASE_URL: url(["http", "https"]),
+  ANTHROPIC_API_KEY: z.string().min(1).optional(),
+  ANTHROPIC_BASE_URL: url(["http", "https"]),
+  ACTIONS_ENABLED: bool(false),
+  ALLOW_ACTIONS_DEFAULT: csv(""),
+  OPENAI_EMBEDDING_BACKFILL_ENABLED: bool(true),
+  VECTOR_SEARCH_ENABLED: bool(true),
+});
+
+type Env = z.output<typeof envSchema>;
+
+export type QueueBackendKind = "redis" | "postgres" | "pglite";
+
+export interface SluiceConfig {
+  readonly server: { readonly port: number; readonly host: string; readonly bodyLimitBytes: number; readonly shutdownTimeoutMs: number };
+  readonly storage: { readonly dataDir: string; readonly databaseUrl: string | undefined; readonly poolSize: number };
+  readonly redis: { readonly url: string | undefined; readonly cacheUrl: string | undefined; readonly allowEviction: boolean };
+  readonly queue: {
+    readonly backend: QueueBackendKind;
+    readonly concurrency: number;
+    readonly lockDurationMs: number;
+    readonly stalledIntervalMs: number;
+  };
+  readonly log: { readonly level: Env["LOG_LEVEL"] };
+  readonly intake: { readonly rateLimitPerMinute: number; readonly idempotencyTtlSeconds: number };
+  readonly ai: {
+    readonly provider: Env["AI_PROVIDER"];
+    readonly model: string;
+    readonly maxOutputTokens: number;
+    readonly embeddingModel: string;
+    readonly embeddingDimensions: number;
+    readonly requestTimeoutMs: number;
+    readonly openai: { readonly apiKey: string | undefined; readonly baseUrl: string | undefined };
+    readonly anthropic: { readonly apiKey: string | undefined; readonly baseUrl: string | undefined };
+  };
+  readonly actions: { readonly enabled: boolean; readonly allowDefault: readonly string[] };
+  readonly embeddings: { readonly backfillEnabled: boolean; readonly vectorSearchEnabled: boolean };
+}
+
+/** `auto` picks Redis when configured, else the Postgres server, else embedded PGlite. */
+function resolveQueueBackend(env: Env): QueueBackendKind {
+  if (env.QUEUE_BACKEND !== "auto") return env.QUEUE_BACKEND;
+  if (env.REDIS_URL) return "redis";
+  if (env.DATABASE_URL) return "postgres";
+  return "pglite";
+}
+
+function crossFieldProblems(env: Env): string[] {
+  const problems: string[] = [];
+  if (env.QUEUE_BACKEND === "redis" && !env.REDIS_URL) problems.push("QUEUE_BACKEND: redis needs REDIS_URL to be set");
+  if (env.QUEUE_BACKEND === "postgres" && !env.DATABASE_URL) problems.push("QUEUE_BACKEND: postgres needs DATABASE_URL to be set");
+  if (env.AI_PROVIDER === "openai" && !env.OPENAI_API_KEY && !env.OPENAI_BASE_URL) problems.push("AI_PROVIDER: openai needs OPENAI_API_KEY (or OPENAI_BASE_URL for a keyless compatible server)");
+  if (env.AI_PROVIDER === "anthropic" && !env.ANTHROPIC_API_KEY) problems.push("AI_PROVIDER: anthropic needs ANTHROPIC_API_KEY");
+  return problems;
+}
+
+/** Parses the environment into the frozen config, or throws one error naming every bad variable. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): SluiceConfig {
+  const relevant = Object.fromEntries(Object.keys(envSchema.shape).map((k) => [k, source[k] === "" ? undefined : source[k]]));
+  const parsed = envSchema.safeParse(relevant);
+  const problems = parsed.success ? crossFieldProblems(parsed.data) : parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+  if (!parsed.success || problems.length > 0) {
+    throw new SluiceError("CONFIG_INVALID", `Invalid configuration:\n  ${problems.join("\n  ")}`, { details: problems });
+  }
+  return deepFreeze(toConfig(parsed.data));
+}
+
+function toConfig(env: Env): SluiceConfig {
+  return {
+    server: { port: env.PORT, host: env.HOST, bodyLimitBytes: env.BODY_LIMIT_BYTES, shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS },
+    storage: { dataDir: env.SLUICE_DATA_DIR, databaseUrl: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE },
+    redis: { url: env.REDIS_URL, cacheUrl: env.CACHE_REDIS_URL ?? env.REDIS_URL, allowEviction: env.REDIS_ALLOW_EVICTION },
+    queue: {
+      backend: resolveQueueBackend(env),
+      concurrency: env.QUEUE_CONCURRENCY,
+      lockDurationMs: env.QUEUE_LOCK_DURATION_MS,
+      stalledIntervalMs: env.QUEUE_STALLED_INTERVAL_MS,
+    },
+    log: { level: env.LOG_LEVEL },
+    intake: { rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE, idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS },
+    ai: {
+      provider: env.AI_PROVIDER,
+      model: env.AI_MODEL,
+      maxOutputTokens: env.AI_MAX_OUTPUT_TOKENS,
+      embeddingModel: env.AI_EMBEDDING_MODEL,
+      embeddingDimensions: env.AI_EMBEDDING_DIMENSIONS,
+      requestTimeoutMs: env.AI_REQUEST_TIMEOUT_MS,
+      openai: { apiKey: env.OPENAI_API_KEY, baseUrl: env.OPENAI_BASE_URL },
+      anthropic: { apiKey: env.ANTHROPIC_API_KEY, baseUrl: env.ANTHROPIC_BASE_URL },
+    },
+    actions: { enabled: env.ACTIONS_ENABLED, allowDefault: env.ALLOW_ACTIONS_DEFAULT },
+    embeddings: { backfillEnabled: env.OPENAI_EMBEDDING_BACKFILL_ENABLED, vectorSearchEnabled: env.VECTOR_SEARCH_ENABLED },
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object") {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Names of every environment variable the schema reads, for docs and drift tests. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);

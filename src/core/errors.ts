@@ -1,0 +1,71 @@
+/**
+ * One base error with a stable string code and an HTTP status, and one catalogue of every code.
+ * Codes are part of the API contract: clients and runbooks match on them, so never rename one.
+ */
+export const ERROR_CATALOGUE = {
+  CONFIG_INVALID: { status: 500, retryable: false, message: "Configuration is invalid" },
+  VALIDATION_FAILED: { status: 400, retryable: false, message: "Request failed validation" },
+  BODY_MALFORMED: { status: 400, retryable: false, message: "Request body is not valid JSON" },
+  BODY_TOO_LARGE: { status: 413, retryable: false, message: "Request body is too large" },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false, message: "Unsupported content type" },
+  ROUTE_NOT_FOUND: { status: 404, retryable: false, message: "No such route" },
+  NOT_FOUND: { status: 404, retryable: false, message: "Not found" },
+  QUEUE_NOT_FOUND: { status: 404, retryable: false, message: "No such queue" },
+  JOB_NOT_FOUND: { status: 404, retryable: false, message: "No such job" },
+  UNAUTHENTICATED: { status: 401, retryable: false, message: "A valid API key is required" },
+  FORBIDDEN_SCOPE: { status: 403, retryable: false, message: "The API key lacks a required scope" },
+  CONFLICT: { status: 409, retryable: false, message: "Conflicts with the current state" },
+  RATE_LIMITED: { status: 429, retryable: true, message: "Too many requests" },
+  NOT_READY: { status: 503, retryable: true, message: "Service is not ready" },
+  DEPENDENCY_UNAVAILABLE: { status: 503, retryable: true, message: "A dependency is unavailable" },
+  PGVECTOR_MISSING: { status: 500, retryable: false, message: "pgvector is not installed on this server" },
+  MIGRATION_FAILED: { status: 500, retryable: false, message: "Database migration failed" },
+  REDIS_EVICTION_POLICY: { status: 500, retryable: false, message: "Queue Redis evicts keys" },
+  INTERNAL: { status: 500, retryable: false, message: "Internal error" },
+} as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export interface SluiceErrorOptions {
+  cause?: unknown;
+  details?: unknown;
+  /** Overrides the catalogue's retryability, e.g. a provider error that says so. */
+  retryable?: boolean;
+}
+
+export class SluiceError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly retryable: boolean;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message?: string, options: SluiceErrorOptions = {}) {
+    const entry = ERROR_CATALOGUE[code];
+    super(message ?? entry.message, { cause: options.cause });
+    this.name = "SluiceError";
+    this.code = code;
+    this.status = entry.status;
+    this.retryable = options.retryable ?? entry.retryable;
+    this.details = options.details;
+  }
+
+  toJSON(): { error: { code: ErrorCode; message: string; details?: unknown } } {
+    const body: { code: ErrorCode; message: string; details?: unknown } = { code: this.code, message: this.message };
+    if (this.details !== undefined) body.details = this.details;
+    return { error: body };
+  }
+}
+
+/** A 429 that carries when to come back, so callers honour it rather than guess. */
+export class RateLimitedError extends SluiceError {
+  readonly retryAfterMs: number;
+  constructor(retryAfterMs: number, message?: string, options: SluiceErrorOptions = {}) {
+    super("RATE_LIMITED", message, options);
+    this.name = "RateLimitedError";
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+export function isSluiceError(value: unknown): value is SluiceError {
+  return value instanceof SluiceError;
+}

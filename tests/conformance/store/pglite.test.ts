@@ -1,0 +1,8 @@
+import { createPgliteStore } from "../../../src/adapters/store/pglite/store.ts";
+import { storeConformance } from "./store-suite.ts";
+
+storeConformance({
+  name: "PGlite in-process",
+  vector: true,
+  open: async () => ({ store: await createPgliteStore({}) }),
+});

@@ -1,0 +1,168 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+
+/**
+ * Real Redis and PostgreSQL servers from Debian's packages, on random free ports in temporary
+ * directories (never 6379/5432). The test runner (scripts/test.mjs) installs the packages.
+ */
+export interface RunningServer {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = (): void => {
+      check()
+        .then((ok) => {
+          if (ok) resolve();
+          else if (Date.now() > deadline) reject(new Error(`${what} did not start within ${timeoutMs} ms`));
+          else setTimeout(attempt, 50);
+        })
+        .catch(() => (Date.now() > deadline ? reject(new Error(`${what} did not start`)) : setTimeout(attempt, 50)));
+    };
+    attempt();
+  });
+}
+
+function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill(signal);
+  });
+}
+
+export interface RedisServerOptions {
+  /** Extra `redis-server` arguments, e.g. ["--maxmemory-policy", "allkeys-lru"]. */
+  args?: string[];
+}
+
+export async function startRedis(options: RedisServerOptions = {}): Promise<RunningServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "sluice-redis-"));
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction", ...(options.args ?? [])], {
+    stdio: "ignore",
+  });
+  const url = `redis://127.0.0.1:${port}`;
+  const { Redis } = await import("ioredis");
+  await waitFor(async () => {
+    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    try {
+      await client.connect();
+      return (await client.ping()) === "PONG";
+    } finally {
+      client.disconnect();
+    }
+  }, "redis-server");
+  return {
+    url,
+    port,
+    async stop() {
+      await stopChild(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function postgresBinDir(): string {
+  const root = "/usr/lib/postgresql";
+  const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, "bin", "initdb"))) : [];
+  const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
+  if (!newest) throw new Error("PostgreSQL server binaries not found under /usr/lib/postgresql: install the Debian package 'postgresql'");
+  return join(root, newest, "bin");
+}
+
+/** initdb and postgres refuse to run as root; run them as the Debian package's `postgres` user. */
+function asServerUser(command: string, args: string[]): [string, string[]] {
+  if (process.getuid?.() !== 0) return [command, args];
+  return ["runuser", ["-u", "postgres", "--", command, ...args]];
+}
+
+function ownForServerUser(dir: string): void {
+  if (process.getuid?.() !== 0) return;
+  const id = spawnSync("id", ["-u", "postgres"], { encoding: "utf8" });
+  const gid = spawnSync("id", ["-g", "postgres"], { encoding: "utf8" });
+  chownSync(dir, Number(id.stdout.trim()), Number(gid.stdout.trim()));
+}
+
+export async function startPostgres(): Promise<RunningServer> {
+  const bin = postgresBinDir();
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "sluice-pg-"));
+  chmodSync(dir, 0o700);
+  ownForServerUser(dir);
+  const data = join(dir, "data");
+  const [initCmd, initArgs] = asServerUser(join(bin, "initdb"), ["-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"]);
+  const init = spawnSync(initCmd, initArgs, { encoding: "utf8" });
+  if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`);
+  const [cmd, args] = asServerUser(join(bin, "postgres"), [
+    "-D", data, "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+    "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300",
+  ]);
+  const child = spawn(cmd, args, { stdio: "ignore" });
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  await waitFor(async () => {
+    const client = new pg.Client({ connectionString: url });
+    try {
+      await client.connect();
+      await client.query("SELECT 1");
+      return true;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }, "postgres");
+  return {
+    url,
+    port,
+    async stop() {
+      await stopChild(child, "SIGINT");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A fresh database on a running server, so test files do not see each other's rows. */
+export async function createDatabase(serverUrl: string, name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await client.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+let counter = 0;
+/** A database name unique to this test process. */
+export function uniqueName(prefix: string): string {
+  counter += 1;
+  return `${prefix}_${process.pid}_${counter}_${Date.now().toString(36)}`.toLowerCase().replace(/[^a-z0-9_]/g, "_");
+}
