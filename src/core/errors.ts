@@ -21,6 +21,13 @@ export const ERROR_CATALOGUE = {
   PGVECTOR_MISSING: { status: 500, retryable: false, message: "pgvector is not installed on this server" },
   MIGRATION_FAILED: { status: 500, retryable: false, message: "Database migration failed" },
   REDIS_EVICTION_POLICY: { status: 500, retryable: false, message: "Queue Redis evicts keys" },
+  PROVIDER_ERROR: { status: 502, retryable: true, message: "The AI provider failed" },
+  PROVIDER_TIMEOUT: { status: 504, retryable: true, message: "The AI provider did not answer in time" },
+  PROVIDER_BAD_REQUEST: { status: 400, retryable: false, message: "The AI provider rejected the request" },
+  PROVIDER_AUTH: { status: 502, retryable: false, message: "The AI provider refused Sluice's credentials" },
+  PROVIDER_UNAVAILABLE: { status: 503, retryable: true, message: "No AI provider route is available (circuit open or attempts spent)" },
+  PROVIDER_UNSUPPORTED: { status: 400, retryable: false, message: "The AI provider does not support this operation" },
+  PROVIDER_NOT_CONFIGURED: { status: 400, retryable: false, message: "No such AI provider is configured" },
   INTERNAL: { status: 500, retryable: false, message: "Internal error" },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 

@@ -6,12 +6,12 @@ const INT8_OID = 20;
 const NUMERIC_OID = 1700;
 
 // Per pool, not pg's global parsers: BullMQ's own pool in this process expects int8 as text.
-const types = {
+const types: pg.CustomTypesConfig = {
   getTypeParser(oid: number, format?: "text" | "binary") {
     if (oid === INT8_OID || oid === NUMERIC_OID) return (v: string) => Number(v);
     return pg.types.getTypeParser(oid, format);
   },
-} as pg.CustomTypesConfig;
+};
 
 async function execScript(client: pg.Pool | pg.PoolClient, sql: string): Promise<void> {
   try {

@@ -1,0 +1,77 @@
+import { Command, Option } from "commander";
+import { createPgStore } from "../adapters/store/pg/store.ts";
+import { SluiceError } from "../core/errors.ts";
+import { createClient } from "./client.ts";
+import { statusCommand } from "./commands/status.ts";
+import { exitOnSignals, serve, type Role } from "./serve.ts";
+import { loadConfig } from "../core/config.ts";
+import { createPgliteStore } from "../adapters/store/pglite/store.ts";
+import { migrate } from "../pipeline/migrator.ts";
+import { resolve } from "node:path";
+
+const program = new Command("sluice").description("Sluice: a self-hostable runtime for AI pipelines").showHelpAfterError();
+const urlOption = new Option("--url <url>", "server to talk to").env("SLUICE_URL").default("http://127.0.0.1:3000");
+const keyOption = new Option("--api-key <key>", "API key (admin scope for admin commands)").env("SLUICE_API_KEY");
+
+program
+  .command("dev")
+  .description("run everything embedded in one process (PGlite, local AI provider) and print the URLs")
+  .action(async () => {
+    const running = await serve("all");
+    exitOnSignals(running);
+    const url = running.url.replace("127.0.0.1", "localhost");
+    console.log(`\nSluice is running (embedded: ${running.sluice.store.kind}, data in ${running.sluice.config.storage.dataDir})`);
+    console.log(`  API       ${url}`);
+    console.log(`  Ready     ${url}/ready`);
+    console.log(`  Metrics   ${url}/metrics`);
+    console.log(`  API docs  ${url}/docs`);
+    console.log("Stop with Ctrl-C.");
+  });
+
+program
+  .command("start")
+  .description("run a server process in one role")
+  .addOption(new Option("--role <role>", "api: HTTP API; worker: queue workers; all: both").choices(["api", "worker", "all"]).default("all"))
+  .action(async (opts: { role: Role }) => {
+    exitOnSignals(await serve(opts.role));
+  });
+
+program
+  .command("migrate")
+  .description("apply pending database migrations (also done at start)")
+  .action(async () => {
+    const config = loadConfig();
+    const store = config.storage.databaseUrl
+      ? createPgStore({ connectionString: config.storage.databaseUrl, poolSize: 2 })
+      : await createPgliteStore({ dataDir: resolve(config.storage.dataDir, "pgdata") });
+    try {
+      const result = await migrate(store, { requireVector: config.embeddings.vectorSearchEnabled });
+      console.log(result.applied.length > 0 ? `Applied: ${result.applied.join(", ")}` : "Nothing to apply.");
+      if (result.skipped.length > 0) console.log(`Skipped (no pgvector): ${result.skipped.join(", ")}`);
+      console.log(`Schema version: ${result.current}`);
+    } finally {
+      await store.close();
+    }
+  });
+
+program
+  .command("status")
+  .description("read a running server's readiness and print it; exits 1 when not ready")
+  .addOption(urlOption)
+  .action(async (opts: { url: string }) => {
+    process.exitCode = await statusCommand(createClient({ url: opts.url }));
+  });
+
+export { program, keyOption, urlOption };
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof SluiceError) {
+    console.error(`sluice: ${err.message}`);
+    process.exit(err.code === "CONFIG_INVALID" ? 78 : 1);
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  console.error(`sluice: ${message}`);
+  process.exit(1);
+}

@@ -1,0 +1,53 @@
+import type { FastifyInstance } from "fastify";
+import { buildServer } from "../server/app.ts";
+import { createSluice, type Sluice } from "../sluice.ts";
+
+export type Role = "api" | "worker" | "all";
+
+export interface Running {
+  sluice: Sluice;
+  app: FastifyInstance;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts one Sluice process in a role and returns a handle that stops it in order. */
+export async function serve(role: Role, env: Record<string, string | undefined> = process.env): Promise<Running> {
+  const sluice = await createSluice({ env });
+  const app = await buildServer(sluice, { role });
+  const { port, host } = sluice.config.server;
+  const address = await app.listen({ port, host });
+  sluice.logger.info({ component: "server", role, address }, "sluice listening");
+  let stopping: Promise<void> | undefined;
+  return {
+    sluice,
+    app,
+    url: address,
+    stop() {
+      // Stop accepting, let in-flight requests finish, then close workers and pools.
+      stopping ??= app.close().then(() => sluice.close());
+      return stopping;
+    },
+  };
+}
+
+/** SIGTERM/SIGINT: stop in order and exit 0; past the shutdown timeout exit 1. */
+export function exitOnSignals(running: Running): void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    running.sluice.logger.info({ component: "server", signal }, "shutting down");
+    const timer = setTimeout(() => {
+      running.sluice.logger.error({ component: "server" }, "shutdown timed out");
+      process.exit(1);
+    }, running.sluice.config.server.shutdownTimeoutMs);
+    timer.unref();
+    running.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        running.sluice.logger.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", onSignal);
+  process.once("SIGINT", onSignal);
+}

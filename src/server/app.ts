@@ -1,0 +1,47 @@
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
+import type { Sluice } from "../sluice.ts";
+import { registerErrorHandling } from "./errors.ts";
+import { registerHttpMetrics } from "./http-metrics.ts";
+import { healthRoutes } from "./routes/health.ts";
+
+export interface ServerOptions {
+  /** api: the jobs and admin API; worker: health and metrics only; all: everything. @default "all" */
+  role?: "api" | "worker" | "all";
+  /** Serve OpenAPI and its UI at /docs. @default true */
+  docs?: boolean;
+}
+
+/** The HTTP shell: Fastify over one Sluice instance. It steers through the pipeline, never around it. */
+export async function buildServer(sluice: Sluice, options: ServerOptions = {}): Promise<FastifyInstance> {
+  const base = Fastify({
+    // Our Logger is pino underneath; Fastify wants pino's own type.
+    loggerInstance: sluice.logger.child({ component: "http" }) as unknown as FastifyBaseLogger,
+    bodyLimit: sluice.config.server.bodyLimitBytes,
+    // Per-request lines would dominate the log at load; errors are still logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+  });
+  registerErrorHandling(base);
+  registerHttpMetrics(base, sluice.metrics);
+  const app = base.withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  if (options.docs ?? true) {
+    await app.register(swagger, {
+      openapi: { info: { title: "Sluice API", version: "0.1.0", description: "Jobs, admin, health and metrics of a Sluice server" } },
+      transform: jsonSchemaTransform,
+    });
+    await app.register(swaggerUi, { routePrefix: "/docs" });
+  }
+
+  await app.register(healthRoutes, { health: sluice.health });
+  app.get("/metrics", { schema: { tags: ["metrics"], summary: "Prometheus metrics", hide: true } }, async (_request, reply) => {
+    return reply.header("content-type", sluice.metrics.contentType).send(await sluice.metrics.render());
+  });
+  return base;
+}
