@@ -71,6 +71,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Runn
   const { Redis } = await import("ioredis");
   await waitFor(async () => {
     const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    client.on("error", () => undefined); // refused until the server is up: expected while probing
     try {
       await client.connect();
       return (await client.ping()) === "PONG";

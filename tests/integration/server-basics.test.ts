@@ -22,6 +22,11 @@ describe("HTTP basics on embedded PGlite", () => {
     expect(res.json()).toMatchObject({ status: "healthy" });
   });
 
+  it("answers liveness under runbook 002's path too", async () => {
+    const res = await t.app.inject({ method: "GET", url: "/api/v1/health" });
+    expect(res.json()).toMatchObject({ status: "healthy" });
+  });
+
   it("is ready with a db check, in the runbook shape", async () => {
     const res = await t.app.inject({ method: "GET", url: "/ready" });
     expect(res.statusCode).toBe(200);

@@ -1,0 +1,98 @@
+import type { SluiceConfig } from "../../core/config.ts";
+import type { Logger } from "../../core/logger.ts";
+import type { Kv } from "../../ports/kv.ts";
+import type { Store } from "../../ports/store.ts";
+import { createApiKeys, type ApiKey, type CreateApiKeyInput, type CreatedApiKey, type ListApiKeysOptions } from "./api-keys.ts";
+import { createIdempotency, type ClaimResult, type IdempotencyRecord } from "./idempotency.ts";
+import { createWorkspaceRateLimiter, resolveRateLimitBackend, type RateLimitBackend, type RateLimitDecision } from "./rate-limit.ts";
+import { hasScope, requireScope, type Principal, type Scope } from "./scopes.ts";
+import * as workspaces from "./workspaces.ts";
+import type { ListWorkspacesOptions, Workspace, WorkspaceOptions, WorkspaceUpdate } from "./workspaces.ts";
+
+export * from "./api-keys.ts";
+export * from "./idempotency.ts";
+export * from "./rate-limit.ts";
+export * from "./scopes.ts";
+export * from "./workspaces.ts";
+
+export interface IntakeOptions {
+  /** The SQL store holding workspaces and api_keys (migrations applied). */
+  store: Store;
+  /**
+   * Idempotency records (and, on Redis, rate-limit counters). On Redis use the queue Redis
+   * (REDIS_URL, noeviction), not an evicting cache Redis: an evicted record is a duplicate job.
+   */
+  kv: Kv;
+  config: Pick<SluiceConfig, "intake">;
+  /** Where rate-limit counters live. @default resolveRateLimitBackend({ store, kv }) */
+  rateLimit?: RateLimitBackend;
+  /** How long `authenticate` trusts its in-process cache. @default 5000 */
+  authCacheTtlMs?: number;
+  /** Rate-limit window; the configured limits are per this window. @default 60 */
+  rateLimitWindowSeconds?: number;
+  logger?: Logger;
+}
+
+/** Everything the jobs API and the CLI need from intake, over one store and one Kv. */
+export interface Intake {
+  readonly rateLimitBackend: RateLimitBackend["kind"];
+  readonly idempotencyTtlSeconds: number;
+  createWorkspace(id: string, name: string, options?: WorkspaceOptions): Promise<Workspace>;
+  ensureWorkspace(id: string, name: string, options?: WorkspaceOptions): Promise<Workspace>;
+  getWorkspace(id: string): Promise<Workspace | null>;
+  listWorkspaces(options?: ListWorkspacesOptions): Promise<Workspace[]>;
+  updateWorkspace(id: string, update: WorkspaceUpdate): Promise<Workspace>;
+  createApiKey(input: CreateApiKeyInput): Promise<CreatedApiKey>;
+  authenticate(secret: string | undefined | null): Promise<Principal>;
+  requireScope(principal: Principal, scope: Scope): void;
+  hasScope(principal: Principal, scope: Scope): boolean;
+  revokeApiKey(keyId: string, options?: { workspaceId?: string }): Promise<ApiKey>;
+  listApiKeys(workspaceId?: string, options?: ListApiKeysOptions): Promise<ApiKey[]>;
+  claim(workspace: string, clientRequestId: string, jobId: string): Promise<ClaimResult>;
+  lookupClaim(workspace: string, clientRequestId: string): Promise<string | null>;
+  inspectClaim(workspace: string, clientRequestId: string): Promise<IdempotencyRecord | null>;
+  releaseClaim(workspace: string, clientRequestId: string, jobId: string): Promise<boolean>;
+  consume(workspace: string): Promise<RateLimitDecision>;
+}
+
+export function createIntake(options: IntakeOptions): Intake {
+  const { store, kv, config } = options;
+  const keys = createApiKeys({ store, cacheTtlMs: options.authCacheTtlMs });
+  const idempotency = createIdempotency({ kv, ttlSeconds: config.intake.idempotencyTtlSeconds });
+  const backend = options.rateLimit ?? resolveRateLimitBackend({ store, kv });
+  const limiter = createWorkspaceRateLimiter({
+    backend,
+    defaultLimit: config.intake.rateLimitPerMinute,
+    windowSeconds: options.rateLimitWindowSeconds,
+    lookupLimit: async (id) => (await workspaces.getWorkspace(store, id))?.rateLimitPerMinute,
+  });
+  options.logger?.info(
+    { component: "intake", rateLimitBackend: backend.kind, kv: kv.kind },
+    backend.kind === "memory" ? "rate limits counted in process memory (embedded mode: one process)" : `rate limits counted on ${backend.kind}`,
+  );
+
+  return {
+    rateLimitBackend: backend.kind,
+    idempotencyTtlSeconds: idempotency.ttlSeconds,
+    createWorkspace: (id, name, opts) => workspaces.createWorkspace(store, id, name, opts),
+    ensureWorkspace: (id, name, opts) => workspaces.ensureWorkspace(store, id, name, opts),
+    getWorkspace: (id) => workspaces.getWorkspace(store, id),
+    listWorkspaces: (opts) => workspaces.listWorkspaces(store, opts),
+    async updateWorkspace(id, update) {
+      const updated = await workspaces.updateWorkspace(store, id, update);
+      limiter.forgetLimit(id);
+      return updated;
+    },
+    createApiKey: (input) => keys.create(input),
+    authenticate: (secret) => keys.authenticate(secret),
+    requireScope,
+    hasScope,
+    revokeApiKey: (keyId, opts) => keys.revoke(keyId, opts),
+    listApiKeys: (workspaceId, opts) => keys.list(workspaceId, opts),
+    claim: (workspace, id, jobId) => idempotency.claim(workspace, id, jobId),
+    lookupClaim: (workspace, id) => idempotency.lookup(workspace, id),
+    inspectClaim: (workspace, id) => idempotency.inspect(workspace, id),
+    releaseClaim: (workspace, id, jobId) => idempotency.release(workspace, id, jobId),
+    consume: (workspace) => limiter.consume(workspace),
+  };
+}
