@@ -1,7 +1,10 @@
 import { Command, Option } from "commander";
+import { ApiError } from "./client.ts";
 import { createPgStore } from "../adapters/store/pg/store.ts";
 import { SluiceError } from "../core/errors.ts";
-import { createClient } from "./client.ts";
+import { DEV_WORKSPACE, devAdminKey } from "./commands/dev.ts";
+import { registerKeyCommands } from "./commands/keys.ts";
+import { withClientOptions, clientFor, type ClientFlags } from "./commands/shared.ts";
 import { statusCommand } from "./commands/status.ts";
 import { exitOnSignals, serve, type Role } from "./serve.ts";
 import { loadConfig } from "../core/config.ts";
@@ -10,8 +13,6 @@ import { migrate } from "../pipeline/migrator.ts";
 import { resolve } from "node:path";
 
 const program = new Command("sluice").description("Sluice: a self-hostable runtime for AI pipelines").showHelpAfterError();
-const urlOption = new Option("--url <url>", "server to talk to").env("SLUICE_URL").default("http://127.0.0.1:3000");
-const keyOption = new Option("--api-key <key>", "API key (admin scope for admin commands)").env("SLUICE_API_KEY");
 
 program
   .command("dev")
@@ -19,12 +20,14 @@ program
   .action(async () => {
     const running = await serve("all");
     exitOnSignals(running);
+    const key = await devAdminKey(running.sluice);
     const url = running.url.replace("127.0.0.1", "localhost");
     console.log(`\nSluice is running (embedded: ${running.sluice.store.kind}, data in ${running.sluice.config.storage.dataDir})`);
     console.log(`  API       ${url}`);
     console.log(`  Ready     ${url}/ready`);
     console.log(`  Metrics   ${url}/metrics`);
     console.log(`  API docs  ${url}/docs`);
+    console.log(`  Admin key ${key}   (workspace "${DEV_WORKSPACE}"; export SLUICE_API_KEY=${key})`);
     console.log("Stop with Ctrl-C.");
   });
 
@@ -54,19 +57,21 @@ program
     }
   });
 
-program
-  .command("status")
+withClientOptions(program.command("status"))
   .description("read a running server's readiness and print it; exits 1 when not ready")
-  .addOption(urlOption)
-  .action(async (opts: { url: string }) => {
-    process.exitCode = await statusCommand(createClient({ url: opts.url }));
+  .action(async (opts: ClientFlags) => {
+    process.exitCode = await statusCommand(clientFor(opts));
   });
 
-export { program, keyOption, urlOption };
+registerKeyCommands(program);
 
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
+  if (err instanceof ApiError) {
+    console.error(`sluice: ${err.code}: ${err.message}`);
+    process.exit(err.status === 0 ? 2 : 1);
+  }
   if (err instanceof SluiceError) {
     console.error(`sluice: ${err.message}`);
     process.exit(err.code === "CONFIG_INVALID" ? 78 : 1);

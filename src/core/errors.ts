@@ -19,6 +19,7 @@ export const ERROR_CATALOGUE = {
   NOT_READY: { status: 503, retryable: true, message: "Service is not ready" },
   DEPENDENCY_UNAVAILABLE: { status: 503, retryable: true, message: "A dependency is unavailable" },
   PGVECTOR_MISSING: { status: 500, retryable: false, message: "pgvector is not installed on this server" },
+  DATA_DIR_LOCKED: { status: 409, retryable: false, message: "Another process has the data folder open" },
   MIGRATION_FAILED: { status: 500, retryable: false, message: "Database migration failed" },
   REDIS_EVICTION_POLICY: { status: 500, retryable: false, message: "Queue Redis evicts keys" },
   PROVIDER_ERROR: { status: 502, retryable: true, message: "The AI provider failed" },

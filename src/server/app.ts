@@ -5,6 +5,7 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTyp
 import type { Sluice } from "../sluice.ts";
 import { registerErrorHandling } from "./errors.ts";
 import { registerHttpMetrics } from "./http-metrics.ts";
+import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { healthRoutes } from "./routes/health.ts";
 
 export interface ServerOptions {
@@ -40,6 +41,10 @@ export async function buildServer(sluice: Sluice, options: ServerOptions = {}): 
   }
 
   await app.register(healthRoutes, { health: sluice.health });
+  const role = options.role ?? "all";
+  if (role !== "worker") {
+    await app.register(adminKeyRoutes, { sluice });
+  }
   app.get("/metrics", { schema: { tags: ["metrics"], summary: "Prometheus metrics", hide: true } }, async (_request, reply) => {
     return reply.header("content-type", sluice.metrics.contentType).send(await sluice.metrics.render());
   });

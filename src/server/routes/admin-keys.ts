@@ -1,0 +1,69 @@
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+import type { Sluice } from "../../sluice.ts";
+import { principalOf, requireScopes } from "../auth.ts";
+
+const workspaceBody = z.object({
+  id: z.string().min(1).max(64),
+  name: z.string().min(1).max(200).optional(),
+  rate_limit_per_minute: z.number().int().positive().nullable().optional(),
+});
+const keyBody = z.object({
+  workspace: z.string().min(1).max(64),
+  scopes: z.union([z.array(z.string()).min(1), z.string().min(1)]),
+  name: z.string().max(200).optional(),
+});
+
+const workspaceView = (w: { id: string; name: string; rateLimitPerMinute: number | null; createdAt: Date }) => ({
+  id: w.id,
+  name: w.name,
+  rate_limit_per_minute: w.rateLimitPerMinute,
+  created_at: w.createdAt.toISOString(),
+});
+
+/** Workspaces and API keys (scope `admin`). Every change is audited. */
+export const adminKeyRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
+  const { intake, audit } = sluice;
+  const admin = requireScopes((secret) => intake.authenticate(secret), "admin");
+  const actorOf = (keyId: string) => `key:${keyId}`;
+
+  app.get("/api/workspaces", { preHandler: admin, schema: { tags: ["admin"], summary: "List workspaces", querystring: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100), after: z.string().optional() }) } }, async (request) =>
+    (await intake.listWorkspaces({ limit: request.query.limit, ...(request.query.after ? { after: request.query.after } : {}) })).map(workspaceView),
+  );
+
+  app.post("/api/workspaces", { preHandler: admin, schema: { tags: ["admin"], summary: "Create a workspace", body: workspaceBody } }, async (request, reply) => {
+    const { id, name, rate_limit_per_minute } = request.body;
+    const workspace = await intake.createWorkspace(id, name ?? id, rate_limit_per_minute === undefined ? {} : { rateLimitPerMinute: rate_limit_per_minute });
+    await audit.record({ actor: actorOf(principalOf(request).keyId), action: "workspace.create", workspaceId: id, target: id, details: { rate_limit_per_minute } });
+    return reply.status(201).send(workspaceView(workspace));
+  });
+
+  app.post("/api/keys", { preHandler: admin, schema: { tags: ["admin"], summary: "Create an API key; the secret is returned once", body: keyBody } }, async (request, reply) => {
+    const created = await intake.createApiKey({ workspaceId: request.body.workspace, scopes: request.body.scopes, ...(request.body.name ? { name: request.body.name } : {}) });
+    await audit.record({ actor: actorOf(principalOf(request).keyId), action: "key.create", workspaceId: created.workspaceId, target: created.id, details: { scopes: created.scopes } });
+    return reply.status(201).send({ id: created.id, workspace: created.workspaceId, scopes: created.scopes, prefix: created.prefix, key: created.secret });
+  });
+
+  app.get("/api/keys", { preHandler: admin, schema: { tags: ["admin"], summary: "List API keys (never secrets)", querystring: z.object({ workspace: z.string().optional() }) } }, async (request) =>
+    (await intake.listApiKeys(request.query.workspace)).map((k) => ({
+      id: k.id,
+      workspace: k.workspaceId,
+      name: k.name,
+      prefix: k.prefix,
+      scopes: k.scopes,
+      created_at: k.createdAt.toISOString(),
+      last_used_at: k.lastUsedAt?.toISOString() ?? null,
+    })),
+  );
+
+  app.delete("/api/keys/:id", { preHandler: admin, schema: { tags: ["admin"], summary: "Revoke an API key", params: z.object({ id: z.string().min(1) }) } }, async (request) => {
+    const key = await intake.revokeApiKey(request.params.id);
+    await audit.record({ actor: actorOf(principalOf(request).keyId), action: "key.revoke", workspaceId: key.workspaceId, target: key.id });
+    return { id: key.id, revoked_at: key.revokedAt?.toISOString() ?? null };
+  });
+
+  app.get("/api/audit", { preHandler: admin, schema: { tags: ["admin"], summary: "Audit log, newest first", querystring: z.object({ workspace: z.string().optional(), action: z.string().optional(), limit: z.coerce.number().int().min(1).max(1000).default(100), before_id: z.coerce.number().int().optional() }) } }, async (request) => {
+    const q = request.query;
+    return audit.list({ ...(q.workspace ? { workspaceId: q.workspace } : {}), ...(q.action ? { action: q.action } : {}), limit: q.limit, ...(q.before_id ? { beforeId: q.before_id } : {}) });
+  });
+};
