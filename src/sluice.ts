@@ -52,7 +52,7 @@ async function redisCheck(kv: Kv): Promise<CheckResult> {
   if (kv.kind !== "redis") return { ok: true, configured: false, connected: false, message: "REDIS_URL is not set; Sluice uses its database instead" };
   const client = (kv as ReturnType<typeof createRedisKv>).client;
   await client.ping();
-  const reply = (await client.config("GET", "maxmemory-policy")) as string[];
+  const reply = (await client.config("GET", "maxmemory-policy"));
   return { ok: true, connected: true, maxmemory_policy: reply[1] ?? "unknown" };
 }
 

@@ -36,6 +36,27 @@ const csv = (fallback: string) =>
         .filter((s) => s.length > 0),
     );
 
+/** "openai/gpt-4o=500:200000,anthropic/claude-3-5-haiku-latest=50:" -> limits per provider/model route. */
+const routeLimits = () =>
+  z
+    .string()
+    .default("")
+    .refine((v) => v.trim() === "" || v.split(",").every((e) => /^\s*[^/=\s]+\/[^=]+=\d*:\d*\s*$/.test(e)), {
+      error: "expected provider/model=RPM:TPM entries separated by commas (either number may be empty)",
+    })
+    .transform((v) =>
+      Object.fromEntries(
+        v
+          .split(",")
+          .filter((e) => e.trim() !== "")
+          .map((e) => {
+            const [route = "", numbers = ""] = e.trim().split(/=(?=[^=]*$)/);
+            const [rpm = "", tpm = ""] = numbers.split(":");
+            return [route.trim(), { rpm: Number(rpm || 0), tpm: Number(tpm || 0) }];
+          }),
+      ) as Record<string, { rpm: number; tpm: number }>,
+    );
+
 export const envSchema = z.object({
   PORT: int(3000, 0, 65535),
   HOST: z.string().min(1).default("127.0.0.1"),
@@ -60,6 +81,18 @@ export const envSchema = z.object({
   AI_EMBEDDING_MODEL: z.string().min(1).default("text-embedding-3-small"),
   AI_EMBEDDING_DIMENSIONS: int(384, 8, 4096),
   AI_REQUEST_TIMEOUT_MS: int(60_000, 100, 600_000),
+  AI_EMBEDDING_PROVIDER: z.enum(["local", "openai"], { error: "expected local or openai" }).optional(),
+  AI_FALLBACK_PROVIDER: z.enum(["none", "local", "openai", "anthropic"], { error: "expected none, local, openai or anthropic" }).default("none"),
+  AI_FALLBACK_MODEL: z.string().min(1).optional(),
+  AI_RPM_LIMIT: int(0, 0, 100_000_000),
+  AI_TPM_LIMIT: int(0, 0, 10_000_000_000),
+  AI_ROUTE_LIMITS: routeLimits(),
+  AI_LIMIT_MAX_WAIT_MS: int(300_000, 0, 3_600_000),
+  AI_MAX_ATTEMPTS: int(4, 1, 20),
+  AI_RETRY_BASE_DELAY_MS: int(250, 0, 60_000),
+  AI_MAX_RETRY_AFTER_MS: int(60_000, 0, 3_600_000),
+  AI_BREAKER_THRESHOLD: int(5, 1, 1_000),
+  AI_BREAKER_HALF_OPEN_AFTER_MS: int(30_000, 100, 3_600_000),
   OPENAI_API_KEY: z.string().min(1).optional(),
   OPENAI_BASE_URL: url(["http", "https"]),
   ANTHROPIC_API_KEY: z.string().min(1).optional(),
@@ -95,6 +128,14 @@ export interface SluiceConfig {
     readonly requestTimeoutMs: number;
     readonly openai: { readonly apiKey: string | undefined; readonly baseUrl: string | undefined };
     readonly anthropic: { readonly apiKey: string | undefined; readonly baseUrl: string | undefined };
+    /** Provider of embeddings: AI_EMBEDDING_PROVIDER, else AI_PROVIDER unless that has none (anthropic: openai when configured, else local). */
+    readonly embeddingProvider: "local" | "openai";
+    /** Where completions go when the default route is unavailable; provider undefined = no fallback route. */
+    readonly fallback: { readonly provider: Exclude<Env["AI_FALLBACK_PROVIDER"], "none"> | undefined; readonly model: string | undefined };
+    /** Per-route limits (0 = unlimited); `routes` keyed `provider/model` override rpm/tpm. */
+    readonly limits: { readonly rpm: number; readonly tpm: number; readonly routes: Readonly<Record<string, { readonly rpm: number; readonly tpm: number }>>; readonly maxWaitMs: number };
+    readonly retry: { readonly maxAttempts: number; readonly baseDelayMs: number; readonly maxRetryAfterMs: number };
+    readonly breaker: { readonly threshold: number; readonly halfOpenAfterMs: number };
   };
   readonly actions: { readonly enabled: boolean; readonly allowDefault: readonly string[] };
   readonly embeddings: { readonly backfillEnabled: boolean; readonly vectorSearchEnabled: boolean };
@@ -114,6 +155,9 @@ function crossFieldProblems(env: Env): string[] {
   if (env.QUEUE_BACKEND === "postgres" && !env.DATABASE_URL) problems.push("QUEUE_BACKEND: postgres needs DATABASE_URL to be set");
   if (env.AI_PROVIDER === "openai" && !env.OPENAI_API_KEY && !env.OPENAI_BASE_URL) problems.push("AI_PROVIDER: openai needs OPENAI_API_KEY (or OPENAI_BASE_URL for a keyless compatible server)");
   if (env.AI_PROVIDER === "anthropic" && !env.ANTHROPIC_API_KEY) problems.push("AI_PROVIDER: anthropic needs ANTHROPIC_API_KEY");
+  if (env.AI_EMBEDDING_PROVIDER === "openai" && !env.OPENAI_API_KEY && !env.OPENAI_BASE_URL) problems.push("AI_EMBEDDING_PROVIDER: openai needs OPENAI_API_KEY or OPENAI_BASE_URL");
+  if (env.AI_FALLBACK_PROVIDER === "openai" && !env.OPENAI_API_KEY && !env.OPENAI_BASE_URL) problems.push("AI_FALLBACK_PROVIDER: openai needs OPENAI_API_KEY or OPENAI_BASE_URL");
+  if (env.AI_FALLBACK_PROVIDER === "anthropic" && !env.ANTHROPIC_API_KEY) problems.push("AI_FALLBACK_PROVIDER: anthropic needs ANTHROPIC_API_KEY");
   return problems;
 }
 
@@ -150,6 +194,11 @@ function toConfig(env: Env): SluiceConfig {
       requestTimeoutMs: env.AI_REQUEST_TIMEOUT_MS,
       openai: { apiKey: env.OPENAI_API_KEY, baseUrl: env.OPENAI_BASE_URL },
       anthropic: { apiKey: env.ANTHROPIC_API_KEY, baseUrl: env.ANTHROPIC_BASE_URL },
+      embeddingProvider: env.AI_EMBEDDING_PROVIDER ?? (env.AI_PROVIDER !== "anthropic" ? env.AI_PROVIDER : env.OPENAI_API_KEY || env.OPENAI_BASE_URL ? "openai" : "local"),
+      fallback: { provider: env.AI_FALLBACK_PROVIDER === "none" ? undefined : env.AI_FALLBACK_PROVIDER, model: env.AI_FALLBACK_MODEL },
+      limits: { rpm: env.AI_RPM_LIMIT, tpm: env.AI_TPM_LIMIT, routes: env.AI_ROUTE_LIMITS, maxWaitMs: env.AI_LIMIT_MAX_WAIT_MS },
+      retry: { maxAttempts: env.AI_MAX_ATTEMPTS, baseDelayMs: env.AI_RETRY_BASE_DELAY_MS, maxRetryAfterMs: env.AI_MAX_RETRY_AFTER_MS },
+      breaker: { threshold: env.AI_BREAKER_THRESHOLD, halfOpenAfterMs: env.AI_BREAKER_HALF_OPEN_AFTER_MS },
     },
     actions: { enabled: env.ACTIONS_ENABLED, allowDefault: env.ALLOW_ACTIONS_DEFAULT },
     embeddings: { backfillEnabled: env.OPENAI_EMBEDDING_BACKFILL_ENABLED, vectorSearchEnabled: env.VECTOR_SEARCH_ENABLED },
