@@ -1,18 +1,26 @@
-import { resolve } from "node:path";
 import { createLogger } from "./adapters/log/pino.ts";
 import { createPrometheusMetrics, type PrometheusMetrics } from "./adapters/metrics/prometheus.ts";
-import { createPgStore } from "./adapters/store/pg/store.ts";
-import { createPgliteStore } from "./adapters/store/pglite/store.ts";
+import type { QueueBackend } from "./adapters/queue/backend.ts";
 import { loadConfig, type SluiceConfig } from "./core/config.ts";
 import type { Logger } from "./core/logger.ts";
-import { createPostgresKv } from "./adapters/kv/postgres/kv.ts";
-import { createRedisKv } from "./adapters/kv/redis/kv.ts";
 import { createAuditLog, type AuditLog } from "./pipeline/audit/audit-log.ts";
-import { HealthRegistry, type CheckResult } from "./pipeline/health.ts";
+import { HealthRegistry } from "./pipeline/health.ts";
 import { createIntake, type Intake } from "./pipeline/intake/index.ts";
-import type { Kv } from "./ports/kv.ts";
+import { createJobsService, type JobsService } from "./pipeline/jobs/jobs-service.ts";
+import { startTaskWorkers } from "./pipeline/jobs/task-workers.ts";
+import { TaskRegistry, type TaskDefinition, type TaskHandler } from "./pipeline/jobs/tasks.ts";
 import { migrate, type MigrateResult } from "./pipeline/migrator.ts";
+import { queueDefaultsFromConfig } from "./pipeline/queues/defaults.ts";
+import { createQueueManager, type QueueManager } from "./pipeline/queues/queue-manager.ts";
+import type { WorkerHandle } from "./pipeline/queues/types.ts";
+import type { Kv } from "./ports/kv.ts";
 import type { Store } from "./ports/store.ts";
+import { openKv, openQueueBackend, openStore, registerCoreChecks } from "./wiring.ts";
+
+/** The queue `POST /ai/jobs` uses when neither the request nor the task names one. */
+export const DEFAULT_QUEUE = "ai-jobs";
+/** The embeddings backfill's queue, named as runbook 000 knows it. */
+export const BATCH_QUEUE = "ai-batch-queue";
 
 export interface SluiceOptions {
   /** A parsed config; when absent it is loaded from `env`. */
@@ -38,36 +46,31 @@ export interface Sluice {
   readonly kv: Kv;
   readonly intake: Intake;
   readonly audit: AuditLog;
+  readonly queueBackend: QueueBackend;
+  readonly queues: QueueManager;
+  readonly tasks: TaskRegistry;
+  readonly jobs: JobsService;
   readonly migrations: MigrateResult | undefined;
+  /** Registers a task type that jobs can name; it gets the same queues, retries and metrics as the built-ins. */
+  task<I, O>(name: string, handler: TaskHandler<I, O>, options?: Omit<TaskDefinition<I, O>, "name" | "handler">): void;
+  /** Starts workers for the task queues (role `worker` or `all`). */
+  startWorkers(options?: { concurrency?: number }): Promise<WorkerHandle[]>;
   close(): Promise<void>;
 }
 
-/** Idempotency must never be evicted: it lives on the queue Redis (noeviction), not CACHE_REDIS_URL. */
-function openKv(config: SluiceConfig, store: Store): Kv {
-  if (config.redis.url) return createRedisKv({ url: config.redis.url });
-  return createPostgresKv({ store });
-}
-
-async function redisCheck(kv: Kv): Promise<CheckResult> {
-  if (kv.kind !== "redis") return { ok: true, configured: false, connected: false, message: "REDIS_URL is not set; Sluice uses its database instead" };
-  const client = (kv as ReturnType<typeof createRedisKv>).client;
-  await client.ping();
-  const reply = (await client.config("GET", "maxmemory-policy"));
-  return { ok: true, connected: true, maxmemory_policy: reply[1] ?? "unknown" };
-}
-
-function openStore(config: SluiceConfig): Promise<Store> | Store {
-  if (config.storage.databaseUrl) return createPgStore({ connectionString: config.storage.databaseUrl, poolSize: config.storage.poolSize });
-  return createPgliteStore({ dataDir: resolve(config.storage.dataDir, "pgdata") });
+function declareQueues(queues: QueueManager, config: SluiceConfig): void {
+  for (const name of [DEFAULT_QUEUE, BATCH_QUEUE, ...config.queue.extraQueues]) queues.declare(name);
 }
 
 export async function createSluice(options: SluiceOptions = {}): Promise<Sluice> {
   const config = options.config ?? loadConfig(options.env);
   const logger = options.logger ?? createLogger({ level: config.log.level });
   const metrics = createPrometheusMetrics();
-  const store = await openStore(config);
-  const health = new HealthRegistry();
+  const { store, pglite } = await openStore(config);
   const closers: Array<() => Promise<void>> = [() => store.close()];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close().catch((err: unknown) => logger.error({ err }, "close failed"));
+  };
 
   try {
     const migrations = options.migrate === false ? undefined : await migrate(store, { requireVector: config.embeddings.vectorSearchEnabled });
@@ -75,18 +78,18 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
 
     const kv = openKv(config, store);
     closers.push(() => kv.close());
+    const queueBackend = await openQueueBackend(config, pglite);
+    closers.push(() => queueBackend.close());
+    const queues = createQueueManager({ backend: queueBackend, metrics, logger, defaults: queueDefaultsFromConfig(config.queue) });
+    closers.push(() => queues.close());
+    declareQueues(queues, config);
+
     const intake = createIntake({ store, kv, config, logger: logger.child({ component: "intake" }) });
     const audit = createAuditLog(store);
-
-    health.register({ name: "redis", required: Boolean(config.redis.url), run: () => redisCheck(kv) });
-    health.register({
-      name: "db",
-      required: true,
-      run: async () => {
-        await store.ping();
-        return { ok: true, connected: true, engine: store.kind };
-      },
-    });
+    const tasks = new TaskRegistry();
+    const jobs = createJobsService({ queues, intake, tasks, defaultQueue: DEFAULT_QUEUE });
+    const health = new HealthRegistry();
+    registerCoreChecks(health, { store, kv, queues: queueBackend, config });
 
     return {
       config,
@@ -97,13 +100,20 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       kv,
       intake,
       audit,
+      queueBackend,
+      queues,
+      tasks,
+      jobs,
       migrations,
-      async close() {
-        for (const close of closers.reverse()) await close().catch((err: unknown) => logger.error({ err }, "close failed"));
+      task(name, handler, taskOptions = {}) {
+        tasks.register({ name, handler, ...taskOptions });
+        if (taskOptions.queue && !queues.has(taskOptions.queue)) queues.declare(taskOptions.queue);
       },
+      startWorkers: (workerOptions = {}) => startTaskWorkers({ queues, tasks, logger, exclude: [BATCH_QUEUE], ...workerOptions }),
+      close: closeAll,
     };
   } catch (err) {
-    for (const close of closers.reverse()) await close().catch(() => undefined);
+    await closeAll();
     throw err;
   }
 }

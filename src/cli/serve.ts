@@ -14,9 +14,16 @@ export interface Running {
 /** Starts one Sluice process in a role and returns a handle that stops it in order. */
 export async function serve(role: Role, env: Record<string, string | undefined> = process.env): Promise<Running> {
   const sluice = await createSluice({ env });
-  const app = await buildServer(sluice, { role });
-  const { port, host } = sluice.config.server;
-  const address = await app.listen({ port, host });
+  let app: FastifyInstance;
+  let address: string;
+  try {
+    if (role !== "api") await sluice.startWorkers();
+    app = await buildServer(sluice, { role });
+    address = await app.listen({ port: sluice.config.server.port, host: sluice.config.server.host });
+  } catch (err) {
+    await sluice.close();
+    throw err;
+  }
   sluice.logger.info({ component: "server", role, address }, "sluice listening");
   let stopping: Promise<void> | undefined;
   return {

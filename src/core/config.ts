@@ -68,6 +68,7 @@ export const envSchema = z.object({
   REDIS_ALLOW_EVICTION: bool(false),
   QUEUE_BACKEND: z.enum(["auto", "redis", "postgres", "pglite"], { error: "expected auto, redis, postgres or pglite" }).default("auto"),
   QUEUE_CONCURRENCY: int(10, 1, 1000),
+  QUEUES: csv(""),
   QUEUE_LOCK_DURATION_MS: int(30_000, 1_000, 3_600_000),
   QUEUE_STALLED_INTERVAL_MS: int(30_000, 1_000, 3_600_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { error: "expected fatal, error, warn, info, debug, trace or silent" }).default("info"),
@@ -116,6 +117,8 @@ export interface SluiceConfig {
     readonly concurrency: number;
     readonly lockDurationMs: number;
     readonly stalledIntervalMs: number;
+    /** Queues declared besides the built-in `ai-jobs` and `ai-batch-queue`. */
+    readonly extraQueues: readonly string[];
   };
   readonly log: { readonly level: Env["LOG_LEVEL"] };
   readonly intake: { readonly rateLimitPerMinute: number; readonly idempotencyTtlSeconds: number };
@@ -182,6 +185,7 @@ function toConfig(env: Env): SluiceConfig {
       concurrency: env.QUEUE_CONCURRENCY,
       lockDurationMs: env.QUEUE_LOCK_DURATION_MS,
       stalledIntervalMs: env.QUEUE_STALLED_INTERVAL_MS,
+      extraQueues: env.QUEUES,
     },
     log: { level: env.LOG_LEVEL },
     intake: { rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE, idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS },

@@ -11,6 +11,7 @@ export const ERROR_CATALOGUE = {
   ROUTE_NOT_FOUND: { status: 404, retryable: false, message: "No such route" },
   NOT_FOUND: { status: 404, retryable: false, message: "Not found" },
   QUEUE_NOT_FOUND: { status: 404, retryable: false, message: "No such queue" },
+  JOB_TYPE_UNKNOWN: { status: 400, retryable: false, message: "Unknown job type" },
   JOB_NOT_FOUND: { status: 404, retryable: false, message: "No such job" },
   UNAUTHENTICATED: { status: 401, retryable: false, message: "A valid API key is required" },
   FORBIDDEN_SCOPE: { status: 403, retryable: false, message: "The API key lacks a required scope" },

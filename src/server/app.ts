@@ -7,6 +7,11 @@ import { registerErrorHandling } from "./errors.ts";
 import { registerHttpMetrics } from "./http-metrics.ts";
 import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { jobRoutes } from "./routes/jobs.ts";
+import { adminQueueRoutes } from "./routes/admin-queues.ts";
+import { runbookAliasRoutes } from "./routes/runbook-aliases.ts";
+import { mountBullBoard } from "./bull-board.ts";
+import { createQueueAdmin } from "../pipeline/admin/queue-admin.ts";
 
 export interface ServerOptions {
   /** api: the jobs and admin API; worker: health and metrics only; all: everything. @default "all" */
@@ -44,6 +49,11 @@ export async function buildServer(sluice: Sluice, options: ServerOptions = {}): 
   const role = options.role ?? "all";
   if (role !== "worker") {
     await app.register(adminKeyRoutes, { sluice });
+    await app.register(jobRoutes, { sluice });
+    const admin = createQueueAdmin(sluice.queues, sluice.audit);
+    await app.register(adminQueueRoutes, { sluice, admin });
+    await app.register(runbookAliasRoutes, { sluice, admin });
+    await mountBullBoard(base, sluice);
   }
   app.get("/metrics", { schema: { tags: ["metrics"], summary: "Prometheus metrics", hide: true } }, async (_request, reply) => {
     return reply.header("content-type", sluice.metrics.contentType).send(await sluice.metrics.render());

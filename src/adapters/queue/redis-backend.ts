@@ -1,0 +1,62 @@
+import { createRedisBackend, withBackend } from "bullmq";
+import { Redis } from "ioredis";
+import { SluiceError } from "../../core/errors.ts";
+import { bindClasses, measureHealth, type QueueBackend, type RedisQueueBackendOptions } from "./backend-types.ts";
+import { checkEvictionPolicyOn } from "./redis-eviction.ts";
+
+const CONNECT_TIMEOUT_MS = 10_000;
+
+async function connectOrFail(client: Redis, url: string): Promise<void> {
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new SluiceError("DEPENDENCY_UNAVAILABLE", `Cannot connect to the queue Redis at ${new URL(url).host}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+/**
+ * BullMQ on Redis. Two shared clients: producers fail a command after a few retries (an API
+ * request should error, not hang, while Redis is away); workers retry forever
+ * (`maxRetriesPerRequest: null`, which BullMQ requires for their blocking connection).
+ */
+export async function createRedisQueueBackend(options: RedisQueueBackendOptions): Promise<QueueBackend> {
+  const common = { lazyConnect: true, connectTimeout: CONNECT_TIMEOUT_MS };
+  const producer = new Redis(options.url, { ...common, maxRetriesPerRequest: 3 });
+  const consumer = new Redis(options.url, { ...common, maxRetriesPerRequest: null });
+  // Connection errors are reported by ping/health; an unhandled 'error' event would crash the process.
+  for (const client of [producer, consumer]) client.on("error", () => undefined);
+  let eviction;
+  try {
+    await connectOrFail(producer, options.url);
+    eviction = await checkEvictionPolicyOn(producer, { allowEviction: options.allowEviction ?? false });
+    await connectOrFail(consumer, options.url);
+  } catch (err) {
+    producer.disconnect();
+    consumer.disconnect();
+    throw err;
+  }
+  const prefix = options.prefix ?? "bull";
+  const ping = async () => {
+    try {
+      await producer.ping();
+    } catch (err) {
+      throw new SluiceError("DEPENDENCY_UNAVAILABLE", `Queue Redis does not answer: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+  };
+  let closing: Promise<void> | undefined;
+  return {
+    kind: "redis",
+    ...bindClasses(withBackend(createRedisBackend)),
+    queueOptions: { connection: producer, prefix },
+    workerOptions: { connection: consumer, prefix },
+    fleetWideWorkerCount: true,
+    ping,
+    health: () => measureHealth("redis", ping, { eviction }),
+    close: () =>
+      (closing ??= (async () => {
+        await Promise.allSettled([producer.quit(), consumer.quit()]);
+        producer.disconnect();
+        consumer.disconnect();
+      })()),
+  };
+}

@@ -1,0 +1,72 @@
+import { Redis } from "ioredis";
+import { SluiceError } from "../../core/errors.ts";
+
+/**
+ * BullMQ's guidance: the queue Redis must run `maxmemory-policy noeviction`. Any evicting policy
+ * can delete job hashes and locks under memory pressure, which loses jobs or runs them twice.
+ * (Runbook 001 advises `allkeys-lru`; that is right for a cache, wrong for a queue.)
+ */
+export interface RedisEvictionCheck {
+  /** The policy Redis reported, or "unknown" when CONFIG GET is not allowed. */
+  policy: string;
+  /** True only for `noeviction`. */
+  safe: boolean;
+  /** True when the policy is not safe but REDIS_ALLOW_EVICTION let the queues run anyway. */
+  overridden: boolean;
+  message: string;
+}
+
+export interface EvictionCheckOptions {
+  /** REDIS_ALLOW_EVICTION: run anyway (and say so in /ready). @default false */
+  allowEviction?: boolean;
+}
+
+const GUIDANCE =
+  "BullMQ requires maxmemory-policy noeviction on the queue Redis (https://docs.bullmq.io/guide/going-to-production#max-memory-policy): " +
+  "eviction deletes job data and locks, losing or duplicating jobs. Run `CONFIG SET maxmemory-policy noeviction` (and persist it in redis.conf), " +
+  "put the cache on its own Redis with CACHE_REDIS_URL, or set REDIS_ALLOW_EVICTION=true to accept the risk.";
+
+async function readPolicy(client: Redis): Promise<{ policy: string; error?: string }> {
+  try {
+    const reply = (await client.call("CONFIG", "GET", "maxmemory-policy")) as string[];
+    return { policy: reply[1] ?? "unknown" };
+  } catch (err) {
+    // Managed Redis services often rename or forbid CONFIG.
+    return { policy: "unknown", error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** Judges a policy; throws REDIS_EVICTION_POLICY when it is unsafe and not overridden. */
+export function judgeEvictionPolicy(policy: string, options: EvictionCheckOptions = {}, readError?: string): RedisEvictionCheck {
+  if (policy === "noeviction") return { policy, safe: true, overridden: false, message: "maxmemory-policy is noeviction" };
+  const found = readError ? `could not read maxmemory-policy (${readError})` : `maxmemory-policy is ${policy}`;
+  if (options.allowEviction) {
+    return { policy, safe: false, overridden: true, message: `${found}; running anyway because REDIS_ALLOW_EVICTION=true. ${GUIDANCE}` };
+  }
+  throw new SluiceError("REDIS_EVICTION_POLICY", `Refusing to run queues on this Redis: ${found}. ${GUIDANCE}`, {
+    details: { policy, safe: false, overridden: false },
+  });
+}
+
+/** Reads `CONFIG GET maxmemory-policy` on an open client and judges it. */
+export async function checkEvictionPolicyOn(client: Redis, options: EvictionCheckOptions = {}): Promise<RedisEvictionCheck> {
+  const { policy, error } = await readPolicy(client);
+  return judgeEvictionPolicy(policy, options, error);
+}
+
+/**
+ * Connects to `url`, reads `maxmemory-policy`, and returns the verdict; anything but `noeviction` is
+ * refused with SluiceError REDIS_EVICTION_POLICY unless `allowEviction` is set.
+ */
+export async function checkRedisEvictionPolicy(url: string, options: EvictionCheckOptions = {}): Promise<RedisEvictionCheck> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  try {
+    await client.connect();
+    return await checkEvictionPolicyOn(client, options);
+  } catch (err) {
+    if (err instanceof SluiceError) throw err;
+    throw new SluiceError("DEPENDENCY_UNAVAILABLE", `Cannot reach Redis to check maxmemory-policy: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  } finally {
+    client.disconnect();
+  }
+}

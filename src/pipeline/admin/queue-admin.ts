@@ -1,0 +1,104 @@
+import { SluiceError } from "../../core/errors.ts";
+import type { AuditLog } from "../audit/audit-log.ts";
+import type { QueueManager } from "../queues/queue-manager.ts";
+import { CLEANABLE_STATES, type CleanableState, type QueueListing } from "../queues/types.ts";
+
+/** Who asks, and why: every admin action is written to the audit log with both. */
+export interface AdminActor {
+  actor: string;
+  workspaceId?: string | undefined;
+  reason?: string | undefined;
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A grace period: a number is seconds (runbook 003's `"grace": 3600`); a string may carry a unit ("24h", "90m", "500ms"). */
+export function parseGraceMs(grace: number | string | undefined, fallbackMs: number): number {
+  if (grace === undefined) return fallbackMs;
+  if (typeof grace === "number" && Number.isFinite(grace) && grace >= 0) return grace * 1_000;
+  const match = typeof grace === "string" ? /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(grace) : null;
+  if (!match) throw new SluiceError("VALIDATION_FAILED", `grace must be seconds or a duration like 24h, 90m, 30s: ${String(grace)}`);
+  return Number(match[1]) * (UNITS[match[2] ?? "s"] ?? 1_000);
+}
+
+export function parseCleanState(status: string | undefined, fallback: CleanableState): CleanableState {
+  if (status === undefined) return fallback;
+  if (status === "stalled") {
+    throw new SluiceError(
+      "VALIDATION_FAILED",
+      'There is no "stalled" list to clean: a job whose worker died is requeued automatically once its lock expires (QUEUE_LOCK_DURATION_MS). ' +
+        "To drop one stuck job, remove it by id; to clear old waiting jobs use status=waiting.",
+    );
+  }
+  if (!(CLEANABLE_STATES as readonly string[]).includes(status)) throw new SluiceError("VALIDATION_FAILED", `status must be one of ${CLEANABLE_STATES.join(", ")}`);
+  return status as CleanableState;
+}
+
+const DAY_MS = 86_400_000;
+
+/** Queue operations as the admin API and CLI offer them: the queue manager's, audited. */
+export function createQueueAdmin(queues: QueueManager, audit: AuditLog) {
+  const record = (who: AdminActor, action: string, target: string, details: Record<string, unknown> = {}) =>
+    audit.record({ actor: who.actor, action, workspaceId: who.workspaceId ?? null, target, reason: who.reason ?? null, details });
+
+  return {
+    list: (): Promise<QueueListing[]> => queues.list(),
+    stats: (name: string) => queues.stats(name),
+    async pause(who: AdminActor, name: string) {
+      await queues.pause(name);
+      await record(who, "queue.pause", name);
+      return queues.stats(name);
+    },
+    async resume(who: AdminActor, name: string) {
+      await queues.resume(name);
+      await record(who, "queue.resume", name);
+      return queues.stats(name);
+    },
+    async pauseAll(who: AdminActor) {
+      const names = await queues.pauseAll();
+      await record(who, "queue.pause-all", "*", { queues: names });
+      return { paused: names };
+    },
+    async resumeAll(who: AdminActor) {
+      const names = await queues.resumeAll();
+      await record(who, "queue.resume-all", "*", { queues: names });
+      return { resumed: names };
+    },
+    async retryAll(who: AdminActor, name: string) {
+      const result = await queues.retryAll(name);
+      await record(who, "queue.retry-all", name, result);
+      return result;
+    },
+    async clean(who: AdminActor, name: string, options: { grace?: number | string | undefined; status?: string | undefined; limit?: number | undefined }) {
+      const graceMs = parseGraceMs(options.grace, DAY_MS);
+      const state = parseCleanState(options.status, "failed");
+      const result = await queues.clean(name, { graceMs, state, ...(options.limit ? { limit: options.limit } : {}) });
+      await record(who, "queue.clean", name, { grace_ms: graceMs, state, ...result });
+      return { ...result, state, grace_ms: graceMs };
+    },
+    /** Weekly maintenance (runbook 004 §9.1): completed and failed jobs past the grace, on every queue. */
+    async cleanAll(who: AdminActor, options: { grace?: number | string | undefined }) {
+      const graceMs = parseGraceMs(options.grace, DAY_MS);
+      const removed: Record<string, number> = {};
+      for (const name of queues.names()) {
+        const completed = await queues.clean(name, { graceMs, state: "completed" });
+        const failed = await queues.clean(name, { graceMs, state: "failed" });
+        removed[name] = completed.removed + failed.removed;
+      }
+      await record(who, "queue.clean-all", "*", { grace_ms: graceMs, removed });
+      return { removed, grace_ms: graceMs };
+    },
+    async retryJob(who: AdminActor, name: string, id: string) {
+      const job = await queues.retryJob(name, id);
+      await record(who, "job.retry", `${name}/${id}`);
+      return job;
+    },
+    async removeJob(who: AdminActor, name: string, id: string) {
+      await queues.removeJob(name, id);
+      await record(who, "job.remove", `${name}/${id}`);
+      return { removed: id };
+    },
+  };
+}
+
+export type QueueAdmin = ReturnType<typeof createQueueAdmin>;

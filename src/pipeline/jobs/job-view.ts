@@ -1,0 +1,53 @@
+import type { JobSummary } from "../queues/types.ts";
+
+/** What a job carries in the queue: the workspace travels with it, so every read can check it. */
+export interface JobEnvelope {
+  workspace: string;
+  type: string;
+  input: unknown;
+  client_request_id: string;
+  submitted_by: string;
+}
+
+export function isEnvelope(data: unknown): data is JobEnvelope {
+  return typeof data === "object" && data !== null && typeof (data as JobEnvelope).workspace === "string" && typeof (data as JobEnvelope).type === "string";
+}
+
+/** The public shape of a job in the jobs API. */
+export interface JobView {
+  id: string;
+  queue: string;
+  type: string;
+  status: string;
+  client_request_id: string;
+  input: unknown;
+  result: unknown;
+  error: string | null;
+  attempts: number;
+  max_attempts: number;
+  progress: unknown;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+const iso = (ms: number | null) => (ms ? new Date(ms).toISOString() : null);
+
+export function toJobView(job: JobSummary & { data: JobEnvelope }): JobView {
+  return {
+    id: job.id,
+    queue: job.queue,
+    type: job.data.type,
+    status: job.state,
+    client_request_id: job.data.client_request_id,
+    input: job.data.input,
+    result: job.returnvalue ?? null,
+    error: job.failedReason,
+    attempts: job.attemptsMade,
+    max_attempts: job.maxAttempts,
+    progress: job.progress,
+    created_at: new Date(job.timestamps.created).toISOString(),
+    started_at: iso(job.timestamps.processed),
+    finished_at: iso(job.timestamps.finished),
+  };
+}

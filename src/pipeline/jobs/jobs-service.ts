@@ -1,0 +1,137 @@
+import { randomUUID } from "node:crypto";
+import { SluiceError } from "../../core/errors.ts";
+import type { Intake } from "../intake/index.ts";
+import type { Principal } from "../intake/scopes.ts";
+import type { QueueManager } from "../queues/queue-manager.ts";
+import { LISTABLE_STATES, type JobSummary, type ListableState } from "../queues/types.ts";
+import { isEnvelope, toJobView, type JobEnvelope, type JobView } from "./job-view.ts";
+import type { TaskRegistry } from "./tasks.ts";
+
+export interface SubmitJobRequest {
+  type: string;
+  input: unknown;
+  client_request_id: string;
+  queue?: string | undefined;
+  priority?: number | undefined;
+}
+
+export interface SubmittedJob {
+  id: string;
+  queue: string;
+  /** False when this `client_request_id` was seen in the workspace within the TTL: the job is the earlier one. */
+  created: boolean;
+}
+
+export interface ListJobsRequest {
+  status: ListableState;
+  queue?: string | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+export interface JobList {
+  jobs: JobView[];
+  /** Pass back as `cursor` for the next page; null at the end. */
+  next_cursor: string | null;
+}
+
+export interface JobsServiceDeps {
+  queues: QueueManager;
+  intake: Intake;
+  tasks: TaskRegistry;
+  defaultQueue: string;
+}
+
+// Listing filters BullMQ's per-state lists by workspace; this bounds the work one request may do.
+const SCAN_PAGE = 200;
+const SCAN_BUDGET = 5_000;
+
+function ownJob(job: JobSummary | undefined, workspace: string): (JobSummary & { data: JobEnvelope }) | undefined {
+  if (!job || !isEnvelope(job.data) || job.data.workspace !== workspace) return undefined;
+  return job as JobSummary & { data: JobEnvelope };
+}
+
+function decodeCursor(cursor: string | undefined): { queueIndex: number; offset: number } {
+  if (!cursor) return { queueIndex: 0, offset: 0 };
+  const match = /^(\d+)\.(\d+)$/.exec(Buffer.from(cursor, "base64url").toString());
+  if (!match) throw new SluiceError("VALIDATION_FAILED", "cursor is not one this server returned");
+  return { queueIndex: Number(match[1]), offset: Number(match[2]) };
+}
+
+const encodeCursor = (queueIndex: number, offset: number) => Buffer.from(`${queueIndex}.${offset}`).toString("base64url");
+
+/** The jobs API's behaviour: idempotent intake into queues and workspace-scoped reads. */
+export function createJobsService(deps: JobsServiceDeps) {
+  const { queues, intake, tasks } = deps;
+
+  async function submit(principal: Principal, request: SubmitJobRequest): Promise<SubmittedJob> {
+    const workspace = principal.workspaceId;
+    await intake.consume(workspace);
+    const task = tasks.require(request.type);
+    const input = tasks.parseInput(task, request.input);
+    const queue = request.queue ?? task.queue ?? deps.defaultQueue;
+    if (!queues.has(queue)) throw new SluiceError("QUEUE_NOT_FOUND", `No queue named "${queue}"`, { details: { queue, known: queues.names() } });
+
+    const jobId = randomUUID();
+    const claim = await intake.claim(workspace, request.client_request_id, jobId);
+    if (!claim.created) {
+      const existing = await findOwn(workspace, claim.jobId);
+      return { id: claim.jobId, queue: existing?.queue ?? queue, created: false };
+    }
+    const envelope: JobEnvelope = { workspace, type: task.name, input, client_request_id: request.client_request_id, submitted_by: principal.keyId };
+    try {
+      await queues.add(queue, task.name, envelope, { jobId, ...(request.priority ? { priority: request.priority } : {}) });
+    } catch (err) {
+      // Undo the claim, or a retry of this request would point at a job that was never queued.
+      await intake.releaseClaim(workspace, request.client_request_id, jobId).catch(() => undefined);
+      throw err;
+    }
+    return { id: jobId, queue, created: true };
+  }
+
+  async function findOwn(workspace: string, id: string): Promise<(JobSummary & { data: JobEnvelope }) | undefined> {
+    const found = await Promise.all(queues.names().map((q) => queues.findJob(q, id)));
+    return found.map((job) => ownJob(job, workspace)).find((job) => job !== undefined);
+  }
+
+  /** Another workspace's job is a 404 exactly like a missing one: ids never leak across workspaces. */
+  async function get(principal: Principal, id: string): Promise<JobView> {
+    const job = await findOwn(principal.workspaceId, id);
+    if (!job) throw new SluiceError("JOB_NOT_FOUND", `No job ${id}`);
+    return toJobView(job);
+  }
+
+  async function list(principal: Principal, request: ListJobsRequest): Promise<JobList> {
+    if (!LISTABLE_STATES.includes(request.status)) throw new SluiceError("VALIDATION_FAILED", `status must be one of ${LISTABLE_STATES.join(", ")}`);
+    const names = request.queue ? [request.queue] : queues.names();
+    if (request.queue && !queues.has(request.queue)) throw new SluiceError("QUEUE_NOT_FOUND", `No queue named "${request.queue}"`);
+    let { queueIndex, offset } = decodeCursor(request.cursor);
+    const jobs: JobView[] = [];
+    let scanned = 0;
+    while (queueIndex < names.length && jobs.length < request.limit && scanned < SCAN_BUDGET) {
+      const page = await queues.jobs(names[queueIndex] ?? "", request.status, { offset, limit: SCAN_PAGE });
+      for (const [i, job] of page.jobs.entries()) {
+        const own = ownJob(job, principal.workspaceId);
+        if (own) jobs.push(toJobView(own));
+        if (jobs.length === request.limit) {
+          offset += i + 1;
+          break;
+        }
+      }
+      scanned += page.jobs.length;
+      if (jobs.length === request.limit) break;
+      if (page.jobs.length < SCAN_PAGE) {
+        queueIndex += 1;
+        offset = 0;
+      } else {
+        offset += page.jobs.length;
+      }
+    }
+    const more = queueIndex < names.length;
+    return { jobs, next_cursor: more ? encodeCursor(queueIndex, offset) : null };
+  }
+
+  return { submit, get, list };
+}
+
+export type JobsService = ReturnType<typeof createJobsService>;

@@ -1,0 +1,41 @@
+import { createBullBoard } from "@bull-board/api";
+import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
+import { FastifyAdapter } from "@bull-board/fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { SluiceError } from "../core/errors.ts";
+import type { Sluice } from "../sluice.ts";
+import { presentedKey } from "./auth.ts";
+
+export const BULL_BOARD_PATH = "/admin/queues";
+
+/** Browsers can't send a Bearer header to a dashboard: HTTP Basic with the admin key as password works too. */
+function basicPassword(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  const match = typeof header === "string" ? /^Basic\s+(\S+)$/i.exec(header) : null;
+  if (!match?.[1]) return undefined;
+  const decoded = Buffer.from(match[1], "base64").toString();
+  const colon = decoded.indexOf(":");
+  return colon >= 0 ? decoded.slice(colon + 1) : undefined;
+}
+
+/** Bull Board at /admin/queues, on every backend, behind the admin scope. */
+export async function mountBullBoard(app: FastifyInstance, sluice: Sluice): Promise<void> {
+  const serverAdapter = new FastifyAdapter();
+  serverAdapter.setBasePath(BULL_BOARD_PATH);
+  createBullBoard({
+    queues: sluice.queues.bullQueues().map((q) => new BullMQAdapter(q as never)),
+    serverAdapter,
+    options: { uiConfig: { boardTitle: "Sluice queues" } },
+  });
+  await app.register(async (scope) => {
+    scope.addHook("onRequest", async (request, reply) => {
+      const secret = basicPassword(request) ?? presentedKey(request);
+      if (!secret) {
+        void reply.header("www-authenticate", 'Basic realm="Sluice admin", charset="UTF-8"');
+        throw new SluiceError("UNAUTHENTICATED", "Bull Board needs an admin key (Basic auth password, or Authorization: Bearer)");
+      }
+      sluice.intake.requireScope(await sluice.intake.authenticate(secret), "admin");
+    });
+    await scope.register(serverAdapter.registerPlugin(), { prefix: BULL_BOARD_PATH });
+  });
+}

@@ -1,0 +1,65 @@
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { LISTABLE_STATES } from "../../pipeline/queues/types.ts";
+import type { Sluice } from "../../sluice.ts";
+import { principalOf, requireScopes } from "../auth.ts";
+
+const submitBody = z.object({
+  type: z.string().min(1).max(100),
+  input: z.unknown(),
+  client_request_id: z.string().min(1).max(255),
+  queue: z.string().min(1).max(100).optional(),
+  priority: z.number().int().min(1).max(2_097_152).optional(),
+});
+
+const submitted = z.object({ id: z.string(), queue: z.string(), status: z.string(), duplicate: z.boolean() });
+
+/** The jobs API of runbook 001: idempotent intake and workspace-scoped reads. */
+export const jobRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
+  const authenticate = (secret: string) => sluice.intake.authenticate(secret);
+  const write = requireScopes(authenticate, "jobs:write");
+  const read = requireScopes(authenticate, "jobs:read");
+
+  app.post(
+    "/ai/jobs",
+    {
+      preHandler: write,
+      schema: {
+        tags: ["jobs"],
+        summary: "Submit a job; the same client_request_id within 24 h returns the same job",
+        body: submitBody,
+        response: { 200: submitted, 202: submitted },
+      },
+    },
+    async (request, reply) => {
+      const job = await sluice.jobs.submit(principalOf(request), request.body);
+      // 202 for a new job; 200 (and duplicate: true) when the request id maps to an earlier one.
+      return reply.status(job.created ? 202 : 200).send({ id: job.id, queue: job.queue, status: job.created ? "queued" : "duplicate", duplicate: !job.created });
+    },
+  );
+
+  app.get("/ai/jobs/:id", { preHandler: read, schema: { tags: ["jobs"], summary: "One job of the caller's workspace", params: z.object({ id: z.string().min(1).max(200) }) } }, async (request) =>
+    sluice.jobs.get(principalOf(request), request.params.id),
+  );
+
+  app.get(
+    "/ai/jobs",
+    {
+      preHandler: read,
+      schema: {
+        tags: ["jobs"],
+        summary: "The caller's jobs in one state, newest first, paged by cursor",
+        querystring: z.object({
+          status: z.enum(LISTABLE_STATES as [string, ...string[]]).default("waiting"),
+          queue: z.string().max(100).optional(),
+          limit: z.coerce.number().int().min(1).max(500).default(50),
+          cursor: z.string().max(200).optional(),
+        }),
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      return sluice.jobs.list(principalOf(request), { status: q.status as (typeof LISTABLE_STATES)[number], queue: q.queue, limit: q.limit, cursor: q.cursor });
+    },
+  );
+};

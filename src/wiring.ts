@@ -1,0 +1,68 @@
+import { resolve } from "node:path";
+import type { PGlite } from "@electric-sql/pglite";
+import { createPostgresKv } from "./adapters/kv/postgres/kv.ts";
+import { createRedisKv, type RedisKv } from "./adapters/kv/redis/kv.ts";
+import { createQueueBackend, type QueueBackend } from "./adapters/queue/backend.ts";
+import { createPgStore } from "./adapters/store/pg/store.ts";
+import { createPgliteStore } from "./adapters/store/pglite/store.ts";
+import type { SluiceConfig } from "./core/config.ts";
+import type { CheckResult, HealthRegistry } from "./pipeline/health.ts";
+import type { Kv } from "./ports/kv.ts";
+import type { Store } from "./ports/store.ts";
+
+/** How the config's choices become adapters: the only place that knows which engine is in use. */
+export async function openStore(config: SluiceConfig): Promise<{ store: Store; pglite: PGlite | undefined }> {
+  if (config.storage.databaseUrl) return { store: createPgStore({ connectionString: config.storage.databaseUrl, poolSize: config.storage.poolSize }), pglite: undefined };
+  const store = await createPgliteStore({ dataDir: resolve(config.storage.dataDir, "pgdata") });
+  return { store, pglite: store.db };
+}
+
+/** Idempotency must never be evicted: it lives on the queue Redis (noeviction), not CACHE_REDIS_URL. */
+export function openKv(config: SluiceConfig, store: Store): Kv {
+  if (config.redis.url) return createRedisKv({ url: config.redis.url });
+  return createPostgresKv({ store });
+}
+
+export function openQueueBackend(config: SluiceConfig, pglite: PGlite | undefined): Promise<QueueBackend> {
+  const { queue } = config;
+  switch (queue.backend) {
+    case "redis":
+      return createQueueBackend({ kind: "redis", url: config.redis.url ?? "", allowEviction: config.redis.allowEviction });
+    case "postgres":
+      return createQueueBackend({ kind: "postgres", connectionString: config.storage.databaseUrl ?? "", poolSize: config.storage.poolSize, concurrency: queue.concurrency });
+    case "pglite":
+      if (!pglite) throw new Error("QUEUE_BACKEND=pglite needs the embedded store (unset DATABASE_URL)");
+      return createQueueBackend({ kind: "pglite", db: pglite });
+  }
+}
+
+async function redisCheck(kv: Kv, queues: QueueBackend): Promise<CheckResult> {
+  if (queues.kind === "redis") {
+    const health = await queues.health();
+    return { ok: health.ok, connected: health.ok, ...(health.error ? { error: health.error } : {}), maxmemory_policy: health.eviction?.policy, eviction: health.eviction };
+  }
+  if (kv.kind !== "redis") return { ok: true, configured: false, connected: false, message: "REDIS_URL is not set; Sluice uses its database instead" };
+  await (kv as RedisKv).client.ping();
+  return { ok: true, connected: true };
+}
+
+/** The dependency checks behind /ready and /health/<name>. */
+export function registerCoreChecks(health: HealthRegistry, deps: { store: Store; kv: Kv; queues: QueueBackend; config: SluiceConfig }): void {
+  health.register({
+    name: "db",
+    required: true,
+    run: async () => {
+      await deps.store.ping();
+      return { ok: true, connected: true, engine: deps.store.kind };
+    },
+  });
+  health.register({ name: "redis", required: Boolean(deps.config.redis.url), run: () => redisCheck(deps.kv, deps.queues) });
+  health.register({
+    name: "queue",
+    required: true,
+    run: async () => {
+      const h = await deps.queues.health();
+      return { ok: h.ok, backend: h.kind, ...(h.error ? { error: h.error } : {}) };
+    },
+  });
+}
