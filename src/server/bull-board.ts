@@ -28,13 +28,17 @@ export async function mountBullBoard(app: FastifyInstance, sluice: Sluice): Prom
     options: { uiConfig: { boardTitle: "Sluice queues" } },
   });
   await app.register(async (scope) => {
+    // Bull Board's plugin installs its own error handler, so answer here rather than throw.
     scope.addHook("onRequest", async (request, reply) => {
-      const secret = basicPassword(request) ?? presentedKey(request);
-      if (!secret) {
-        void reply.header("www-authenticate", 'Basic realm="Sluice admin", charset="UTF-8"');
-        throw new SluiceError("UNAUTHENTICATED", "Bull Board needs an admin key (Basic auth password, or Authorization: Bearer)");
+      try {
+        const secret = basicPassword(request) ?? presentedKey(request);
+        if (!secret) throw new SluiceError("UNAUTHENTICATED", "Bull Board needs an admin key (Basic auth password, or Authorization: Bearer)");
+        sluice.intake.requireScope(await sluice.intake.authenticate(secret), "admin");
+      } catch (err) {
+        const error = err instanceof SluiceError ? err : new SluiceError("INTERNAL", undefined, { cause: err });
+        if (error.status === 401) void reply.header("www-authenticate", 'Basic realm="Sluice admin", charset="UTF-8"');
+        return reply.status(error.status).send(error.toJSON());
       }
-      sluice.intake.requireScope(await sluice.intake.authenticate(secret), "admin");
     });
     await scope.register(serverAdapter.registerPlugin(), { prefix: BULL_BOARD_PATH });
   });
