@@ -4,6 +4,7 @@ import { createPgStore } from "../adapters/store/pg/store.ts";
 import { SluiceError } from "../core/errors.ts";
 import { DEV_WORKSPACE, devAdminKey } from "./commands/dev.ts";
 import { registerKeyCommands } from "./commands/keys.ts";
+import { registerQueueCommands } from "./commands/queues.ts";
 import { withClientOptions, clientFor, type ClientFlags } from "./commands/shared.ts";
 import { statusCommand } from "./commands/status.ts";
 import { exitOnSignals, serve, type Role } from "./serve.ts";
@@ -64,6 +65,7 @@ withClientOptions(program.command("status"))
   });
 
 registerKeyCommands(program);
+registerQueueCommands(program);
 
 try {
   await program.parseAsync(process.argv);
