@@ -10,6 +10,10 @@ import { createJobsService, type JobsService } from "./pipeline/jobs/jobs-servic
 import { startTaskWorkers } from "./pipeline/jobs/task-workers.ts";
 import { TaskRegistry, type TaskDefinition, type TaskHandler } from "./pipeline/jobs/tasks.ts";
 import { migrate, type MigrateResult } from "./pipeline/migrator.ts";
+import { createLlmHealthCheck, createProviderRuntime, runtimeOptionsFromConfig, type ProviderRuntime } from "./pipeline/runtime/index.ts";
+import { builtinTasks } from "./pipeline/tasks/builtin.ts";
+import { createProvidersFromConfig } from "./adapters/provider/from-config.ts";
+import type { RedisKv } from "./adapters/kv/redis/kv.ts";
 import { queueDefaultsFromConfig } from "./pipeline/queues/defaults.ts";
 import { createQueueManager, type QueueManager } from "./pipeline/queues/queue-manager.ts";
 import type { WorkerHandle } from "./pipeline/queues/types.ts";
@@ -49,6 +53,8 @@ export interface Sluice {
   readonly queueBackend: QueueBackend;
   readonly queues: QueueManager;
   readonly tasks: TaskRegistry;
+  /** Provider calls with limits, retries, breaker and fallbacks. */
+  readonly runtime: ProviderRuntime;
   readonly jobs: JobsService;
   readonly migrations: MigrateResult | undefined;
   /** Registers a task type that jobs can name; it gets the same queues, retries and metrics as the built-ins. */
@@ -86,10 +92,20 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
 
     const intake = createIntake({ store, kv, config, logger: logger.child({ component: "intake" }) });
     const audit = createAuditLog(store);
+    const runtime = createProviderRuntime({
+      ...runtimeOptionsFromConfig(config),
+      providers: createProvidersFromConfig(config),
+      metrics,
+      logger: logger.child({ component: "runtime" }),
+      ...(kv.kind === "redis" ? { redis: (kv as RedisKv).client } : {}),
+    });
+    closers.push(() => runtime.close());
     const tasks = new TaskRegistry();
+    for (const task of builtinTasks(runtime)) tasks.register(task);
     const jobs = createJobsService({ queues, intake, tasks, defaultQueue: DEFAULT_QUEUE });
     const health = new HealthRegistry();
     registerCoreChecks(health, { store, kv, queues: queueBackend, config });
+    health.register(createLlmHealthCheck(runtime));
 
     return {
       config,
@@ -103,6 +119,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       queueBackend,
       queues,
       tasks,
+      runtime,
       jobs,
       migrations,
       task(name, handler, taskOptions = {}) {

@@ -1,0 +1,120 @@
+import { z } from "zod";
+import { classifyByLabels, classifySentiment } from "../../adapters/provider/local/rules.ts";
+import type { ProviderRuntime, RuntimeCompletionResult } from "../runtime/index.ts";
+import type { TaskDefinition } from "../jobs/tasks.ts";
+
+const message = z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string().max(200_000) });
+
+export const completeInput = z
+  .object({
+    prompt: z.string().min(1).max(200_000).optional(),
+    messages: z.array(message).min(1).max(200).optional(),
+    provider: z.string().max(50).optional(),
+    model: z.string().max(200).optional(),
+    max_output_tokens: z.number().int().positive().max(1_000_000).optional(),
+    temperature: z.number().min(0).max(2).optional(),
+  })
+  .refine((v) => Boolean(v.prompt) !== Boolean(v.messages), { error: "give exactly one of prompt or messages" });
+
+export const embedInput = z
+  .object({
+    text: z.string().min(1).max(100_000).optional(),
+    texts: z.array(z.string().min(1).max(100_000)).min(1).max(2048).optional(),
+    provider: z.string().max(50).optional(),
+    model: z.string().max(200).optional(),
+    dimensions: z.number().int().min(8).max(4096).optional(),
+  })
+  .refine((v) => Boolean(v.text) !== Boolean(v.texts), { error: "give exactly one of text or texts" });
+
+export const classifyInput = z.object({
+  text: z.string().min(1).max(100_000),
+  /** Absent: sentiment (positive, negative, neutral). */
+  labels: z.array(z.string().min(1).max(100)).min(2).max(50).optional(),
+  provider: z.string().max(50).optional(),
+  model: z.string().max(200).optional(),
+});
+
+const meta = (r: RuntimeCompletionResult | { fallback: boolean; servedBy: { provider: string; model: string }; usage: { inputTokens: number; outputTokens: number } }) => ({
+  fallback: r.fallback,
+  served_by: r.servedBy,
+  usage: { input_tokens: r.usage.inputTokens, output_tokens: r.usage.outputTokens },
+});
+
+const SENTIMENT = ["positive", "negative", "neutral"];
+
+/** Maps a model's free-text answer onto one of the labels (first label it names). */
+function pickLabel(answer: string, labels: readonly string[]): string | undefined {
+  const lower = answer.toLowerCase();
+  const hits = labels.map((l) => ({ l, at: lower.indexOf(l.toLowerCase()) })).filter((h) => h.at >= 0);
+  return hits.sort((a, b) => a.at - b.at)[0]?.l;
+}
+
+function ruleLabel(text: string, labels: readonly string[] | undefined): string {
+  if (!labels) return classifySentiment(text).label;
+  return classifyByLabels(text, labels) ?? labels[0] ?? "unknown";
+}
+
+/** The task types every Sluice runs: `llm.complete`, `embed`, `classify`. */
+export function builtinTasks(runtime: ProviderRuntime): TaskDefinition[] {
+  const complete: TaskDefinition<z.output<typeof completeInput>> = {
+    name: "llm.complete",
+    input: completeInput,
+    handler: async (input, ctx) => {
+      const result = await runtime.complete(
+        {
+          ...(input.prompt ? { prompt: input.prompt } : {}),
+          ...(input.messages ? { messages: input.messages } : {}),
+          ...(input.provider ? { provider: input.provider } : {}),
+          ...(input.model ? { model: input.model } : {}),
+          ...(input.max_output_tokens ? { maxOutputTokens: input.max_output_tokens } : {}),
+          ...(input.temperature !== undefined ? { temperature: input.temperature } : {}),
+          signal: ctx.signal,
+        },
+        { task: "llm.complete" },
+      );
+      return { text: result.text, model: result.model, provider: result.provider, ...meta(result) };
+    },
+  };
+
+  const embed: TaskDefinition<z.output<typeof embedInput>> = {
+    name: "embed",
+    input: embedInput,
+    handler: async (input, ctx) => {
+      const inputs = input.texts ?? [input.text ?? ""];
+      const result = await runtime.embed(
+        { inputs, ...(input.provider ? { provider: input.provider } : {}), ...(input.model ? { model: input.model } : {}), ...(input.dimensions ? { dimensions: input.dimensions } : {}), signal: ctx.signal },
+        { task: "embed" },
+      );
+      return { vectors: result.vectors, dimensions: result.vectors[0]?.length ?? 0, model: result.model, provider: result.provider, ...meta(result) };
+    },
+  };
+
+  const classify: TaskDefinition<z.output<typeof classifyInput>> = {
+    name: "classify",
+    input: classifyInput,
+    handler: async (input, ctx) => {
+      const labels = input.labels ?? SENTIMENT;
+      const what = input.labels ? "Classify the text." : "Classify the sentiment of the text.";
+      const instruction = `${what}\nLabels: ${labels.join(", ")}\nAnswer with the label only.`;
+      const result = await runtime.complete(
+        {
+          messages: [
+            { role: "system", content: instruction },
+            { role: "user", content: input.text },
+          ],
+          maxOutputTokens: 10,
+          temperature: 0,
+          ...(input.provider ? { provider: input.provider } : {}),
+          ...(input.model ? { model: input.model } : {}),
+          signal: ctx.signal,
+        },
+        // When every provider route is down, the rule-based classifier answers (marked fallback).
+        { task: "classify", ruleFallback: () => ruleLabel(input.text, input.labels) },
+      );
+      const label = pickLabel(result.text, labels) ?? ruleLabel(input.text, input.labels);
+      return { label, labels, model: result.model, provider: result.provider, ...meta(result) };
+    },
+  };
+
+  return [complete, embed, classify] as TaskDefinition[];
+}
