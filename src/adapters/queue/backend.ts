@@ -17,3 +17,4 @@ export async function createQueueBackend(options: QueueBackendOptions): Promise<
       return createPgliteQueueBackend(options);
   }
 }
+

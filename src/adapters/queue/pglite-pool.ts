@@ -173,7 +173,8 @@ export class PgliteClient extends EventEmitter {
     if (this.#released) return;
     this.#released = true;
     this.pool.forget(this);
-    void this.#close().catch((err: unknown) => this.emit("error", err));
+    // Like pg, an 'error' with nobody listening must not crash the process.
+    void this.#close().catch((err: unknown) => this.listenerCount("error") > 0 && this.emit("error", err));
   }
 
   async #close(): Promise<void> {

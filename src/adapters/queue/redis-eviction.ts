@@ -60,6 +60,7 @@ export async function checkEvictionPolicyOn(client: Redis, options: EvictionChec
  */
 export async function checkRedisEvictionPolicy(url: string, options: EvictionCheckOptions = {}): Promise<RedisEvictionCheck> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  client.on("error", () => undefined); // surfaced by connect() below
   try {
     await client.connect();
     return await checkEvictionPolicyOn(client, options);

@@ -1,4 +1,3 @@
-import type { JobType } from "bullmq";
 import type { AnyQueue } from "../../adapters/queue/backend-types.ts";
 import type { CleanableState, ListableState, QueueCounts } from "./types.ts";
 

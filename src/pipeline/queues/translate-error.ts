@@ -1,22 +1,32 @@
+import { ErrorCode } from "bullmq";
 import { SluiceError } from "../../core/errors.ts";
 
-/**
- * BullMQ (and driver) errors translated to Sluice codes in one place. Messages are BullMQ 6.7.0's;
- * the queue conformance suite exercises each, so an upgrade that rewords one is noticed.
- */
-const RULES: readonly { pattern: RegExp; code: "VALIDATION_FAILED" | "JOB_NOT_FOUND" | "CONFLICT" | "DEPENDENCY_UNAVAILABLE" }[] = [
-  { pattern: /custom id cannot|cannot be integers|cannot contain :|job name|delay must be|priority must be|invalid (option|backoff)|attempts must/i, code: "VALIDATION_FAILED" },
-  { pattern: /missing key for job|job .* (does not exist|not found)|missing job/i, code: "JOB_NOT_FOUND" },
-  { pattern: /not in the .* state|is locked|lock mismatch|not active|is not (failed|completed)/i, code: "CONFLICT" },
-  { pattern: /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|connection is closed|max retries per request|terminat|after calling end on the pool|Connection terminated/i, code: "DEPENDENCY_UNAVAILABLE" },
+type QueueErrorCode = "VALIDATION_FAILED" | "JOB_NOT_FOUND" | "CONFLICT" | "DEPENDENCY_UNAVAILABLE";
+
+/** BullMQ's finish-operation errors carry a numeric `code`, the same on every backend. */
+const BY_BULLMQ_CODE: Partial<Record<ErrorCode, QueueErrorCode>> = {
+  [ErrorCode.JobNotExist]: "JOB_NOT_FOUND",
+  [ErrorCode.JobLockNotExist]: "CONFLICT",
+  [ErrorCode.JobNotInState]: "CONFLICT",
+  [ErrorCode.JobPendingChildren]: "CONFLICT",
+  [ErrorCode.JobLockMismatch]: "CONFLICT",
+  [ErrorCode.JobBelongsToJobScheduler]: "CONFLICT",
+};
+
+/** The rest are told apart by message (BullMQ 6.7.0's wording; translate-error.test.ts pins it). */
+const BY_MESSAGE: readonly { pattern: RegExp; code: QueueErrorCode }[] = [
+  { pattern: /custom id cannot|priority should|jitter should|cannot be used together|exceeds the limit/i, code: "VALIDATION_FAILED" },
+  { pattern: /could not be removed because it is locked/i, code: "CONFLICT" },
+  { pattern: /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|connection is closed|max retries per request|connection terminated|after calling end on the pool/i, code: "DEPENDENCY_UNAVAILABLE" },
 ];
 
+/** BullMQ and driver errors as Sluice codes, in one place; anything unknown passes through unchanged. */
 export function translateQueueError(err: unknown, context: string): unknown {
   if (err instanceof SluiceError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  const rule = RULES.find((r) => r.pattern.test(message));
-  if (!rule) return err;
-  return new SluiceError(rule.code, `${context}: ${message}`, { cause: err });
+  const bullCode = (err as { code?: unknown } | null)?.code;
+  const code = (typeof bullCode === "number" ? BY_BULLMQ_CODE[bullCode as ErrorCode] : undefined) ?? BY_MESSAGE.find((r) => r.pattern.test(message))?.code;
+  return code ? new SluiceError(code, `${context}: ${message}`, { cause: err }) : err;
 }
 
 /** Runs `fn`, translating what it throws. */

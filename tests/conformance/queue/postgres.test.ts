@@ -1,0 +1,9 @@
+import { createQueueBackend } from "../../../src/adapters/queue/backend.ts";
+import { freshPostgresDatabase } from "../../harness/databases.ts";
+import { queueConformance } from "./queue-suite.ts";
+
+queueConformance({
+  name: "PostgreSQL server (Debian)",
+  kind: "postgres",
+  open: async () => ({ backend: await createQueueBackend({ kind: "postgres", connectionString: await freshPostgresDatabase("queue"), concurrency: 10 }) }),
+});
