@@ -2,7 +2,9 @@ import { Command, Option } from "commander";
 import { ApiError } from "./client.ts";
 import { createPgStore } from "../adapters/store/pg/store.ts";
 import { SluiceError } from "../core/errors.ts";
+import { runDemo } from "./commands/demo.ts";
 import { DEV_WORKSPACE, devAdminKey } from "./commands/dev.ts";
+import { registerBackupCommands } from "./commands/backup.ts";
 import { registerKeyCommands } from "./commands/keys.ts";
 import { registerQueueCommands } from "./commands/queues.ts";
 import { withClientOptions, clientFor, type ClientFlags } from "./commands/shared.ts";
@@ -17,8 +19,9 @@ const program = new Command("sluice").description("Sluice: a self-hostable runti
 
 program
   .command("dev")
-  .description("run everything embedded in one process (PGlite, local AI provider) and print the URLs")
-  .action(async () => {
+  .description("run everything embedded in one process (PGlite, local AI provider), run the demo and print the URLs")
+  .option("--no-demo", "skip the demo run")
+  .action(async (flags: { demo: boolean }) => {
     const running = await serve("all");
     exitOnSignals(running);
     const key = await devAdminKey(running.sluice);
@@ -28,8 +31,10 @@ program
     console.log(`  Ready     ${url}/ready`);
     console.log(`  Metrics   ${url}/metrics`);
     console.log(`  API docs  ${url}/docs`);
+    console.log(`  Queues    ${url}/admin/queues  (password: the admin key)`);
     console.log(`  Admin key ${key}   (workspace "${DEV_WORKSPACE}"; export SLUICE_API_KEY=${key})`);
-    console.log("Stop with Ctrl-C.");
+    if (flags.demo) await runDemo(running.sluice, running.url, key);
+    console.log("\nStop with Ctrl-C.");
   });
 
 program
@@ -65,6 +70,7 @@ withClientOptions(program.command("status"))
   });
 
 registerKeyCommands(program);
+registerBackupCommands(program);
 registerQueueCommands(program);
 
 try {

@@ -31,11 +31,21 @@ export async function serve(role: Role, env: Record<string, string | undefined> 
     app,
     url: address,
     stop() {
-      // Stop accepting, let in-flight requests finish, then close workers and pools.
-      stopping ??= app.close().then(() => sluice.close());
+      stopping ??= stopInOrder(app, sluice);
       return stopping;
     },
   };
+}
+
+/** Stop accepting, let requests already inside handlers finish, then close workers and pools. */
+export async function stopInOrder(app: FastifyInstance, sluice: Sluice): Promise<void> {
+  const closed = app.close();
+  await app.drained(sluice.config.server.shutdownTimeoutMs);
+  // Keep-alive sockets that were busy when close() began are idle now; without this the server
+  // waits out keepAliveTimeout (72 s) for them.
+  app.server.closeIdleConnections();
+  await closed;
+  await sluice.close();
 }
 
 /** SIGTERM/SIGINT: stop in order and exit 0; past the shutdown timeout exit 1. */

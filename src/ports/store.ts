@@ -35,6 +35,11 @@ export interface Store extends Queryable {
   ping(): Promise<void>;
   /** Whether the server can load the pgvector extension. */
   hasVectorExtension(): Promise<boolean>;
+  /**
+   * A consistent gzipped copy of the whole database while it runs, for the embedded store
+   * (PGlite's data folder as a tarball). Absent on a server store: back that up with pg_dump.
+   */
+  snapshot?(): Promise<Uint8Array>;
   /** Closes connections. Idempotent. */
   close(): Promise<void>;
 }

@@ -5,6 +5,8 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTyp
 import type { Sluice } from "../sluice.ts";
 import { registerErrorHandling } from "./errors.ts";
 import { registerHttpMetrics } from "./http-metrics.ts";
+import { trackInFlight } from "./in-flight.ts";
+import { adminBackupRoutes } from "./routes/admin-backup.ts";
 import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { jobRoutes } from "./routes/jobs.ts";
@@ -31,6 +33,7 @@ export async function buildServer(sluice: Sluice, options: ServerOptions = {}): 
     return503OnClosing: true,
     forceCloseConnections: "idle",
   });
+  trackInFlight(base);
   registerErrorHandling(base);
   registerHttpMetrics(base, sluice.metrics);
   const app = base.withTypeProvider<ZodTypeProvider>();
@@ -49,6 +52,7 @@ export async function buildServer(sluice: Sluice, options: ServerOptions = {}): 
   const role = options.role ?? "all";
   if (role !== "worker") {
     await app.register(adminKeyRoutes, { sluice });
+    await app.register(adminBackupRoutes, { sluice });
     await app.register(jobRoutes, { sluice });
     const admin = createQueueAdmin(sluice.queues, sluice.audit);
     await app.register(adminQueueRoutes, { sluice, admin });

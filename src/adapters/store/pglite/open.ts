@@ -38,12 +38,13 @@ function lockDataDir(dataDir: string): () => void {
  * Opens the process's one PGlite instance with pgvector loaded. The store and the queue backend
  * share this instance. `dataDir` undefined keeps everything in memory (tests).
  */
-export async function openPglite(dataDir: string | undefined): Promise<PGlite> {
-  if (!dataDir) return PGlite.create({ extensions: { vector } });
+export async function openPglite(dataDir: string | undefined, options: { restoreFrom?: Blob } = {}): Promise<PGlite> {
+  const load = options.restoreFrom ? { loadDataDir: options.restoreFrom } : {};
+  if (!dataDir) return PGlite.create({ extensions: { vector }, ...load });
   mkdirSync(dataDir, { recursive: true });
   const unlock = lockDataDir(dataDir);
   try {
-    const db = await PGlite.create({ dataDir, extensions: { vector } });
+    const db = await PGlite.create({ dataDir, extensions: { vector }, ...load });
     const close = db.close.bind(db);
     db.close = async () => {
       await close();

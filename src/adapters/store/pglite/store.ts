@@ -60,6 +60,10 @@ export async function createPgliteStore(options: PgliteStoreOptions): Promise<St
     async hasVectorExtension() {
       return true;
     },
+    async snapshot() {
+      const blob = await db.dumpDataDir("gzip");
+      return new Uint8Array(await blob.arrayBuffer());
+    },
     async close() {
       if (closed || !owned) return;
       closed = true;

@@ -1,0 +1,45 @@
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { openPglite } from "../../adapters/store/pglite/open.ts";
+import { loadConfig } from "../../core/config.ts";
+import { clientFor, withClientOptions, type ClientFlags } from "./shared.ts";
+
+/** `sluice backup` (live, through the admin API) and `sluice restore` (offline, into the data folder). */
+export function registerBackupCommands(program: Command): void {
+  withClientOptions(program.command("backup"))
+    .description("download a live backup of the embedded database (PostgreSQL servers: use pg_dump)")
+    .requiredOption("--out <file>", "where to write the .tar.gz")
+    .action(async (flags: ClientFlags & { out: string }) => {
+      const client = clientFor(flags);
+      const headers: Record<string, string> = flags.apiKey ? { authorization: `Bearer ${flags.apiKey}` } : {};
+      const response = await fetch(`${client.base}/api/admin/backup`, { headers });
+      if (!response.ok) {
+        const body = (await response.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
+        throw new Error(`${body.error?.code ?? response.status}: ${body.error?.message ?? "backup failed"}`);
+      }
+      const bytes = Buffer.from(await response.arrayBuffer());
+      writeFileSync(flags.out, bytes);
+      console.log(`Wrote ${bytes.byteLength} bytes to ${flags.out}.`);
+    });
+
+  program
+    .command("restore")
+    .description("restore a backup into SLUICE_DATA_DIR (Sluice must be stopped; the old data is kept as pgdata.before-restore-<time>)")
+    .requiredOption("--from <file>", "a .tar.gz written by `sluice backup`")
+    .action(async (flags: { from: string }) => {
+      const config = loadConfig();
+      const target = resolve(config.storage.dataDir, "pgdata");
+      if (existsSync(target) && readdirSync(target).some((f) => f !== "sluice.pid")) {
+        const aside = `${target}.before-restore-${Date.now()}`;
+        // Opening it locks it: a running Sluice makes this fail with DATA_DIR_LOCKED before anything moves.
+        await (await openPglite(target)).close();
+        renameSync(target, aside);
+        console.log(`Moved the current database to ${aside}.`);
+      }
+      const db = await openPglite(target, { restoreFrom: new Blob([readFileSync(flags.from)]) });
+      const { rows } = await db.query<{ n: string }>("SELECT count(*)::text AS n FROM sluice_migrations");
+      await db.close();
+      console.log(`Restored ${flags.from} into ${target} (${rows[0]?.n ?? 0} migrations recorded). Start Sluice again.`);
+    });
+}

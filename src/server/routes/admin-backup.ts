@@ -1,0 +1,21 @@
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { SluiceError } from "../../core/errors.ts";
+import type { Sluice } from "../../sluice.ts";
+import { principalOf, requireScopes } from "../auth.ts";
+
+/**
+ * A live backup of the embedded database (runbook 001/004 "Backup & Recovery"). On a PostgreSQL
+ * server the answer is pg_dump, which this endpoint says rather than pretending.
+ */
+export const adminBackupRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
+  const admin = requireScopes((secret) => sluice.intake.authenticate(secret), "admin");
+  app.get("/api/admin/backup", { preHandler: admin, schema: { tags: ["admin"], summary: "Download a gzipped tarball of the embedded (PGlite) database" } }, async (request, reply) => {
+    if (!sluice.store.snapshot) {
+      throw new SluiceError("CONFLICT", "This Sluice uses a PostgreSQL server: back it up with pg_dump $DATABASE_URL (see docs/runbook.md, Backups)");
+    }
+    const bytes = await sluice.store.snapshot();
+    await sluice.audit.record({ actor: `key:${principalOf(request).keyId}`, action: "backup.download", details: { bytes: bytes.byteLength } });
+    const name = `sluice-backup-${new Date().toISOString().replace(/[:.]/g, "-")}.tar.gz`;
+    return reply.header("content-type", "application/gzip").header("content-disposition", `attachment; filename="${name}"`).send(Buffer.from(bytes));
+  });
+};
