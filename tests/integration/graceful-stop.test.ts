@@ -16,7 +16,7 @@ it("a stop lets requests already in handlers finish against open pools, and refu
     return { one: rows[0]?.one };
   });
   const url = await app.listen({ port: 0, host: "127.0.0.1" });
-  const inFlight = Array.from({ length: 10 }, () => fetch(`${url}/slow`).then(async (r) => ({ status: r.status, body: (await r.json()) as unknown })));
+  const inFlight = Array.from({ length: 10 }, () => fetch(`${url}/slow`).then(async (r) => ({ status: r.status, body: (await r.json()) })));
   await new Promise((r) => setTimeout(r, 100));
   const stopped = stopInOrder(app, sluice);
   const results = await Promise.all(inFlight);
