@@ -269,7 +269,8 @@ for (const target of targets) {
       const batch = await E.createBatch(store, { workerId: "w-batch", itemIds: claimed.map((c) => c.id), provider: "openai", model: "m1", dimensions: DIMS, workspaceId: ws, providerBatchId: `pb-${ws}` });
       expect(batch).toMatchObject({ status: "submitted", total_items: 4, completed_items: 0, shop_id: ws });
       await store.query("UPDATE shop_product_embeddings SET claimed_at = now() - interval '5 hours' WHERE batch_id = $1", [batch.id]);
-      expect(await E.reclaimStaleClaims(store, { olderThanMs: 1000 })).toEqual({ requeued: 0, failed: 0 });
+      // An hour: only the rows backdated above qualify, not other tests' fresh claims on a slow machine.
+      expect(await E.reclaimStaleClaims(store, { olderThanMs: 3_600_000 })).toEqual({ requeued: 0, failed: 0 });
       await store.query("UPDATE embedding_batches SET submitted_at = now() - interval '3 hours' WHERE id = $1", [batch.id]);
       expect((await E.stuckBatches(store)).map((s) => s.id)).toContain(batch.id);
       expect(await E.oldestOpenBatchAgeSeconds(store)).toBeGreaterThan(3 * 3600 - 60);
