@@ -2,6 +2,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshPostgresDatabase, redisUrl } from "../harness/databases.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
+import { until } from "../harness/wait.ts";
 
 interface Engine {
   name: string;
@@ -15,16 +16,6 @@ const engines: Engine[] = [
     env: async () => ({ REDIS_URL: redisUrl(3), DATABASE_URL: await freshPostgresDatabase("jobs"), VECTOR_SEARCH_ENABLED: "false" }),
   },
 ];
-
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms; last: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe.each(engines)("jobs API on $name", (engine) => {
   let t: TestSluice;
