@@ -12,6 +12,10 @@ import { TaskRegistry, type TaskDefinition, type TaskHandler } from "./pipeline/
 import { migrate, type MigrateResult } from "./pipeline/migrator.ts";
 import { createLlmHealthCheck, createProviderRuntime, runtimeOptionsFromConfig, type ProviderRuntime } from "./pipeline/runtime/index.ts";
 import { builtinTasks } from "./pipeline/tasks/builtin.ts";
+import { createAccounting, createBudgets, createPriceTable, type Accounting, type Budgets } from "./pipeline/accounting/index.ts";
+import { cacheEngineFromConfig, createResultCache, type ResultCache } from "./pipeline/cache/index.ts";
+import { createEmbeddingsService, type EmbeddingsService } from "./pipeline/backfill/index.ts";
+import { createKillSwitches, createRuntimeFlags, flagDefaultsFromConfig, type KillSwitches, type RuntimeFlags } from "./pipeline/flags/index.ts";
 import { createProvidersFromConfig } from "./adapters/provider/from-config.ts";
 import type { RedisKv } from "./adapters/kv/redis/kv.ts";
 import { queueDefaultsFromConfig } from "./pipeline/queues/defaults.ts";
@@ -56,6 +60,18 @@ export interface Sluice {
   /** Provider calls with limits, retries, breaker and fallbacks. */
   readonly runtime: ProviderRuntime;
   readonly jobs: JobsService;
+  /** Runtime flags (kill switches and others) over `runtime_flags`, each process re-reading within `FLAGS_CACHE_MS`. */
+  readonly flags: RuntimeFlags;
+  /** Task-type and provider kill switches over `flags`. */
+  readonly killSwitches: KillSwitches;
+  /** Result cache of deterministic built-in task calls. */
+  readonly cache: ResultCache;
+  /** Tokens and cost per workspace/provider/model per day (`ai_usage_daily`). */
+  readonly accounting: Accounting;
+  /** Daily token budgets per workspace. */
+  readonly budgets: Budgets;
+  /** Embeddings: bulk ingest, vector search, the backfill worker on `ai-batch-queue` and its operations. */
+  readonly embeddings: EmbeddingsService;
   readonly migrations: MigrateResult | undefined;
   /** Registers a task type that jobs can name; it gets the same queues, retries and metrics as the built-ins. */
   task<I, O>(name: string, handler: TaskHandler<I, O>, options?: Omit<TaskDefinition<I, O>, "name" | "handler">): void;
@@ -66,6 +82,25 @@ export interface Sluice {
 
 function declareQueues(queues: QueueManager, config: SluiceConfig): void {
   for (const name of [DEFAULT_QUEUE, BATCH_QUEUE, ...config.queue.extraQueues]) queues.declare(name);
+}
+
+/** Flags, kill switches, result cache, accounting and budgets: what operators steer at run time. */
+async function openSteering(
+  config: SluiceConfig,
+  deps: { store: Store; audit: AuditLog; metrics: PrometheusMetrics; logger: Logger; runtime: ProviderRuntime; providers: string[] },
+): Promise<{ flags: RuntimeFlags; killSwitches: KillSwitches; cache: ResultCache; accounting: Accounting; budgets: Budgets }> {
+  const { store, audit, metrics, runtime } = deps;
+  const logger = deps.logger.child({ component: "steering" });
+  const defaults = flagDefaultsFromConfig(config, { tasks: ["llm.complete", "embed", "classify"], providers: deps.providers });
+  const flags = createRuntimeFlags({ store, audit, defaults, cacheMs: config.flags.cacheMs, logger });
+  const killSwitches = createKillSwitches({ flags, runtime, providers: deps.providers, recheckMs: config.flags.recheckMs, logger });
+  await killSwitches.syncProviders();
+  killSwitches.start(Math.max(500, config.flags.cacheMs));
+  const prices = createPriceTable(config.ai.prices, (route) => logger.warn({ route }, "no price for this provider/model: its cost is counted as 0 (set AI_PRICES)"));
+  const accounting = createAccounting({ store, metrics, prices, logger });
+  const budgets = createBudgets({ store, accounting, audit, defaultDailyTokens: config.budgets.workspaceDailyTokens, cacheMs: config.flags.cacheMs });
+  const cache = createResultCache({ engine: cacheEngineFromConfig(config), metrics, logger, ttlSeconds: config.cache.ttlSeconds, enabled: config.cache.enabled });
+  return { flags, killSwitches, cache, accounting, budgets };
 }
 
 export async function createSluice(options: SluiceOptions = {}): Promise<Sluice> {
@@ -92,17 +127,34 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
 
     const intake = createIntake({ store, kv, config, logger: logger.child({ component: "intake" }) });
     const audit = createAuditLog(store);
+    const providers = createProvidersFromConfig(config);
     const runtime = createProviderRuntime({
       ...runtimeOptionsFromConfig(config),
-      providers: createProvidersFromConfig(config),
+      providers,
       metrics,
       logger: logger.child({ component: "runtime" }),
       ...(kv.kind === "redis" ? { redis: (kv as RedisKv).client } : {}),
     });
     closers.push(() => runtime.close());
+    const { flags, killSwitches, cache, accounting, budgets } = await openSteering(config, { store, audit, metrics, logger, runtime, providers: providers.map((p) => p.name) });
+    closers.push(async () => killSwitches.stop(), () => accounting.close(), () => cache.close());
     const tasks = new TaskRegistry();
-    for (const task of builtinTasks(runtime)) tasks.register(task);
-    const jobs = createJobsService({ queues, intake, tasks, defaultQueue: DEFAULT_QUEUE });
+    const { ai } = config;
+    const defaults = { provider: ai.provider, model: ai.model, maxOutputTokens: ai.maxOutputTokens, embeddingProvider: ai.embeddingProvider, embeddingModel: ai.embeddingModel, embeddingDimensions: ai.embeddingDimensions };
+    for (const task of builtinTasks(runtime, { cache, accounting, defaults })) tasks.register(task);
+    // Kill switch then budget: at intake (refused with Retry-After) and before each job runs (it waits).
+    const admit = async (workspace: string, type: string): Promise<void> => {
+      await killSwitches.assertTaskEnabled(type);
+      await budgets.assertWithinBudget(workspace);
+    };
+    const jobs = createJobsService({ queues, intake, tasks, defaultQueue: DEFAULT_QUEUE, admit });
+    const embeddings = await createEmbeddingsService({ store, queues, runtime, flags, metrics, logger, config, queue: BATCH_QUEUE });
+    closers.push(() => embeddings.close());
+    // A held-back job looks again every KILL_SWITCH_RECHECK_MS (a budget reset or raise, a switch turned back on).
+    const gate = async (job: { workspace: string; type: string }): Promise<void> => {
+      await killSwitches.assertTaskEnabled(job.type);
+      await budgets.assertWithinBudget(job.workspace, { maxWaitMs: config.flags.recheckMs });
+    };
     const health = new HealthRegistry();
     registerCoreChecks(health, { store, kv, queues: queueBackend, config });
     health.register(createLlmHealthCheck(runtime));
@@ -121,12 +173,22 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       tasks,
       runtime,
       jobs,
+      flags,
+      killSwitches,
+      cache,
+      accounting,
+      budgets,
+      embeddings,
       migrations,
       task(name, handler, taskOptions = {}) {
         tasks.register({ name, handler, ...taskOptions });
         if (taskOptions.queue && !queues.has(taskOptions.queue)) queues.declare(taskOptions.queue);
       },
-      startWorkers: (workerOptions = {}) => startTaskWorkers({ queues, tasks, logger, exclude: [BATCH_QUEUE], ...workerOptions }),
+      async startWorkers(workerOptions = {}) {
+        const handles = await startTaskWorkers({ queues, tasks, logger, exclude: [BATCH_QUEUE], gate, ...workerOptions });
+        const backfill = await embeddings.startWorker();
+        return backfill ? [...handles, backfill] : handles;
+      },
       close: closeAll,
     };
   } catch (err) {

@@ -7,6 +7,10 @@ import { DEV_WORKSPACE, devAdminKey } from "./commands/dev.ts";
 import { registerBackupCommands } from "./commands/backup.ts";
 import { registerKeyCommands } from "./commands/keys.ts";
 import { registerQueueCommands } from "./commands/queues.ts";
+import { registerFlagCommands } from "./commands/flags.ts";
+import { registerCacheCommands } from "./commands/cache.ts";
+import { registerUsageCommands } from "./commands/usage.ts";
+import { registerEmbeddingCommands } from "./commands/embeddings.ts";
 import { withClientOptions, clientFor, type ClientFlags } from "./commands/shared.ts";
 import { statusCommand } from "./commands/status.ts";
 import { exitOnSignals, serve, type Role } from "./serve.ts";
@@ -72,6 +76,10 @@ withClientOptions(program.command("status"))
 registerKeyCommands(program);
 registerBackupCommands(program);
 registerQueueCommands(program);
+registerFlagCommands(program);
+registerCacheCommands(program);
+registerUsageCommands(program);
+registerEmbeddingCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -57,6 +57,27 @@ const routeLimits = () =>
       ) as Record<string, { rpm: number; tpm: number }>,
     );
 
+/** "openai/gpt-4o-mini=0.15:0.60,local/*=0:0" -> USD per 1M input:output tokens per provider/model (or provider/*). */
+const prices = () =>
+  z
+    .string()
+    .default("")
+    .refine((v) => v.trim() === "" || v.split(",").every((e) => /^\s*[^/=\s]+\/[^=]+=\d+(\.\d+)?:\d+(\.\d+)?\s*$/.test(e)), {
+      error: "expected provider/model=INPUT:OUTPUT entries (USD per million tokens) separated by commas",
+    })
+    .transform((v) =>
+      Object.fromEntries(
+        v
+          .split(",")
+          .filter((e) => e.trim() !== "")
+          .map((e) => {
+            const [route = "", numbers = ""] = e.trim().split(/=(?=[^=]*$)/);
+            const [input = "0", output = "0"] = numbers.split(":");
+            return [route.trim(), { input: Number(input), output: Number(output) }];
+          }),
+      ) as Record<string, { input: number; output: number }>,
+    );
+
 export const envSchema = z.object({
   PORT: int(3000, 0, 65535),
   HOST: z.string().min(1).default("127.0.0.1"),
@@ -89,6 +110,17 @@ export const envSchema = z.object({
   AI_TPM_LIMIT: int(0, 0, 10_000_000_000),
   AI_ROUTE_LIMITS: routeLimits(),
   AI_LIMIT_MAX_WAIT_MS: int(300_000, 0, 3_600_000),
+  AI_LIMIT_WINDOW_SECONDS: int(10, 1, 30),
+  AI_PRICES: prices(),
+  WORKSPACE_DAILY_TOKEN_BUDGET: int(0, 0, 1_000_000_000_000),
+  DISABLED_TASKS: csv(""),
+  DISABLED_PROVIDERS: csv(""),
+  FLAGS_CACHE_MS: int(2_000, 0, 60_000),
+  KILL_SWITCH_RECHECK_MS: int(15_000, 100, 3_600_000),
+  CACHE_ENABLED: bool(true),
+  CACHE_TTL_SECONDS: int(86_400, 1, 2_592_000),
+  CACHE_MAX_ENTRIES: int(10_000, 1, 10_000_000),
+  CACHE_KEY_PREFIX: z.string().min(1).max(100).default("sluice:cache:"),
   AI_MAX_ATTEMPTS: int(4, 1, 20),
   AI_RETRY_BASE_DELAY_MS: int(250, 0, 60_000),
   AI_MAX_RETRY_AFTER_MS: int(60_000, 0, 3_600_000),
@@ -101,6 +133,14 @@ export const envSchema = z.object({
   ACTIONS_ENABLED: bool(false),
   ALLOW_ACTIONS_DEFAULT: csv(""),
   OPENAI_EMBEDDING_BACKFILL_ENABLED: bool(true),
+  EMBEDDING_BACKFILL_CHUNK_SIZE: int(100, 1, 2_048),
+  EMBEDDING_BACKFILL_CONCURRENCY: int(2, 1, 100),
+  EMBEDDING_BACKFILL_SWEEP_MS: int(30_000, 100, 3_600_000),
+  EMBEDDING_BACKFILL_RETRY_DELAY_MS: int(1_000, 0, 600_000),
+  EMBEDDING_CLAIM_TIMEOUT_MS: int(600_000, 1_000, 86_400_000),
+  EMBEDDING_BATCH_MODE: z.enum(["off", "openai"], { error: "expected off or openai" }).default("off"),
+  EMBEDDING_BATCH_SIZE: int(5_000, 1, 50_000),
+  EMBEDDING_INGEST_BODY_LIMIT_BYTES: int(33_554_432, 1_024, 1_073_741_824),
   VECTOR_SEARCH_ENABLED: bool(true),
 });
 
@@ -136,12 +176,28 @@ export interface SluiceConfig {
     /** Where completions go when the default route is unavailable; provider undefined = no fallback route. */
     readonly fallback: { readonly provider: Exclude<Env["AI_FALLBACK_PROVIDER"], "none"> | undefined; readonly model: string | undefined };
     /** Per-route limits (0 = unlimited); `routes` keyed `provider/model` override rpm/tpm. */
-    readonly limits: { readonly rpm: number; readonly tpm: number; readonly routes: Readonly<Record<string, { readonly rpm: number; readonly tpm: number }>>; readonly maxWaitMs: number };
+    readonly limits: { readonly rpm: number; readonly tpm: number; readonly routes: Readonly<Record<string, { readonly rpm: number; readonly tpm: number }>>; readonly maxWaitMs: number; readonly windowSeconds: number };
+    /** `AI_PRICES`: USD per million input/output tokens keyed `provider/model` or `provider/*`, over the built-in table. */
+    readonly prices: Readonly<Record<string, { readonly input: number; readonly output: number }>>;
     readonly retry: { readonly maxAttempts: number; readonly baseDelayMs: number; readonly maxRetryAfterMs: number };
     readonly breaker: { readonly threshold: number; readonly halfOpenAfterMs: number };
   };
   readonly actions: { readonly enabled: boolean; readonly allowDefault: readonly string[] };
-  readonly embeddings: { readonly backfillEnabled: boolean; readonly vectorSearchEnabled: boolean };
+  readonly embeddings: {
+    readonly backfillEnabled: boolean;
+    readonly vectorSearchEnabled: boolean;
+    /** Backfill worker: items per provider call, workspace jobs per process, sweep period, retry backoff base, stale-claim age. */
+    readonly backfill: { readonly chunkSize: number; readonly concurrency: number; readonly sweepMs: number; readonly retryDelayMs: number; readonly claimTimeoutMs: number };
+    /** Provider batch API (`openai`: OpenAI Batch) instead of synchronous calls, and items per batch. */
+    readonly batch: { readonly mode: "off" | "openai"; readonly size: number };
+    readonly ingestBodyLimitBytes: number;
+  };
+  /** Kill switches: env defaults of the runtime flags, and how fresh each process keeps them. */
+  readonly flags: { readonly disabledTasks: readonly string[]; readonly disabledProviders: readonly string[]; readonly cacheMs: number; readonly recheckMs: number };
+  /** Result cache: Redis on `redis.cacheUrl` when set, else an in-process LRU. */
+  readonly cache: { readonly enabled: boolean; readonly ttlSeconds: number; readonly maxEntries: number; readonly keyPrefix: string };
+  /** Daily token budget per workspace when the workspace sets none; 0 = unlimited. */
+  readonly budgets: { readonly workspaceDailyTokens: number };
 }
 
 /** `auto` picks Redis when configured, else the Postgres server, else embedded PGlite. */
@@ -161,6 +217,7 @@ function crossFieldProblems(env: Env): string[] {
   if (env.AI_EMBEDDING_PROVIDER === "openai" && !env.OPENAI_API_KEY && !env.OPENAI_BASE_URL) problems.push("AI_EMBEDDING_PROVIDER: openai needs OPENAI_API_KEY or OPENAI_BASE_URL");
   if (env.AI_FALLBACK_PROVIDER === "openai" && !env.OPENAI_API_KEY && !env.OPENAI_BASE_URL) problems.push("AI_FALLBACK_PROVIDER: openai needs OPENAI_API_KEY or OPENAI_BASE_URL");
   if (env.AI_FALLBACK_PROVIDER === "anthropic" && !env.ANTHROPIC_API_KEY) problems.push("AI_FALLBACK_PROVIDER: anthropic needs ANTHROPIC_API_KEY");
+  if (env.EMBEDDING_BATCH_MODE === "openai" && !env.OPENAI_API_KEY && !env.OPENAI_BASE_URL) problems.push("EMBEDDING_BATCH_MODE: openai needs OPENAI_API_KEY or OPENAI_BASE_URL");
   return problems;
 }
 
@@ -200,12 +257,28 @@ function toConfig(env: Env): SluiceConfig {
       anthropic: { apiKey: env.ANTHROPIC_API_KEY, baseUrl: env.ANTHROPIC_BASE_URL },
       embeddingProvider: env.AI_EMBEDDING_PROVIDER ?? (env.AI_PROVIDER !== "anthropic" ? env.AI_PROVIDER : env.OPENAI_API_KEY || env.OPENAI_BASE_URL ? "openai" : "local"),
       fallback: { provider: env.AI_FALLBACK_PROVIDER === "none" ? undefined : env.AI_FALLBACK_PROVIDER, model: env.AI_FALLBACK_MODEL },
-      limits: { rpm: env.AI_RPM_LIMIT, tpm: env.AI_TPM_LIMIT, routes: env.AI_ROUTE_LIMITS, maxWaitMs: env.AI_LIMIT_MAX_WAIT_MS },
+      limits: { rpm: env.AI_RPM_LIMIT, tpm: env.AI_TPM_LIMIT, routes: env.AI_ROUTE_LIMITS, maxWaitMs: env.AI_LIMIT_MAX_WAIT_MS, windowSeconds: env.AI_LIMIT_WINDOW_SECONDS },
+      prices: env.AI_PRICES,
       retry: { maxAttempts: env.AI_MAX_ATTEMPTS, baseDelayMs: env.AI_RETRY_BASE_DELAY_MS, maxRetryAfterMs: env.AI_MAX_RETRY_AFTER_MS },
       breaker: { threshold: env.AI_BREAKER_THRESHOLD, halfOpenAfterMs: env.AI_BREAKER_HALF_OPEN_AFTER_MS },
     },
     actions: { enabled: env.ACTIONS_ENABLED, allowDefault: env.ALLOW_ACTIONS_DEFAULT },
-    embeddings: { backfillEnabled: env.OPENAI_EMBEDDING_BACKFILL_ENABLED, vectorSearchEnabled: env.VECTOR_SEARCH_ENABLED },
+    embeddings: {
+      backfillEnabled: env.OPENAI_EMBEDDING_BACKFILL_ENABLED,
+      vectorSearchEnabled: env.VECTOR_SEARCH_ENABLED,
+      backfill: {
+        chunkSize: env.EMBEDDING_BACKFILL_CHUNK_SIZE,
+        concurrency: env.EMBEDDING_BACKFILL_CONCURRENCY,
+        sweepMs: env.EMBEDDING_BACKFILL_SWEEP_MS,
+        retryDelayMs: env.EMBEDDING_BACKFILL_RETRY_DELAY_MS,
+        claimTimeoutMs: env.EMBEDDING_CLAIM_TIMEOUT_MS,
+      },
+      batch: { mode: env.EMBEDDING_BATCH_MODE, size: env.EMBEDDING_BATCH_SIZE },
+      ingestBodyLimitBytes: env.EMBEDDING_INGEST_BODY_LIMIT_BYTES,
+    },
+    flags: { disabledTasks: env.DISABLED_TASKS, disabledProviders: env.DISABLED_PROVIDERS, cacheMs: env.FLAGS_CACHE_MS, recheckMs: env.KILL_SWITCH_RECHECK_MS },
+    cache: { enabled: env.CACHE_ENABLED, ttlSeconds: env.CACHE_TTL_SECONDS, maxEntries: env.CACHE_MAX_ENTRIES, keyPrefix: env.CACHE_KEY_PREFIX },
+    budgets: { workspaceDailyTokens: env.WORKSPACE_DAILY_TOKEN_BUDGET },
   };
 }
 

@@ -30,6 +30,11 @@ export const ERROR_CATALOGUE = {
   PROVIDER_UNAVAILABLE: { status: 503, retryable: true, message: "No AI provider route is available (circuit open or attempts spent)" },
   PROVIDER_UNSUPPORTED: { status: 400, retryable: false, message: "The AI provider does not support this operation" },
   PROVIDER_NOT_CONFIGURED: { status: 400, retryable: false, message: "No such AI provider is configured" },
+  TASK_DISABLED: { status: 503, retryable: true, message: "This task type is switched off by a kill switch" },
+  BUDGET_EXHAUSTED: { status: 429, retryable: true, message: "The workspace has spent its daily token budget" },
+  FLAG_INVALID: { status: 400, retryable: false, message: "Invalid runtime flag name or value" },
+  VECTOR_DIMENSION_MISMATCH: { status: 400, retryable: false, message: "The vector's dimension is not the configured embedding dimension" },
+  EMBEDDINGS_UNAVAILABLE: { status: 503, retryable: false, message: "Embeddings and vector search are off on this server (VECTOR_SEARCH_ENABLED=false or no pgvector)" },
   INTERNAL: { status: 500, retryable: false, message: "Internal error" },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 
@@ -71,6 +76,20 @@ export class RateLimitedError extends SluiceError {
   constructor(retryAfterMs: number, message?: string, options: SluiceErrorOptions = {}) {
     super("RATE_LIMITED", message, options);
     this.name = "RateLimitedError";
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/**
+ * Work refused for now (a kill switch, a spent budget), not failed: intake answers with
+ * `Retry-After`, and a queued job that meets it is put back, delayed by `retryAfterMs`, without
+ * spending one of its attempts.
+ */
+export class RetryLaterError extends SluiceError {
+  readonly retryAfterMs: number;
+  constructor(code: "TASK_DISABLED" | "BUDGET_EXHAUSTED", retryAfterMs: number, message?: string, options: SluiceErrorOptions = {}) {
+    super(code, message, options);
+    this.name = "RetryLaterError";
     this.retryAfterMs = retryAfterMs;
   }
 }

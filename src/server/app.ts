@@ -12,6 +12,10 @@ import { healthRoutes } from "./routes/health.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { adminQueueRoutes } from "./routes/admin-queues.ts";
 import { runbookAliasRoutes } from "./routes/runbook-aliases.ts";
+import { flagRoutes } from "./routes/flags.ts";
+import { cacheRoutes } from "./routes/cache.ts";
+import { usageRoutes } from "./routes/usage.ts";
+import { embeddingRoutes } from "./routes/embeddings.ts";
 import { mountBullBoard } from "./bull-board.ts";
 import { createQueueAdmin } from "../pipeline/admin/queue-admin.ts";
 
@@ -57,6 +61,10 @@ export async function buildServer(sluice: Sluice, options: ServerOptions = {}): 
     const admin = createQueueAdmin(sluice.queues, sluice.audit);
     await app.register(adminQueueRoutes, { sluice, admin });
     await app.register(runbookAliasRoutes, { sluice, admin });
+    await app.register(flagRoutes, { sluice });
+    await app.register(cacheRoutes, { sluice });
+    await app.register(usageRoutes, { sluice });
+    await app.register(embeddingRoutes, { sluice });
     await mountBullBoard(base, sluice);
   }
   app.get("/metrics", { schema: { tags: ["metrics"], summary: "Prometheus metrics", hide: true } }, async (_request, reply) => {

@@ -40,6 +40,11 @@ export interface JobsServiceDeps {
   intake: Intake;
   tasks: TaskRegistry;
   defaultQueue: string;
+  /**
+   * Refuses a new job for now (kill switch `TASK_DISABLED`, budget `BUDGET_EXHAUSTED`). Runs after
+   * the idempotency claim, so a repeated request still gets its earlier job; a refusal undoes the claim.
+   */
+  admit?: (workspace: string, type: string) => Promise<void>;
 }
 
 // Listing filters BullMQ's per-state lists by workspace; this bounds the work one request may do.
@@ -80,9 +85,10 @@ export function createJobsService(deps: JobsServiceDeps) {
     }
     const envelope: JobEnvelope = { workspace, type: task.name, input, client_request_id: request.client_request_id, submitted_by: principal.keyId };
     try {
+      await deps.admit?.(workspace, task.name);
       await queues.add(queue, task.name, envelope, { jobId, ...(request.priority ? { priority: request.priority } : {}) });
     } catch (err) {
-      // Undo the claim, or a retry of this request would point at a job that was never queued.
+      // Undo the claim, or a retry of this request would point at a job that was never queued (or refused).
       await intake.releaseClaim(workspace, request.client_request_id, jobId).catch(() => undefined);
       throw err;
     }

@@ -1,4 +1,4 @@
-import type { BaseJobOptions } from "bullmq";
+import type { BaseJobOptions, JobsOptions } from "bullmq";
 import { SluiceError } from "../../core/errors.ts";
 import type { AddJobOptions, BackoffPolicy, KeepJobs, QueueDeclaration } from "./types.ts";
 
@@ -74,9 +74,9 @@ function checkOptions(opts: AddJobOptions): void {
 }
 
 /** Validates Sluice's job options and maps them to BullMQ's (only the fields given). */
-export function toBullJobOptions(opts: AddJobOptions = {}): BaseJobOptions & { jobId?: string } {
+export function toBullJobOptions(opts: AddJobOptions = {}): BaseJobOptions & { jobId?: string; deduplication?: JobsOptions["deduplication"] } {
   checkOptions(opts);
-  const out: BaseJobOptions & { jobId?: string } = {};
+  const out: BaseJobOptions & { jobId?: string; deduplication?: JobsOptions["deduplication"] } = {};
   if (opts.priority) out.priority = opts.priority;
   if (opts.delay) out.delay = Math.round(opts.delay);
   if (opts.attempts !== undefined) out.attempts = opts.attempts;
@@ -84,5 +84,6 @@ export function toBullJobOptions(opts: AddJobOptions = {}): BaseJobOptions & { j
   if (opts.jobId !== undefined) out.jobId = opts.jobId;
   if (opts.removeOnComplete !== undefined) out.removeOnComplete = opts.removeOnComplete;
   if (opts.removeOnFail !== undefined) out.removeOnFail = opts.removeOnFail;
+  if (opts.deduplication !== undefined) out.deduplication = { ...opts.deduplication };
   return out;
 }

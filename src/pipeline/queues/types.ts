@@ -98,6 +98,11 @@ export interface AddJobOptions {
   jobId?: string;
   removeOnComplete?: boolean | number | KeepJobs;
   removeOnFail?: boolean | number | KeepJobs;
+  /**
+   * BullMQ deduplication: while a job with this id is waiting or delayed, adding another is a
+   * no-op; with `keepLastIfActive`, an add while it runs makes one follow-up job when it finishes.
+   */
+  deduplication?: { id: string; keepLastIfActive?: boolean };
 }
 
 export interface BulkJob {

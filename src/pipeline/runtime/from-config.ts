@@ -24,6 +24,7 @@ export function runtimeOptionsFromConfig(config: SluiceConfig): ConfiguredRuntim
       default: { rpm: ai.limits.rpm, tpm: ai.limits.tpm },
       routes: Object.fromEntries(Object.entries(ai.limits.routes).map(([route, l]) => [route, { rpm: l.rpm, tpm: l.tpm }])),
       maxWaitMs: ai.limits.maxWaitMs,
+      windowSeconds: ai.limits.windowSeconds,
     },
     retry: { maxAttempts: ai.retry.maxAttempts, baseDelayMs: ai.retry.baseDelayMs, maxRetryAfterMs: ai.retry.maxRetryAfterMs },
     breaker: { threshold: ai.breaker.threshold, halfOpenAfterMs: ai.breaker.halfOpenAfterMs },

@@ -2,6 +2,8 @@ import { z } from "zod";
 import { classifyByLabels, classifySentiment } from "../../adapters/provider/local/rules.ts";
 import type { ProviderRuntime, RuntimeCompletionResult } from "../runtime/index.ts";
 import type { TaskDefinition } from "../jobs/tasks.ts";
+import type { Accounting } from "../accounting/index.ts";
+import { withCache, type ResultCache } from "../cache/index.ts";
 
 const message = z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string().max(200_000) });
 
@@ -13,6 +15,8 @@ export const completeInput = z
     model: z.string().max(200).optional(),
     max_output_tokens: z.number().int().positive().max(1_000_000).optional(),
     temperature: z.number().min(0).max(2).optional(),
+    /** false: neither read nor write the result cache for this call. */
+    cache: z.boolean().optional(),
   })
   .refine((v) => Boolean(v.prompt) !== Boolean(v.messages), { error: "give exactly one of prompt or messages" });
 
@@ -23,6 +27,7 @@ export const embedInput = z
     provider: z.string().max(50).optional(),
     model: z.string().max(200).optional(),
     dimensions: z.number().int().min(8).max(4096).optional(),
+    cache: z.boolean().optional(),
   })
   .refine((v) => Boolean(v.text) !== Boolean(v.texts), { error: "give exactly one of text or texts" });
 
@@ -32,6 +37,7 @@ export const classifyInput = z.object({
   labels: z.array(z.string().min(1).max(100)).min(2).max(50).optional(),
   provider: z.string().max(50).optional(),
   model: z.string().max(200).optional(),
+  cache: z.boolean().optional(),
 });
 
 const meta = (r: RuntimeCompletionResult | { fallback: boolean; servedBy: { provider: string; model: string }; usage: { inputTokens: number; outputTokens: number } }) => ({
@@ -54,8 +60,33 @@ function ruleLabel(text: string, labels: readonly string[] | undefined): string 
   return classifyByLabels(text, labels) ?? labels[0] ?? "unknown";
 }
 
+/** The routes a request that names none goes to (they are part of the cache key). */
+export interface BuiltinDefaults {
+  provider: string;
+  model: string;
+  maxOutputTokens: number;
+  embeddingProvider: string;
+  embeddingModel: string;
+  embeddingDimensions: number;
+}
+
+export interface BuiltinTaskOptions {
+  /** Result cache for deterministic calls (see docs/providers.md "Result cache"). */
+  cache?: ResultCache | undefined;
+  /** Where each provider call's tokens and cost are counted, per the job's workspace. */
+  accounting?: Pick<Accounting, "record"> | undefined;
+  /** Needed with `cache`. */
+  defaults?: BuiltinDefaults | undefined;
+}
+
+type Served = { servedBy: { provider: string; model: string }; usage: { inputTokens: number; outputTokens: number }; fallback: boolean };
+const notFallback = (output: { fallback?: unknown }): boolean => output.fallback !== true;
+
 /** The task types every Sluice runs: `llm.complete`, `embed`, `classify`. */
-export function builtinTasks(runtime: ProviderRuntime): TaskDefinition[] {
+export function builtinTasks(runtime: ProviderRuntime, options: BuiltinTaskOptions = {}): TaskDefinition[] {
+  const count = (workspace: string, r: Served): void =>
+    options.accounting?.record({ workspace, provider: r.servedBy.provider, model: r.servedBy.model, inputTokens: r.usage.inputTokens, outputTokens: r.usage.outputTokens });
+  const d = options.defaults;
   const complete: TaskDefinition<z.output<typeof completeInput>> = {
     name: "llm.complete",
     input: completeInput,
@@ -72,6 +103,7 @@ export function builtinTasks(runtime: ProviderRuntime): TaskDefinition[] {
         },
         { task: "llm.complete" },
       );
+      count(ctx.workspace, result);
       return { text: result.text, model: result.model, provider: result.provider, ...meta(result) };
     },
   };
@@ -85,6 +117,7 @@ export function builtinTasks(runtime: ProviderRuntime): TaskDefinition[] {
         { inputs, ...(input.provider ? { provider: input.provider } : {}), ...(input.model ? { model: input.model } : {}), ...(input.dimensions ? { dimensions: input.dimensions } : {}), signal: ctx.signal },
         { task: "embed" },
       );
+      count(ctx.workspace, result);
       return { vectors: result.vectors, dimensions: result.vectors[0]?.length ?? 0, model: result.model, provider: result.provider, ...meta(result) };
     },
   };
@@ -111,10 +144,39 @@ export function builtinTasks(runtime: ProviderRuntime): TaskDefinition[] {
         // When every provider route is down, the rule-based classifier answers (marked fallback).
         { task: "classify", ruleFallback: () => ruleLabel(input.text, input.labels) },
       );
+      count(ctx.workspace, result);
       const label = pickLabel(result.text, labels) ?? ruleLabel(input.text, input.labels);
       return { label, labels, model: result.model, provider: result.provider, ...meta(result) };
     },
   };
 
-  return [complete, embed, classify] as TaskDefinition[];
+  // Deterministic calls only: embeddings always, classify always (temperature 0), completions when
+  // temperature is 0 or not given; `cache: false` in the input opts out. Fallback answers are not stored.
+  const cache = d ? options.cache : undefined;
+  return [
+    withCache(cache, complete, {
+      storable: notFallback,
+      keyOf: (i) =>
+        i.cache === false || (i.temperature ?? 0) !== 0 || !d
+          ? undefined
+          : {
+              task: complete.name,
+              provider: i.provider ?? d.provider,
+              model: i.model ?? d.model,
+              input: i.messages ?? [{ role: "user", content: i.prompt }],
+              params: { max_output_tokens: i.max_output_tokens ?? d.maxOutputTokens, temperature: i.temperature ?? null },
+            },
+    }),
+    withCache(cache, embed, {
+      storable: notFallback,
+      keyOf: (i) =>
+        i.cache === false || !d
+          ? undefined
+          : { task: embed.name, provider: i.provider ?? d.embeddingProvider, model: i.model ?? d.embeddingModel, input: i.texts ?? [i.text], params: { dimensions: i.dimensions ?? d.embeddingDimensions } },
+    }),
+    withCache(cache, classify, {
+      storable: notFallback,
+      keyOf: (i) => (i.cache === false || !d ? undefined : { task: classify.name, provider: i.provider ?? d.provider, model: i.model ?? d.model, input: { text: i.text, labels: i.labels ?? null } }),
+    }),
+  ] as TaskDefinition[];
 }

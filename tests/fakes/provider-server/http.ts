@@ -45,6 +45,8 @@ export async function readBody(req: IncomingMessage): Promise<unknown> {
   for await (const chunk of req) chunks.push(chunk as Buffer);
   const text = Buffer.concat(chunks).toString("utf8");
   if (text.trim() === "") return undefined;
+  // Uploads (OpenAI Files: multipart/form-data) reach their route as the raw text.
+  if (req.headers["content-type"]?.startsWith("multipart/")) return text;
   try {
     return JSON.parse(text);
   } catch {

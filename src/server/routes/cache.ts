@@ -1,0 +1,54 @@
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { MAX_WARM_ITEMS, warmCache } from "../../pipeline/cache/index.ts";
+import type { Sluice } from "../../sluice.ts";
+import { requireScopes } from "../auth.ts";
+import { actorOf } from "./admin-queues.ts";
+
+const clearBody = z.object({ pattern: z.string().min(1).max(500).optional(), reason: z.string().max(1000).optional() }).nullish();
+const warmItem = z.object({ type: z.string().min(1).max(100), input: z.unknown() });
+const warmBody = z.union([
+  z.array(warmItem).max(MAX_WARM_ITEMS),
+  z.object({ items: z.array(warmItem).max(MAX_WARM_ITEMS), refresh: z.boolean().optional(), reason: z.string().max(1000).optional() }),
+]);
+
+/** Result cache admin (scope `admin`): seed 004 §3 the Sluice way. Clear and warm are audited. */
+export const cacheRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
+  const admin = requireScopes((secret) => sluice.intake.authenticate(secret), "admin");
+  const tags = ["cache"];
+
+  app.get("/api/cache/stats", { preHandler: admin, schema: { tags, summary: "Hits, misses, hit rate, keys and engine of the result cache" } }, () => sluice.cache.stats());
+
+  app.post("/api/cache/clear", { preHandler: admin, schema: { tags, summary: "Remove cached results, all or by glob over the key space (SCAN, never KEYS/FLUSHDB)", body: clearBody } }, async (request) => {
+    const pattern = request.body?.pattern ?? "*";
+    const removed = await sluice.cache.clear(pattern);
+    const { actor, workspaceId, reason } = actorOf(request, request.body?.reason);
+    await sluice.audit.record({ actor, action: "cache.clear", workspaceId: workspaceId ?? null, target: pattern, reason: reason ?? null, details: { pattern, removed, engine: sluice.cache.engine } });
+    return { pattern, removed, engine: sluice.cache.engine };
+  });
+
+  app.post("/api/cache/warm", { preHandler: admin, schema: { tags, summary: "Run task inputs ({type, input}) through the runtime and store their results", body: warmBody } }, async (request) => {
+    const body = Array.isArray(request.body) ? { items: request.body } : request.body;
+    const { actor, workspaceId, reason } = actorOf(request, "reason" in body ? body.reason : undefined);
+    const workspace = workspaceId ?? "default";
+    const report = await warmCache(
+      { cache: sluice.cache, tasks: sluice.tasks, logger: sluice.logger, admit: (type, ws) => admitForWarm(sluice, type, ws) },
+      body.items,
+      { workspace, refresh: "refresh" in body ? body.refresh === true : false },
+    );
+    await sluice.audit.record({
+      actor,
+      action: "cache.warm",
+      workspaceId: workspace,
+      target: [...new Set(body.items.map((i) => i.type))].join(","),
+      reason: reason ?? null,
+      details: { requested: report.requested, warmed: report.warmed, already_cached: report.already_cached, not_cacheable: report.not_cacheable, failed: report.failed },
+    });
+    return report;
+  });
+};
+
+async function admitForWarm(sluice: Sluice, type: string, workspace: string): Promise<void> {
+  await sluice.killSwitches.assertTaskEnabled(type);
+  await sluice.budgets.assertWithinBudget(workspace);
+}

@@ -1,0 +1,130 @@
+import type { FastifyRequest } from "fastify";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { SluiceError } from "../../core/errors.ts";
+import { BATCH_STATUSES, type BatchStatus } from "../../pipeline/embeddings/types.ts";
+import { DEFAULT_MAX_INGEST_ITEMS, MAX_EXTERNAL_ID_LENGTH, MAX_TEXT_LENGTH } from "../../pipeline/embeddings/ingest.ts";
+import type { Sluice } from "../../sluice.ts";
+import { principalOf, requireScopes } from "../auth.ts";
+import { actorOf } from "./admin-queues.ts";
+
+const wsParams = z.object({ ws: z.string().min(1).max(64) });
+const itemParams = z.object({ ws: z.string().min(1).max(64), id: z.string().min(1).max(MAX_EXTERNAL_ID_LENGTH) });
+const externalId = z.string().min(1).max(MAX_EXTERNAL_ID_LENGTH);
+const metadata = z.record(z.string(), z.unknown());
+
+const ingestBody = z
+  .object({
+    items: z.array(z.object({ id: externalId, text: z.string().min(1).max(MAX_TEXT_LENGTH), metadata: metadata.optional() })).max(DEFAULT_MAX_INGEST_ITEMS).optional(),
+    delete: z.array(externalId).max(DEFAULT_MAX_INGEST_ITEMS).optional(),
+  })
+  .refine((b) => b.items !== undefined || b.delete !== undefined, { message: "give items, delete, or both" });
+
+const searchBody = z.object({
+  query: z.string().min(1).max(MAX_TEXT_LENGTH).optional(),
+  vector: z.array(z.number()).min(1).max(16_000).optional(),
+  k: z.number().int().min(1).optional(),
+  filter: metadata.optional(),
+  ef_search: z.number().int().min(1).max(1_000).optional(),
+  model: z.string().min(1).max(200).optional(),
+});
+
+const reindexBody = z.object({
+  workspace: z.string().min(1).max(64).optional(),
+  failed: z.boolean().optional(),
+  force: z.boolean().optional(),
+  reason: z.string().max(1000).optional(),
+});
+const reasonBody = z.object({ reason: z.string().max(1000).optional() }).nullish();
+const indexBody = z.object({ concurrently: z.boolean().optional(), reason: z.string().max(1000).optional() }).nullish();
+const batchesQuery = z.object({ status: z.string().max(100).optional() });
+
+function notFound(workspaceId: string): SluiceError {
+  return new SluiceError("NOT_FOUND", `Workspace '${workspaceId}' does not exist`, { details: { workspace: workspaceId } });
+}
+
+/**
+ * Embeddings ingest and search for one workspace (jobs:write / jobs:read), and the backfill's
+ * admin operations (scope admin; runbook 000). Like the jobs API, another workspace is a 404
+ * exactly like a missing one: a key never learns which workspaces exist. An admin key may act on
+ * any workspace.
+ */
+export const embeddingRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
+  const authenticate = (secret: string) => sluice.intake.authenticate(secret);
+  const write = requireScopes(authenticate, "jobs:write");
+  const read = requireScopes(authenticate, "jobs:read");
+  const admin = requireScopes(authenticate, "admin");
+  const { embeddings } = sluice;
+  const tags = ["embeddings"];
+
+  /** The workspace the caller may act on, or the same 404 for "not yours" and "does not exist". */
+  async function workspaceOf(request: FastifyRequest, workspaceId: string): Promise<string> {
+    const principal = principalOf(request);
+    if (principal.workspaceId === workspaceId) return workspaceId;
+    if (!principal.scopes.includes("admin")) throw notFound(workspaceId);
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(workspaceId) || !(await sluice.intake.getWorkspace(workspaceId))) throw notFound(workspaceId);
+    return workspaceId;
+  }
+
+  app.put(
+    "/api/workspaces/:ws/items",
+    {
+      preHandler: write,
+      bodyLimit: sluice.config.embeddings.ingestBodyLimitBytes,
+      schema: { tags, summary: "Bulk upsert (and delete) items to embed; unchanged texts are not re-embedded", params: wsParams, body: ingestBody },
+    },
+    async (request) => {
+      const workspaceId = await workspaceOf(request, request.params.ws);
+      const items = (request.body.items ?? []).map((i) => ({ externalId: i.id, text: i.text, ...(i.metadata ? { metadata: i.metadata } : {}) }));
+      return embeddings.upsert(workspaceId, items, { delete: request.body.delete ?? [] });
+    },
+  );
+
+  app.get("/api/workspaces/:ws/items/:id", { preHandler: read, schema: { tags, summary: "One item's embedding state", params: itemParams } }, async (request) => {
+    const workspaceId = await workspaceOf(request, request.params.ws);
+    const item = await embeddings.item(workspaceId, request.params.id);
+    if (!item) throw new SluiceError("NOT_FOUND", `No item '${request.params.id}' in workspace '${workspaceId}'`);
+    return item;
+  });
+
+  app.delete("/api/workspaces/:ws/items/:id", { preHandler: write, schema: { tags, summary: "Delete one item (it leaves the index)", params: itemParams } }, async (request) => {
+    const workspaceId = await workspaceOf(request, request.params.ws);
+    const deleted = await embeddings.remove(workspaceId, [request.params.id]);
+    if (deleted === 0) throw new SluiceError("NOT_FOUND", `No item '${request.params.id}' in workspace '${workspaceId}'`);
+    return { deleted };
+  });
+
+  app.post("/api/workspaces/:ws/search", { preHandler: read, schema: { tags, summary: "The k nearest items to a text or a vector (cosine)", params: wsParams, body: searchBody } }, async (request) => {
+    const workspaceId = await workspaceOf(request, request.params.ws);
+    const { query, vector, k, filter, ef_search: efSearch, model } = request.body;
+    const started = performance.now();
+    const found = await embeddings.search(workspaceId, { query, vector, k, filter, efSearch, model });
+    return { ...found, took_ms: Math.round((performance.now() - started) * 100) / 100 };
+  });
+
+  app.get("/api/embeddings/backlog", { preHandler: admin, schema: { tags, summary: "Backlog per workspace and status, top 10 pending, stuck batches, recent errors" } }, () => embeddings.backlog());
+
+  app.get("/api/embeddings/batches", { preHandler: admin, schema: { tags, summary: "Provider batches, oldest first (status: comma-separated)", querystring: batchesQuery } }, (request) => {
+    const statuses = request.query.status?.split(",").map((s) => s.trim());
+    if (statuses?.some((s) => !(BATCH_STATUSES as readonly string[]).includes(s))) throw new SluiceError("VALIDATION_FAILED", `status must be among ${BATCH_STATUSES.join(", ")}`);
+    return embeddings.batches(statuses as BatchStatus[] | undefined).then((batches) => ({ batches }));
+  });
+
+  app.post("/api/embeddings/reindex", { preHandler: admin, schema: { tags, summary: "Re-queue a workspace ({workspace}) or failed items ({failed: true, force?})", body: reindexBody } }, async (request) => {
+    const { workspace, failed, force, reason } = request.body;
+    const who = actorOf(request, reason);
+    if (workspace !== undefined && !(await sluice.intake.getWorkspace(workspace))) throw notFound(workspace);
+    if (failed === true) return embeddings.retryFailed(who, { workspaceId: workspace, force: force === true });
+    if (force !== undefined) throw new SluiceError("VALIDATION_FAILED", "force only applies with failed: true", { details: { field: "force" } });
+    if (workspace === undefined) throw new SluiceError("VALIDATION_FAILED", "Give workspace, or failed: true", { details: { field: "workspace" } });
+    return embeddings.reindexWorkspace(who, workspace);
+  });
+
+  app.post("/api/embeddings/maintenance/vacuum", { preHandler: admin, schema: { tags, summary: "VACUUM ANALYZE of the embedding tables", body: reasonBody } }, (request) =>
+    embeddings.vacuum(actorOf(request, request.body?.reason)),
+  );
+
+  app.post("/api/embeddings/maintenance/reindex", { preHandler: admin, schema: { tags, summary: "REINDEX INDEX CONCURRENTLY idx_shop_embeddings_vector", body: indexBody } }, (request) =>
+    embeddings.reindexIndex(actorOf(request, request.body?.reason), { concurrently: request.body?.concurrently ?? true }),
+  );
+};
