@@ -40,17 +40,7 @@ export async function startLoggedSluice(env: Record<string, string | undefined> 
 }
 
 export const auth = (key: string) => ({ authorization: `Bearer ${key}` });
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000, what = "condition"): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what} not met in ${timeoutMs} ms; last: ${JSON.stringify(value)}`);
-    await sleep(50);
-  }
-}
+export { sleep, until } from "../harness/wait.ts";
 
 export interface StatusCounts {
   pending: number;

@@ -1,33 +1,17 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli, startCli, waitForExit } from "../harness/cli.ts";
-import { freePort } from "../harness/servers.ts";
+import { runCli, startDev, type DevServer } from "../harness/cli.ts";
 
 /** The CLI against a real `sluice dev` over a real socket, the way an operator runs the runbook. */
 describe("sluice CLI against a running dev server", () => {
-  let child: ChildProcess;
+  let dev: DevServer;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    const cwd = mkdtempSync(join(tmpdir(), "sluice-cli-admin-"));
-    const port = await freePort();
-    const started = await startCli(["dev"], { QUEUES: "churn" }, port, cwd);
-    child = started.child;
-    const deadline = Date.now() + 30_000;
-    let key: string | undefined;
-    while (!key && Date.now() < deadline) {
-      key = /Admin key (sk_sluice_\S+)/.exec(started.output())?.[1];
-      if (!key) await new Promise((r) => setTimeout(r, 100));
-    }
-    if (!key) throw new Error(`no admin key printed: ${started.output()}`);
-    env = { SLUICE_URL: `http://127.0.0.1:${port}`, SLUICE_API_KEY: key };
+    dev = await startDev({ QUEUES: "churn" });
+    env = dev.env;
   });
   afterAll(async () => {
-    child.kill("SIGTERM");
-    await waitForExit(child);
+    await dev.stop();
   });
 
   it("lists queues, pauses and resumes one and all", () => {
@@ -58,5 +42,23 @@ describe("sluice CLI against a running dev server", () => {
     expect(created.status, created.stderr).toBe(0);
     expect(created.stdout).toMatch(/^sk_sluice_\S+$/m);
     expect(runCli(["keys", "list", "--workspace", "ws-123"], env).stdout).toContain("jobs:read");
+  });
+});
+
+describe("sluice dev, the README's first command", () => {
+  it("does the main job: jobs through the API, items embedded by the backfill, a vector search", async () => {
+    const dev = await startDev({}, []);
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!dev.output().includes("Stop with Ctrl-C.") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      const out = dev.output();
+      expect(out).toMatch(/Great product, arrived fast .*completed\s+positive/);
+      expect(out).toMatch(/Terrible experience.*completed\s+negative/);
+      expect(out).toContain("Embedded: 10 of 10.");
+      const hits = /Search "shoes for running"[^\n]*\n[^\n]*\n(sku-\d+)[^\n]*\n(sku-\d+)/.exec(out);
+      expect(new Set([hits?.[1], hits?.[2]])).toEqual(new Set(["sku-1", "sku-4"]));
+    } finally {
+      await dev.stop();
+    }
   });
 });

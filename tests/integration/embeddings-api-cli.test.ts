@@ -1,28 +1,20 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli, startCli, waitForExit } from "../harness/cli.ts";
-import { freePort } from "../harness/servers.ts";
+import { runCli, startDev, type DevServer } from "../harness/cli.ts";
 import { catalogue, until } from "./backfill-support.ts";
 
 /** `sluice backlog|reindex|maintenance|search` and the kill switch against a real `sluice dev`, as an operator runs them. */
 describe("sluice embeddings commands", () => {
-  let child: ChildProcess;
+  let dev: DevServer;
   let output: () => string;
   let env: Record<string, string>;
   let url: string;
 
   beforeAll(async () => {
-    const cwd = mkdtempSync(join(tmpdir(), "sluice-cli-embeddings-"));
-    const port = await freePort();
-    const started = await startCli(["dev"], { EMBEDDING_BACKFILL_SWEEP_MS: "300", FLAGS_CACHE_MS: "100" }, port, cwd);
-    child = started.child;
-    output = started.output;
-    const key = await until(async () => /Admin key (sk_sluice_\S+)/.exec(output())?.[1], (k) => k !== undefined, 30_000, "admin key printed");
-    url = `http://127.0.0.1:${port}`;
-    env = { SLUICE_URL: url, SLUICE_API_KEY: key as string };
+    dev = await startDev({ EMBEDDING_BACKFILL_SWEEP_MS: "300", FLAGS_CACHE_MS: "100" });
+    output = dev.output;
+    url = dev.url;
+    env = dev.env;
+    const key = dev.key;
     const res = await fetch(`${url}/api/workspaces/dev/items`, {
       method: "PUT",
       headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
@@ -31,8 +23,7 @@ describe("sluice embeddings commands", () => {
     expect(res.status).toBe(200);
   });
   afterAll(async () => {
-    child.kill("SIGTERM");
-    await waitForExit(child);
+    await dev.stop();
   });
 
   it("backlog shows the backfill draining, then search finds items", async () => {

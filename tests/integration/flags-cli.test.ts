@@ -1,34 +1,21 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli, startCli, waitForExit } from "../harness/cli.ts";
-import { freePort } from "../harness/servers.ts";
+import { runCli, startDev, type DevServer } from "../harness/cli.ts";
 
 /** `sluice flags|cache|usage` against a real `sluice dev` over a real socket, as an operator runs them. */
 describe("sluice flags, cache and usage commands", () => {
-  let child: ChildProcess;
+  let dev: DevServer;
   let env: Record<string, string>;
   let cwd: string;
 
   beforeAll(async () => {
-    cwd = mkdtempSync(join(tmpdir(), "sluice-cli-flags-"));
-    const port = await freePort();
-    const started = await startCli(["dev"], { DISABLED_PROVIDERS: "anthropic" }, port, cwd);
-    child = started.child;
-    const deadline = Date.now() + 30_000;
-    let key: string | undefined;
-    while (!key && Date.now() < deadline) {
-      key = /Admin key (sk_sluice_\S+)/.exec(started.output())?.[1];
-      if (!key) await new Promise((r) => setTimeout(r, 100));
-    }
-    if (!key) throw new Error(`no admin key printed: ${started.output()}`);
-    env = { SLUICE_URL: `http://127.0.0.1:${port}`, SLUICE_API_KEY: key };
+    dev = await startDev({ DISABLED_PROVIDERS: "anthropic" });
+    env = dev.env;
+    cwd = dev.cwd;
   });
   afterAll(async () => {
-    child.kill("SIGTERM");
-    await waitForExit(child);
+    await dev.stop();
   });
 
   it("flags list, set (reason required), unset", () => {

@@ -11,6 +11,19 @@ const REVIEWS = [
   "Awful, stopped working after two days. Refund please.",
 ];
 
+const CATALOGUE: Array<[string, string]> = [
+  ["sku-1", "Lightweight trail running shoes with a grippy sole"],
+  ["sku-2", "Waterproof hiking boots for rocky mountain trails"],
+  ["sku-3", "Cotton t-shirt, relaxed fit, organic dye"],
+  ["sku-4", "Road running shoes with extra cushioning for marathons"],
+  ["sku-5", "Stainless steel water bottle, keeps drinks cold for 24 hours"],
+  ["sku-6", "Merino wool hiking socks, blister free"],
+  ["sku-7", "Insulated winter jacket with a down filling"],
+  ["sku-8", "Yoga mat with a non-slip surface"],
+  ["sku-9", "Running belt for keys and phone during a jog"],
+  ["sku-10", "Espresso coffee beans, dark roast"],
+];
+
 interface JobView {
   id: string;
   status: string;
@@ -46,4 +59,24 @@ export async function runDemo(sluice: Sluice, url: string, apiKey: string): Prom
     fallback: job.result?.fallback ?? "",
   }));
   console.log(table(rows, ["review", "status", "label", "fallback"]));
+  if (sluice.config.embeddings.vectorSearchEnabled) await searchDemo(client, sluice.config.ai.embeddingDimensions);
+}
+
+/** Items in, embeddings by the backfill worker on ai-batch-queue, then a vector search. */
+async function searchDemo(client: ReturnType<typeof createClient>, dimensions: number): Promise<void> {
+  console.log(`\nDemo: ${CATALOGUE.length} products into workspace "dev" (PUT /api/workspaces/dev/items); the backfill embeds them (${dimensions} dims) ...`);
+  await client.call("PUT", "/api/workspaces/dev/items", { items: CATALOGUE.map(([id, text]) => ({ id, text, metadata: { demo: true } })) });
+  const deadline = Date.now() + 60_000;
+  let statuses: string[] = [];
+  while (Date.now() < deadline) {
+    statuses = await Promise.all(CATALOGUE.map(async ([id]) => (await client.call<{ status: string }>("GET", `/api/workspaces/dev/items/${id}`)).status));
+    if (statuses.every((s) => s === "completed" || s === "failed")) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  console.log(`Embedded: ${statuses.filter((s) => s === "completed").length} of ${CATALOGUE.length}.`);
+  const query = "shoes for running";
+  const found = await client.call<{ hits: Array<{ id: string; score: number }>; took_ms: number }>("POST", "/api/workspaces/dev/search", { query, k: 3 });
+  const text = new Map(CATALOGUE);
+  console.log(`Search "${query}" (k=3, ${found.took_ms} ms):`);
+  console.log(table(found.hits.map((h) => ({ id: h.id, score: h.score.toFixed(3), text: text.get(h.id) ?? "" })), ["id", "score", "text"]));
 }

@@ -67,7 +67,7 @@ export function createIntake(options: IntakeOptions): Intake {
     lookupLimit: async (id) => (await workspaces.getWorkspace(store, id))?.rateLimitPerMinute,
   });
   options.logger?.info(
-    { component: "intake", rateLimitBackend: backend.kind, kv: kv.kind },
+    { rateLimitBackend: backend.kind, kv: kv.kind },
     backend.kind === "memory" ? "rate limits counted in process memory (embedded mode: one process)" : `rate limits counted on ${backend.kind}`,
   );
 
