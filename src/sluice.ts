@@ -17,6 +17,7 @@ import { cacheEngineFromConfig, createResultCache, type ResultCache } from "./pi
 import { createEmbeddingsService, type EmbeddingsService } from "./pipeline/backfill/index.ts";
 import { createKillSwitches, createRuntimeFlags, flagDefaultsFromConfig, type KillSwitches, type RuntimeFlags } from "./pipeline/flags/index.ts";
 import { createProvidersFromConfig } from "./adapters/provider/from-config.ts";
+import { createOpenAIBatchApi } from "./adapters/provider/openai/batch-api.ts";
 import type { RedisKv } from "./adapters/kv/redis/kv.ts";
 import { queueDefaultsFromConfig } from "./pipeline/queues/defaults.ts";
 import { createQueueManager, type QueueManager } from "./pipeline/queues/queue-manager.ts";
@@ -148,7 +149,9 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       await budgets.assertWithinBudget(workspace);
     };
     const jobs = createJobsService({ queues, intake, tasks, defaultQueue: DEFAULT_QUEUE, admit });
-    const embeddings = await createEmbeddingsService({ store, queues, runtime, flags, metrics, logger, config, queue: BATCH_QUEUE });
+    const { openai } = config.ai;
+    const batchApi = openai.apiKey || openai.baseUrl ? createOpenAIBatchApi({ apiKey: openai.apiKey, baseURL: openai.baseUrl }) : undefined;
+    const embeddings = await createEmbeddingsService({ store, queues, runtime, flags, metrics, logger, config, queue: BATCH_QUEUE, ...(batchApi ? { batchApi } : {}) });
     closers.push(() => embeddings.close());
     // A held-back job looks again every KILL_SWITCH_RECHECK_MS (a budget reset or raise, a switch turned back on).
     const gate = async (job: { workspace: string; type: string }): Promise<void> => {

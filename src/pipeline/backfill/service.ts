@@ -15,7 +15,6 @@ import { auditedReindexIndex, auditedReindexWorkspace, auditedRetryFailed, audit
 import type { EmbeddingBatchApi } from "./batch-api.ts";
 import { WORKSPACE_JOB, workspaceDedupId, type BackfillContext, type ResolvedBackfillOptions } from "./context.ts";
 import { createBackfillSwitch } from "./kill-switch.ts";
-import { createOpenAIBatchApi } from "./openai-batch-api.ts";
 import { searchWorkspace, type SearchRequest, type SearchResponse } from "./search.ts";
 import { startBackfillWorker, sweep, type SweepResult } from "./worker.ts";
 
@@ -118,8 +117,7 @@ export async function createEmbeddingsService(options: EmbeddingsServiceOptions)
       (err: unknown) => logger.warn({ err, dimensions: resolved.dimensions }, "vector index not built for this dimension: search on it is exact (no index)"),
     );
   }
-  const { openai } = config.ai;
-  const batchApi = options.batchApi ?? (openai.apiKey || openai.baseUrl ? createOpenAIBatchApi({ apiKey: openai.apiKey, baseURL: openai.baseUrl }) : undefined);
+  const batchApi = options.batchApi;
   if (resolved.batchMode === "openai" && !batchApi) throw new SluiceError("CONFIG_INVALID", "EMBEDDING_BATCH_MODE=openai needs OPENAI_API_KEY or OPENAI_BASE_URL");
 
   const closing = new AbortController();

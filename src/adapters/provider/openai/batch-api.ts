@@ -1,6 +1,6 @@
 import OpenAI, { toFile } from "openai";
-import { translateOpenAIError } from "../../adapters/provider/openai/translate-error.ts";
-import type { EmbeddingBatchApi, RemoteBatch, RemoteBatchStatus } from "./batch-api.ts";
+import { translateOpenAIError } from "./translate-error.ts";
+import type { EmbeddingBatchApi, RemoteBatch, RemoteBatchStatus } from "../../../ports/batch-api.ts";
 
 export interface OpenAIBatchApiOptions {
   /** @default "sk-no-key" */
