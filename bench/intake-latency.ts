@@ -64,7 +64,8 @@ async function main(): Promise<void> {
   await sluice.intake.ensureWorkspace("bench", "Bench", { rateLimitPerMinute: 1_000_000 });
   const key = (await sluice.intake.createApiKey({ workspaceId: "bench", scopes: ["jobs:write"] })).secret;
 
-  const bareQueue = new Queue("bare-intake", { connection: new Redis(redisUrl, { maxRetriesPerRequest: null }) });
+  const bareConnection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const bareQueue = new Queue("bare-intake", { connection: bareConnection });
   const bare = Fastify();
   bare.post("/ai/jobs", async (request, reply) => {
     const body = request.body as { type: string; input: unknown; client_request_id: string };
@@ -91,6 +92,8 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 1_000));
     await bare.close();
     await bareQueue.close();
+    // BullMQ leaves a connection it was given open; without this the client retries forever once Redis stops.
+    bareConnection.disconnect();
     await app.close();
     await sluice.close();
     rmSync(dataDir, { recursive: true, force: true });
