@@ -1,14 +1,12 @@
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPgStore } from "../../src/adapters/store/pg/store.ts";
-import { openPglite } from "../../src/adapters/store/pglite/open.ts";
 import { createPgliteStore } from "../../src/adapters/store/pglite/store.ts";
 import type { Store } from "../../src/ports/store.ts";
 import * as E from "../../src/pipeline/embeddings/index.ts";
 import { migrate } from "../../src/pipeline/migrator.ts";
-import { freePort } from "../harness/servers.ts";
+import { servePgliteOnTheWire } from "../harness/pglite-wire.ts";
 
 // Runbook 000 (seeds/000_302544d9ea5546e1.txt), its SQL copied verbatim: no rename was needed.
 const RUNBOOK = {
@@ -51,16 +49,12 @@ const targets = [
   {
     name: "PGlite over the wire (pg driver)",
     open: async () => {
-      const db = await openPglite(undefined);
-      const port = await freePort();
-      const server = new PGLiteSocketServer({ db, port, host: "127.0.0.1", maxConnections: 10 });
-      await server.start();
-      const store: Store = createPgStore({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres`, poolSize: 2 });
+      const wire = await servePgliteOnTheWire(10);
+      const store: Store = createPgStore({ connectionString: wire.url, poolSize: 2 });
       return {
         store,
         close: async () => {
-          await server.stop();
-          await db.close();
+          await wire.close();
         },
       };
     },

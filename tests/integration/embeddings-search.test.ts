@@ -1,13 +1,11 @@
-import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPrometheusMetrics } from "../../src/adapters/metrics/prometheus.ts";
 import { createPgStore } from "../../src/adapters/store/pg/store.ts";
-import { openPglite } from "../../src/adapters/store/pglite/open.ts";
 import { createPgliteStore } from "../../src/adapters/store/pglite/store.ts";
 import type { Store } from "../../src/ports/store.ts";
 import * as E from "../../src/pipeline/embeddings/index.ts";
 import { migrate } from "../../src/pipeline/migrator.ts";
-import { freePort } from "../harness/servers.ts";
+import { servePgliteOnTheWire } from "../harness/pglite-wire.ts";
 
 interface Target {
   name: string;
@@ -25,17 +23,13 @@ const targets: Target[] = [
   {
     name: "PGlite over the wire (pg driver)",
     open: async () => {
-      const db = await openPglite(undefined);
-      const port = await freePort();
-      const server = new PGLiteSocketServer({ db, port, host: "127.0.0.1", maxConnections: 10 });
-      await server.start();
-      const store = createPgStore({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres`, poolSize: 3 });
+      const wire = await servePgliteOnTheWire(10);
+      const store = createPgStore({ connectionString: wire.url, poolSize: 3 });
       return {
         store,
         close: async () => {
           await store.close();
-          await server.stop();
-          await db.close();
+          await wire.close();
         },
       };
     },

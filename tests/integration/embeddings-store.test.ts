@@ -1,13 +1,11 @@
-import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createPgStore } from "../../src/adapters/store/pg/store.ts";
-import { openPglite } from "../../src/adapters/store/pglite/open.ts";
 import { createPgliteStore } from "../../src/adapters/store/pglite/store.ts";
 import { SluiceError } from "../../src/core/errors.ts";
 import type { Store } from "../../src/ports/store.ts";
 import * as E from "../../src/pipeline/embeddings/index.ts";
 import { migrate } from "../../src/pipeline/migrator.ts";
-import { freePort } from "../harness/servers.ts";
+import { servePgliteOnTheWire } from "../harness/pglite-wire.ts";
 
 // pgvector is in PGlite, not in Debian's PostgreSQL: both driver paths run against PGlite, in process
 // and over the wire protocol (node-postgres, the production driver).
@@ -28,21 +26,16 @@ const targets: Target[] = [
   {
     name: "PGlite over the wire (pg driver)",
     open: async () => {
-      const db = await openPglite(undefined);
-      const port = await freePort();
-      const server = new PGLiteSocketServer({ db, port, host: "127.0.0.1", maxConnections: 20 });
-      await server.start();
-      const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-      const store = createPgStore({ connectionString: url, poolSize: 4 });
-      const second = createPgStore({ connectionString: url, poolSize: 4 });
+      const wire = await servePgliteOnTheWire();
+      const store = createPgStore({ connectionString: wire.url, poolSize: 4 });
+      const second = createPgStore({ connectionString: wire.url, poolSize: 4 });
       return {
         store,
         second,
         close: async () => {
           await store.close();
           await second.close();
-          await server.stop();
-          await db.close();
+          await wire.close();
         },
       };
     },
