@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { SluiceError } from "../core/errors.ts";
 import type { Queryable, Store } from "../ports/store.ts";
@@ -27,7 +27,10 @@ export interface MigrateResult {
   current: number;
 }
 
-const DEFAULT_DIRECTORY = fileURLToPath(new URL("../../migrations/", import.meta.url));
+// From src/pipeline (tsx, tests) the folder is two levels up; from the build in dist/src/pipeline, three.
+const DEFAULT_DIRECTORY = [new URL("../../migrations/", import.meta.url), new URL("../../../migrations/", import.meta.url)]
+  .map((url) => fileURLToPath(url))
+  .find((dir) => existsSync(dir)) ?? fileURLToPath(new URL("../../migrations/", import.meta.url));
 // Any fixed number: every Sluice process takes the same lock, so two starters never interleave.
 const MIGRATION_LOCK_KEY = 7_102_335_411;
 

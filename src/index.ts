@@ -1,0 +1,16 @@
+/**
+ * Sluice as a library: build an instance from the environment (or a config), register your own
+ * task types, run workers, and serve the HTTP API from your own process.
+ *
+ *   const sluice = await createSluice();
+ *   sluice.task("ticket.triage", async (input, ctx) => ({ ... }));
+ *   await sluice.startWorkers();
+ *   const app = await buildServer(sluice); await app.listen({ port: 3000 });
+ */
+export { createSluice, DEFAULT_QUEUE, BATCH_QUEUE, type Sluice, type SluiceOptions } from "./sluice.ts";
+export { buildServer, type ServerOptions } from "./server/app.ts";
+export { loadConfig, type SluiceConfig } from "./core/config.ts";
+export { ERROR_CATALOGUE, RateLimitedError, SluiceError, isSluiceError, type ErrorCode } from "./core/errors.ts";
+export type { TaskContext, TaskDefinition, TaskHandler } from "./pipeline/jobs/tasks.ts";
+export type { Principal, Scope } from "./pipeline/intake/scopes.ts";
+export type { JobSummary, QueueListing } from "./pipeline/queues/types.ts";

@@ -1,0 +1,48 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect, it } from "vitest";
+import { buildServer, createSluice, SluiceError, type TaskContext } from "../../src/index.ts";
+import { until } from "../harness/wait.ts";
+
+it("a user's own task type, registered through the library, runs behind the same jobs API and protections", async () => {
+  const sluice = await createSluice({ env: { LOG_LEVEL: "silent", SLUICE_DATA_DIR: mkdtempSync(join(tmpdir(), "sluice-lib-")), QUEUES: "tickets" } });
+  const app = await buildServer(sluice, { docs: false });
+  try {
+    const seen: TaskContext[] = [];
+    sluice.task(
+      "ticket.triage",
+      async (input: { title: string }, ctx) => {
+        seen.push(ctx);
+        if (input.title === "bad") throw new SluiceError("VALIDATION_FAILED", "cannot triage");
+        return { priority: input.title.includes("down") ? "p1" : "p3" };
+      },
+      { queue: "tickets" },
+    );
+    await sluice.startWorkers();
+    await sluice.intake.ensureWorkspace("acme", "Acme");
+    const key = (await sluice.intake.createApiKey({ workspaceId: "acme", scopes: ["jobs:write", "jobs:read"] })).secret;
+    const submit = (title: string, id: string) =>
+      app.inject({ method: "POST", url: "/ai/jobs", headers: { authorization: `Bearer ${key}` }, payload: { type: "ticket.triage", input: { title }, client_request_id: id } });
+    const ok = (await submit("site is down", "t-1")).json<{ id: string; queue: string }>();
+    expect(ok.queue).toBe("tickets");
+    const done = await until(
+      async () => (await app.inject({ method: "GET", url: `/ai/jobs/${ok.id}`, headers: { authorization: `Bearer ${key}` } })).json<{ status: string; result: unknown }>(),
+      (j) => j.status === "completed",
+    );
+    expect(done.result).toEqual({ priority: "p1" });
+    expect(seen[0]).toMatchObject({ workspace: "acme", queue: "tickets", attempt: 1, jobId: ok.id });
+
+    // A non-retryable error fails the job at once instead of spending its 3 attempts.
+    const bad = (await submit("bad", "t-2")).json<{ id: string }>();
+    const failed = await until(
+      async () => (await app.inject({ method: "GET", url: `/ai/jobs/${bad.id}`, headers: { authorization: `Bearer ${key}` } })).json<{ status: string; attempts: number; error: string }>(),
+      (j) => j.status === "failed",
+    );
+    expect(failed.attempts).toBe(1);
+    expect(failed.error).toContain("VALIDATION_FAILED");
+  } finally {
+    await app.close();
+    await sluice.close();
+  }
+});
