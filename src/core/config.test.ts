@@ -51,3 +51,16 @@ describe("loadConfig", () => {
     for (const name of CONFIG_VARIABLES) expect(doc, name).toContain(`\`${name}\``);
   });
 });
+
+describe("per-route lists", () => {
+  it("parse AI_ROUTE_LIMITS and AI_PRICES, empty numbers as 0", () => {
+    const config = loadConfig({ AI_ROUTE_LIMITS: "openai/gpt-4o-mini=500:200000, anthropic/claude-3-5-haiku-latest=50:", AI_PRICES: "openai/gpt-4o-mini=0.15:0.60" });
+    expect(config.ai.limits.routes).toEqual({ "openai/gpt-4o-mini": { rpm: 500, tpm: 200000 }, "anthropic/claude-3-5-haiku-latest": { rpm: 50, tpm: 0 } });
+    expect(config.ai.prices["openai/gpt-4o-mini"]).toEqual({ input: 0.15, output: 0.6 });
+  });
+
+  it("reject malformed entries, naming the variable", () => {
+    expect(() => loadConfig({ AI_ROUTE_LIMITS: "openai=500" })).toThrow(/AI_ROUTE_LIMITS/);
+    expect(() => loadConfig({ AI_PRICES: "openai/gpt-4o=cheap" })).toThrow(/AI_PRICES/);
+  });
+});

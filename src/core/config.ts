@@ -36,47 +36,36 @@ const csv = (fallback: string) =>
         .filter((s) => s.length > 0),
     );
 
-/** "openai/gpt-4o=500:200000,anthropic/claude-3-5-haiku-latest=50:" -> limits per provider/model route. */
-const routeLimits = () =>
+/**
+ * "provider/model=A:B,…" lists (per-route limits, prices): each entry must match `entry`; the two
+ * numbers land under the names given (an empty number is 0).
+ */
+const routePairs = <K extends string>(entry: RegExp, error: string, [first, second]: readonly [K, K]) =>
   z
     .string()
     .default("")
-    .refine((v) => v.trim() === "" || v.split(",").every((e) => /^\s*[^/=\s]+\/[^=]+=\d*:\d*\s*$/.test(e)), {
-      error: "expected provider/model=RPM:TPM entries separated by commas (either number may be empty)",
-    })
-    .transform((v) =>
-      Object.fromEntries(
-        v
-          .split(",")
-          .filter((e) => e.trim() !== "")
-          .map((e) => {
-            const [route = "", numbers = ""] = e.trim().split(/=(?=[^=]*$)/);
-            const [rpm = "", tpm = ""] = numbers.split(":");
-            return [route.trim(), { rpm: Number(rpm || 0), tpm: Number(tpm || 0) }];
-          }),
-      ) as Record<string, { rpm: number; tpm: number }>,
+    .refine((v) => v.trim() === "" || v.split(",").every((e) => entry.test(e)), { error })
+    .transform(
+      (v) =>
+        Object.fromEntries(
+          v
+            .split(",")
+            .filter((e) => e.trim() !== "")
+            .map((e) => {
+              const [route = "", numbers = ""] = e.trim().split(/=(?=[^=]*$)/);
+              const [a = "", b = ""] = numbers.split(":");
+              return [route.trim(), { [first]: Number(a || 0), [second]: Number(b || 0) }];
+            }),
+        ) as Record<string, Record<K, number>>,
     );
+
+/** "openai/gpt-4o=500:200000,anthropic/claude-3-5-haiku-latest=50:" -> limits per provider/model route. */
+const routeLimits = () =>
+  routePairs(/^\s*[^/=\s]+\/[^=]+=\d*:\d*\s*$/, "expected provider/model=RPM:TPM entries separated by commas (either number may be empty)", ["rpm", "tpm"]);
 
 /** "openai/gpt-4o-mini=0.15:0.60,local/*=0:0" -> USD per 1M input:output tokens per provider/model (or provider/*). */
 const prices = () =>
-  z
-    .string()
-    .default("")
-    .refine((v) => v.trim() === "" || v.split(",").every((e) => /^\s*[^/=\s]+\/[^=]+=\d+(\.\d+)?:\d+(\.\d+)?\s*$/.test(e)), {
-      error: "expected provider/model=INPUT:OUTPUT entries (USD per million tokens) separated by commas",
-    })
-    .transform((v) =>
-      Object.fromEntries(
-        v
-          .split(",")
-          .filter((e) => e.trim() !== "")
-          .map((e) => {
-            const [route = "", numbers = ""] = e.trim().split(/=(?=[^=]*$)/);
-            const [input = "0", output = "0"] = numbers.split(":");
-            return [route.trim(), { input: Number(input), output: Number(output) }];
-          }),
-      ) as Record<string, { input: number; output: number }>,
-    );
+  routePairs(/^\s*[^/=\s]+\/[^=]+=\d+(\.\d+)?:\d+(\.\d+)?\s*$/, "expected provider/model=INPUT:OUTPUT entries (USD per million tokens) separated by commas", ["input", "output"]);
 
 export const envSchema = z.object({
   PORT: int(3000, 0, 65535),

@@ -1,18 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SluiceError } from "../../src/core/errors.ts";
+import type { QueueListing } from "../../src/pipeline/queues/types.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
 import { until } from "../harness/wait.ts";
 
-interface Listing {
-  name: string;
-  waiting: number;
-  active: number;
-  completed: number;
-  failed: number;
-  delayed: number;
-  paused: boolean;
-  workers: number;
-}
+type Listing = QueueListing;
 
 describe("queue admin over HTTP (embedded)", () => {
   let t: TestSluice;
