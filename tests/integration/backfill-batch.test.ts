@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeProviderServer, type FakeProviderServer } from "../fakes/openai-server.ts";
 import { createFakeBatches, type FakeBatches } from "../fakes/provider-server/batches.ts";
-import { auth, catalogue, metricValue, startLoggedSluice, statusCounts, until, type LoggedSluice } from "./backfill-support.ts";
+import { auth, catalogue, metricValue, startLoggedSluice, statusCounts, until, fakeOpenAIEnv, type LoggedSluice } from "./backfill-support.ts";
 
 /**
  * Batch mode (EMBEDDING_BATCH_MODE=openai) against the fake provider's Files and Batches endpoints:
@@ -40,10 +40,7 @@ beforeAll(async () => {
   batches = createFakeBatches(fake.state);
   fake.addRoutes(batches.routes);
   t = await startLoggedSluice({
-    AI_PROVIDER: "openai",
-    AI_EMBEDDING_PROVIDER: "openai",
-    OPENAI_BASE_URL: fake.openaiBaseUrl,
-    OPENAI_API_KEY: "sk-test",
+    ...fakeOpenAIEnv(fake),
     EMBEDDING_BATCH_MODE: "openai",
     EMBEDDING_BATCH_SIZE: "40",
     EMBEDDING_BACKFILL_SWEEP_MS: "250",

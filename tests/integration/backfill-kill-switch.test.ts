@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeProviderServer, type FakeProviderServer } from "../fakes/openai-server.ts";
-import { auth, catalogue, sleep, startLoggedSluice, statusCounts, until, type LoggedSluice } from "./backfill-support.ts";
+import { auth, catalogue, sleep, startLoggedSluice, statusCounts, until, fakeOpenAIEnv, type LoggedSluice } from "./backfill-support.ts";
 
 /**
  * Runbook 000 "Oprire Pipeline AI" option A: the kill switch. Turned off mid-run (runtime flag through
@@ -27,10 +27,7 @@ describe("kill switch mid-run (runtime flag, fake OpenAI provider)", () => {
   beforeAll(async () => {
     fake = await startFakeProviderServer();
     t = await startLoggedSluice({
-      AI_PROVIDER: "openai",
-      AI_EMBEDDING_PROVIDER: "openai",
-      OPENAI_BASE_URL: fake.openaiBaseUrl,
-      OPENAI_API_KEY: "sk-test",
+      ...fakeOpenAIEnv(fake),
       FLAGS_CACHE_MS: "100",
       EMBEDDING_BACKFILL_CHUNK_SIZE: "10",
       EMBEDDING_BACKFILL_SWEEP_MS: "300",

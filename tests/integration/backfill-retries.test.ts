@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { claimItems, upsertItems } from "../../src/pipeline/embeddings/index.ts";
 import { startFakeProviderServer, type FakeProviderServer } from "../fakes/openai-server.ts";
-import { auth, catalogue, startLoggedSluice, statusCounts, until, type LoggedSluice } from "./backfill-support.ts";
+import { auth, catalogue, startLoggedSluice, statusCounts, until, fakeOpenAIEnv, type LoggedSluice } from "./backfill-support.ts";
 
 /**
  * Provider failures through the runtime: every attempt of an item goes to the fake OpenAI server
@@ -22,10 +22,7 @@ const items = (n: number, prefix: string) => catalogue(n, prefix).map((i) => ({ 
 beforeAll(async () => {
   fake = await startFakeProviderServer();
   t = await startLoggedSluice({
-    AI_PROVIDER: "openai",
-    AI_EMBEDDING_PROVIDER: "openai",
-    OPENAI_BASE_URL: fake.openaiBaseUrl,
-    OPENAI_API_KEY: "sk-test",
+    ...fakeOpenAIEnv(fake),
     AI_MAX_ATTEMPTS: "2",
     AI_RETRY_BASE_DELAY_MS: "1",
     AI_BREAKER_THRESHOLD: "1000",

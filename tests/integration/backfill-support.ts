@@ -98,3 +98,8 @@ export function catalogue(n: number, prefix = "p", from = 0): Array<{ id: string
     return { id: `${prefix}-${i}`, text: `${colour} ${kind} model ${i}`, metadata: { colour, kind, n: i } };
   });
 }
+
+/** Sluice's environment for embeddings through the OpenAI adapter against the fake provider server. */
+export function fakeOpenAIEnv(fake: { openaiBaseUrl: string }): Record<string, string> {
+  return { AI_PROVIDER: "openai", AI_EMBEDDING_PROVIDER: "openai", OPENAI_BASE_URL: fake.openaiBaseUrl, OPENAI_API_KEY: "sk-test" };
+}

@@ -7,6 +7,7 @@ import { createOpenAIProvider } from "../../src/adapters/provider/openai/provide
 import { SluiceError } from "../../src/core/errors.ts";
 import { createLlmHealthCheck, createProviderRuntime, type ProviderRuntime, type ProviderRuntimeOptions } from "../../src/pipeline/runtime/index.ts";
 import { startFakeProviderServer, type FakeProviderServer } from "../fakes/openai-server.ts";
+import { sampleValue } from "../harness/metrics.ts";
 
 /** Outage and recovery against the fake provider: the breaker opens, fallbacks answer marked, it closes again. */
 
@@ -28,10 +29,7 @@ function runtime(overrides: Partial<ProviderRuntimeOptions> = {}): ProviderRunti
   });
 }
 
-const metricLine = async (name: string, labels: string): Promise<number | undefined> => {
-  const line = (await metrics.render()).split("\n").find((l) => l.startsWith(`${name}{`) && l.includes(labels));
-  return line === undefined ? undefined : Number(line.split(" ").at(-1));
-};
+const metricLine = async (name: string, labels: string): Promise<number | undefined> => sampleValue(await metrics.render(), name, labels);
 
 beforeAll(async () => {
   server = await startFakeProviderServer();

@@ -6,6 +6,7 @@ import { createOpenAIProvider } from "../../src/adapters/provider/openai/provide
 import { RateLimitedError, SluiceError } from "../../src/core/errors.ts";
 import { createProviderRuntime, type ProviderRuntime, type ProviderRuntimeOptions } from "../../src/pipeline/runtime/index.ts";
 import { startFakeProviderServer, type FakeProviderServer } from "../fakes/openai-server.ts";
+import { sampleValue } from "../harness/metrics.ts";
 
 /** Retries against the fake provider: 429 storms, 5xx bursts, hangs, and what is never retried. */
 
@@ -31,10 +32,7 @@ function runtime(overrides: Partial<ProviderRuntimeOptions> = {}): ProviderRunti
 /** Milliseconds between consecutive requests the server received. */
 const gaps = (): number[] => server.stats.log.slice(1).map((r, i) => r.at - (server.stats.log[i]?.at ?? 0));
 
-async function metricValue(name: string, labels: string): Promise<number> {
-  const line = (await metrics.render()).split("\n").find((l) => l.startsWith(`${name}{`) && l.includes(labels));
-  return line ? Number(line.split(" ").at(-1)) : 0;
-}
+const metricValue = async (name: string, labels: string): Promise<number> => sampleValue(await metrics.render(), name, labels) ?? 0;
 
 beforeAll(async () => {
   server = await startFakeProviderServer();
