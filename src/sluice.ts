@@ -120,7 +120,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
 
     const kv = openKv(config, store);
     closers.push(() => kv.close());
-    const queueBackend = await openQueueBackend(config, pglite);
+    const queueBackend = await openQueueBackend(config, pglite, logger);
     closers.push(() => queueBackend.close());
     const queues = createQueueManager({ backend: queueBackend, metrics, logger, defaults: queueDefaultsFromConfig(config.queue) });
     closers.push(() => queues.close());

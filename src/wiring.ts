@@ -6,6 +6,7 @@ import { createQueueBackend, type QueueBackend } from "./adapters/queue/backend.
 import { createPgStore } from "./adapters/store/pg/store.ts";
 import { createPgliteStore } from "./adapters/store/pglite/store.ts";
 import type { SluiceConfig } from "./core/config.ts";
+import type { Logger } from "./core/logger.ts";
 import type { CheckResult, HealthRegistry } from "./pipeline/health.ts";
 import type { Kv } from "./ports/kv.ts";
 import type { Store } from "./ports/store.ts";
@@ -23,11 +24,11 @@ export function openKv(config: SluiceConfig, store: Store): Kv {
   return createPostgresKv({ store });
 }
 
-export function openQueueBackend(config: SluiceConfig, pglite: PGlite | undefined): Promise<QueueBackend> {
-  const { queue } = config;
+export function openQueueBackend(config: SluiceConfig, pglite: PGlite | undefined, logger?: Logger): Promise<QueueBackend> {
+  const { queue, redis } = config;
   switch (queue.backend) {
     case "redis":
-      return createQueueBackend({ kind: "redis", url: config.redis.url ?? "", allowEviction: config.redis.allowEviction });
+      return createQueueBackend({ kind: "redis", url: redis.url ?? "", allowEviction: redis.allowEviction, evictionCheckIntervalMs: redis.evictionCheckMs, ...(logger ? { logger } : {}) });
     case "postgres":
       return createQueueBackend({ kind: "postgres", connectionString: config.storage.databaseUrl ?? "", poolSize: config.storage.poolSize, concurrency: queue.concurrency });
     case "pglite":
@@ -39,7 +40,8 @@ export function openQueueBackend(config: SluiceConfig, pglite: PGlite | undefine
 async function redisCheck(kv: Kv, queues: QueueBackend): Promise<CheckResult> {
   if (queues.kind === "redis") {
     const health = await queues.health();
-    return { ok: health.ok, connected: health.ok, ...(health.error ? { error: health.error } : {}), maxmemory_policy: health.eviction?.policy, eviction: health.eviction };
+    const connected = health.reachable ?? health.ok;
+    return { ok: health.ok, connected, ...(health.error ? { error: health.error } : {}), maxmemory_policy: health.eviction?.policy, eviction: health.eviction };
   }
   if (kv.kind !== "redis") return { ok: true, configured: false, connected: false, message: "REDIS_URL is not set; Sluice uses its database instead" };
   await (kv as RedisKv).client.ping();

@@ -76,6 +76,7 @@ export const envSchema = z.object({
   REDIS_URL: url(["redis", "rediss"]),
   CACHE_REDIS_URL: url(["redis", "rediss"]),
   REDIS_ALLOW_EVICTION: bool(false),
+  REDIS_EVICTION_CHECK_MS: int(30_000, 1_000, 3_600_000),
   QUEUE_BACKEND: z.enum(["auto", "redis", "postgres", "pglite"], { error: "expected auto, redis, postgres or pglite" }).default("auto"),
   QUEUE_CONCURRENCY: int(10, 1, 1000),
   QUEUES: csv(""),
@@ -140,7 +141,7 @@ export type QueueBackendKind = "redis" | "postgres" | "pglite";
 export interface SluiceConfig {
   readonly server: { readonly port: number; readonly host: string; readonly bodyLimitBytes: number; readonly shutdownTimeoutMs: number };
   readonly storage: { readonly dataDir: string; readonly databaseUrl: string | undefined; readonly poolSize: number };
-  readonly redis: { readonly url: string | undefined; readonly cacheUrl: string | undefined; readonly allowEviction: boolean };
+  readonly redis: { readonly url: string | undefined; readonly cacheUrl: string | undefined; readonly allowEviction: boolean; readonly evictionCheckMs: number };
   readonly queue: {
     readonly backend: QueueBackendKind;
     readonly concurrency: number;
@@ -225,7 +226,7 @@ function toConfig(env: Env): SluiceConfig {
   return {
     server: { port: env.PORT, host: env.HOST, bodyLimitBytes: env.BODY_LIMIT_BYTES, shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS },
     storage: { dataDir: env.SLUICE_DATA_DIR, databaseUrl: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE },
-    redis: { url: env.REDIS_URL, cacheUrl: env.CACHE_REDIS_URL ?? env.REDIS_URL, allowEviction: env.REDIS_ALLOW_EVICTION },
+    redis: { url: env.REDIS_URL, cacheUrl: env.CACHE_REDIS_URL ?? env.REDIS_URL, allowEviction: env.REDIS_ALLOW_EVICTION, evictionCheckMs: env.REDIS_EVICTION_CHECK_MS },
     queue: {
       backend: resolveQueueBackend(env),
       concurrency: env.QUEUE_CONCURRENCY,

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { buildServer } from "../../src/server/app.ts";
+import type { Logger } from "../../src/core/logger.ts";
 import { createSluice, type Sluice } from "../../src/sluice.ts";
 
 export interface TestSluice {
@@ -12,9 +13,9 @@ export interface TestSluice {
 }
 
 /** A Sluice on embedded PGlite in a temp folder (or on the env given), with its HTTP app, for app.inject tests. */
-export async function startTestSluice(env: Record<string, string | undefined> = {}): Promise<TestSluice> {
+export async function startTestSluice(env: Record<string, string | undefined> = {}, options: { logger?: Logger } = {}): Promise<TestSluice> {
   const dataDir = mkdtempSync(join(tmpdir(), "sluice-test-"));
-  const sluice = await createSluice({ env: { LOG_LEVEL: "silent", SLUICE_DATA_DIR: dataDir, ...env } });
+  const sluice = await createSluice({ env: { LOG_LEVEL: "silent", SLUICE_DATA_DIR: dataDir, ...env }, ...options });
   const app = await buildServer(sluice);
   await app.ready();
   return {

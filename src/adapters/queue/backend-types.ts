@@ -1,6 +1,7 @@
 import type { PGlite } from "@electric-sql/pglite";
 import type { IQueueBackend, JobProgress, Processor, Queue, QueueEvents, QueueEventsOptions, QueueOptions, Worker, WorkerOptions } from "bullmq";
 import type { QueueBackendKind } from "../../core/config.ts";
+import type { Logger } from "../../core/logger.ts";
 import type { RedisEvictionCheck } from "./redis-eviction.ts";
 
 /**
@@ -35,7 +36,9 @@ export interface QueueBackendHealth {
   ok: boolean;
   latencyMs: number;
   error?: string;
-  /** Redis only: the `maxmemory-policy` check made at start (for `/ready`). */
+  /** Whether the datastore answered; only differs from `ok` when something else fails it (Redis: an unacceptable eviction policy). */
+  reachable?: boolean;
+  /** Redis only: the `maxmemory-policy` verdict, read again at each health check (for `/ready`). */
   eviction?: RedisEvictionCheck;
 }
 
@@ -68,6 +71,10 @@ export interface RedisQueueBackendOptions {
   prefix?: string;
   /** Run queues even when `maxmemory-policy` is not `noeviction` (REDIS_ALLOW_EVICTION). @default false */
   allowEviction?: boolean;
+  /** How often `maxmemory-policy` is read again while running (REDIS_EVICTION_CHECK_MS); health checks also read it. @default 30000 */
+  evictionCheckIntervalMs?: number;
+  /** Where a policy that turns unsafe while running is reported (an error line). */
+  logger?: Logger;
 }
 
 export interface PostgresQueueBackendOptions {

@@ -1,8 +1,8 @@
 import { createRedisBackend, withBackend } from "bullmq";
 import { Redis } from "ioredis";
 import { SluiceError } from "../../core/errors.ts";
-import { bindClasses, measureHealth, type QueueBackend, type RedisQueueBackendOptions } from "./backend-types.ts";
-import { checkEvictionPolicyOn } from "./redis-eviction.ts";
+import { bindClasses, measureHealth, type QueueBackend, type QueueBackendHealth, type RedisQueueBackendOptions } from "./backend-types.ts";
+import { checkEvictionPolicyOn, evictionAcceptable, watchEvictionPolicy, type EvictionWatch } from "./redis-eviction.ts";
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -35,6 +35,11 @@ export async function createRedisQueueBackend(options: RedisQueueBackendOptions)
     consumer.disconnect();
     throw err;
   }
+  const watch = watchEvictionPolicy(producer, eviction, {
+    allowEviction: options.allowEviction ?? false,
+    ...(options.evictionCheckIntervalMs ? { intervalMs: options.evictionCheckIntervalMs } : {}),
+    ...(options.logger ? { logger: options.logger.child({ component: "queue-redis" }) } : {}),
+  });
   const prefix = options.prefix ?? "bull";
   const ping = async () => {
     try {
@@ -51,12 +56,20 @@ export async function createRedisQueueBackend(options: RedisQueueBackendOptions)
     workerOptions: { connection: consumer, prefix },
     fleetWideWorkerCount: true,
     ping,
-    health: () => measureHealth("redis", ping, { eviction }),
+    health: () => health(ping, watch),
     close: () =>
       (closing ??= (async () => {
+        watch.stop();
         await Promise.allSettled([producer.quit(), consumer.quit()]);
         producer.disconnect();
         consumer.disconnect();
       })()),
   };
+}
+
+/** Reads the policy again on every health check (so `/ready` is never staler than the request) and fails it when unacceptable. */
+async function health(ping: () => Promise<void>, watch: EvictionWatch): Promise<QueueBackendHealth> {
+  const [result, eviction] = await Promise.all([measureHealth("redis", ping), watch.refresh()]);
+  if (!result.ok || evictionAcceptable(eviction)) return { ...result, reachable: result.ok, eviction };
+  return { ...result, ok: false, reachable: true, error: eviction.message, eviction };
 }
