@@ -22,12 +22,12 @@ const CONTRACT = [
   "ai_cache_misses_total",
 ];
 
-/** Metric names used in the shipped alert rules (identifiers followed by `{`, `[` or a comparison; not label matchers). */
+/** Metric names used in the shipped alert rules (identifiers followed by `{`, `[`, `)` or a comparison; not label matchers or `by (...)` lists). */
 function alertMetricNames(): string[] {
   const rules = readFileSync(new URL("../../ops/prometheus/alerts.yml", import.meta.url), "utf8");
-  const exprs = [...rules.matchAll(/expr:\s*(.+)/g)].map((m) => m[1] ?? "");
-  const names = exprs.flatMap((e) => [...e.matchAll(/\b([a-z_][a-z0-9_]*)(?=\{|\[| *[<>]| *==)/g)].map((m) => m[1] ?? ""));
-  const promql = new Set(["sum", "rate", "by", "and", "histogram_quantile", "up", "le"]);
+  const exprs = [...rules.matchAll(/expr:\s*(.+)/g)].map((m) => (m[1] ?? "").replace(/\b(by|without) *\([^)]*\)/g, ""));
+  const names = exprs.flatMap((e) => [...e.matchAll(/\b([a-z_][a-z0-9_]*)(?=\{|\[|\)| *[<>]| *==)/g)].map((m) => m[1] ?? ""));
+  const promql = new Set(["sum", "max", "rate", "by", "and", "histogram_quantile", "up", "le"]);
   return [...new Set(names.map((n) => n.replace(/_bucket$/, "")).filter((n) => !promql.has(n)))];
 }
 
