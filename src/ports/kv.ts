@@ -43,10 +43,11 @@ export interface Kv {
   delete(key: string): Promise<boolean>;
 
   /**
-   * Deletes the key only while it still holds `value` (compare-and-delete), so a caller can undo
-   * its own `setIfAbsent` without removing a value someone else stored since.
+   * Replaces the value only while the key still holds `expected` (compare-and-set), keeping its
+   * TTL; true when it replaced it. Lets a caller complete a record it made with `setIfAbsent`
+   * (an idempotency claim from "pending" to its job id) without touching a value stored since.
    */
-  deleteIfValue(key: string, value: string): Promise<boolean>;
+  replaceIfValue(key: string, expected: string, value: string): Promise<boolean>;
 
   /**
    * Whole seconds the key has left, like Redis's TTL: `KV_TTL_NONE` (-1) when it never expires,

@@ -75,7 +75,9 @@ describe.each(targets)("idempotent intake record on $name", ({ open }) => {
     expect(results.every((r) => r.jobId === winner)).toBe(true);
     expect(await idem.lookup(ws, "req-456")).toBe(winner);
     // Later repeats, too.
-    expect(await idem.claim(ws, "req-456", "job-late")).toEqual({ created: false, jobId: winner });
+    expect(await idem.claim(ws, "req-456", "job-late")).toEqual({ created: false, jobId: winner, confirmed: false });
+    expect(await idem.confirm(ws, "req-456", winner)).toBe(true);
+    expect(await idem.claim(ws, "req-456", "job-later")).toEqual({ created: false, jobId: winner, confirmed: true });
   });
 
   it("the same id in another workspace is independent", async () => {
@@ -83,8 +85,8 @@ describe.each(targets)("idempotent intake record on $name", ({ open }) => {
     const [a, b] = [`idem-${run}-iso-a`, `idem-${run}-iso-b`];
     expect(await idem.claim(a, "same", "job-a")).toEqual({ created: true, jobId: "job-a" });
     expect(await idem.claim(b, "same", "job-b")).toEqual({ created: true, jobId: "job-b" });
-    expect(await idem.claim(a, "same", "job-x")).toEqual({ created: false, jobId: "job-a" });
-    expect(await idem.claim(b, "same", "job-y")).toEqual({ created: false, jobId: "job-b" });
+    expect(await idem.claim(a, "same", "job-x")).toEqual({ created: false, jobId: "job-a", confirmed: false });
+    expect(await idem.claim(b, "same", "job-y")).toEqual({ created: false, jobId: "job-b", confirmed: false });
   });
 
   it("takes its TTL from IDEMPOTENCY_TTL_SECONDS and shows it on inspection", async () => {
@@ -92,20 +94,27 @@ describe.each(targets)("idempotent intake record on $name", ({ open }) => {
     const ws = `idem-${run}-ttl`;
     await intake.claim(ws, "r1", "job-1");
     const record = await intake.inspectClaim(ws, "r1");
-    expect(record).toMatchObject({ key: `ai:idempotency:${ws}:r1`, jobId: "job-1" });
+    expect(record).toMatchObject({ key: `ai:idempotency:${ws}:r1`, jobId: "job-1", confirmed: false });
     expect(record!.ttlSeconds).toBeGreaterThan(3_590);
     expect(record!.ttlSeconds).toBeLessThanOrEqual(3_600);
     expect(await intake.inspectClaim(ws, "never")).toBeNull();
   });
 
-  it("release undoes only the caller's own claim", async () => {
-    const idem = createIdempotency({ kv: handle.kv });
-    const ws = `idem-${run}-rel`;
+  it("a claim stays pending until its own job is confirmed, and keeps its TTL when confirmed", async () => {
+    const idem = createIdempotency({ kv: handle.kv, ttlSeconds: 3_600 });
+    const ws = `idem-${run}-confirm`;
     await idem.claim(ws, "r", "job-1");
-    expect(await idem.release(ws, "r", "job-other")).toBe(false);
+    expect(await idem.confirm(ws, "r", "job-other")).toBe(false);
+    expect(await idem.inspect(ws, "r")).toMatchObject({ jobId: "job-1", confirmed: false });
+    expect(await idem.confirm(ws, "r", "job-1")).toBe(true);
+    expect(await idem.confirm(ws, "r", "job-1")).toBe(false);
+    const record = await idem.inspect(ws, "r");
+    expect(record).toMatchObject({ jobId: "job-1", confirmed: true });
+    expect(record!.ttlSeconds).toBeGreaterThan(3_590);
+    expect(record!.ttlSeconds).toBeLessThanOrEqual(3_600);
     expect(await idem.lookup(ws, "r")).toBe("job-1");
-    expect(await idem.release(ws, "r", "job-1")).toBe(true);
-    expect(await idem.claim(ws, "r", "job-2")).toEqual({ created: true, jobId: "job-2" });
+    expect(await idem.confirm(ws, "never-claimed", "job-1")).toBe(false);
+    expect(await idem.lookup(ws, "never-claimed")).toBeNull();
   });
 
   it("rejects ids that would make ambiguous keys", async () => {
@@ -116,6 +125,7 @@ describe.each(targets)("idempotent intake record on $name", ({ open }) => {
     expect(await code(idem.claim(`idem-${run}`, "a\nb", "j"))).toBe("VALIDATION_FAILED");
     expect(await code(idem.claim(`idem-${run}`, "x".repeat(256), "j"))).toBe("VALIDATION_FAILED");
     expect(await code(idem.claim(`idem-${run}`, "r", ""))).toBe("VALIDATION_FAILED");
+    expect(await code(idem.claim(`idem-${run}`, "r", "pending:j"))).toBe("VALIDATION_FAILED");
     // Colons are fine inside the client's id: the workspace cannot contain one.
     expect(await code(idem.claim(`idem-${run}-colon`, "order:42", "j"))).toBe("ok");
   });
@@ -142,6 +152,9 @@ describe("runbook 001: Duplicate job execution despite idempotency", () => {
       expect(idempotencyKey("ws-123", "req-456")).toBe("ai:idempotency:ws-123:req-456");
       const raw = new Redis(redis.url);
       try {
+        // Pending until the job is queued, then the job id, as docs/intake.md shows it.
+        expect(await raw.get("ai:idempotency:ws-123:req-456")).toBe(`pending:${jobId}`);
+        expect(await intake.confirmClaim("ws-123", "req-456", jobId)).toBe(true);
         const ttl = await raw.ttl("ai:idempotency:ws-123:req-456");
         expect(ttl).toBeGreaterThan(86_300);
         expect(ttl).toBeLessThanOrEqual(86_400);
@@ -165,6 +178,7 @@ describe("runbook 001: Duplicate job execution despite idempotency", () => {
       await migrate(store);
       const intake = createIntake({ store, kv: createPostgresKv({ store }), config: loadConfig({}) });
       await intake.claim("ws-123", "req-456", "job-1");
+      await intake.confirmClaim("ws-123", "req-456", "job-1");
       // Keep in step with docs/intake.md.
       const { rows } = await store.query<{ key: string; job_id: string; ttl_seconds: number }>(
         `SELECT key, value AS job_id, expires_at,

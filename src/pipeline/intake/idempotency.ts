@@ -7,12 +7,23 @@ import { validateWorkspaceId } from "./workspaces.ts";
  * job id; every repeat within the TTL (default 24 h) gets that same job id back. On Redis the
  * record is the key `ai:idempotency:{workspace}:{client_request_id}`, set with SET NX and EX, as
  * runbook 001 inspects it; without Redis it is the same key in the `kv_entries` table.
+ *
+ * A claim starts as `pending:{jobId}` and becomes `{jobId}` once that job is queued (`confirm`).
+ * A repeat that finds a pending claim cannot tell "still being queued" from "the first request
+ * failed or died before queueing", so it queues the job itself under the claimed id: adding an
+ * existing job id is a no-op in BullMQ, so however many repeats race, there is one job, and a
+ * claim never points at a job that was never queued.
  */
-export type ClaimResult = { created: true; jobId: string } | { created: false; jobId: string };
+export type ClaimResult =
+  | { created: true; jobId: string }
+  /** `confirmed: false`: the claimed job may never have been queued; queue it under `jobId`, then `confirm`. */
+  | { created: false; jobId: string; confirmed: boolean };
 
 export interface IdempotencyRecord {
   key: string;
   jobId: string;
+  /** False while the claim is pending: its job is not known to be queued yet. */
+  confirmed: boolean;
   /** Seconds left, like Redis's TTL (-1 if it never expires). */
   ttlSeconds: number;
 }
@@ -26,17 +37,17 @@ export interface IdempotencyOptions {
 
 export interface Idempotency {
   readonly ttlSeconds: number;
-  /** Claims the id for `jobId`; concurrent claims of one id in one workspace have one winner. */
+  /** Claims the id for `jobId` (pending); concurrent claims of one id in one workspace have one winner. */
   claim(workspace: string, clientRequestId: string, jobId: string): Promise<ClaimResult>;
-  /** The job id holding the claim, or null. */
-  lookup(workspace: string, clientRequestId: string): Promise<string | null>;
-  /** The record as an operator inspects it (key, job id, TTL), or null. */
-  inspect(workspace: string, clientRequestId: string): Promise<IdempotencyRecord | null>;
   /**
-   * Undoes this caller's claim (when enqueueing its job failed), so a retry can create the job;
-   * leaves a claim made by anyone else in place. True when it removed the claim.
+   * Marks the claim's job as queued, keeping the claim's TTL. True when this call confirmed it;
+   * false when it was already confirmed, or the claim is gone or names another job.
    */
-  release(workspace: string, clientRequestId: string, jobId: string): Promise<boolean>;
+  confirm(workspace: string, clientRequestId: string, jobId: string): Promise<boolean>;
+  /** The job id holding the claim (pending or confirmed), or null. */
+  lookup(workspace: string, clientRequestId: string): Promise<string | null>;
+  /** The record as an operator inspects it (key, job id, confirmed, TTL), or null. */
+  inspect(workspace: string, clientRequestId: string): Promise<IdempotencyRecord | null>;
 }
 
 export const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 86_400;
@@ -56,22 +67,37 @@ export function idempotencyKey(workspace: string, clientRequestId: string): stri
   return `ai:idempotency:${validateWorkspaceId(workspace)}:${validateClientRequestId(clientRequestId)}`;
 }
 
+const PENDING = "pending:";
+
+function parseRecord(value: string): { jobId: string; confirmed: boolean } {
+  return value.startsWith(PENDING) ? { jobId: value.slice(PENDING.length), confirmed: false } : { jobId: value, confirmed: true };
+}
+
+// BullMQ refuses ':' in custom job ids; refusing it here also keeps "pending:{id}" unambiguous.
+function validateJobId(jobId: string): string {
+  if (typeof jobId === "string" && jobId.length > 0 && !jobId.includes(":")) return jobId;
+  throw new SluiceError("VALIDATION_FAILED", "A job id without ':' is required to claim a client_request_id");
+}
+
 export function createIdempotency(options: IdempotencyOptions): Idempotency {
   const { kv } = options;
   const ttlSeconds = options.ttlSeconds ?? DEFAULT_IDEMPOTENCY_TTL_SECONDS;
   return {
     ttlSeconds,
     async claim(workspace, clientRequestId, jobId) {
-      if (typeof jobId !== "string" || jobId.length === 0) throw new SluiceError("VALIDATION_FAILED", "A job id is required to claim a client_request_id");
-      const result = await kv.setIfAbsent(idempotencyKey(workspace, clientRequestId), jobId, { ttlSeconds });
-      return result.won ? { created: true, jobId } : { created: false, jobId: result.existing };
+      const key = idempotencyKey(workspace, clientRequestId);
+      const result = await kv.setIfAbsent(key, PENDING + validateJobId(jobId), { ttlSeconds });
+      return result.won ? { created: true, jobId } : { created: false, ...parseRecord(result.existing) };
     },
-    lookup: (workspace, clientRequestId) => kv.get(idempotencyKey(workspace, clientRequestId)),
+    confirm: (workspace, clientRequestId, jobId) => kv.replaceIfValue(idempotencyKey(workspace, clientRequestId), PENDING + validateJobId(jobId), jobId),
+    async lookup(workspace, clientRequestId) {
+      const value = await kv.get(idempotencyKey(workspace, clientRequestId));
+      return value === null ? null : parseRecord(value).jobId;
+    },
     async inspect(workspace, clientRequestId) {
       const key = idempotencyKey(workspace, clientRequestId);
-      const [jobId, ttl] = await Promise.all([kv.get(key), kv.ttl(key)]);
-      return jobId === null ? null : { key, jobId, ttlSeconds: ttl };
+      const [value, ttl] = await Promise.all([kv.get(key), kv.ttl(key)]);
+      return value === null ? null : { key, ...parseRecord(value), ttlSeconds: ttl };
     },
-    release: (workspace, clientRequestId, jobId) => kv.deleteIfValue(idempotencyKey(workspace, clientRequestId), jobId),
   };
 }

@@ -51,7 +51,8 @@ export interface Intake {
   claim(workspace: string, clientRequestId: string, jobId: string): Promise<ClaimResult>;
   lookupClaim(workspace: string, clientRequestId: string): Promise<string | null>;
   inspectClaim(workspace: string, clientRequestId: string): Promise<IdempotencyRecord | null>;
-  releaseClaim(workspace: string, clientRequestId: string, jobId: string): Promise<boolean>;
+  /** Marks a claim's job as queued (see `Idempotency.confirm`). */
+  confirmClaim(workspace: string, clientRequestId: string, jobId: string): Promise<boolean>;
   consume(workspace: string): Promise<RateLimitDecision>;
 }
 
@@ -92,7 +93,7 @@ export function createIntake(options: IntakeOptions): Intake {
     claim: (workspace, id, jobId) => idempotency.claim(workspace, id, jobId),
     lookupClaim: (workspace, id) => idempotency.lookup(workspace, id),
     inspectClaim: (workspace, id) => idempotency.inspect(workspace, id),
-    releaseClaim: (workspace, id, jobId) => idempotency.release(workspace, id, jobId),
+    confirmClaim: (workspace, id, jobId) => idempotency.confirm(workspace, id, jobId),
     consume: (workspace) => limiter.consume(workspace),
   };
 }

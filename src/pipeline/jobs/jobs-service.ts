@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { SluiceError } from "../../core/errors.ts";
+import type { Logger } from "../../core/logger.ts";
 import type { Intake } from "../intake/index.ts";
 import type { Principal } from "../intake/scopes.ts";
 import type { QueueManager } from "../queues/queue-manager.ts";
@@ -42,9 +43,11 @@ export interface JobsServiceDeps {
   defaultQueue: string;
   /**
    * Refuses a new job for now (kill switch `TASK_DISABLED`, budget `BUDGET_EXHAUSTED`). Runs after
-   * the idempotency claim, so a repeated request still gets its earlier job; a refusal undoes the claim.
+   * the idempotency claim, so a repeat of a queued request still gets its earlier job; a refused
+   * request leaves its claim pending, and a repeat queues the job once it is admitted.
    */
   admit?: (workspace: string, type: string) => Promise<void>;
+  logger?: Logger;
 }
 
 // Listing filters BullMQ's per-state lists by workspace; this bounds the work one request may do.
@@ -77,22 +80,31 @@ export function createJobsService(deps: JobsServiceDeps) {
     const queue = request.queue ?? task.queue ?? deps.defaultQueue;
     if (!queues.has(queue)) throw new SluiceError("QUEUE_NOT_FOUND", `No queue named "${queue}"`, { details: { queue, known: queues.names() } });
 
-    const jobId = randomUUID();
-    const claim = await intake.claim(workspace, request.client_request_id, jobId);
-    if (!claim.created) {
-      const existing = await findOwn(workspace, claim.jobId);
-      return { id: claim.jobId, queue: existing?.queue ?? queue, created: false };
-    }
-    const envelope: JobEnvelope = { workspace, type: task.name, input, client_request_id: request.client_request_id, submitted_by: principal.keyId };
-    try {
+    const claim = await intake.claim(workspace, request.client_request_id, randomUUID());
+    const existing = claim.created ? undefined : await findOwn(workspace, claim.jobId);
+    // Confirmed without a job: it finished and retention removed it, or an operator did.
+    if (!claim.created && claim.confirmed) return { id: claim.jobId, queue: existing?.queue ?? queue, created: false };
+    // Pending: this request's claim, or one whose request is still queueing its job or failed or died
+    // before it did. Queue it under the claimed id (a failure leaves the claim pending for a retry);
+    // when several requests race here, BullMQ's add of an existing job id is a no-op: one job.
+    if (!existing) {
+      const envelope: JobEnvelope = { workspace, type: task.name, input, client_request_id: request.client_request_id, submitted_by: principal.keyId };
       await deps.admit?.(workspace, task.name);
-      await queues.add(queue, task.name, envelope, { jobId, ...(request.priority ? { priority: request.priority } : {}) });
-    } catch (err) {
-      // Undo the claim, or a retry of this request would point at a job that was never queued (or refused).
-      await intake.releaseClaim(workspace, request.client_request_id, jobId).catch(() => undefined);
-      throw err;
+      await queues.add(queue, task.name, envelope, { jobId: claim.jobId, ...(request.priority ? { priority: request.priority } : {}) });
     }
-    return { id: jobId, queue, created: true };
+    // Exactly one request moves the claim from pending to confirmed, and only it answers "created".
+    const created = await confirm(workspace, request.client_request_id, claim.jobId, claim.created);
+    return { id: claim.jobId, queue: existing?.queue ?? queue, created };
+  }
+
+  async function confirm(workspace: string, clientRequestId: string, jobId: string, ifUnknown: boolean): Promise<boolean> {
+    try {
+      return await intake.confirmClaim(workspace, clientRequestId, jobId);
+    } catch (err) {
+      // The job is queued; the claim stays pending and the next repeat confirms it.
+      deps.logger?.warn({ err, workspace, jobId }, "could not confirm the idempotency claim of a queued job");
+      return ifUnknown;
+    }
   }
 
   async function findOwn(workspace: string, id: string): Promise<(JobSummary & { data: JobEnvelope }) | undefined> {

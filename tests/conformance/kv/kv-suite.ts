@@ -124,14 +124,26 @@ export function kvConformance(target: KvTarget): void {
       }
     });
 
-    it("delete and deleteIfValue report whether they removed a live key", async () => {
+    it("replaceIfValue replaces only the expected value of a live key, keeping its TTL", async () => {
       const kv = fresh();
-      await kv.set("d", "mine");
-      expect(await kv.deleteIfValue("d", "theirs")).toBe(false);
-      expect(await kv.get("d")).toBe("mine");
-      expect(await kv.deleteIfValue("d", "mine")).toBe(true);
-      expect(await kv.get("d")).toBeNull();
-      expect(await kv.deleteIfValue("d", "mine")).toBe(false);
+      await kv.setIfAbsent("d", "pending", { ttlSeconds: 100 });
+      expect(await kv.replaceIfValue("d", "theirs", "done")).toBe(false);
+      expect(await kv.get("d")).toBe("pending");
+      expect(await kv.replaceIfValue("d", "pending", "done")).toBe(true);
+      expect(await kv.get("d")).toBe("done");
+      expect(await kv.ttl("d")).toBeGreaterThanOrEqual(98);
+      expect(await kv.ttl("d")).toBeLessThanOrEqual(100);
+      expect(await kv.replaceIfValue("d", "pending", "again")).toBe(false);
+      expect(await kv.replaceIfValue("missing", "pending", "done")).toBe(false);
+      expect(await kv.get("missing")).toBeNull();
+      await kv.set("short", "pending", { ttlSeconds: 1 });
+      await sleep(1_100);
+      expect(await kv.replaceIfValue("short", "pending", "done")).toBe(false);
+      expect(await kv.get("short")).toBeNull();
+    });
+
+    it("delete reports whether it removed a live key", async () => {
+      const kv = fresh();
       await kv.set("e", "x");
       expect(await kv.delete("e")).toBe(true);
       expect(await kv.delete("e")).toBe(false);

@@ -80,7 +80,7 @@ export function createPostgresKv(options: PostgresKvOptions): PostgresKv {
       return result;
     },
     delete: (key) => sql.deleteKey(store, k(key)),
-    deleteIfValue: (key, value) => sql.deleteKey(store, k(key), value),
+    replaceIfValue: (key, expected, value) => sql.replaceValue(store, k(key), expected, value),
     async ttl(key) {
       const ttl = await sql.selectTtl(store, k(key));
       if (!ttl) return KV_TTL_MISSING;

@@ -37,11 +37,15 @@ export async function insertIfAbsent(db: Queryable, key: string, value: string, 
 }
 
 /** Deletes the row (live or expired); true only when a live one went. */
-export async function deleteKey(db: Queryable, key: string, value?: string): Promise<boolean> {
-  const valueClause = value === undefined ? "" : " AND value = $2";
-  const params = value === undefined ? [key] : [key, value];
-  const { rows } = await db.query<{ live: boolean }>(`DELETE FROM kv_entries WHERE key = $1${valueClause} RETURNING ${LIVE} AS live`, params);
+export async function deleteKey(db: Queryable, key: string): Promise<boolean> {
+  const { rows } = await db.query<{ live: boolean }>(`DELETE FROM kv_entries WHERE key = $1 RETURNING ${LIVE} AS live`, [key]);
   return rows.some((r) => r.live);
+}
+
+/** Compare-and-set on a live row, leaving `expires_at` as it is; true when it replaced the value. */
+export async function replaceValue(db: Queryable, key: string, expected: string, value: string): Promise<boolean> {
+  const { rows } = await db.query(`UPDATE kv_entries SET value = $3 WHERE key = $1 AND value = $2 AND ${LIVE} RETURNING 1 AS replaced`, [key, expected, value]);
+  return rows.length > 0;
 }
 
 /** `null` when absent or expired; `forever` when it has no expiry; else seconds rounded like Redis. */

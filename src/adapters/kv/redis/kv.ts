@@ -12,15 +12,17 @@ else ok = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) end
 if ok then return {1} end
 return {0, redis.call('GET', KEYS[1])}`;
 
-const DELETE_IF_VALUE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('UNLINK', KEYS[1]) end
-return 0`;
+// KEEPTTL (Redis 6+): completing a record must not extend or drop its expiry.
+const REPLACE_IF_VALUE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+return 1`;
 
 const SCAN_COUNT = 500;
 
 interface ScriptedRedis {
   sluiceKvSetIfAbsent(key: string, value: string, ttl: string): Promise<[number, string?]>;
-  sluiceKvDeleteIfValue(key: string, value: string): Promise<number>;
+  sluiceKvReplaceIfValue(key: string, expected: string, value: string): Promise<number>;
 }
 
 /** Reply errors (WRONGTYPE, scripts) are bugs and stay as they are; anything else means Redis is unreachable. */
@@ -72,7 +74,7 @@ export function createRedisKv(options: RedisKvOptions): RedisKv {
   const k = (key: string): string => prefix + key;
   const p = (pattern: string): string => escapeGlob(prefix) + pattern;
   client.defineCommand("sluiceKvSetIfAbsent", { numberOfKeys: 1, lua: SET_IF_ABSENT });
-  client.defineCommand("sluiceKvDeleteIfValue", { numberOfKeys: 1, lua: DELETE_IF_VALUE });
+  client.defineCommand("sluiceKvReplaceIfValue", { numberOfKeys: 1, lua: REPLACE_IF_VALUE });
   const scripted = client as unknown as ScriptedRedis;
   let closed = false;
 
@@ -102,7 +104,7 @@ export function createRedisKv(options: RedisKvOptions): RedisKv {
         return won === 1 ? { won: true } : { won: false, existing: existing ?? "" };
       }),
     delete: (key) => guarded(async () => (await client.unlink(k(key))) > 0),
-    deleteIfValue: (key, value) => guarded(async () => (await scripted.sluiceKvDeleteIfValue(k(key), value)) > 0),
+    replaceIfValue: (key, expected, value) => guarded(async () => (await scripted.sluiceKvReplaceIfValue(k(key), expected, value)) === 1),
     ttl: (key) =>
       guarded(async () => {
         const ttl = await client.ttl(k(key));
