@@ -24,7 +24,7 @@ import { createQueueManager, type QueueManager } from "./pipeline/queues/queue-m
 import type { WorkerHandle } from "./pipeline/queues/types.ts";
 import type { Kv } from "./ports/kv.ts";
 import type { Store } from "./ports/store.ts";
-import { openKv, openQueueBackend, openStore, registerCoreChecks } from "./wiring.ts";
+import { openFleetReports, openKv, openQueueBackend, openStore, registerCoreChecks } from "./wiring.ts";
 
 /** The queue `POST /ai/jobs` uses when neither the request nor the task names one. */
 export const DEFAULT_QUEUE = "ai-jobs";
@@ -160,7 +160,10 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
     };
     const health = new HealthRegistry();
     registerCoreChecks(health, { store, kv, queues: queueBackend, config });
-    health.register(createLlmHealthCheck(runtime));
+    // Each process publishes its provider view so that any one (the API too) answers /health/llm for the fleet.
+    const llmHealth = createLlmHealthCheck(runtime, { fleet: { reports: openFleetReports(kv, store), logger: logger.child({ component: "llm-health" }) } });
+    health.register(llmHealth);
+    closers.push(() => llmHealth.close());
 
     return {
       config,

@@ -1,5 +1,7 @@
 import { resolve } from "node:path";
 import type { PGlite } from "@electric-sql/pglite";
+import { createRedisFleetReports } from "./adapters/fleet/redis.ts";
+import { createSqlFleetReports } from "./adapters/fleet/sql.ts";
 import { createPostgresKv } from "./adapters/kv/postgres/kv.ts";
 import { createRedisKv, type RedisKv } from "./adapters/kv/redis/kv.ts";
 import { createQueueBackend, type QueueBackend } from "./adapters/queue/backend.ts";
@@ -8,6 +10,7 @@ import { createPgliteStore } from "./adapters/store/pglite/store.ts";
 import type { SluiceConfig } from "./core/config.ts";
 import type { Logger } from "./core/logger.ts";
 import type { CheckResult, HealthRegistry } from "./pipeline/health.ts";
+import type { FleetReports } from "./ports/fleet-reports.ts";
 import type { Kv } from "./ports/kv.ts";
 import type { Store } from "./ports/store.ts";
 
@@ -16,6 +19,12 @@ export async function openStore(config: SluiceConfig): Promise<{ store: Store; p
   if (config.storage.databaseUrl) return { store: createPgStore({ connectionString: config.storage.databaseUrl, poolSize: config.storage.poolSize }), pglite: undefined };
   const store = await createPgliteStore({ dataDir: resolve(config.storage.dataDir, "pgdata") });
   return { store, pglite: store.db };
+}
+
+/** Where processes publish their views for each other (`/health/llm`): Redis when configured, else the store. */
+export function openFleetReports(kv: Kv, store: Store): FleetReports {
+  if (kv.kind === "redis") return createRedisFleetReports({ client: (kv as RedisKv).client });
+  return createSqlFleetReports({ store });
 }
 
 /** Idempotency must never be evicted: it lives on the queue Redis (noeviction), not CACHE_REDIS_URL. */
