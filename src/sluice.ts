@@ -191,7 +191,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
         if (taskOptions.queue && !queues.has(taskOptions.queue)) queues.declare(taskOptions.queue);
       },
       async startWorkers(workerOptions = {}) {
-        const handles = await startTaskWorkers({ queues, tasks, logger, exclude: [BATCH_QUEUE], gate, ...workerOptions });
+        const handles = await startTaskWorkers({ queues, tasks, logger, metrics, exclude: [BATCH_QUEUE], gate, maxWaitMs: config.ai.maxWaitForProviderMs, ...workerOptions });
         const backfill = await embeddings.startWorker();
         return backfill ? [...handles, backfill] : handles;
       },

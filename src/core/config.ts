@@ -116,6 +116,7 @@ export const envSchema = z.object({
   AI_MAX_RETRY_AFTER_MS: int(60_000, 0, 3_600_000),
   AI_BREAKER_THRESHOLD: int(5, 1, 1_000),
   AI_BREAKER_HALF_OPEN_AFTER_MS: int(30_000, 100, 3_600_000),
+  AI_MAX_WAIT_FOR_PROVIDER_MS: int(3_600_000, 1_000, 604_800_000),
   OPENAI_API_KEY: z.string().min(1).optional(),
   OPENAI_BASE_URL: url(["http", "https"]),
   ANTHROPIC_API_KEY: z.string().min(1).optional(),
@@ -171,6 +172,8 @@ export interface SluiceConfig {
     readonly prices: Readonly<Record<string, { readonly input: number; readonly output: number }>>;
     readonly retry: { readonly maxAttempts: number; readonly baseDelayMs: number; readonly maxRetryAfterMs: number };
     readonly breaker: { readonly threshold: number; readonly halfOpenAfterMs: number };
+    /** How long, in total, a job may wait (no attempt spent) for a provider or a dependency that refuses it for now. */
+    readonly maxWaitForProviderMs: number;
   };
   readonly actions: { readonly enabled: boolean; readonly allowDefault: readonly string[] };
   readonly embeddings: {
@@ -251,6 +254,7 @@ function toConfig(env: Env): SluiceConfig {
       prices: env.AI_PRICES,
       retry: { maxAttempts: env.AI_MAX_ATTEMPTS, baseDelayMs: env.AI_RETRY_BASE_DELAY_MS, maxRetryAfterMs: env.AI_MAX_RETRY_AFTER_MS },
       breaker: { threshold: env.AI_BREAKER_THRESHOLD, halfOpenAfterMs: env.AI_BREAKER_HALF_OPEN_AFTER_MS },
+      maxWaitForProviderMs: env.AI_MAX_WAIT_FOR_PROVIDER_MS,
     },
     actions: { enabled: env.ACTIONS_ENABLED, allowDefault: env.ALLOW_ACTIONS_DEFAULT },
     embeddings: {

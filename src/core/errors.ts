@@ -31,6 +31,7 @@ export const ERROR_CATALOGUE = {
   PROVIDER_UNSUPPORTED: { status: 400, retryable: false, message: "The AI provider does not support this operation" },
   PROVIDER_NOT_CONFIGURED: { status: 400, retryable: false, message: "No such AI provider is configured" },
   TASK_DISABLED: { status: 503, retryable: true, message: "This task type is switched off by a kill switch" },
+  MAX_WAIT_EXCEEDED: { status: 503, retryable: false, message: "The job waited longer than AI_MAX_WAIT_FOR_PROVIDER_MS for an AI provider or a dependency to take it" },
   BUDGET_EXHAUSTED: { status: 429, retryable: true, message: "The workspace has spent its daily token budget" },
   FLAG_INVALID: { status: 400, retryable: false, message: "Invalid runtime flag name or value" },
   VECTOR_DIMENSION_MISMATCH: { status: 400, retryable: false, message: "The vector's dimension is not the configured embedding dimension" },
@@ -80,14 +81,17 @@ export class RateLimitedError extends SluiceError {
   }
 }
 
+/** Codes of work refused for now: an operator's hold, or a provider that cannot take the call yet. */
+export type RetryLaterCode = "TASK_DISABLED" | "BUDGET_EXHAUSTED" | "PROVIDER_UNAVAILABLE";
+
 /**
- * Work refused for now (a kill switch, a spent budget), not failed: intake answers with
- * `Retry-After`, and a queued job that meets it is put back, delayed by `retryAfterMs`, without
- * spending one of its attempts.
+ * Work refused for now (a kill switch, a spent budget, a provider whose breaker is open), not
+ * failed: intake answers with `Retry-After`, and a queued job that meets it is put back, delayed by
+ * `retryAfterMs`, without spending one of its attempts.
  */
 export class RetryLaterError extends SluiceError {
   readonly retryAfterMs: number;
-  constructor(code: "TASK_DISABLED" | "BUDGET_EXHAUSTED", retryAfterMs: number, message?: string, options: SluiceErrorOptions = {}) {
+  constructor(code: RetryLaterCode, retryAfterMs: number, message?: string, options: SluiceErrorOptions = {}) {
     super(code, message, options);
     this.name = "RetryLaterError";
     this.retryAfterMs = retryAfterMs;

@@ -1,8 +1,10 @@
-import { DelayedError, UnrecoverableError, type Job } from "bullmq";
-import { isSluiceError, RetryLaterError } from "../../core/errors.ts";
+import { UnrecoverableError, type Job } from "bullmq";
+import { isSluiceError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
+import type { Counter, Metrics } from "../../ports/metrics.ts";
 import type { QueueManager } from "../queues/queue-manager.ts";
 import type { WorkerHandle } from "../queues/types.ts";
+import { defer, deferralOf, waitingSince } from "./deferral.ts";
 import { isEnvelope } from "./job-view.ts";
 import type { TaskRegistry } from "./tasks.ts";
 
@@ -19,40 +21,54 @@ export interface TaskWorkerOptions {
    * job back, delayed by `retryAfterMs`, without spending an attempt.
    */
   gate?: JobGate;
+  /**
+   * Longest a job waits in total, without spending attempts, for a provider that refuses it for now
+   * or a dependency that is unavailable; then it fails with MAX_WAIT_EXCEEDED
+   * (AI_MAX_WAIT_FOR_PROVIDER_MS). @default 3600000
+   */
+  maxWaitMs?: number;
+  /** Where `ai_jobs_deferred_total{queue,code}` is counted. */
+  metrics?: Metrics;
 }
 
 export type JobGate = (job: { type: string; workspace: string; queue: string }) => Promise<void>;
 
+export interface TaskProcessorOptions {
+  gate?: JobGate | undefined;
+  /** @default 3600000 */
+  maxWaitMs?: number | undefined;
+  deferred?: Counter | undefined;
+}
+
 /**
  * Runs task jobs: looks up the handler by the job's type and runs it with its context. An error a
  * handler marks non-retryable (or an unknown type, or a malformed job) fails the job at once
- * instead of spending its attempts.
+ * instead of spending its attempts. A "not now" (kill switch, budget, a provider refusing for now,
+ * an unavailable dependency), from the gate or the handler, delays the job without spending one.
  */
-export function taskProcessor(tasks: TaskRegistry, logger: Logger, queue: string, gate?: JobGate) {
+export function taskProcessor(tasks: TaskRegistry, logger: Logger, queue: string, options: TaskProcessorOptions = {}) {
+  const maxWaitMs = options.maxWaitMs ?? 3_600_000;
   return async (job: Job, token?: string, signal?: AbortSignal): Promise<unknown> => {
     if (!isEnvelope(job.data)) throw new UnrecoverableError("Malformed job: no workspace/type envelope");
     const task = tasks.get(job.data.type);
     if (!task) throw new UnrecoverableError(`Unknown job type "${job.data.type}"`);
-    const jobLogger = logger.child({ queue, jobId: job.id, type: task.name, workspace: job.data.workspace });
+    const { workspace, input } = job.data;
+    const jobLogger = logger.child({ queue, jobId: job.id, type: task.name, workspace });
     try {
-      await gate?.({ type: task.name, workspace: job.data.workspace, queue });
-    } catch (err) {
-      if (!(err instanceof RetryLaterError)) throw err;
-      jobLogger.info({ code: err.code, delayMs: err.retryAfterMs }, "job deferred");
-      await job.moveToDelayed(Date.now() + err.retryAfterMs, token);
-      throw new DelayedError(`${err.code}: ${err.message}`);
-    }
-    try {
-      return await task.handler(job.data.input, {
+      await options.gate?.({ type: task.name, workspace, queue });
+      return await task.handler(input, {
         jobId: job.id ?? "",
         queue,
-        workspace: job.data.workspace,
+        workspace,
         attempt: job.attemptsMade + 1,
         signal,
         logger: jobLogger,
         progress: (value) => job.updateProgress(value),
       });
     } catch (err) {
+      const since = waitingSince(job);
+      const deferral = signal?.aborted ? undefined : deferralOf(err, since === undefined ? 0 : Date.now() - since);
+      if (deferral) return defer(job, token, deferral, { maxWaitMs, logger: jobLogger, deferred: options.deferred, queue });
       if (isSluiceError(err) && !err.retryable) throw new UnrecoverableError(`${err.code}: ${err.message}`);
       throw err;
     }
@@ -63,7 +79,13 @@ export async function startTaskWorkers(options: TaskWorkerOptions): Promise<Work
   const exclude = new Set(options.exclude ?? []);
   const names = (options.names ?? options.queues.names()).filter((n) => !exclude.has(n));
   const logger = options.logger.child({ component: "task-worker" });
+  const deferred = options.metrics?.counter({
+    name: "ai_jobs_deferred_total",
+    help: "Jobs put back, delayed without spending an attempt: a kill switch or budget (TASK_DISABLED, BUDGET_EXHAUSTED), a provider refusing for now (PROVIDER_UNAVAILABLE, RATE_LIMITED), a store/kv/Redis down (DEPENDENCY_UNAVAILABLE)",
+    labelNames: ["queue", "code"],
+  });
+  const processorOptions = { gate: options.gate, maxWaitMs: options.maxWaitMs, deferred };
   return Promise.all(
-    names.map((name) => options.queues.startWorker(name, taskProcessor(options.tasks, logger, name, options.gate), options.concurrency ? { concurrency: options.concurrency } : {})),
+    names.map((name) => options.queues.startWorker(name, taskProcessor(options.tasks, logger, name, processorOptions), options.concurrency ? { concurrency: options.concurrency } : {})),
   );
 }

@@ -35,6 +35,12 @@ export interface Breakers {
    * half-open trial (cockatiel only moves to half-open when a call is attempted).
    */
   refuses(route: Route): boolean;
+  /**
+   * For a breaker that refuses calls, how long until one may go through: until the half-open trial
+   * while it is open, a moment (at most 1 s) while the trial runs; undefined while it is isolated
+   * (held by an operator, so no time is set) or not refusing.
+   */
+  retryAfterMs(route: Route): number | undefined;
   /** Every breaker made so far. */
   snapshot(): BreakerSnapshot[];
   isolate(match: { provider: string; model?: string | undefined }): void;
@@ -85,6 +91,17 @@ export function createBreakers(options: BreakerOptions, gauge: Gauge, logger: Lo
       if (!found) return isIsolated(route);
       const state = found.policy.state;
       return state === CircuitState.Isolated || (state === CircuitState.Open && Date.now() - found.openedAt < options.halfOpenAfterMs);
+    },
+    retryAfterMs: (route) => {
+      const found = entries.get(`${route.provider}/${route.model}`);
+      if (!found) return undefined;
+      const state = found.policy.state;
+      // Half-open, or open and due: a trial call decides; look again soon rather than a whole period later.
+      const trialMs = Math.min(1_000, options.halfOpenAfterMs);
+      if (state === CircuitState.HalfOpen) return trialMs;
+      if (state !== CircuitState.Open) return undefined;
+      const untilTrial = found.openedAt + options.halfOpenAfterMs - Date.now();
+      return untilTrial > 0 ? untilTrial : trialMs;
     },
     snapshot: () => [...entries.values()].map((e) => ({ ...e.route, state: STATE_NAMES[e.policy.state] })),
     isolate(m) {

@@ -20,6 +20,8 @@ export interface RouteCallDeps {
   timeout: TimeoutPolicy;
   timeoutMs: number;
   retry: RetryOptions;
+  /** What a refusal by an isolated route (a provider switched off) says to wait. */
+  isolatedRetryAfterMs: number;
   instruments: RuntimeInstruments;
   clock: RuntimeClock;
   random: () => number;
@@ -59,10 +61,11 @@ export async function callRoute<T extends { rateLimit?: ProviderRateLimitInfo | 
 function retryDelay(deps: RouteCallDeps, route: Route, err: unknown, attempt: number): number {
   if (err instanceof RouteUnavailableError || !(err instanceof SluiceError) || !err.retryable) throw err;
   if (err instanceof RateLimitedError && (err.details as { scope?: string } | undefined)?.scope === "sluice-limit") throw err;
+  // Every caller of the route waits out the provider's Retry-After, also when this one leaves it to the queue.
+  if (err instanceof RateLimitedError) deps.limiter.pause(route, err.retryAfterMs);
   if (attempt >= deps.retry.maxAttempts) throw new AttemptsSpentError(route, err, attempt);
   if (err instanceof RateLimitedError) {
     if (err.retryAfterMs > deps.retry.maxRetryAfterMs) throw new AttemptsSpentError(route, err, attempt);
-    deps.limiter.pause(route, err.retryAfterMs);
     return retryAfterDelayMs(err.retryAfterMs, deps.random);
   }
   return backoffDelayMs(attempt, deps.retry, deps.random);
@@ -73,7 +76,7 @@ async function attemptOnce<T extends { rateLimit?: ProviderRateLimitInfo | undef
   const labels = { provider: route.provider, model: route.model };
   if (deps.breakers.refuses(route)) {
     deps.instruments.requests.inc({ ...labels, outcome: "short_circuited" });
-    throw new RouteUnavailableError(route, undefined);
+    throw new RouteUnavailableError(route, undefined, unavailableForMs(deps, route));
   }
   const admission = await deps.limiter.admit(route, call.estimatedTokens, signal);
   if (admission.waitedMs > 0) deps.instruments.limiterWait.observe(labels, admission.waitedMs / 1000);
@@ -92,7 +95,9 @@ async function attemptOnce<T extends { rateLimit?: ProviderRateLimitInfo | undef
     if (result.rateLimit) deps.onRateLimitInfo(route, result.rateLimit);
     return result;
   } catch (raw) {
-    const err = normalizeCallError(raw, route, deps.timeoutMs, signal);
+    let err = normalizeCallError(raw, route, deps.timeoutMs, signal);
+    // Refused inside cockatiel (a half-open trial is running): say when to look again.
+    if (err instanceof RouteUnavailableError && err.retryAfterMs === undefined) err = new RouteUnavailableError(route, err.cause, unavailableForMs(deps, route));
     const outcome = outcomeOf(err);
     if (outcome !== "short_circuited") deps.instruments.latency.observe(labels, (performance.now() - started) / 1000);
     deps.instruments.requests.inc({ ...labels, outcome });
@@ -101,4 +106,9 @@ async function attemptOnce<T extends { rateLimit?: ProviderRateLimitInfo | undef
     if (err instanceof SluiceError && outcome !== "short_circuited") deps.onError(route, err);
     throw err;
   }
+}
+
+/** How long a refusing route will go on refusing: the breaker's half-open time, or the kill-switch recheck while isolated. */
+function unavailableForMs(deps: RouteCallDeps, route: Route): number {
+  return deps.breakers.retryAfterMs(route) ?? deps.isolatedRetryAfterMs;
 }

@@ -1,7 +1,7 @@
 import type { SluiceConfig } from "../../core/config.ts";
 import type { ProviderRuntimeOptions, Route } from "./types.ts";
 
-export type ConfiguredRuntimeOptions = Pick<ProviderRuntimeOptions, "defaults" | "limits" | "retry" | "breaker" | "timeoutMs" | "fallbacks">;
+export type ConfiguredRuntimeOptions = Pick<ProviderRuntimeOptions, "defaults" | "limits" | "retry" | "breaker" | "timeoutMs" | "fallbacks" | "isolatedRetryAfterMs">;
 
 /** The runtime options the environment sets; callers add providers, metrics, logger and Redis. */
 export function runtimeOptionsFromConfig(config: SluiceConfig): ConfiguredRuntimeOptions {
@@ -30,5 +30,6 @@ export function runtimeOptionsFromConfig(config: SluiceConfig): ConfiguredRuntim
     breaker: { threshold: ai.breaker.threshold, halfOpenAfterMs: ai.breaker.halfOpenAfterMs },
     timeoutMs: ai.requestTimeoutMs,
     fallbacks,
+    isolatedRetryAfterMs: config.flags.recheckMs,
   };
 }

@@ -27,6 +27,11 @@ export interface LimiterDeps {
   clock: RuntimeClock;
   random: () => number;
   logger: Logger;
+  /**
+   * Longest a call waits in-process for a route paused by a provider's Retry-After; a longer pause
+   * refuses the call at once with `RATE_LIMITED` (the retry's `maxRetryAfterMs`). @default limits.maxWaitMs
+   */
+  maxPauseWaitMs?: number;
 }
 
 export interface Admission {
@@ -69,6 +74,7 @@ export function createRouteLimiter(deps: LimiterDeps): RouteLimiter {
   const { limits, store, clock, random, logger } = deps;
   const windowSeconds = limits.windowSeconds ?? 10;
   const maxWaitMs = limits.maxWaitMs ?? 300_000;
+  const maxPauseWaitMs = deps.maxPauseWaitMs ?? maxWaitMs;
   const prefix = limits.keyPrefix ?? "sluice:ratelimit";
   const unlimited = new Set(limits.unlimitedProviders ?? ["local"]);
   const budgets = new Map<string, RouteBudgets>();
@@ -115,7 +121,7 @@ export function createRouteLimiter(deps: LimiterDeps): RouteLimiter {
     const until = pausedUntil.get(key(route)) ?? 0;
     const wait = until - clock.now();
     if (wait <= 0) return;
-    if (clock.now() + wait > deadline) throw new RateLimitedError(wait, `${key(route)} is paused by the provider's Retry-After`, { details: { ...route } });
+    if (wait > maxPauseWaitMs || clock.now() + wait > deadline) throw new RateLimitedError(wait, `${key(route)} is paused by the provider's Retry-After`, { details: { ...route } });
     await clock.sleep(wait, signal);
   }
 

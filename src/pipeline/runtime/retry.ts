@@ -16,10 +16,17 @@ export function retryAfterDelayMs(retryAfterMs: number, random: () => number): n
   return retryAfterMs + Math.floor(random() * Math.min(250, retryAfterMs * 0.1));
 }
 
-/** The route's breaker is open (or isolated): skip to the next route at once. */
+/**
+ * The route's breaker is open (or isolated): skip to the next route at once. `retryAfterMs` is when
+ * it may take a call again, so a queued job can wait for it rather than spend an attempt.
+ */
 export class RouteUnavailableError extends SluiceError {
-  constructor(route: Route, cause: unknown) {
-    super("PROVIDER_UNAVAILABLE", `Circuit open for ${route.provider}/${route.model}`, { cause, details: { ...route } });
+  constructor(
+    route: Route,
+    cause: unknown,
+    readonly retryAfterMs: number | undefined = undefined,
+  ) {
+    super("PROVIDER_UNAVAILABLE", `Circuit open for ${route.provider}/${route.model}`, { cause, details: { ...route, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) } });
     this.name = "RouteUnavailableError";
   }
 }

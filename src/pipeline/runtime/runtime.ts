@@ -1,5 +1,5 @@
 import { timeout, TimeoutStrategy } from "cockatiel";
-import { RateLimitedError, SluiceError } from "../../core/errors.ts";
+import { RateLimitedError, RetryLaterError, SluiceError } from "../../core/errors.ts";
 import { estimateInputTokens, estimateTokens, type CompletionRequest, type EmbeddingRequest, type Provider } from "../../ports/provider.ts";
 import { createBreakers } from "./breakers.ts";
 import { callRoute, type RouteCall, type RouteCallDeps } from "./call-route.ts";
@@ -55,6 +55,7 @@ export function createProviderRuntime(options: ProviderRuntimeOptions): Provider
   const breakers = createBreakers({ ...DEFAULT_BREAKER, ...options.breaker }, instruments.breakerState, logger);
   const timeoutMs = options.timeoutMs ?? 60_000;
   const health = createRuntimeHealth({ options, providers, breakers, clock, logger });
+  const retry: RetryOptions = { ...DEFAULT_RETRY, ...options.retry };
   const deps: RouteCallDeps = {
     limiter: createRouteLimiter({
       limits: options.limits ?? {},
@@ -62,11 +63,13 @@ export function createProviderRuntime(options: ProviderRuntimeOptions): Provider
       clock,
       random,
       logger,
+      maxPauseWaitMs: retry.maxRetryAfterMs,
     }),
     breakers,
     timeout: timeout(timeoutMs, TimeoutStrategy.Aggressive),
     timeoutMs,
-    retry: { ...DEFAULT_RETRY, ...options.retry },
+    retry,
+    isolatedRetryAfterMs: options.isolatedRetryAfterMs ?? 15_000,
     instruments,
     clock,
     random,
@@ -183,12 +186,24 @@ function ruleCompletion(request: CompletionRequest, text: string) {
   };
 }
 
-/** Every route spent: a 429 everywhere stays a 429 (the queue delays the job), else unavailable. */
+/** When a route that refused a call will take one again; undefined when it really failed. */
+const refusedForMs = (e: Error): number | undefined => (e instanceof RateLimitedError || e instanceof RouteUnavailableError ? e.retryAfterMs : undefined);
+
+/**
+ * Every route spent. When each one only refused for now (rate limited beyond the in-call wait,
+ * breaker open, provider switched off), the error says when to come back, and the queue delays the
+ * job without spending an attempt: a 429 everywhere stays a 429, else `PROVIDER_UNAVAILABLE` as a
+ * RetryLaterError. A route that really failed (its attempts spent on errors) makes it a plain
+ * `PROVIDER_UNAVAILABLE`, which spends the job's attempt.
+ */
 function exhausted(failures: readonly Error[], routes: readonly Route[], cause: Error): SluiceError {
   const lasts = failures.map((f) => (f instanceof AttemptsSpentError ? f.last : f));
-  if (lasts.length > 0 && lasts.every((e) => e instanceof RateLimitedError)) {
-    const soonest = Math.min(...lasts.map((e) => e.retryAfterMs));
-    return new RateLimitedError(soonest, `Every provider route is rate limited; retry after ${soonest} ms`, { cause, details: { routes } });
+  const waits = lasts.map(refusedForMs).filter((ms) => ms !== undefined);
+  const messages = lasts.map((e) => e.message);
+  if (lasts.length > 0 && waits.length === lasts.length) {
+    const soonest = Math.min(...waits);
+    if (lasts.every((e) => e instanceof RateLimitedError)) return new RateLimitedError(soonest, `Every provider route is rate limited; retry after ${soonest} ms`, { cause, details: { routes } });
+    return new RetryLaterError("PROVIDER_UNAVAILABLE", soonest, `No provider route can take the call now (${cause.message}); retry after ${soonest} ms`, { cause, details: { routes, failures: messages } });
   }
-  return new SluiceError("PROVIDER_UNAVAILABLE", `No provider route could serve the call: ${cause.message}`, { cause, details: { routes, failures: lasts.map((e) => e.message) } });
+  return new SluiceError("PROVIDER_UNAVAILABLE", `No provider route could serve the call: ${cause.message}`, { cause, details: { routes, failures: messages } });
 }

@@ -116,6 +116,12 @@ export interface ProviderRuntimeOptions {
   breaker?: Partial<BreakerOptions>;
   /** Per-attempt timeout (config `AI_REQUEST_TIMEOUT_MS`). @default 60000 */
   timeoutMs?: number;
+  /**
+   * When no route can serve a call because its provider is isolated (switched off), the error says
+   * to come back after this long (config `KILL_SWITCH_RECHECK_MS`); a queued job waits that long.
+   * @default 15000
+   */
+  isolatedRetryAfterMs?: number;
   /** Routes tried, in order, when a completion's own route is unavailable. @default [] */
   fallbacks?: readonly Route[];
   /**
