@@ -4,7 +4,7 @@ import { createPrometheusMetrics, type PrometheusMetrics } from "../../src/adapt
 import { createLocalProvider } from "../../src/adapters/provider/local/provider.ts";
 import { classifySentiment } from "../../src/adapters/provider/local/rules.ts";
 import { createOpenAIProvider } from "../../src/adapters/provider/openai/provider.ts";
-import { SluiceError } from "../../src/core/errors.ts";
+import { RetryLaterError, SluiceError } from "../../src/core/errors.ts";
 import { createLlmHealthCheck, createProviderRuntime, type ProviderRuntime, type ProviderRuntimeOptions } from "../../src/pipeline/runtime/index.ts";
 import { startFakeProviderServer, type FakeProviderServer } from "../fakes/openai-server.ts";
 import { sampleValue } from "../harness/metrics.ts";
@@ -105,6 +105,24 @@ describe("provider runtime: circuit breaker and fallbacks", () => {
     expect((err as SluiceError).code).toBe("PROVIDER_UNAVAILABLE");
     expect((err as SluiceError).retryable).toBe(true);
     expect(server.stats.requests).toBe(3);
+  });
+
+  it("without any fallback, a refusal says when to come back; attempts spent on errors do not", async () => {
+    server.setOutage(true);
+    const rt = runtime({ retry: { maxAttempts: 2 }, breaker: { threshold: 2, halfOpenAfterMs: 3_000 } });
+    const failed = await rt.complete({ prompt: "x" }).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(SluiceError);
+    expect(failed).not.toBeInstanceOf(RetryLaterError); // its 2 calls failed: a real attempt for the queue
+    const refused = await rt.complete({ prompt: "x" }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(RetryLaterError);
+    expect(refused).toMatchObject({ code: "PROVIDER_UNAVAILABLE", retryable: true });
+    expect((refused as RetryLaterError).retryAfterMs).toBeGreaterThan(2_500); // until the half-open trial
+    expect((refused as RetryLaterError).retryAfterMs).toBeLessThanOrEqual(3_000);
+    expect(server.stats.requests).toBe(2);
+
+    rt.isolate({ provider: "openai" });
+    const isolated = await rt.complete({ prompt: "x" }).catch((e: unknown) => e);
+    expect(isolated).toMatchObject({ code: "PROVIDER_UNAVAILABLE", retryAfterMs: 15_000 }); // the kill-switch recheck
   });
 
   it("isolate() sends calls to the fallback at once; release() brings them back", async () => {
