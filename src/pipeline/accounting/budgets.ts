@@ -1,4 +1,4 @@
-import { RetryLaterError, SluiceError } from "../../core/errors.ts";
+import { isSluiceError, RetryLaterError, SluiceError } from "../../core/errors.ts";
 import type { Queryable } from "../../ports/store.ts";
 import type { AuditEntry } from "../audit/audit-log.ts";
 import { msUntilUtcMidnight, utcDay, type Accounting } from "./accounting.ts";
@@ -90,9 +90,25 @@ export function createBudgets(options: BudgetsOptions): Budgets {
     return fresh(workspaceId);
   }
 
+  /**
+   * The status for a job's check. While the database is unavailable, today's last known status
+   * stands (trusted for another `cacheMs` each time) rather than holding back every job: a budget
+   * is a spending brake, not a quota. With none known, the DEPENDENCY_UNAVAILABLE error goes on.
+   */
+  async function statusForCheck(workspaceId: string): Promise<BudgetStatus> {
+    try {
+      return await status(workspaceId);
+    } catch (err) {
+      const last = cached.get(workspaceId);
+      if (!last || utcDay(last.at) !== utcDay(now()) || !isSluiceError(err) || err.code !== "DEPENDENCY_UNAVAILABLE") throw err;
+      last.at = now();
+      return last.status;
+    }
+  }
+
   return {
     async assertWithinBudget(workspaceId, assertOptions = {}) {
-      const s = await status(workspaceId);
+      const s = await statusForCheck(workspaceId);
       if (!s.exhausted) return;
       const untilReset = msUntilUtcMidnight(now()) + Math.floor(random() * (options.maxJitterMs ?? 60_000));
       const wait = Math.min(untilReset, assertOptions.maxWaitMs ?? Infinity);
