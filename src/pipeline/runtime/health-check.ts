@@ -142,28 +142,39 @@ function parseView(body: string): ProcessView[] {
   }
 }
 
-/** The fleet's answer: the worst breaker state per route, the latest error and limits, each with who saw it. */
-function merge(report: RuntimeHealth, views: ProcessView[]) {
-  const breakers = new Map<string, { provider: string; model: string; state: BreakerStateName; reportedBy: string[] }>();
+/** Per route, the state that refuses calls wins; `reportedBy` lists the processes that saw it. */
+function mergeBreakers(views: ProcessView[]) {
+  const merged = new Map<string, { provider: string; model: string; state: BreakerStateName; reportedBy: string[] }>();
   for (const view of views) {
     for (const b of view.breakers) {
-      const found = breakers.get(routeKey(b));
-      if (!found || SEVERITY[b.state] > SEVERITY[found.state]) breakers.set(routeKey(b), { provider: b.provider, model: b.model, state: b.state, reportedBy: [view.reporter.id] });
+      const found = merged.get(routeKey(b));
+      if (!found || SEVERITY[b.state] > SEVERITY[found.state]) merged.set(routeKey(b), { provider: b.provider, model: b.model, state: b.state, reportedBy: [view.reporter.id] });
       else if (found.state === b.state) found.reportedBy.push(view.reporter.id);
     }
   }
-  const errors = views.flatMap((v) => (v.lastError ? [{ ...v.lastError, reportedBy: v.reporter.id }] : []));
-  const lastError = errors.sort((a, b) => b.at.localeCompare(a.at))[0] ?? null;
-  const rateLimits = new Map<string, RuntimeHealth["rateLimits"][number] & { reportedBy: string }>();
+  return merged;
+}
+
+/** The newest limits the provider reported per route, whoever received them. */
+function newestRateLimits(views: ProcessView[]) {
+  const newest = new Map<string, RuntimeHealth["rateLimits"][number] & { reportedBy: string }>();
   for (const view of views) {
     for (const r of view.rateLimits) {
-      const found = rateLimits.get(routeKey(r));
-      if (!found || r.at > found.at) rateLimits.set(routeKey(r), { ...r, reportedBy: view.reporter.id });
+      const found = newest.get(routeKey(r));
+      if (!found || r.at > found.at) newest.set(routeKey(r), { ...r, reportedBy: view.reporter.id });
     }
   }
+  return [...newest.values()];
+}
+
+/** The fleet's answer: merged breakers, the newest error and limits, each naming who saw it. */
+function merge(report: RuntimeHealth, views: ProcessView[]) {
+  const breakers = mergeBreakers(views);
+  const errors = views.flatMap((v) => (v.lastError ? [{ ...v.lastError, reportedBy: v.reporter.id }] : []));
+  const lastError = errors.sort((a, b) => b.at.localeCompare(a.at))[0] ?? null;
   const refused = (route: Route): boolean => REFUSING.has(breakers.get(routeKey(route))?.state ?? "closed");
   const probeOk = (route: Route): boolean => report.probes?.find((p) => p.provider === route.provider)?.ok ?? true;
   // This process's own verdict (providers configured, probes) and the fleet's breakers must both allow a route.
   const available = report.available && [report.primary, ...report.fallbacks].some((route) => !refused(route) && probeOk(route));
-  return { ok: available, available, breakers: [...breakers.values()], lastError, rateLimits: [...rateLimits.values()] };
+  return { ok: available, available, breakers: [...breakers.values()], lastError, rateLimits: newestRateLimits(views) };
 }
