@@ -36,6 +36,11 @@ export const ERROR_CATALOGUE = {
   FLAG_INVALID: { status: 400, retryable: false, message: "Invalid runtime flag name or value" },
   VECTOR_DIMENSION_MISMATCH: { status: 400, retryable: false, message: "The vector's dimension is not the configured embedding dimension" },
   EMBEDDINGS_UNAVAILABLE: { status: 503, retryable: false, message: "Embeddings and vector search are off on this server (VECTOR_SEARCH_ENABLED=false or no pgvector)" },
+  URL_MALFORMED: { status: 400, retryable: false, message: "The request URL is not valid" },
+  TEXT_INVALID: { status: 400, retryable: false, message: "Text contains a NUL character or an unpaired UTF-16 surrogate" },
+  URI_TOO_LONG: { status: 414, retryable: false, message: "A path parameter is too long" },
+  HEADERS_TOO_LARGE: { status: 431, retryable: false, message: "Request headers are too large" },
+  REQUEST_TIMEOUT: { status: 408, retryable: false, message: "The request was not received in time" },
   INTERNAL: { status: 500, retryable: false, message: "Internal error" },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 

@@ -3,9 +3,10 @@ import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Sluice } from "../sluice.ts";
-import { registerErrorHandling } from "./errors.ts";
+import { clientErrorHandler, frameworkErrors, registerErrorHandling } from "./errors.ts";
 import { registerHttpMetrics } from "./http-metrics.ts";
 import { trackInFlight } from "./in-flight.ts";
+import { registerJsonBodies, registerUrlTextCheck } from "./request-text.ts";
 import { adminBackupRoutes } from "./routes/admin-backup.ts";
 import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -36,9 +37,13 @@ export async function buildServer(sluice: Sluice, options: ServerOptions = {}): 
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     forceCloseConnections: "idle",
+    frameworkErrors,
+    clientErrorHandler,
   });
   trackInFlight(base);
   registerErrorHandling(base);
+  registerJsonBodies(base);
+  registerUrlTextCheck(base);
   registerHttpMetrics(base, sluice.metrics);
   const app = base.withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);

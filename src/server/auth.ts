@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
+import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from "fastify";
 import { SluiceError } from "../core/errors.ts";
 import { requireScope, type Principal, type Scope } from "../pipeline/intake/scopes.ts";
 
@@ -21,8 +21,12 @@ export function presentedKey(request: FastifyRequest): string | undefined {
   return typeof apiKey === "string" && apiKey.length > 0 ? apiKey : undefined;
 }
 
-/** A preHandler that demands a valid key with `scope`: 401 without one, 403 with the wrong one. */
-export function requireScopes(authenticate: Authenticate, scope: Scope): preHandlerAsyncHookHandler {
+/**
+ * An onRequest hook that demands a valid key with `scope`: 401 without one, 403 with the wrong one.
+ * It runs before the body is read or validated, so an unauthenticated caller can neither make the
+ * server parse a large body nor learn the route's schema from its validation errors.
+ */
+export function requireScopes(authenticate: Authenticate, scope: Scope): onRequestAsyncHookHandler {
   return async (request: FastifyRequest, _reply: FastifyReply) => {
     const secret = presentedKey(request);
     if (!secret) throw new SluiceError("UNAUTHENTICATED", "An API key is required: send Authorization: Bearer <key>");
@@ -32,7 +36,7 @@ export function requireScopes(authenticate: Authenticate, scope: Scope): preHand
   };
 }
 
-/** The principal a scoped preHandler put on the request. */
+/** The principal a scoped hook put on the request. */
 export function principalOf(request: FastifyRequest): Principal {
   if (!request.principal) throw new SluiceError("UNAUTHENTICATED");
   return request.principal;

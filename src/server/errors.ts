@@ -1,4 +1,6 @@
-import type { FastifyError, FastifyInstance } from "fastify";
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { SluiceError, type ErrorCode } from "../core/errors.ts";
 
@@ -10,6 +12,9 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: "BODY_MALFORMED",
   FST_ERR_CTP_INVALID_JSON_BODY: "BODY_MALFORMED",
   FST_ERR_VALIDATION: "VALIDATION_FAILED",
+  FST_ERR_BAD_URL: "URL_MALFORMED",
+  FST_ERR_MAX_PARAM_LENGTH: "URI_TOO_LONG",
+  FST_ERR_CTP_INVALID_CONTENT_TYPE: "UNSUPPORTED_MEDIA_TYPE",
 };
 
 export function toSluiceError(err: FastifyError | Error): SluiceError {
@@ -38,4 +43,30 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send(new SluiceError("ROUTE_NOT_FOUND", `No route ${request.method} ${request.url.split("?")[0] ?? ""}`).toJSON()),
   );
+}
+
+/** Fastify's router errors (a bad %-escape, an over-long parameter) in Sluice's error shape. */
+export function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const sluiceError = toSluiceError(err);
+  void reply.status(sluiceError.status).send(sluiceError.toJSON());
+}
+
+const CLIENT_ERRORS: Record<string, ErrorCode> = { HPE_HEADER_OVERFLOW: "HEADERS_TOO_LARGE", ERR_HTTP_REQUEST_TIMEOUT: "REQUEST_TIMEOUT" };
+
+/**
+ * Errors Node's HTTP parser raises before Fastify sees a request (431, 408, a malformed request
+ * line). The socket is closed after the answer, so it says `Connection: close`: a keep-alive client
+ * then opens a new connection instead of meeting ECONNRESET on its next request.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const code: ErrorCode = (err.code && CLIENT_ERRORS[err.code]) || "URL_MALFORMED";
+  const error = new SluiceError(code, code === "URL_MALFORMED" ? "The request could not be parsed" : undefined);
+  const body = JSON.stringify(error.toJSON());
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? "Error"}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }

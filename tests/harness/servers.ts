@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -166,4 +166,114 @@ let counter = 0;
 export function uniqueName(prefix: string): string {
   counter += 1;
   return `${prefix}_${process.pid}_${counter}_${Date.now().toString(36)}`.toLowerCase().replace(/[^a-z0-9_]/g, "_");
+}
+
+/** A server that fault tests stop and start again on the same port and data (tests/faults). */
+export interface RestartableServer extends RunningServer {
+  /** Ends the server with `signal` (SIGTERM/SIGINT: its graceful shutdown; SIGKILL: a crash), keeping port and data. */
+  halt(signal: NodeJS.Signals): Promise<void>;
+  /** Starts it again on the same port and data; resolves once it answers. */
+  resume(): Promise<void>;
+  /** The server process's pid while it runs, for a caller's own last-resort cleanup. */
+  pid(): number | undefined;
+}
+
+async function redisAnswers(url: string): Promise<boolean> {
+  const { Redis } = await import("ioredis");
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on("error", () => undefined); // refused until the server is up: expected while probing
+  try {
+    await client.connect();
+    return (await client.ping()) === "PONG";
+  } finally {
+    client.disconnect();
+  }
+}
+
+/**
+ * Redis as a queue Redis should run in production: an append-only file (fsync every second), so
+ * a restart, graceful or kill -9 of the process, keeps every acknowledged write.
+ */
+export async function startRestartableRedis(options: RedisServerOptions = {}): Promise<RestartableServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "sluice-redis-"));
+  const args = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory-policy", "noeviction", ...(options.args ?? [])];
+  const url = `redis://127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
+  const resume = async (): Promise<void> => {
+    child = spawn("redis-server", args, { stdio: "ignore" });
+    await waitFor(() => redisAnswers(url), "redis-server");
+  };
+  await resume();
+  return {
+    url,
+    port,
+    pid: () => child?.pid,
+    halt: async (signal) => void (child && (await stopChild(child, signal))),
+    resume,
+    async stop() {
+      if (child) await stopChild(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The postmaster's pid (first line of postmaster.pid); `runuser` in between would not pass a SIGKILL on. */
+function postmasterPid(data: string): number | undefined {
+  const file = join(data, "postmaster.pid");
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, "utf8").split("\n")[0]);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** PostgreSQL as `startPostgres` runs it, but `halt`/`resume` restart it on the same port and data directory. */
+export async function startRestartablePostgres(): Promise<RestartableServer> {
+  const bin = postgresBinDir();
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "sluice-pg-"));
+  chmodSync(dir, 0o700);
+  ownForServerUser(dir);
+  const data = join(dir, "data");
+  const [initCmd, initArgs] = asServerUser(join(bin, "initdb"), ["-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"]);
+  const init = spawnSync(initCmd, initArgs, { encoding: "utf8" });
+  if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`);
+  const [cmd, args] = asServerUser(join(bin, "postgres"), [
+    "-D", data, "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+    "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300",
+  ]);
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  let child: ChildProcess | undefined;
+  const resume = async (): Promise<void> => {
+    child = spawn(cmd, args, { stdio: "ignore" });
+    await waitFor(async () => {
+      const client = new pg.Client({ connectionString: url });
+      try {
+        await client.connect();
+        await client.query("SELECT 1");
+        return true;
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    }, "postgres");
+  };
+  const halt = async (signal: NodeJS.Signals): Promise<void> => {
+    const pid = postmasterPid(data);
+    const wrapper = child;
+    if (!pid || !wrapper || wrapper.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => wrapper.once("exit", () => resolve()));
+    process.kill(pid, signal);
+    await exited;
+  };
+  await resume();
+  return {
+    url,
+    port,
+    pid: () => postmasterPid(data),
+    halt,
+    resume,
+    async stop() {
+      await halt("SIGINT");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -51,8 +51,8 @@ function validateName(name: unknown): string {
 function validateRateLimit(value: unknown): number | null {
   if (value === null) return null;
   if (typeof value === "number" && Number.isInteger(value) && value >= 1 && value <= MAX_RATE_LIMIT) return value;
-  throw new SluiceError("VALIDATION_FAILED", `rateLimitPerMinute must be a whole number from 1 to ${MAX_RATE_LIMIT}, or null for the default`, {
-    details: { field: "rateLimitPerMinute" },
+  throw new SluiceError("VALIDATION_FAILED", `rate_limit_per_minute must be a whole number from 1 to ${MAX_RATE_LIMIT}, or null for the default`, {
+    details: { field: "rate_limit_per_minute" },
   });
 }
 

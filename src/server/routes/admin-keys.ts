@@ -27,24 +27,24 @@ export const adminKeyRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (
   const admin = requireScopes((secret) => intake.authenticate(secret), "admin");
   const actorOf = (keyId: string) => `key:${keyId}`;
 
-  app.get("/api/workspaces", { preHandler: admin, schema: { tags: ["admin"], summary: "List workspaces", querystring: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100), after: z.string().optional() }) } }, async (request) =>
+  app.get("/api/workspaces", { onRequest: admin, schema: { tags: ["admin"], summary: "List workspaces", querystring: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100), after: z.string().optional() }) } }, async (request) =>
     (await intake.listWorkspaces({ limit: request.query.limit, ...(request.query.after ? { after: request.query.after } : {}) })).map(workspaceView),
   );
 
-  app.post("/api/workspaces", { preHandler: admin, schema: { tags: ["admin"], summary: "Create a workspace", body: workspaceBody } }, async (request, reply) => {
+  app.post("/api/workspaces", { onRequest: admin, schema: { tags: ["admin"], summary: "Create a workspace", body: workspaceBody } }, async (request, reply) => {
     const { id, name, rate_limit_per_minute } = request.body;
     const workspace = await intake.createWorkspace(id, name ?? id, rate_limit_per_minute === undefined ? {} : { rateLimitPerMinute: rate_limit_per_minute });
     await audit.record({ actor: actorOf(principalOf(request).keyId), action: "workspace.create", workspaceId: id, target: id, details: { rate_limit_per_minute } });
     return reply.status(201).send(workspaceView(workspace));
   });
 
-  app.post("/api/keys", { preHandler: admin, schema: { tags: ["admin"], summary: "Create an API key; the secret is returned once", body: keyBody } }, async (request, reply) => {
+  app.post("/api/keys", { onRequest: admin, schema: { tags: ["admin"], summary: "Create an API key; the secret is returned once", body: keyBody } }, async (request, reply) => {
     const created = await intake.createApiKey({ workspaceId: request.body.workspace, scopes: request.body.scopes, ...(request.body.name ? { name: request.body.name } : {}) });
     await audit.record({ actor: actorOf(principalOf(request).keyId), action: "key.create", workspaceId: created.workspaceId, target: created.id, details: { scopes: created.scopes } });
     return reply.status(201).send({ id: created.id, workspace: created.workspaceId, scopes: created.scopes, prefix: created.prefix, key: created.secret });
   });
 
-  app.get("/api/keys", { preHandler: admin, schema: { tags: ["admin"], summary: "List API keys (never secrets)", querystring: z.object({ workspace: z.string().optional() }) } }, async (request) =>
+  app.get("/api/keys", { onRequest: admin, schema: { tags: ["admin"], summary: "List API keys (never secrets)", querystring: z.object({ workspace: z.string().optional() }) } }, async (request) =>
     (await intake.listApiKeys(request.query.workspace)).map((k) => ({
       id: k.id,
       workspace: k.workspaceId,
@@ -56,13 +56,13 @@ export const adminKeyRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (
     })),
   );
 
-  app.delete("/api/keys/:id", { preHandler: admin, schema: { tags: ["admin"], summary: "Revoke an API key", params: z.object({ id: z.string().min(1) }) } }, async (request) => {
+  app.delete("/api/keys/:id", { onRequest: admin, schema: { tags: ["admin"], summary: "Revoke an API key", params: z.object({ id: z.string().min(1) }) } }, async (request) => {
     const key = await intake.revokeApiKey(request.params.id);
     await audit.record({ actor: actorOf(principalOf(request).keyId), action: "key.revoke", workspaceId: key.workspaceId, target: key.id });
     return { id: key.id, revoked_at: key.revokedAt?.toISOString() ?? null };
   });
 
-  app.get("/api/audit", { preHandler: admin, schema: { tags: ["admin"], summary: "Audit log, newest first", querystring: z.object({ workspace: z.string().optional(), action: z.string().optional(), limit: z.coerce.number().int().min(1).max(1000).default(100), before_id: z.coerce.number().int().optional() }) } }, async (request) => {
+  app.get("/api/audit", { onRequest: admin, schema: { tags: ["admin"], summary: "Audit log, newest first", querystring: z.object({ workspace: z.string().optional(), action: z.string().optional(), limit: z.coerce.number().int().min(1).max(1000).default(100), before_id: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional() }) } }, async (request) => {
     const q = request.query;
     return audit.list({ ...(q.workspace ? { workspaceId: q.workspace } : {}), ...(q.action ? { action: q.action } : {}), limit: q.limit, ...(q.before_id ? { beforeId: q.before_id } : {}) });
   });

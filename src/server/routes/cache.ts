@@ -17,9 +17,9 @@ export const cacheRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app
   const admin = requireScopes((secret) => sluice.intake.authenticate(secret), "admin");
   const tags = ["cache"];
 
-  app.get("/api/cache/stats", { preHandler: admin, schema: { tags, summary: "Hits, misses, hit rate, keys and engine of the result cache" } }, () => sluice.cache.stats());
+  app.get("/api/cache/stats", { onRequest: admin, schema: { tags, summary: "Hits, misses, hit rate, keys and engine of the result cache" } }, () => sluice.cache.stats());
 
-  app.post("/api/cache/clear", { preHandler: admin, schema: { tags, summary: "Remove cached results, all or by glob over the key space (SCAN, never KEYS/FLUSHDB)", body: clearBody } }, async (request) => {
+  app.post("/api/cache/clear", { onRequest: admin, schema: { tags, summary: "Remove cached results, all or by glob over the key space (SCAN, never KEYS/FLUSHDB)", body: clearBody } }, async (request) => {
     const pattern = request.body?.pattern ?? "*";
     const removed = await sluice.cache.clear(pattern);
     const { actor, workspaceId, reason } = actorOf(request, request.body?.reason);
@@ -27,7 +27,7 @@ export const cacheRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app
     return { pattern, removed, engine: sluice.cache.engine };
   });
 
-  app.post("/api/cache/warm", { preHandler: admin, schema: { tags, summary: "Run task inputs ({type, input}) through the runtime and store their results", body: warmBody } }, async (request) => {
+  app.post("/api/cache/warm", { onRequest: admin, schema: { tags, summary: "Run task inputs ({type, input}) through the runtime and store their results", body: warmBody } }, async (request) => {
     const body = Array.isArray(request.body) ? { items: request.body } : request.body;
     const { actor, workspaceId, reason } = actorOf(request, "reason" in body ? body.reason : undefined);
     const workspace = workspaceId ?? "default";

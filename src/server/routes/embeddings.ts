@@ -69,7 +69,7 @@ export const embeddingRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async 
   app.put(
     "/api/workspaces/:ws/items",
     {
-      preHandler: write,
+      onRequest: write,
       bodyLimit: sluice.config.embeddings.ingestBodyLimitBytes,
       schema: { tags, summary: "Bulk upsert (and delete) items to embed; unchanged texts are not re-embedded", params: wsParams, body: ingestBody },
     },
@@ -80,21 +80,21 @@ export const embeddingRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async 
     },
   );
 
-  app.get("/api/workspaces/:ws/items/:id", { preHandler: read, schema: { tags, summary: "One item's embedding state", params: itemParams } }, async (request) => {
+  app.get("/api/workspaces/:ws/items/:id", { onRequest: read, schema: { tags, summary: "One item's embedding state", params: itemParams } }, async (request) => {
     const workspaceId = await workspaceOf(request, request.params.ws);
     const item = await embeddings.item(workspaceId, request.params.id);
     if (!item) throw new SluiceError("NOT_FOUND", `No item '${request.params.id}' in workspace '${workspaceId}'`);
     return item;
   });
 
-  app.delete("/api/workspaces/:ws/items/:id", { preHandler: write, schema: { tags, summary: "Delete one item (it leaves the index)", params: itemParams } }, async (request) => {
+  app.delete("/api/workspaces/:ws/items/:id", { onRequest: write, schema: { tags, summary: "Delete one item (it leaves the index)", params: itemParams } }, async (request) => {
     const workspaceId = await workspaceOf(request, request.params.ws);
     const deleted = await embeddings.remove(workspaceId, [request.params.id]);
     if (deleted === 0) throw new SluiceError("NOT_FOUND", `No item '${request.params.id}' in workspace '${workspaceId}'`);
     return { deleted };
   });
 
-  app.post("/api/workspaces/:ws/search", { preHandler: read, schema: { tags, summary: "The k nearest items to a text or a vector (cosine)", params: wsParams, body: searchBody } }, async (request) => {
+  app.post("/api/workspaces/:ws/search", { onRequest: read, schema: { tags, summary: "The k nearest items to a text or a vector (cosine)", params: wsParams, body: searchBody } }, async (request) => {
     const workspaceId = await workspaceOf(request, request.params.ws);
     const { query, vector, k, filter, ef_search: efSearch, model } = request.body;
     const started = performance.now();
@@ -102,15 +102,15 @@ export const embeddingRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async 
     return { ...found, took_ms: Math.round((performance.now() - started) * 100) / 100 };
   });
 
-  app.get("/api/embeddings/backlog", { preHandler: admin, schema: { tags, summary: "Backlog per workspace and status, top 10 pending, stuck batches, recent errors" } }, () => embeddings.backlog());
+  app.get("/api/embeddings/backlog", { onRequest: admin, schema: { tags, summary: "Backlog per workspace and status, top 10 pending, stuck batches, recent errors" } }, () => embeddings.backlog());
 
-  app.get("/api/embeddings/batches", { preHandler: admin, schema: { tags, summary: "Provider batches, oldest first (status: comma-separated)", querystring: batchesQuery } }, (request) => {
+  app.get("/api/embeddings/batches", { onRequest: admin, schema: { tags, summary: "Provider batches, oldest first (status: comma-separated)", querystring: batchesQuery } }, (request) => {
     const statuses = request.query.status?.split(",").map((s) => s.trim());
     if (statuses?.some((s) => !(BATCH_STATUSES as readonly string[]).includes(s))) throw new SluiceError("VALIDATION_FAILED", `status must be among ${BATCH_STATUSES.join(", ")}`);
     return embeddings.batches(statuses as BatchStatus[] | undefined).then((batches) => ({ batches }));
   });
 
-  app.post("/api/embeddings/reindex", { preHandler: admin, schema: { tags, summary: "Re-queue a workspace ({workspace}) or failed items ({failed: true, force?})", body: reindexBody } }, async (request) => {
+  app.post("/api/embeddings/reindex", { onRequest: admin, schema: { tags, summary: "Re-queue a workspace ({workspace}) or failed items ({failed: true, force?})", body: reindexBody } }, async (request) => {
     const { workspace, failed, force, reason } = request.body;
     const who = actorOf(request, reason);
     if (workspace !== undefined && !(await sluice.intake.getWorkspace(workspace))) throw notFound(workspace);
@@ -120,11 +120,11 @@ export const embeddingRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async 
     return embeddings.reindexWorkspace(who, workspace);
   });
 
-  app.post("/api/embeddings/maintenance/vacuum", { preHandler: admin, schema: { tags, summary: "VACUUM ANALYZE of the embedding tables", body: reasonBody } }, (request) =>
+  app.post("/api/embeddings/maintenance/vacuum", { onRequest: admin, schema: { tags, summary: "VACUUM ANALYZE of the embedding tables", body: reasonBody } }, (request) =>
     embeddings.vacuum(actorOf(request, request.body?.reason)),
   );
 
-  app.post("/api/embeddings/maintenance/reindex", { preHandler: admin, schema: { tags, summary: "REINDEX INDEX CONCURRENTLY idx_shop_embeddings_vector", body: indexBody } }, (request) =>
+  app.post("/api/embeddings/maintenance/reindex", { onRequest: admin, schema: { tags, summary: "REINDEX INDEX CONCURRENTLY idx_shop_embeddings_vector", body: indexBody } }, (request) =>
     embeddings.reindexIndex(actorOf(request, request.body?.reason), { concurrently: request.body?.concurrently ?? true }),
   );
 };

@@ -23,7 +23,7 @@ export const jobRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, 
   app.post(
     "/ai/jobs",
     {
-      preHandler: write,
+      onRequest: write,
       schema: {
         tags: ["jobs"],
         summary: "Submit a job; the same client_request_id within 24 h returns the same job",
@@ -38,14 +38,14 @@ export const jobRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, 
     },
   );
 
-  app.get("/ai/jobs/:id", { preHandler: read, schema: { tags: ["jobs"], summary: "One job of the caller's workspace", params: z.object({ id: z.string().min(1).max(200) }) } }, async (request) =>
+  app.get("/ai/jobs/:id", { onRequest: read, schema: { tags: ["jobs"], summary: "One job of the caller's workspace", params: z.object({ id: z.string().min(1).max(200) }) } }, async (request) =>
     sluice.jobs.get(principalOf(request), request.params.id),
   );
 
   app.get(
     "/ai/jobs",
     {
-      preHandler: read,
+      onRequest: read,
       schema: {
         tags: ["jobs"],
         summary: "The caller's jobs in one state, newest first, paged by cursor",

@@ -13,17 +13,17 @@ export const usageRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app
   const admin = requireScopes((secret) => sluice.intake.authenticate(secret), "admin");
   const tags = ["usage"];
 
-  app.get("/api/usage", { preHandler: admin, schema: { tags, summary: "Tokens and cost per UTC day, workspace, provider and model; budgets", querystring: usageQuery } }, async (request) => {
+  app.get("/api/usage", { onRequest: admin, schema: { tags, summary: "Tokens and cost per UTC day, workspace, provider and model; budgets", querystring: usageQuery } }, async (request) => {
     const { workspace, days } = request.query;
     const report = await sluice.accounting.usage({ workspaceId: workspace, days });
     return { ...report, days, workspace: workspace ?? null, budgets: await sluice.budgets.list(workspace) };
   });
 
-  app.get("/api/usage/budgets/:workspace", { preHandler: admin, schema: { tags, summary: "A workspace's daily token budget and what it spent today", params: budgetParams } }, (request) =>
+  app.get("/api/usage/budgets/:workspace", { onRequest: admin, schema: { tags, summary: "A workspace's daily token budget and what it spent today", params: budgetParams } }, (request) =>
     sluice.budgets.status(request.params.workspace),
   );
 
-  app.put("/api/usage/budgets/:workspace", { preHandler: admin, schema: { tags, summary: "Set a workspace's daily token budget (0 unlimited, null = WORKSPACE_DAILY_TOKEN_BUDGET)", params: budgetParams, body: budgetBody } }, (request) => {
+  app.put("/api/usage/budgets/:workspace", { onRequest: admin, schema: { tags, summary: "Set a workspace's daily token budget (0 unlimited, null = WORKSPACE_DAILY_TOKEN_BUDGET)", params: budgetParams, body: budgetBody } }, (request) => {
     const { actor, workspaceId, reason } = actorOf(request, request.body.reason);
     return sluice.budgets.set(request.params.workspace, request.body.daily_token_budget, { actor, workspaceId, reason });
   });
