@@ -1,3 +1,4 @@
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeProviderServer, type FakeProviderServer } from "../fakes/openai-server.ts";
 import { freshPostgresDatabase } from "../harness/databases.ts";
@@ -91,4 +92,24 @@ describe.each([
     expect(after.body.breakers.every((b) => b.state === "closed")).toBe(true);
     expect(after.status).toBe(200);
   });
+});
+
+describe("/health/llm while the shared Redis hangs", () => {
+  it("answers within the health check's bound with this process's own view and says the fleet is unreadable", async () => {
+    const frozen = await startRedis();
+    const admin = new Redis(frozen.url);
+    const pid = Number(/process_id:(\d+)/.exec(await admin.info("server"))?.[1]);
+    admin.disconnect();
+    const t = await startTestSluice({ REDIS_URL: frozen.url, DATABASE_URL: await freshPostgresDatabase("llmfrozen"), VECTOR_SEARCH_ENABLED: "false", AI_PROVIDER: "openai", OPENAI_BASE_URL: fake.openaiBaseUrl, OPENAI_API_KEY: "sk-test" });
+    try {
+      process.kill(pid, "SIGSTOP"); // Redis stops answering, its connections stay open
+      const res = await t.app.inject({ method: "GET", url: "/health/llm" });
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json()).toMatchObject({ available: true, breakers: [{ provider: "openai", state: "closed" }], fleet: { error: expect.stringContaining("could not read") } });
+    } finally {
+      process.kill(pid, "SIGCONT");
+      await t.close();
+      await frozen.stop();
+    }
+  }, 60_000);
 });

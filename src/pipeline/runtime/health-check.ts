@@ -55,6 +55,8 @@ interface ProcessView {
 }
 
 const TOPIC = "llm-health";
+// Well under the health registry's 3 s bound: a hung Redis or store still leaves this process's own view.
+const READ_TIMEOUT_MS = 1_000;
 // Which state to show when processes disagree: the one that refuses calls wins.
 const SEVERITY: Record<BreakerStateName, number> = { closed: 0, "half-open": 1, isolated: 2, open: 3 };
 const REFUSING = new Set<BreakerStateName>(["open", "isolated"]);
@@ -119,7 +121,7 @@ function startPublishing(runtime: ProviderRuntime, options: FleetHealthOptions) 
     /** The other processes' live views, or why they could not be read. */
     async peers(): Promise<ProcessView[] | { error: string }> {
       try {
-        const all = await reports.read(TOPIC);
+        const all = await withinMs(reports.read(TOPIC), READ_TIMEOUT_MS);
         return all.filter((r) => r.reporter !== reporter.id).flatMap((r) => parseView(r.body));
       } catch (err) {
         return { error: `could not read the other processes' reports: ${err instanceof Error ? err.message : String(err)}` };
@@ -131,6 +133,16 @@ function startPublishing(runtime: ProviderRuntime, options: FleetHealthOptions) 
       await reports.withdraw(TOPIC, reporter.id).catch(() => undefined); // it expires anyway
     },
   };
+}
+
+async function withinMs<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function parseView(body: string): ProcessView[] {
