@@ -68,12 +68,12 @@ describe("a running Sluice whose queue Redis turns evicting", () => {
   it("`sluice status` reports NOT READY and exits 1", async () => {
     // Not runCli: its spawnSync would block this process, which is the server being asked.
     const status = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-      execFile(process.execPath, [SLUICE_BIN, "status", "--url", url], { timeout: 60_000 }, (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout }));
+      execFile(process.execPath, [SLUICE_BIN, "status", "--url", url], { timeout: 100_000 }, (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout }));
     });
     expect(status.code, status.stdout).toBe(1);
     expect(status.stdout).toContain("NOT READY");
     expect(status.stdout).toContain("allkeys-lru");
-  }, 90_000);
+  }, 120_000);
 
   it("is ready again once the policy is put back, read on the request itself", async () => {
     await admin.config("SET", "maxmemory-policy", "noeviction");
