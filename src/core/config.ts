@@ -87,6 +87,7 @@ export const envSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
   RATE_LIMIT_PER_MINUTE: int(100, 1, 1_000_000),
   IDEMPOTENCY_TTL_SECONDS: int(86_400, 60, 2_592_000),
+  AUTH_FAILURES_PER_MINUTE: int(30, 1, 1_000_000),
   AI_PROVIDER: z.enum(["local", "openai", "anthropic"], { error: "expected local, openai or anthropic" }).default("local"),
   AI_MODEL: z.string().min(1).default("gpt-4o-mini"),
   AI_MAX_OUTPUT_TOKENS: int(800, 1, 1_000_000),
@@ -152,7 +153,7 @@ export interface SluiceConfig {
     readonly extraQueues: readonly string[];
   };
   readonly log: { readonly level: Env["LOG_LEVEL"] };
-  readonly intake: { readonly rateLimitPerMinute: number; readonly idempotencyTtlSeconds: number };
+  readonly intake: { readonly rateLimitPerMinute: number; readonly idempotencyTtlSeconds: number; readonly authFailuresPerMinute: number };
   readonly ai: {
     readonly provider: Env["AI_PROVIDER"];
     readonly model: string;
@@ -238,7 +239,7 @@ function toConfig(env: Env): SluiceConfig {
       extraQueues: env.QUEUES,
     },
     log: { level: env.LOG_LEVEL },
-    intake: { rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE, idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS },
+    intake: { rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE, idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS, authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE },
     ai: {
       provider: env.AI_PROVIDER,
       model: env.AI_MODEL,

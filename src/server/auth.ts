@@ -8,7 +8,13 @@ declare module "fastify" {
   }
 }
 
-export type Authenticate = (secret: string) => Promise<Principal>;
+export type Authenticate = (secret: string, client?: string) => Promise<Principal>;
+
+/** A failed authentication, logged for the operator's grep: the address and route, never the key. */
+export function logAuthFailure(request: FastifyRequest, err: unknown): void {
+  if (!(err instanceof SluiceError) || (err.code !== "UNAUTHENTICATED" && err.code !== "RATE_LIMITED")) return;
+  request.log.warn({ component: "auth", client: request.ip, method: request.method, route: request.routeOptions.url, code: err.code }, "authentication failed");
+}
 
 /** The key from `Authorization: Bearer <key>` or `X-API-Key: <key>` (what curl users reach for). */
 export function presentedKey(request: FastifyRequest): string | undefined {
@@ -30,7 +36,13 @@ export function requireScopes(authenticate: Authenticate, scope: Scope): onReque
   return async (request: FastifyRequest, _reply: FastifyReply) => {
     const secret = presentedKey(request);
     if (!secret) throw new SluiceError("UNAUTHENTICATED", "An API key is required: send Authorization: Bearer <key>");
-    const principal = await authenticate(secret);
+    let principal: Principal;
+    try {
+      principal = await authenticate(secret, request.ip);
+    } catch (err) {
+      logAuthFailure(request, err);
+      throw err;
+    }
     requireScope(principal, scope);
     request.principal = principal;
   };

@@ -2,9 +2,9 @@ import { createBullBoard } from "@bull-board/api";
 import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { FastifyAdapter } from "@bull-board/fastify";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { SluiceError } from "../core/errors.ts";
+import { RateLimitedError, SluiceError } from "../core/errors.ts";
 import type { Sluice } from "../sluice.ts";
-import { presentedKey } from "./auth.ts";
+import { logAuthFailure, presentedKey } from "./auth.ts";
 
 export const BULL_BOARD_PATH = "/admin/queues";
 
@@ -33,10 +33,12 @@ export async function mountBullBoard(app: FastifyInstance, sluice: Sluice): Prom
       try {
         const secret = basicPassword(request) ?? presentedKey(request);
         if (!secret) throw new SluiceError("UNAUTHENTICATED", "Bull Board needs an admin key (Basic auth password, or Authorization: Bearer)");
-        sluice.intake.requireScope(await sluice.intake.authenticate(secret), "admin");
+        sluice.intake.requireScope(await sluice.intake.authenticate(secret, request.ip), "admin");
       } catch (err) {
+        logAuthFailure(request, err);
         const error = err instanceof SluiceError ? err : new SluiceError("INTERNAL", undefined, { cause: err });
         if (error.status === 401) void reply.header("www-authenticate", 'Basic realm="Sluice admin", charset="UTF-8"');
+        if (error instanceof RateLimitedError) void reply.header("retry-after", String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
         return reply.status(error.status).send(error.toJSON());
       }
     });

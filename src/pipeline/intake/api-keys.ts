@@ -117,14 +117,16 @@ async function insertKey(db: Queryable, input: CreateApiKeyInput): Promise<Creat
   return { ...toApiKey(rows[0] as ApiKeyRow), secret };
 }
 
-// Marks the key used on the way: one statement per cache miss, so at most one write per key per TTL.
+// A wrong key costs one read and no write; a valid one is marked used once per cache miss.
 async function lookupPrincipal(db: Queryable, keyHash: string): Promise<Principal | null> {
   const { rows } = await db.query<{ id: string; workspace_id: string; scopes: string[] }>(
-    "UPDATE api_keys SET last_used_at = now() WHERE key_hash = $1 AND revoked_at IS NULL RETURNING id, workspace_id, scopes",
+    "SELECT id, workspace_id, scopes FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
     [keyHash],
   );
   const row = rows[0];
-  return row ? { keyId: row.id, workspaceId: row.workspace_id, scopes: Object.freeze(row.scopes as Scope[]) } : null;
+  if (!row) return null;
+  await db.query("UPDATE api_keys SET last_used_at = now() WHERE id = $1", [row.id]);
+  return { keyId: row.id, workspaceId: row.workspace_id, scopes: Object.freeze(row.scopes as Scope[]) };
 }
 
 const unauthenticated = (): SluiceError => new SluiceError("UNAUTHENTICATED", "A valid API key is required (missing, unknown or revoked)");

@@ -2,6 +2,8 @@ import type { SluiceConfig } from "../../core/config.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { Kv } from "../../ports/kv.ts";
 import type { Store } from "../../ports/store.ts";
+import { SluiceError } from "../../core/errors.ts";
+import { createAuthThrottle } from "./auth-throttle.ts";
 import { createApiKeys, type ApiKey, type CreateApiKeyInput, type CreatedApiKey, type ListApiKeysOptions } from "./api-keys.ts";
 import { createIdempotency, type ClaimResult, type IdempotencyRecord } from "./idempotency.ts";
 import { createWorkspaceRateLimiter, resolveRateLimitBackend, type RateLimitBackend, type RateLimitDecision } from "./rate-limit.ts";
@@ -43,7 +45,11 @@ export interface Intake {
   listWorkspaces(options?: ListWorkspacesOptions): Promise<Workspace[]>;
   updateWorkspace(id: string, update: WorkspaceUpdate): Promise<Workspace>;
   createApiKey(input: CreateApiKeyInput): Promise<CreatedApiKey>;
-  authenticate(secret: string | undefined | null): Promise<Principal>;
+  /**
+   * The caller behind a key. With `client` (the caller's address), wrong keys are counted per
+   * address and an address over AUTH_FAILURES_PER_MINUTE is refused with 429 before its key is checked.
+   */
+  authenticate(secret: string | undefined | null, client?: string): Promise<Principal>;
   requireScope(principal: Principal, scope: Scope): void;
   hasScope(principal: Principal, scope: Scope): boolean;
   revokeApiKey(keyId: string, options?: { workspaceId?: string }): Promise<ApiKey>;
@@ -67,6 +73,7 @@ export function createIntake(options: IntakeOptions): Intake {
     windowSeconds: options.rateLimitWindowSeconds,
     lookupLimit: async (id) => (await workspaces.getWorkspace(store, id))?.rateLimitPerMinute,
   });
+  const authThrottle = createAuthThrottle(backend, config.intake.authFailuresPerMinute);
   options.logger?.info(
     { rateLimitBackend: backend.kind, kv: kv.kind },
     backend.kind === "memory" ? "rate limits counted in process memory (embedded mode: one process)" : `rate limits counted on ${backend.kind}`,
@@ -85,7 +92,16 @@ export function createIntake(options: IntakeOptions): Intake {
       return updated;
     },
     createApiKey: (input) => keys.create(input),
-    authenticate: (secret) => keys.authenticate(secret),
+    async authenticate(secret, client) {
+      if (client === undefined) return keys.authenticate(secret);
+      await authThrottle.assertAllowed(client);
+      try {
+        return await keys.authenticate(secret);
+      } catch (err) {
+        if (err instanceof SluiceError && err.code === "UNAUTHENTICATED") await authThrottle.recordFailure(client);
+        throw err;
+      }
+    },
     requireScope,
     hasScope,
     revokeApiKey: (keyId, opts) => keys.revoke(keyId, opts),

@@ -24,7 +24,7 @@ const workspaceView = (w: { id: string; name: string; rateLimitPerMinute: number
 /** Workspaces and API keys (scope `admin`). Every change is audited. */
 export const adminKeyRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
   const { intake, audit } = sluice;
-  const admin = requireScopes((secret) => intake.authenticate(secret), "admin");
+  const admin = requireScopes((secret, client) => intake.authenticate(secret, client), "admin");
   const actorOf = (keyId: string) => `key:${keyId}`;
 
   app.get("/api/workspaces", { onRequest: admin, schema: { tags: ["admin"], summary: "List workspaces", querystring: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100), after: z.string().optional() }) } }, async (request) =>

@@ -33,7 +33,7 @@ export function actorOf(request: FastifyRequest, bodyReason?: string): AdminActo
 
 /** Queue admin (scope `admin`): runbook 004's queue management and runbook 003's queue recovery. */
 export const adminQueueRoutes: FastifyPluginAsyncZod<{ sluice: Sluice; admin: QueueAdmin }> = async (app, { sluice, admin: ops }) => {
-  const admin = requireScopes((secret) => sluice.intake.authenticate(secret), "admin");
+  const admin = requireScopes((secret, client) => sluice.intake.authenticate(secret, client), "admin");
   const tags = ["queues"];
 
   app.get("/api/queues", { onRequest: admin, schema: { tags, summary: "Every queue with its counts, paused flag and workers" } }, () => ops.list());

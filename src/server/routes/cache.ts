@@ -14,7 +14,7 @@ const warmBody = z.union([
 
 /** Result cache admin (scope `admin`): seed 004 §3 the Sluice way. Clear and warm are audited. */
 export const cacheRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
-  const admin = requireScopes((secret) => sluice.intake.authenticate(secret), "admin");
+  const admin = requireScopes((secret, client) => sluice.intake.authenticate(secret, client), "admin");
   const tags = ["cache"];
 
   app.get("/api/cache/stats", { onRequest: admin, schema: { tags, summary: "Hits, misses, hit rate, keys and engine of the result cache" } }, () => sluice.cache.stats());

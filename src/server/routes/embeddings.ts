@@ -50,7 +50,7 @@ function notFound(workspaceId: string): SluiceError {
  * any workspace.
  */
 export const embeddingRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
-  const authenticate = (secret: string) => sluice.intake.authenticate(secret);
+  const authenticate = (secret: string, client?: string) => sluice.intake.authenticate(secret, client);
   const write = requireScopes(authenticate, "jobs:write");
   const read = requireScopes(authenticate, "jobs:read");
   const admin = requireScopes(authenticate, "admin");

@@ -10,7 +10,7 @@ const unsetBody = z.object({ reason: z.string().max(1000).optional() }).nullish(
 
 /** Runtime flags and kill switches (scope `admin`); every change lands in `action_audit`. */
 export const flagRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
-  const admin = requireScopes((secret) => sluice.intake.authenticate(secret), "admin");
+  const admin = requireScopes((secret, client) => sluice.intake.authenticate(secret, client), "admin");
   const tags = ["flags"];
   // Registered task types and configured providers are listed even while they have no override.
   const known = () => [...sluice.tasks.names().map((t) => `task.${t}.enabled`), ...sluice.killSwitches.providers.map((p) => `provider.${p}.enabled`)];

@@ -16,7 +16,7 @@ const submitted = z.object({ id: z.string(), queue: z.string(), status: z.string
 
 /** The jobs API of runbook 001: idempotent intake and workspace-scoped reads. */
 export const jobRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
-  const authenticate = (secret: string) => sluice.intake.authenticate(secret);
+  const authenticate = (secret: string, client?: string) => sluice.intake.authenticate(secret, client);
   const write = requireScopes(authenticate, "jobs:write");
   const read = requireScopes(authenticate, "jobs:read");
 

@@ -10,7 +10,7 @@ import { actorOf, cleanBody, queueParams, reasonBody } from "./admin-queues.ts";
  * Hidden from OpenAPI: /api/queues is the documented surface.
  */
 export const runbookAliasRoutes: FastifyPluginAsyncZod<{ sluice: Sluice; admin: QueueAdmin }> = async (app, { sluice, admin: ops }) => {
-  const admin = requireScopes((secret) => sluice.intake.authenticate(secret), "admin");
+  const admin = requireScopes((secret, client) => sluice.intake.authenticate(secret, client), "admin");
   const hidden = { hide: true };
   const wrapped = async () => ({ queues: await ops.list() });
 

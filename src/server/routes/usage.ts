@@ -10,7 +10,7 @@ const budgetBody = z.object({ daily_token_budget: z.number().int().min(0).max(1_
 
 /** Token and cost accounting, and daily token budgets (scope `admin`). */
 export const usageRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
-  const admin = requireScopes((secret) => sluice.intake.authenticate(secret), "admin");
+  const admin = requireScopes((secret, client) => sluice.intake.authenticate(secret, client), "admin");
   const tags = ["usage"];
 
   app.get("/api/usage", { onRequest: admin, schema: { tags, summary: "Tokens and cost per UTC day, workspace, provider and model; budgets", querystring: usageQuery } }, async (request) => {
