@@ -48,14 +48,31 @@ export async function stopInOrder(app: FastifyInstance, sluice: Sluice): Promise
   await sluice.close();
 }
 
-/** SIGTERM/SIGINT: stop in order and exit 0; past the shutdown timeout exit 1. */
+// How long handing the running jobs back may take before exiting anyway (their locks then expire).
+const ABANDON_TIMEOUT_MS = 5_000;
+
+/**
+ * Past the shutdown timeout: hand every job still running back to the queue (lock released, no
+ * attempt spent) so another worker starts it now, instead of after lock expiry and a stalled
+ * check, then exit 1.
+ */
+async function abandonAndExit(running: Running): Promise<never> {
+  const { logger, config, queues } = running.sluice;
+  const reason = `worker shutting down: still running after SHUTDOWN_TIMEOUT_MS (${config.server.shutdownTimeoutMs} ms)`;
+  const bound = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), ABANDON_TIMEOUT_MS).unref());
+  const returned = await Promise.race([queues.abandonActive(reason), bound]).catch((err: unknown) => {
+    logger.error({ component: "server", err }, "could not return running jobs to the queue");
+    return "failed" as const;
+  });
+  logger.error({ component: "server", returnedToQueue: returned }, "shutdown timed out; running jobs returned to the queue");
+  process.exit(1);
+}
+
+/** SIGTERM/SIGINT: stop in order and exit 0; past the shutdown timeout, hand running jobs back and exit 1. */
 export function exitOnSignals(running: Running): void {
   const onSignal = (signal: NodeJS.Signals) => {
     running.sluice.logger.info({ component: "server", signal }, "shutting down");
-    const timer = setTimeout(() => {
-      running.sluice.logger.error({ component: "server" }, "shutdown timed out");
-      process.exit(1);
-    }, running.sluice.config.server.shutdownTimeoutMs);
+    const timer = setTimeout(() => void abandonAndExit(running), running.sluice.config.server.shutdownTimeoutMs);
     timer.unref();
     running.stop().then(
       () => process.exit(0),

@@ -23,6 +23,7 @@ export interface JobView {
   input: unknown;
   result: unknown;
   error: string | null;
+  /** Runs finished (completed or failed) plus runs interrupted (stalled, or abandoned at shutdown). */
   attempts: number;
   max_attempts: number;
   progress: unknown;
@@ -43,7 +44,9 @@ export function toJobView(job: JobSummary & { data: JobEnvelope }): JobView {
     input: job.data.input,
     result: job.returnvalue ?? null,
     error: job.failedReason,
-    attempts: job.attemptsMade,
+    // Every run its handler had, not only the finished ones: a run cut short by a dying or
+    // stopping worker ran (and may have called a provider) as surely as a failed one.
+    attempts: job.attemptsMade + job.interruptedRuns,
     max_attempts: job.maxAttempts,
     progress: job.progress,
     created_at: new Date(job.timestamps.created).toISOString(),

@@ -4,7 +4,7 @@ import type { Logger } from "../../core/logger.ts";
 import type { Metrics } from "../../ports/metrics.ts";
 import type { AnyQueue, AnyWorker, QueueBackend } from "../../adapters/queue/backend-types.ts";
 import { queueJobDefaults, resolveQueueDefaults, toBullJobOptions, type QueueDefaults } from "./defaults.ts";
-import { normalizeState, toJobSummary } from "./job-summary.ts";
+import { countInterruptedRuns, normalizeState, toJobSummary } from "./job-summary.ts";
 import { createQueueInstruments, type QueueSnapshot } from "./queue-metrics.ts";
 import { cleanInBatches, readCounts, readPage } from "./queue-ops.ts";
 import { translating } from "./translate-error.ts";
@@ -78,6 +78,12 @@ export interface QueueManager {
   localWorkers(queue: string): number;
   /** The BullMQ queues, for Bull Board. */
   bullQueues(): AnyQueue[];
+  /**
+   * For a shutdown past its timeout: every job this process's workers are running goes back to
+   * `waiting` now (no attempt spent, counted in `interruptedRuns`), so another worker runs it at
+   * once rather than after lock expiry. Returns how many went back.
+   */
+  abandonActive(reason: string): Promise<number>;
   /** Closes workers (letting running jobs finish) then queues. The backend stays open: its owner closes it. */
   close(): Promise<void>;
 }
@@ -150,7 +156,9 @@ export function createQueueManager(options: QueueManagerOptions): QueueManager {
     return translating(`job ${id} in ${name}`, async () => {
       const state = await queue.getJobState(id);
       const job = await queue.getJob(id);
-      return job ? toJobSummary(job, name, normalizeState(state)) : undefined;
+      if (!job) return undefined;
+      const normalized = normalizeState(state);
+      return toJobSummary(job, name, normalized, await countInterruptedRuns(queue, job, normalized));
     });
   };
   const mustRead = async (name: string, id: string): Promise<JobSummary> => {
@@ -218,8 +226,11 @@ export function createQueueManager(options: QueueManagerOptions): QueueManager {
       const limit = page.limit ?? 20;
       if (!Number.isInteger(offset) || offset < 0) throw new SluiceError("VALIDATION_FAILED", "offset must be a whole number, 0 or more");
       if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new SluiceError("VALIDATION_FAILED", `limit must be a whole number from 1 to ${MAX_PAGE}`);
-      const { jobs, total } = await translating(`jobs of ${name}`, () => readPage(queue, state, offset, limit));
-      return { jobs: jobs.map((j) => toJobSummary(j, name, state)), total, offset, limit };
+      return translating(`jobs of ${name}`, async () => {
+        const { jobs, total } = await readPage(queue, state, offset, limit);
+        const summaries = await Promise.all(jobs.map(async (j) => toJobSummary(j, name, state, await countInterruptedRuns(queue, j, state))));
+        return { jobs: summaries, total, offset, limit };
+      });
     },
     getJob: mustRead,
     findJob: readJob,
@@ -272,6 +283,11 @@ export function createQueueManager(options: QueueManagerOptions): QueueManager {
     },
     localWorkers,
     bullQueues: () => sortedNames().map((n) => queues.get(n)).filter((q): q is AnyQueue => q !== undefined),
+
+    async abandonActive(reason) {
+      const moved = await Promise.all([...workers].map((w) => w.handle.abandon(reason)));
+      return moved.reduce((a, b) => a + b, 0);
+    },
 
     close: () =>
       (closing ??= (async () => {

@@ -47,6 +47,12 @@ export interface JobSummary {
   data: unknown;
   state: JobState;
   attemptsMade: number;
+  /**
+   * Runs that ended without finishing: stalls (the worker died and the stalled check requeued the
+   * job) and runs abandoned by a worker stopping past its shutdown timeout. Not attempts spent
+   * (a job's retries count `attemptsMade` only), but its handler ran that many more times.
+   */
+  interruptedRuns: number;
   maxAttempts: number;
   priority: number;
   /** Progress as the processor last reported it (`job.updateProgress`): a number or an object. */
@@ -153,4 +159,10 @@ export interface WorkerHandle {
   readonly running: boolean;
   /** Stops taking jobs and waits for the running ones to finish (force: don't wait). */
   close(force?: boolean): Promise<void>;
+  /**
+   * Returns the jobs it is running to `waiting` at once (lock released, no attempt spent, the run
+   * counted in `interruptedRuns`) and aborts their handlers; for a shutdown that cannot wait for
+   * them. Returns how many went back.
+   */
+  abandon(reason: string): Promise<number>;
 }

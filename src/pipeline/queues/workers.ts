@@ -1,7 +1,9 @@
+import type { Job } from "bullmq";
 import { SluiceError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { AnyWorker, QueueBackend } from "../../adapters/queue/backend-types.ts";
 import type { ResolvedQueueDefaults } from "./defaults.ts";
+import { ABANDONED_RUN_LOG } from "./job-summary.ts";
 import type { QueueInstruments } from "./queue-metrics.ts";
 import type { JobProcessor, StartWorkerOptions, WorkerHandle } from "./types.ts";
 
@@ -20,6 +22,49 @@ function positiveInt(value: number, what: string, min: number): number {
   return value;
 }
 
+type InFlight = Map<string, { job: Job; token: string }>;
+
+/** The processor, noting each job it runs with its lock token, so a shutdown can hand them back. */
+function trackingProcessor(processor: JobProcessor, inFlight: InFlight): JobProcessor {
+  // Three parameters: BullMQ passes the abort signal only to a processor that declares it.
+  return async (job, token, signal) => {
+    const id = String(job.id);
+    if (token) inFlight.set(id, { job, token });
+    try {
+      return await processor(job, token, signal);
+    } finally {
+      inFlight.delete(id);
+    }
+  };
+}
+
+/**
+ * Hands every job this worker is running back to the queue: a log line on the job (so the job
+ * view counts the interrupted run), then `moveToWait` with the worker's lock token, which releases
+ * the lock and puts the job back in `waiting` without spending an attempt, so another worker starts
+ * it at once instead of after lock expiry and a stalled check. Then aborts the handlers' signals so
+ * their provider calls stop; their late finish is refused by BullMQ (the lock is no longer theirs).
+ */
+async function abandonInFlight(worker: AnyWorker, inFlight: InFlight, reason: string, logger: Logger): Promise<number> {
+  const held = [...inFlight.values()];
+  const moved = await Promise.all(
+    held.map(async ({ job, token }) => {
+      try {
+        await job.log(`${ABANDONED_RUN_LOG}: ${reason}`);
+        await job.moveToWait(token);
+        logger.warn({ jobId: job.id, reason }, "job abandoned by its worker and returned to the queue");
+        return 1;
+      } catch (err) {
+        // It finished meanwhile, or the queue is unreachable: then its lock expires and the stalled check requeues it.
+        logger.error({ err, jobId: job.id }, "could not return an abandoned job to the queue");
+        return 0;
+      }
+    }),
+  );
+  worker.cancelAllJobs(reason);
+  return moved.reduce<number>((a, b) => a + b, 0);
+}
+
 /**
  * Starts a BullMQ Worker on the backend with Sluice's lock/stall settings, wires its events to
  * metrics and logs, and waits until it is connected.
@@ -27,7 +72,8 @@ function positiveInt(value: number, what: string, min: number): number {
 export async function startManagedWorker(input: ManagedWorkerInput): Promise<{ worker: AnyWorker; handle: WorkerHandle }> {
   const { backend, name, defaults, options } = input;
   const logger = input.logger.child({ queue: name });
-  const worker = new backend.Worker(name, input.processor, {
+  const inFlight: InFlight = new Map();
+  const worker = new backend.Worker(name, trackingProcessor(input.processor, inFlight), {
     ...backend.workerOptions,
     concurrency: positiveInt(options.concurrency ?? defaults.concurrency, "concurrency", 1),
     lockDuration: positiveInt(options.lockDuration ?? defaults.lockDuration, "lockDuration", 100),
@@ -53,6 +99,7 @@ export async function startManagedWorker(input: ManagedWorkerInput): Promise<{ w
       return closing === undefined && worker.isRunning();
     },
     close: (force = false) => (closing ??= worker.close(force)),
+    abandon: (reason) => abandonInFlight(worker, inFlight, reason, logger),
   };
   logger.info({ concurrency: worker.opts.concurrency }, "worker started");
   return { worker, handle };
