@@ -60,9 +60,10 @@ export async function callRoute<T extends { rateLimit?: ProviderRateLimitInfo | 
 /** How long to wait before the next attempt, or throws when there is to be none. */
 function retryDelay(deps: RouteCallDeps, route: Route, err: unknown, attempt: number): number {
   if (err instanceof RouteUnavailableError || !(err instanceof SluiceError) || !err.retryable) throw err;
-  if (err instanceof RateLimitedError && (err.details as { scope?: string } | undefined)?.scope === "sluice-limit") throw err;
-  // Every caller of the route waits out the provider's Retry-After, also when this one leaves it to the queue.
-  if (err instanceof RateLimitedError) deps.limiter.pause(route, err.retryAfterMs);
+  if (err instanceof RateLimitedError && scopeOf(err) === "sluice-limit") throw err;
+  // Every caller of the route waits out the provider's Retry-After, also when this one leaves it to
+  // the queue (a refusal by that pause itself needs no new one).
+  if (err instanceof RateLimitedError && scopeOf(err) !== "provider-pause") deps.limiter.pause(route, err.retryAfterMs);
   if (attempt >= deps.retry.maxAttempts) throw new AttemptsSpentError(route, err, attempt);
   if (err instanceof RateLimitedError) {
     if (err.retryAfterMs > deps.retry.maxRetryAfterMs) throw new AttemptsSpentError(route, err, attempt);
@@ -107,6 +108,8 @@ async function attemptOnce<T extends { rateLimit?: ProviderRateLimitInfo | undef
     throw err;
   }
 }
+
+const scopeOf = (err: RateLimitedError): string | undefined => (err.details as { scope?: string } | undefined)?.scope;
 
 /** How long a refusing route will go on refusing: the breaker's half-open time, or the kill-switch recheck while isolated. */
 function unavailableForMs(deps: RouteCallDeps, route: Route): number {

@@ -121,7 +121,7 @@ export function createRouteLimiter(deps: LimiterDeps): RouteLimiter {
     const until = pausedUntil.get(key(route)) ?? 0;
     const wait = until - clock.now();
     if (wait <= 0) return;
-    if (wait > maxPauseWaitMs || clock.now() + wait > deadline) throw new RateLimitedError(wait, `${key(route)} is paused by the provider's Retry-After`, { details: { ...route } });
+    if (wait > maxPauseWaitMs || clock.now() + wait > deadline) throw new RateLimitedError(wait, `${key(route)} is paused by the provider's Retry-After`, { details: { ...route, scope: "provider-pause" } });
     await clock.sleep(wait, signal);
   }
 
