@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/adapters/log/pino.ts";
+import { createQueueBackend } from "../../src/adapters/queue/backend.ts";
 import { freshPostgresDatabase } from "../harness/databases.ts";
 import { SLUICE_BIN } from "../harness/cli.ts";
 import { startRedis, type RunningServer } from "../harness/servers.ts";
@@ -81,5 +82,28 @@ describe("a running Sluice whose queue Redis turns evicting", () => {
     expect(ready.statusCode).toBe(200);
     expect(ready.json()).toMatchObject({ checks: { redis: { ok: true, maxmemory_policy: "noeviction", eviction: { safe: true } } } });
     expect(logged(30, "maxmemory-policy is acceptable again")).toBe(true);
+  });
+});
+
+describe("a queue Redis that turns evicting under REDIS_ALLOW_EVICTION", () => {
+  it("keeps the queues ready, says overridden, and warns once about the change", async () => {
+    const redis = await startRedis();
+    const admin = new Redis(redis.url);
+    const lines: string[] = [];
+    const logger = createLogger({ level: "info", destination: { write: (line: string) => void lines.push(line) } });
+    const backend = await createQueueBackend({ kind: "redis", url: redis.url, allowEviction: true, evictionCheckIntervalMs: 200, logger });
+    try {
+      await admin.config("SET", "maxmemory-policy", "volatile-lru");
+      await until(async () => lines.filter((l) => l.includes("maxmemory-policy changed")), (found) => found.length > 0, 5_000, "the warning");
+      expect(await backend.health()).toMatchObject({ ok: true, eviction: { policy: "volatile-lru", safe: false, overridden: true } });
+      await new Promise((r) => setTimeout(r, 500)); // more checks, same policy: no more lines
+      expect(lines.filter((l) => l.includes("maxmemory-policy changed"))).toHaveLength(1);
+      expect(lines.find((l) => l.includes("maxmemory-policy changed"))).toContain('"level":40');
+      expect(lines.some((l) => l.includes("became unsafe"))).toBe(false);
+    } finally {
+      await backend.close();
+      admin.disconnect();
+      await redis.stop();
+    }
   });
 });

@@ -107,6 +107,8 @@ export function watchEvictionPolicy(client: Redis, initial: RedisEvictionCheck, 
     const was = evictionAcceptable(verdict);
     if (was && !evictionAcceptable(next)) options.logger?.error({ policy: next.policy, code: "REDIS_EVICTION_POLICY" }, `queue Redis became unsafe: ${next.message}`);
     if (!was && evictionAcceptable(next)) options.logger?.info({ policy: next.policy }, "queue Redis maxmemory-policy is acceptable again");
+    // Accepted by REDIS_ALLOW_EVICTION, but still a change an operator should hear about.
+    if (next.overridden && next.policy !== verdict.policy) options.logger?.warn({ policy: next.policy, was: verdict.policy }, `queue Redis maxmemory-policy changed: ${next.message}`);
     return (verdict = next);
   };
   const read = async (): Promise<RedisEvictionCheck> => {
