@@ -70,6 +70,9 @@ const prices = () =>
 export const envSchema = z.object({
   PORT: int(3000, 0, 65535),
   HOST: z.string().min(1).default("127.0.0.1"),
+  METRICS_TOKEN: z.string().min(16, { error: "METRICS_TOKEN must be at least 16 characters" }).optional(),
+  OPS_ENDPOINTS: z.enum(["loopback", "open"]).default("loopback"),
+  DOCS_ENABLED: z.enum(["loopback", "true", "false"]).default("loopback"),
   SLUICE_DATA_DIR: z.string().min(1).default("./.sluice"),
   DATABASE_URL: url(["postgres", "postgresql"]),
   DATABASE_POOL_SIZE: int(10, 1, 500),
@@ -142,6 +145,8 @@ export type QueueBackendKind = "redis" | "postgres" | "pglite";
 
 export interface SluiceConfig {
   readonly server: { readonly port: number; readonly host: string; readonly bodyLimitBytes: number; readonly shutdownTimeoutMs: number };
+  /** Who may read /metrics, /docs and the detailed health views (docs/security.md). */
+  readonly ops: { readonly metricsToken: string | undefined; readonly endpoints: "loopback" | "open"; readonly docs: "loopback" | "true" | "false" };
   readonly storage: { readonly dataDir: string; readonly databaseUrl: string | undefined; readonly poolSize: number };
   readonly redis: { readonly url: string | undefined; readonly cacheUrl: string | undefined; readonly allowEviction: boolean; readonly evictionCheckMs: number };
   readonly queue: {
@@ -229,6 +234,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
 function toConfig(env: Env): SluiceConfig {
   return {
     server: { port: env.PORT, host: env.HOST, bodyLimitBytes: env.BODY_LIMIT_BYTES, shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS },
+    ops: { metricsToken: env.METRICS_TOKEN, endpoints: env.OPS_ENDPOINTS, docs: env.DOCS_ENABLED },
     storage: { dataDir: env.SLUICE_DATA_DIR, databaseUrl: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE },
     redis: { url: env.REDIS_URL, cacheUrl: env.CACHE_REDIS_URL ?? env.REDIS_URL, allowEviction: env.REDIS_ALLOW_EVICTION, evictionCheckMs: env.REDIS_EVICTION_CHECK_MS },
     queue: {

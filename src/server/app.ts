@@ -7,6 +7,7 @@ import { clientErrorHandler, frameworkErrors, registerErrorHandling } from "./er
 import { registerHttpMetrics } from "./http-metrics.ts";
 import { trackInFlight } from "./in-flight.ts";
 import { registerJsonBodies, registerUrlTextCheck } from "./request-text.ts";
+import { registerOpsAccess } from "./ops-access.ts";
 import { adminBackupRoutes } from "./routes/admin-backup.ts";
 import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -23,7 +24,7 @@ import { createQueueAdmin } from "../pipeline/admin/queue-admin.ts";
 export interface ServerOptions {
   /** api: the jobs and admin API; worker: health and metrics only; all: everything. @default "all" */
   role?: "api" | "worker" | "all";
-  /** Serve OpenAPI and its UI at /docs. @default true */
+  /** Serve OpenAPI and its UI at /docs. @default DOCS_ENABLED is not "false" */
   docs?: boolean;
 }
 
@@ -44,12 +45,13 @@ export async function buildServer(sluice: Sluice, options: ServerOptions = {}): 
   registerErrorHandling(base);
   registerJsonBodies(base);
   registerUrlTextCheck(base);
+  registerOpsAccess(base, sluice);
   registerHttpMetrics(base, sluice.metrics);
   const app = base.withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
-  if (options.docs ?? true) {
+  if (options.docs ?? sluice.config.ops.docs !== "false") {
     await app.register(swagger, {
       openapi: { info: { title: "Sluice API", version: "0.1.0", description: "Jobs, admin, health and metrics of a Sluice server" } },
       transform: jsonSchemaTransform,

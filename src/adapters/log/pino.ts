@@ -21,6 +21,9 @@ export const REDACTED_PATHS = [
   "*.databaseUrl",
   "redisUrl",
   "*.redisUrl",
+  "metricsToken",
+  "*.metricsToken",
+  "*.*.metricsToken",
 ];
 
 export function createLogger(options: { level: string; destination?: DestinationStream }): Logger {
