@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
-import { types, type PGlite, type Results, type Transaction } from "@electric-sql/pglite";
+import { types, type PGlite, type Results, type SerializerOptions, type Transaction } from "@electric-sql/pglite";
+import { checkedSerializers, yieldToEventLoop } from "../store/pglite/query-options.ts";
 import { classifyStatement, type Statement } from "./pglite-statements.ts";
 
 /**
@@ -53,6 +54,8 @@ const PG_PARSERS = {
 };
 
 type Runner = Pick<PGlite | Transaction, "query" | "exec">;
+/** Per query: the instance-wide settings stay PGlite's (the store passes its own). */
+type Options = { parsers: typeof PG_PARSERS; serializers: SerializerOptions };
 
 function toPgResult<R>(result: Results<R>): PgResult<R> {
   return {
@@ -65,10 +68,12 @@ function toPgResult<R>(result: Results<R>): PgResult<R> {
 
 const EMPTY: PgResult<never> = { rows: [], rowCount: 0, fields: [] };
 
-async function run<R>(runner: Runner, text: string, params: readonly unknown[] | undefined): Promise<PgResult<R>> {
-  if (params && params.length > 0) return toPgResult(await runner.query<R>(text, [...params], { parsers: PG_PARSERS }));
+async function run<R>(runner: Runner, options: Options, text: string, params: readonly unknown[] | undefined): Promise<PgResult<R>> {
+  // BullMQ's worker loop is a chain of statements too: let the API's sockets in between (see query-options.ts).
+  await yieldToEventLoop();
+  if (params && params.length > 0) return toPgResult(await runner.query<R>(text, [...params], options));
   // Parameterless text may hold several statements (BullMQ's migration files): the simple protocol takes them.
-  const results = await runner.exec(text, { parsers: PG_PARSERS });
+  const results = await runner.exec(text, { parsers: options.parsers });
   const last = results[results.length - 1];
   return last ? toPgResult(last as Results<R>) : EMPTY;
 }
@@ -140,7 +145,7 @@ export class PgliteClient extends EventEmitter {
       case "client-list":
         return this.pool.clientList<R>();
       case "other":
-        return run<R>(this.#tx?.tx ?? this.db, text, params);
+        return run<R>(this.#tx?.tx ?? this.db, this.pool.queryOptions, text, params);
     }
   }
 
@@ -196,9 +201,12 @@ export class PglitePool extends EventEmitter {
   readonly options = { keepAlive: true, max: 1 };
   #clients = new Set<PgliteClient>();
   #ended = false;
+  /** @internal */
+  readonly queryOptions: Options;
 
   constructor(readonly db: PGlite) {
     super();
+    this.queryOptions = { parsers: PG_PARSERS, serializers: checkedSerializers(db) };
     // Every BullMQ Queue and Worker on the backend adds its own 'error' listener.
     this.setMaxListeners(0);
   }
@@ -209,7 +217,7 @@ export class PglitePool extends EventEmitter {
     const statement = classifyStatement(text);
     if (statement.kind === "client-list") return this.clientList<R>();
     if (statement.kind !== "other") throw new Error(`${statement.kind} needs a dedicated client: use pool.connect()`);
-    return run<R>(this.db, text, params);
+    return run<R>(this.db, this.queryOptions, text, params);
   }
 
   async connect(): Promise<PgliteClient> {

@@ -14,19 +14,23 @@ export const MAX_HNSW_VECTOR_DIMENSIONS = 2_000;
 export const MAX_HNSW_HALFVEC_DIMENSIONS = 4_000;
 
 /**
- * A parameter sent in binary format by both store adapters: node-postgres sends what `toPostgres()`
- * returns and binds a Buffer as binary; PGlite stringifies parameters of types it has no serializer for
- * (`toString()`) and binds a returned Uint8Array as binary. tests/integration/embeddings-*.test.ts
- * cover both paths.
+ * Bytes that both store adapters bind in binary format, whatever PGlite's type registry holds.
+ * node-postgres sends any Uint8Array as binary. PGlite sends bytes as binary when its serializer
+ * for the parameter's type returns them: the array serializer it registers at open for the types that
+ * exist then (`vector[]` on a folder migrated earlier) returns a non-array unchanged, and for a type
+ * it does not know (`vector[]` when the extension was created after open) it calls `toString()`,
+ * which here returns the bytes too. tests/integration/embedded-restart.test.ts covers both registries.
  */
-export interface BinaryParam {
-  toPostgres(): Buffer;
-  toString(): string;
+export class BinaryParam extends Uint8Array {
+  // A string by type only: PGlite's fallback must get the bytes back.
+  override toString(): string {
+    return this as unknown as string;
+  }
 }
 
-function binaryParam(buffer: Buffer): BinaryParam {
-  // toString must return the bytes (PGlite's fallback path), which TypeScript types as string.
-  return { toPostgres: () => buffer, toString: () => buffer as unknown as string };
+function binaryParam(size: number): { param: BinaryParam; buffer: Buffer } {
+  const param = new BinaryParam(size);
+  return { param, buffer: Buffer.from(param.buffer, param.byteOffset, param.byteLength) };
 }
 
 /** Throws VALIDATION_FAILED unless `value` holds 1-16000 finite numbers (and `dimensions` of them when given). */
@@ -55,16 +59,16 @@ function writeVector(buffer: Buffer, offset: number, vector: Vector): number {
 
 /** One `vector` parameter (write `$n::vector` in the SQL). */
 export function vectorParam(vector: Vector): BinaryParam {
-  const buffer = Buffer.allocUnsafe(4 + 4 * vector.length);
+  const { param, buffer } = binaryParam(4 + 4 * vector.length);
   writeVector(buffer, 0, vector);
-  return binaryParam(buffer);
+  return param;
 }
 
 /** One `vector[]` parameter (write `$n::vector[]`); all vectors must have the same length. */
 export function vectorArrayParam(vectorOid: number, vectors: readonly Vector[]): BinaryParam {
   const dims = vectors[0]?.length ?? 0;
   const element = 4 + 4 * dims;
-  const buffer = Buffer.allocUnsafe(20 + vectors.length * (4 + element));
+  const { param, buffer } = binaryParam(20 + vectors.length * (4 + element));
   let p = buffer.writeInt32BE(1, 0); // one dimension
   p = buffer.writeInt32BE(0, p); // no NULLs
   p = buffer.writeUInt32BE(vectorOid, p);
@@ -75,7 +79,7 @@ export function vectorArrayParam(vectorOid: number, vectors: readonly Vector[]):
     p = buffer.writeInt32BE(element, p);
     p = writeVector(buffer, p, vector);
   }
-  return binaryParam(buffer);
+  return param;
 }
 
 const oids = new WeakMap<Queryable, Promise<number>>();

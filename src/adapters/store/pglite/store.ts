@@ -1,7 +1,8 @@
-import type { PGlite, Transaction } from "@electric-sql/pglite";
+import type { PGlite, SerializerOptions, Transaction } from "@electric-sql/pglite";
 import type { QueryResult, Store, StoreTransaction } from "../../../ports/store.ts";
 import { translateStoreError } from "../translate-error.ts";
 import { openPglite } from "./open.ts";
+import { checkedSerializers, yieldToEventLoop } from "./query-options.ts";
 
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
@@ -9,10 +10,12 @@ const NUMERIC_OID = 1700;
 const parsers = { [INT8_OID]: (v: string) => Number(v), [NUMERIC_OID]: (v: string) => Number(v) };
 
 type Runner = Pick<PGlite | Transaction, "query">;
+type Options = { parsers: typeof parsers; serializers: SerializerOptions };
 
-async function run<R>(runner: Runner, sql: string, params: readonly unknown[] | undefined): Promise<QueryResult<R>> {
+async function run<R>(runner: Runner, options: Options, sql: string, params: readonly unknown[] | undefined): Promise<QueryResult<R>> {
+  await yieldToEventLoop();
   try {
-    const result = await runner.query<R>(sql, params as unknown[] | undefined, { parsers });
+    const result = await runner.query<R>(sql, params as unknown[] | undefined, options);
     return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
   } catch (err) {
     throw translateStoreError(err);
@@ -30,10 +33,11 @@ export async function createPgliteStore(options: PgliteStoreOptions): Promise<St
   const owned = !options.db;
   const db = options.db ?? (await openPglite(options.dataDir));
   let closed = false;
+  const perQuery: Options = { parsers, serializers: checkedSerializers(db) };
   return {
     kind: "pglite",
     db,
-    query: (sql, params) => run(db, sql, params),
+    query: (sql, params) => run(db, perQuery, sql, params),
     async exec(sql) {
       try {
         await db.exec(sql);
@@ -44,7 +48,7 @@ export async function createPgliteStore(options: PgliteStoreOptions): Promise<St
     transaction: (fn) =>
       db.transaction((tx) =>
         fn({
-          query: (sql, params) => run(tx, sql, params),
+          query: (sql, params) => run(tx, perQuery, sql, params),
           exec: async (sql) => {
             try {
               await tx.exec(sql);
@@ -55,7 +59,7 @@ export async function createPgliteStore(options: PgliteStoreOptions): Promise<St
         } satisfies StoreTransaction),
       ),
     async ping() {
-      await run(db, "SELECT 1", []);
+      await run(db, perQuery, "SELECT 1", []);
     },
     async hasVectorExtension() {
       return true;
