@@ -2,7 +2,7 @@ import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
-import { SluiceError, type ErrorCode } from "../core/errors.ts";
+import { ERROR_CATALOGUE, SluiceError, type ErrorCode } from "../core/errors.ts";
 
 // Fastify's own error codes mapped to ours: the HTTP contract speaks only Sluice codes.
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -31,14 +31,36 @@ export function toSluiceError(err: FastifyError | Error): SluiceError {
   return new SluiceError("INTERNAL", "Internal error", { cause: err });
 }
 
+/**
+ * Errors whose text can carry what only an operator should see: driver messages with hosts and
+ * ports, client-library advice, provider answers. A caller gets the catalogue's message and the
+ * request id; the log line with that id has the whole error.
+ */
+const INTERNAL_DETAIL: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "INTERNAL",
+  "DEPENDENCY_UNAVAILABLE",
+  "MIGRATION_FAILED",
+  "CONFIG_INVALID",
+  "REDIS_EVICTION_POLICY",
+  "PROVIDER_ERROR",
+  "PROVIDER_TIMEOUT",
+  "PROVIDER_UNAVAILABLE",
+  "PROVIDER_AUTH",
+]);
+
+export function publicBody(err: SluiceError, requestId: string): { error: { code: ErrorCode; message: string; details?: unknown; request_id: string } } {
+  if (INTERNAL_DETAIL.has(err.code)) return { error: { code: err.code, message: ERROR_CATALOGUE[err.code].message, request_id: requestId } };
+  return { error: { ...err.toJSON().error, request_id: requestId } };
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const sluiceError = toSluiceError(err);
-    if (sluiceError.status >= 500) request.log.error({ err }, "request failed");
+    if (sluiceError.status >= 500) request.log.error({ err, requestId: request.id }, "request failed");
     if (sluiceError instanceof SluiceError && "retryAfterMs" in sluiceError && typeof sluiceError.retryAfterMs === "number") {
       void reply.header("retry-after", String(Math.max(1, Math.ceil(sluiceError.retryAfterMs / 1000))));
     }
-    return reply.status(sluiceError.status).send(sluiceError.toJSON());
+    return reply.status(sluiceError.status).send(publicBody(sluiceError, request.id));
   });
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send(new SluiceError("ROUTE_NOT_FOUND", `No route ${request.method} ${request.url.split("?")[0] ?? ""}`).toJSON()),
