@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeProviderServer, type FakeProviderServer } from "../fakes/openai-server.ts";
 import { freePort } from "../harness/servers.ts";
 import { sleep } from "../harness/wait.ts";
-import { createAdminKey, FAULT_SETTINGS, providerEnv, spawnSluice, stopProcess, stopStack, waitServing, type SluiceProcess } from "./fleet.ts";
+import { FAULT_SETTINGS, providerEnv, spawnSluice, stopProcess, stopStack, waitServing, type SluiceProcess } from "./fleet.ts";
 import { missedTargets, ProviderLedger, underLoad, type ApiTarget } from "./load.ts";
 
 /**
@@ -22,7 +22,8 @@ beforeAll(async () => {
 
 afterAll(() => stopStack({ fake }), 60_000);
 
-const WORKSPACE = "faults";
+/** The workspace `sluice dev` makes. */
+const WORKSPACE = "dev";
 const headers = (key: string) => ({ authorization: `Bearer ${key}`, "content-type": "application/json" });
 
 function items(n: number, prefix: string): Array<{ id: string; text: string }> {
@@ -59,13 +60,31 @@ async function untilItems(target: ApiTarget, ok: (c: Record<string, number>) => 
   return last;
 }
 
+/** `sluice dev --no-demo` in `cwd` (its data in `cwd/.sluice`), once it serves and has printed its admin key. */
+async function startDev(cwd: string, env: Record<string, string>, port?: number): Promise<{ proc: SluiceProcess; devKey: string }> {
+  const proc = spawnSluice(["dev", "--no-demo"], env, { port: port ?? (await freePort()), cwd });
+  await waitServing(proc);
+  const deadline = Date.now() + 60_000;
+  let devKey: string | undefined;
+  while (!(devKey = /Admin key (sk_sluice_\S+)/.exec(proc.output())?.[1]) && Date.now() < deadline) await sleep(100);
+  if (!devKey) throw new Error(`sluice dev printed no admin key: ${proc.output().slice(-2_000)}`);
+  return { proc, devKey };
+}
+
+/** A key of the dev workspace that outlives restarts (each `sluice dev` start revokes the previous dev key). */
+async function lastingKey(url: string, devKey: string): Promise<string> {
+  const res = await fetch(`${url}/api/keys`, { method: "POST", headers: headers(devKey), body: JSON.stringify({ workspace: WORKSPACE, scopes: "admin,jobs:read,jobs:write", name: "fault suite" }) });
+  const body = (await res.json()) as { key?: string };
+  if (!body.key) throw new Error(`POST /api/keys answered ${res.status}: ${JSON.stringify(body)}`);
+  return body.key;
+}
+
 describe("fault suite: embedded mode (PGlite)", () => {
   it("restart on the same folder (SIGTERM, start again) with the embeddings backfill running", async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "sluice-faults-embedded-"));
+    const cwd = mkdtempSync(join(tmpdir(), "sluice-faults-embedded-"));
     const env = {
       ...FAULT_SETTINGS,
       ...providerEnv(fake),
-      SLUICE_DATA_DIR: dataDir,
       SHUTDOWN_TIMEOUT_MS: "15000",
       // Production's lock: no worker dies here, so a job that runs twice means a lock lost to a stalled PGlite.
       QUEUE_LOCK_DURATION_MS: "30000",
@@ -74,12 +93,11 @@ describe("fault suite: embedded mode (PGlite)", () => {
       EMBEDDING_BACKFILL_SWEEP_MS: "1000",
       EMBEDDING_BACKFILL_RETRY_DELAY_MS: "200",
     };
-    const target: ApiTarget = { url: "", key: await createAdminKey(env, WORKSPACE) };
     const port = await freePort();
-    target.url = `http://127.0.0.1:${port}`;
-    let proc: SluiceProcess = spawnSluice(["start", "--role", "all"], env, { port });
+    const dev = await startDev(cwd, env, port);
+    let proc = dev.proc;
     let first = proc;
-    await waitServing(proc);
+    const target: ApiTarget = { url: proc.url, key: await lastingKey(proc.url, dev.devKey) };
     ledger.reset(100);
     const before = items(800, "before");
     const after = items(200, "after");
@@ -92,7 +110,8 @@ describe("fault suite: embedded mode (PGlite)", () => {
       const stopMs = Date.now() - t;
       t = Date.now();
       first = proc;
-      proc = spawnSluice(["start", "--role", "all"], env, { port });
+      // `sluice start` on the folder `sluice dev` made: the same embedded instance, its other front door.
+      proc = spawnSluice(["start", "--role", "all"], env, { port, cwd });
       await waitServing(proc);
       const startMs = Date.now() - t;
       // Items ingested after a restart are the ones issue 8 saw stuck in `processing`.
@@ -123,13 +142,8 @@ describe("fault suite: embedded mode (PGlite)", () => {
   it("two processes on one folder: the second refuses with DATA_DIR_LOCKED, the first keeps working", async () => {
     const cwd = mkdtempSync(join(tmpdir(), "sluice-faults-dev-"));
     const env = { ...FAULT_SETTINGS, ...providerEnv(fake) };
-    const first = spawnSluice(["dev", "--no-demo"], env, { port: await freePort(), cwd });
-    await waitServing(first);
-    const deadline = Date.now() + 30_000;
-    let key: string | undefined;
-    while (!(key = /Admin key (sk_sluice_\S+)/.exec(first.output())?.[1]) && Date.now() < deadline) await sleep(100);
-    if (!key) throw new Error(`sluice dev printed no admin key: ${first.output().slice(-2_000)}`);
-    const target: ApiTarget = { url: first.url, key };
+    const { proc: first, devKey } = await startDev(cwd, env);
+    const target: ApiTarget = { url: first.url, key: devKey };
     ledger.reset(100);
     let second: SluiceProcess | undefined;
     const r = await underLoad(target, ledger, { fault: "embedded-two-processes", jobs: 150, perSecond: 10 }, async (load) => {

@@ -65,6 +65,8 @@ export class ProviderLedger {
         handle: async (ctx) => {
           const marker = markerOf(promptOf(ctx.body));
           if (marker) this.requested.set(marker, (this.requested.get(marker) ?? 0) + 1);
+          // A storm answers every request while it lasts (the fake's own 429s are a count, which a retry outlasts).
+          if (Date.now() < this.#storm.until) fake.rateLimitNext({ count: 1, retryAfterSeconds: this.#storm.retryAfterSeconds });
           if (await fake.state.gate(chat, ctx, () => cost(ctx.body))) return chat.handle(ctx);
           if (marker && ctx.res.statusCode >= 400) this.refused.set(marker, (this.refused.get(marker) ?? 0) + 1);
         },
@@ -72,8 +74,16 @@ export class ProviderLedger {
     ]);
   }
 
+  #storm = { until: 0, retryAfterSeconds: 1 };
+
+  /** Every chat request answers 429 with `Retry-After: retryAfterSeconds` for the next `ms`. */
+  storm429(ms: number, retryAfterSeconds: number): void {
+    this.#storm = { until: Date.now() + ms, retryAfterSeconds };
+  }
+
   /** A well-behaved provider again, zeroed counters, `latencyMs` per call. */
   reset(latencyMs: number): void {
+    this.#storm = { until: 0, retryAfterSeconds: 1 };
     this.fake.reset();
     this.requested.clear();
     this.refused.clear();
@@ -264,6 +274,8 @@ export interface Targets {
   maxTwice?: number;
   /** Re-runs must show in the job's attempts (issue 8: a worker abandoning jobs at SIGTERM). @default false */
   rerunsVisible?: boolean;
+  /** The fault is not the jobs' doing, so it spends none of their attempts (issue 8 items 4 and 5). @default false */
+  attemptsUnchanged?: boolean;
 }
 
 /** Everything that misses the suite's targets, as sentences; empty when the fault was survived. */
@@ -274,6 +286,7 @@ export function missedTargets(r: FaultReport, targets: Targets = {}): string[] {
   if (r.failed > 0) missed.push(`${r.failed} jobs failed, e.g. ${r.samples.failed.join(" | ")}`);
   if (r.refused > 0) missed.push(`${r.refused} submissions still refused long after the fault, e.g. ${r.samples.refused.join(" | ")}`);
   if (r.twice > (targets.maxTwice ?? 0)) missed.push(`${r.twice} jobs paid twice (at most ${targets.maxTwice ?? 0} allowed), e.g. ${r.samples.twice.join(" | ")}`);
+  if (targets.attemptsUnchanged && r.retried > 0) missed.push(`${r.retried} jobs spent attempts on a fault that was not theirs`);
   if (targets.rerunsVisible && r.hidden > 0) missed.push(`${r.hidden} jobs ran again without it showing in attempts`);
   if (r.wrong > 0) missed.push(`${r.wrong} completed jobs carry no answer of their own provider call`);
   return missed;
