@@ -8,6 +8,9 @@ export default defineConfig({
     pool: "forks",
     // Two cores: more parallel files only thrash the real servers each file starts.
     maxWorkers: 2,
+    // Builds dist/ and starts the run's Redis and PostgreSQL; its teardown kills what workers left.
     globalSetup: ["tests/harness/global-setup.ts"],
+    // Stops every process a file started (sluice, redis-server, postgres) after its own hooks.
+    setupFiles: ["tests/harness/setup-file.ts"],
   },
 });

@@ -14,7 +14,7 @@
  * Always starts its own redis-server (Debian's) on a free port; each process keeps its store in
  * an embedded PGlite folder of its own. At the defaults it runs for about 20 s.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,6 +22,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createSluice } from "../src/sluice.ts";
 import { startFakeProviderServer } from "../tests/fakes/openai-server.ts";
+import { spawnTracked, stopTracked } from "../tests/harness/processes.ts";
 import { startRedis } from "../tests/harness/servers.ts";
 
 const { values } = parseArgs({
@@ -51,7 +52,8 @@ async function worker(): Promise<void> {
 }
 
 function startWorker(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--worker"], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+  // Tracked: killed with this process's servers however the run ends (tests/harness/processes.ts).
+  const child = spawnTracked(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--worker"], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
   return new Promise((resolve, reject) => {
     child.stdout?.on("data", (d: Buffer) => {
       if (d.toString().includes("ready")) resolve(child);
@@ -112,8 +114,7 @@ async function main(): Promise<void> {
     );
   } finally {
     await producer.close();
-    for (const w of workers) w.kill("SIGTERM");
-    await Promise.all(workers.map((w) => new Promise((resolve) => (w.exitCode !== null ? resolve(null) : w.once("exit", resolve)))));
+    await Promise.all(workers.map((w) => stopTracked(w)));
     await fake.close();
     await redis.stop();
     rmSync(dataDir, { recursive: true, force: true });

@@ -1,9 +1,11 @@
+// Only what every command needs is imported here. Each action imports its own machinery (BullMQ,
+// PGlite, Fastify, drivers) when it runs, so `sluice --help` or `sluice status` starts in a
+// fraction of a second instead of loading the whole server.
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { Command, Option } from "commander";
 import { ApiError } from "./client.ts";
-import { createPgStore } from "../adapters/store/pg/store.ts";
 import { SluiceError } from "../core/errors.ts";
-import { runDemo } from "./commands/demo.ts";
-import { DEV_WORKSPACE, devAdminKey } from "./commands/dev.ts";
 import { registerBackupCommands } from "./commands/backup.ts";
 import { registerKeyCommands } from "./commands/keys.ts";
 import { registerQueueCommands } from "./commands/queues.ts";
@@ -13,19 +15,26 @@ import { registerUsageCommands } from "./commands/usage.ts";
 import { registerEmbeddingCommands } from "./commands/embeddings.ts";
 import { withClientOptions, clientFor, type ClientFlags } from "./commands/shared.ts";
 import { statusCommand } from "./commands/status.ts";
-import { exitOnSignals, serve, type Role } from "./serve.ts";
-import { loadConfig } from "../core/config.ts";
-import { createPgliteStore } from "../adapters/store/pglite/store.ts";
-import { migrate } from "../pipeline/migrator.ts";
-import { resolve } from "node:path";
+import type { Role } from "./serve.ts";
 
-const program = new Command("sluice").description("Sluice: a self-hostable runtime for AI pipelines").showHelpAfterError();
+/** package.json's version: two folders up from src/cli (tsx), three from dist/src/cli (the build). */
+function packageVersion(): string {
+  const file = [new URL("../../package.json", import.meta.url), new URL("../../../package.json", import.meta.url)].find((f) => existsSync(f));
+  return file ? (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version : "unknown";
+}
+
+const program = new Command("sluice").description("Sluice: a self-hostable runtime for AI pipelines").version(packageVersion()).showHelpAfterError();
 
 program
   .command("dev")
   .description("run everything embedded in one process (PGlite, local AI provider), run the demo and print the URLs")
   .option("--no-demo", "skip the demo run")
   .action(async (flags: { demo: boolean }) => {
+    const [{ serve, exitOnSignals }, { devAdminKey, DEV_WORKSPACE }, { runDemo }] = await Promise.all([
+      import("./serve.ts"),
+      import("./commands/dev.ts"),
+      import("./commands/demo.ts"),
+    ]);
     const running = await serve("all");
     exitOnSignals(running);
     const key = await devAdminKey(running.sluice);
@@ -46,6 +55,7 @@ program
   .description("run a server process in one role")
   .addOption(new Option("--role <role>", "api: HTTP API; worker: queue workers; all: both").choices(["api", "worker", "all"]).default("all"))
   .action(async (opts: { role: Role }) => {
+    const { serve, exitOnSignals } = await import("./serve.ts");
     exitOnSignals(await serve(opts.role));
   });
 
@@ -53,10 +63,12 @@ program
   .command("migrate")
   .description("apply pending database migrations (also done at start)")
   .action(async () => {
+    const { loadConfig } = await import("../core/config.ts");
+    const { migrate } = await import("../pipeline/migrator.ts");
     const config = loadConfig();
     const store = config.storage.databaseUrl
-      ? createPgStore({ connectionString: config.storage.databaseUrl, poolSize: 2 })
-      : await createPgliteStore({ dataDir: resolve(config.storage.dataDir, "pgdata") });
+      ? (await import("../adapters/store/pg/store.ts")).createPgStore({ connectionString: config.storage.databaseUrl, poolSize: 2 })
+      : await (await import("../adapters/store/pglite/store.ts")).createPgliteStore({ dataDir: resolve(config.storage.dataDir, "pgdata") });
     try {
       const result = await migrate(store, { requireVector: config.embeddings.vectorSearchEnabled });
       console.log(result.applied.length > 0 ? `Applied: ${result.applied.join(", ")}` : "Nothing to apply.");

@@ -1,4 +1,7 @@
 import type { TestProject } from "vitest/node";
+import { buildDist } from "./build.ts";
+import { createPgliteTemplate } from "./pglite-template.ts";
+import { createPidNet } from "./processes.ts";
 import { startPostgres, startRedis, type RunningServer } from "./servers.ts";
 
 declare module "vitest" {
@@ -8,14 +11,23 @@ declare module "vitest" {
   }
 }
 
-/** One Redis and one PostgreSQL server for the whole run; each test file makes its own database or key prefix. */
+/**
+ * Once per run: compile dist/ (tests start the compiled `sluice`, never a stale one), one Redis and
+ * one PostgreSQL server for the whole run (each test file makes its own database or key prefix),
+ * the pid folder where every spawned process is listed (tests/harness/processes.ts), and the PGlite
+ * template that new embedded data folders start from (tests/harness/pglite-template.ts).
+ */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const pids = createPidNet();
   const servers: RunningServer[] = [];
-  const [redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
+  const [redis, postgres, template] = await Promise.all([startRedis(), startPostgres(), createPgliteTemplate(), buildDist()]);
   servers.push(redis, postgres);
   project.provide("redisUrl", redis.url);
   project.provide("postgresUrl", postgres.url);
   return async () => {
     await Promise.all(servers.map((s) => s.stop()));
+    // The last net: processes whose test worker died before it could stop them.
+    pids.teardown();
+    template.remove();
   };
 }

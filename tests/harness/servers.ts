@@ -1,9 +1,10 @@
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { spawnTracked, stopTracked } from "./processes.ts";
 
 /**
  * Real Redis and PostgreSQL servers from Debian's packages, on random free ports in temporary
@@ -12,6 +13,8 @@ import pg from "pg";
 export interface RunningServer {
   url: string;
   port: number;
+  /** The server's process group: its leader's pid (under root, `runuser` in front of postgres). */
+  processGroup?: number;
   stop(): Promise<void>;
 }
 
@@ -28,32 +31,36 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+/**
+ * Polls `check` until it holds. Fails fast when `child` exits or cannot be spawned, and otherwise
+ * after `timeoutMs`; either way the caller kills the child (see `startedOrKilled`).
+ */
+function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 30_000, child?: ChildProcess & { spawnError?: Error }): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
     const attempt = (): void => {
-      check()
-        .then((ok) => {
-          if (ok) resolve();
-          else if (Date.now() > deadline) reject(new Error(`${what} did not start within ${timeoutMs} ms`));
-          else setTimeout(attempt, 50);
-        })
-        .catch(() => (Date.now() > deadline ? reject(new Error(`${what} did not start`)) : setTimeout(attempt, 50)));
+      if (child?.spawnError) return reject(new Error(`${what} could not be started: ${child.spawnError.message}`));
+      if (child && (child.exitCode !== null || child.signalCode !== null)) return reject(new Error(`${what} exited during start (${child.exitCode ?? child.signalCode})`));
+      const retry = (): void => (Date.now() > deadline ? reject(new Error(`${what} did not start within ${timeoutMs} ms`)) : void setTimeout(attempt, 50));
+      check().then((ok) => (ok ? resolve() : retry()), retry);
     };
     attempt();
   });
 }
 
+/** Stops a child started by `spawnTracked` and its process group: `signal`, then SIGKILL after 10 s. */
 function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill(signal);
-  });
+  return stopTracked(child, signal);
+}
+
+/** Waits for the server; if it never comes up, stops it (group and temp folder) before rethrowing. */
+async function startedOrKilled(child: ChildProcess, started: Promise<void>): Promise<void> {
+  try {
+    await started;
+  } catch (err) {
+    await stopTracked(child, "SIGKILL");
+    throw err;
+  }
 }
 
 export interface RedisServerOptions {
@@ -64,12 +71,13 @@ export interface RedisServerOptions {
 export async function startRedis(options: RedisServerOptions = {}): Promise<RunningServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "sluice-redis-"));
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction", ...(options.args ?? [])], {
+  const child = spawnTracked("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction", ...(options.args ?? [])], {
     stdio: "ignore",
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
   });
   const url = `redis://127.0.0.1:${port}`;
   const { Redis } = await import("ioredis");
-  await waitFor(async () => {
+  const probe = async (): Promise<boolean> => {
     const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     client.on("error", () => undefined); // refused until the server is up: expected while probing
     try {
@@ -78,13 +86,14 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Runn
     } finally {
       client.disconnect();
     }
-  }, "redis-server");
+  };
+  await startedOrKilled(child, waitFor(probe, "redis-server", 30_000, child));
   return {
     url,
     port,
+    processGroup: child.pid,
     async stop() {
       await stopChild(child);
-      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -124,9 +133,9 @@ export async function startPostgres(): Promise<RunningServer> {
     "-D", data, "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
     "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300",
   ]);
-  const child = spawn(cmd, args, { stdio: "ignore" });
+  const child = spawnTracked(cmd, args, { stdio: "ignore", cleanup: () => rmSync(dir, { recursive: true, force: true }) });
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  await waitFor(async () => {
+  const probe = async (): Promise<boolean> => {
     const client = new pg.Client({ connectionString: url });
     try {
       await client.connect();
@@ -135,13 +144,15 @@ export async function startPostgres(): Promise<RunningServer> {
     } finally {
       await client.end().catch(() => undefined);
     }
-  }, "postgres");
+  };
+  await startedOrKilled(child, waitFor(probe, "postgres", 30_000, child));
   return {
     url,
     port,
+    processGroup: child.pid,
     async stop() {
+      // SIGINT: PostgreSQL's fast shutdown (SIGTERM would wait for every client to leave).
       await stopChild(child, "SIGINT");
-      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -201,7 +212,7 @@ export async function startRestartableRedis(options: RedisServerOptions = {}): P
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   const resume = async (): Promise<void> => {
-    child = spawn("redis-server", args, { stdio: "ignore" });
+    child = spawnTracked("redis-server", args, { stdio: "ignore" });
     await waitFor(() => redisAnswers(url), "redis-server");
   };
   await resume();
@@ -244,7 +255,7 @@ export async function startRestartablePostgres(): Promise<RestartableServer> {
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   let child: ChildProcess | undefined;
   const resume = async (): Promise<void> => {
-    child = spawn(cmd, args, { stdio: "ignore" });
+    child = spawnTracked(cmd, args, { stdio: "ignore" });
     await waitFor(async () => {
       const client = new pg.Client({ connectionString: url });
       try {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli, startCli, waitForExit } from "../harness/cli.ts";
 import { freshPostgresDatabase } from "../harness/databases.ts";
+import { seedPgliteDataDir } from "../harness/pglite-template.ts";
 import { freePort } from "../harness/servers.ts";
 
 describe("the sluice process", () => {
@@ -17,6 +18,7 @@ describe("the sluice process", () => {
 
   it("starts on embedded defaults, reports ready through `sluice status`, and exits 0 on SIGTERM", async () => {
     const cwd = mkdtempSync(join(tmpdir(), "sluice-cli-"));
+    seedPgliteDataDir(join(cwd, ".sluice", "pgdata"));
     const port = await freePort();
     const { child, output } = await startCli(["start", "--role", "all"], {}, port, cwd);
     const status = runCli(["status", "--url", `http://127.0.0.1:${port}`]);

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +12,9 @@ import { createQueueBackend, type QueueBackendOptions } from "../../src/adapters
 import { openPglite } from "../../src/adapters/store/pglite/open.ts";
 import { createQueueManager, type QueueManager } from "../../src/pipeline/queues/queue-manager.ts";
 import { freshPostgresDatabase } from "../harness/databases.ts";
+import { compiledFixture } from "../harness/fixtures.ts";
+import { seedPgliteDataDir } from "../harness/pglite-template.ts";
+import { spawnTracked } from "../harness/processes.ts";
 import type { CrashWorkerConfig } from "../fixtures/queue-crash-worker.ts";
 
 /**
@@ -38,7 +41,7 @@ interface Child {
 }
 
 function startChild(config: CrashWorkerConfig): Child {
-  const child = spawn(process.execPath, ["--import", "tsx", "tests/fixtures/queue-crash-worker.ts"], {
+  const child = spawnTracked(process.execPath, [compiledFixture("queue-crash-worker")], {
     env: { ...process.env, CRASH_WORKER_CONFIG: JSON.stringify(config) },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -46,7 +49,7 @@ function startChild(config: CrashWorkerConfig): Child {
   const listeners = new Set<() => void>();
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  createInterface({ input: child.stdout }).on("line", (line) => {
+  createInterface({ input: child.stdout! }).on("line", (line) => {
     try {
       events.push(JSON.parse(line) as ChildEvent);
     } catch {
@@ -157,6 +160,7 @@ describe("Crash safety: a worker SIGKILLed mid-job loses nothing", () => {
 
   it("on PGlite: the process dies, the next process on the same data folder finishes the jobs", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "sluice-crash-pglite-"));
+    seedPgliteDataDir(dataDir);
     cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
     const base = { kind: "pglite", target: dataDir, queue: "crash", concurrency: CONCURRENCY, ...TIMING } as const;
     // One process per PGlite data folder: the first child owns it and adds the jobs itself.

@@ -1,8 +1,6 @@
 import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { openPglite } from "../../adapters/store/pglite/open.ts";
-import { loadConfig } from "../../core/config.ts";
 import { clientFor, withClientOptions, type ClientFlags } from "./shared.ts";
 
 /** `sluice backup` (live, through the admin API) and `sluice restore` (offline, into the data folder). */
@@ -28,6 +26,8 @@ export function registerBackupCommands(program: Command): void {
     .description("restore a backup into SLUICE_DATA_DIR (Sluice must be stopped; the old data is kept as pgdata.before-restore-<time>)")
     .requiredOption("--from <file>", "a .tar.gz written by `sluice backup`")
     .action(async (flags: { from: string }) => {
+      // Imported here: PGlite is heavy and no other command of this file needs it.
+      const [{ openPglite }, { loadConfig }] = await Promise.all([import("../../adapters/store/pglite/open.ts"), import("../../core/config.ts")]);
       const config = loadConfig();
       const target = resolve(config.storage.dataDir, "pgdata");
       if (existsSync(target) && readdirSync(target).some((f) => f !== "sluice.pid")) {

@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { createSluice } from "../../sluice.ts";
 import { ApiError } from "../client.ts";
 import { table } from "../output.ts";
 import { clientFor, withClientOptions, type ClientFlags } from "./shared.ts";
@@ -19,6 +18,8 @@ interface CreatedKeyBody {
 
 /** Bootstrap path: no admin key yet, so open the database directly (a PostgreSQL server, or an idle data folder). */
 async function createDirect(flags: CreateFlags): Promise<CreatedKeyBody> {
+  // Imported here: the whole runtime loads only on this bootstrap path, not for the API commands.
+  const { createSluice } = await import("../../sluice.ts");
   const sluice = await createSluice({ env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" } });
   try {
     await sluice.intake.ensureWorkspace(flags.workspace, flags.workspace);

@@ -1,0 +1,90 @@
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { createConnection } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { startCli } from "./cli.ts";
+import { exited, isRunning, spawnTracked } from "./processes.ts";
+import { freePort } from "./servers.ts";
+import { until } from "./wait.ts";
+import type { Started } from "../fixtures/cleanup/report.ts";
+
+/**
+ * Every process a test starts dies with it, even when its setup fails, times out, or its worker
+ * is killed: checked from outside, by pid (with its start time), process group and port.
+ */
+
+/** Pids of live processes in process group `pgid` (field 5 of /proc/<pid>/stat). */
+function groupMembers(pgid: number): number[] {
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .filter((name) => {
+      try {
+        const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        return fields[0] !== "Z" && Number(fields[2]) === pgid;
+      } catch {
+        return false; // exited while we looked
+      }
+    })
+    .map(Number);
+}
+
+/** Pids of live processes whose working directory is `dir`. */
+function processesIn(dir: string): number[] {
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .filter((name) => {
+      try {
+        return readlinkSync(`/proc/${name}/cwd`) === dir && isRunning(Number(name));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+function portAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host: "127.0.0.1" });
+    socket.once("connect", () => (socket.destroy(), resolve(true)));
+    socket.once("error", () => resolve(false));
+  });
+}
+
+async function gone(p: Started): Promise<{ running: boolean; group: number[]; port: boolean }> {
+  return { running: isRunning(p.pid, p.startTime), group: groupMembers(p.pid), port: await portAnswers(p.port) };
+}
+
+describe("process cleanup", () => {
+  it("a startCli that times out kills its sluice before throwing", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "sluice-cleanup-"));
+    await expect(startCli(["start", "--role", "all"], {}, await freePort(), cwd, { timeoutMs: 1 })).rejects.toThrow("did not start");
+    expect(processesIn(cwd)).toEqual([]);
+  });
+
+  it("servers and sluice started by a setup that throws, times out or loses its worker are all gone after the run", async () => {
+    const reports = mkdtempSync(join(tmpdir(), "sluice-cleanup-report-"));
+    const vitest = fileURLToPath(new URL("../../node_modules/vitest/vitest.mjs", import.meta.url));
+    const run = spawnTracked(process.execPath, [vitest, "run", "--config", "tests/fixtures/cleanup/vitest.config.ts"], {
+      cwd: fileURLToPath(new URL("../..", import.meta.url)),
+      env: { ...process.env, CLEANUP_REPORT_DIR: reports },
+      stdio: "ignore",
+    });
+    await exited(run);
+    expect(run.exitCode).not.toBe(0); // its setups failed, as they were written to
+    const started = readdirSync(reports).map((f) => JSON.parse(readFileSync(join(reports, f), "utf8")) as Started);
+    // Each really ran: otherwise there would be nothing to prove.
+    expect(started.map((s) => s.what).sort()).toEqual(["dies-redis", "throws-postgres", "throws-redis", "throws-sluice", "timeout-redis"]);
+    for (const s of started) expect(s.startTime, s.what).toBeDefined();
+    // Killed processes vanish at once; the brief wait only covers the kernel reaping them.
+    const states = await until(
+      async () => Promise.all(started.map(async (s) => ({ what: s.what, ...(await gone(s)) }))),
+      (all) => all.every((s) => !s.running && s.group.length === 0 && !s.port),
+      5_000,
+      "every started process gone",
+    );
+    expect(states.filter((s) => s.running || s.group.length > 0 || s.port)).toEqual([]);
+  });
+});
