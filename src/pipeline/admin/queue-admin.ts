@@ -38,64 +38,62 @@ const DAY_MS = 86_400_000;
 
 /** Queue operations as the admin API and CLI offer them: the queue manager's, audited. */
 export function createQueueAdmin(queues: QueueManager, audit: AuditLog) {
-  const record = (who: AdminActor, action: string, target: string, details: Record<string, unknown> = {}) =>
-    audit.record({ actor: who.actor, action, workspaceId: who.workspaceId ?? null, target, reason: who.reason ?? null, details });
+  const audited = <T>(who: AdminActor, action: string, target: string, act: () => Promise<T>, describe?: (result: T) => Record<string, unknown>, details: Record<string, unknown> = {}) =>
+    audit.audited({ actor: who.actor, action, workspaceId: who.workspaceId ?? null, target, reason: who.reason ?? null, details }, act, describe);
 
   return {
     list: (): Promise<QueueListing[]> => queues.list(),
     stats: (name: string) => queues.stats(name),
     async pause(who: AdminActor, name: string) {
-      await queues.pause(name);
-      await record(who, "queue.pause", name);
+      await audited(who, "queue.pause", name, () => queues.pause(name));
       return queues.stats(name);
     },
     async resume(who: AdminActor, name: string) {
-      await queues.resume(name);
-      await record(who, "queue.resume", name);
+      await audited(who, "queue.resume", name, () => queues.resume(name));
       return queues.stats(name);
     },
     async pauseAll(who: AdminActor) {
-      const names = await queues.pauseAll();
-      await record(who, "queue.pause-all", "*", { queues: names });
+      const names = await audited(who, "queue.pause-all", "*", () => queues.pauseAll(), (paused) => ({ queues: paused }));
       return { paused: names };
     },
     async resumeAll(who: AdminActor) {
-      const names = await queues.resumeAll();
-      await record(who, "queue.resume-all", "*", { queues: names });
+      const names = await audited(who, "queue.resume-all", "*", () => queues.resumeAll(), (resumed) => ({ queues: resumed }));
       return { resumed: names };
     },
-    async retryAll(who: AdminActor, name: string) {
-      const result = await queues.retryAll(name);
-      await record(who, "queue.retry-all", name, result);
-      return result;
-    },
+    retryAll: (who: AdminActor, name: string) => audited(who, "queue.retry-all", name, () => queues.retryAll(name), (result) => ({ ...result })),
     async clean(who: AdminActor, name: string, options: { grace?: number | string | undefined; status?: string | undefined; limit?: number | undefined }) {
       const graceMs = parseGraceMs(options.grace, DAY_MS);
       const state = parseCleanState(options.status, "failed");
-      const result = await queues.clean(name, { graceMs, state, ...(options.limit ? { limit: options.limit } : {}) });
-      await record(who, "queue.clean", name, { grace_ms: graceMs, state, ...result });
+      const result = await audited(who, "queue.clean", name, () => queues.clean(name, { graceMs, state, ...(options.limit ? { limit: options.limit } : {}) }), (r) => ({ ...r }), {
+        grace_ms: graceMs,
+        state,
+      });
       return { ...result, state, grace_ms: graceMs };
     },
     /** Weekly maintenance (runbook 004 §9.1): completed and failed jobs past the grace, on every queue. */
     async cleanAll(who: AdminActor, options: { grace?: number | string | undefined }) {
       const graceMs = parseGraceMs(options.grace, DAY_MS);
-      const removed: Record<string, number> = {};
-      for (const name of queues.names()) {
-        const completed = await queues.clean(name, { graceMs, state: "completed" });
-        const failed = await queues.clean(name, { graceMs, state: "failed" });
-        removed[name] = completed.removed + failed.removed;
-      }
-      await record(who, "queue.clean-all", "*", { grace_ms: graceMs, removed });
+      const removed = await audited(
+        who,
+        "queue.clean-all",
+        "*",
+        async () => {
+          const counts: Record<string, number> = {};
+          for (const name of queues.names()) {
+            const completed = await queues.clean(name, { graceMs, state: "completed" });
+            const failed = await queues.clean(name, { graceMs, state: "failed" });
+            counts[name] = completed.removed + failed.removed;
+          }
+          return counts;
+        },
+        (counts) => ({ removed: counts }),
+        { grace_ms: graceMs },
+      );
       return { removed, grace_ms: graceMs };
     },
-    async retryJob(who: AdminActor, name: string, id: string) {
-      const job = await queues.retryJob(name, id);
-      await record(who, "job.retry", `${name}/${id}`);
-      return job;
-    },
+    retryJob: (who: AdminActor, name: string, id: string) => audited(who, "job.retry", `${name}/${id}`, () => queues.retryJob(name, id)),
     async removeJob(who: AdminActor, name: string, id: string) {
-      await queues.removeJob(name, id);
-      await record(who, "job.remove", `${name}/${id}`);
+      await audited(who, "job.remove", `${name}/${id}`, () => queues.removeJob(name, id));
       return { removed: id };
     },
   };

@@ -1,3 +1,4 @@
+import { isSluiceError } from "../../core/errors.ts";
 import type { Queryable } from "../../ports/store.ts";
 
 /** One audited action: who did what to which target, when, and why. */
@@ -40,6 +41,26 @@ export function createAuditLog(db: Queryable) {
         [entry.actor, entry.action, entry.workspaceId ?? null, entry.target ?? null, entry.reason ?? null, JSON.stringify(entry.details ?? {})],
       );
       return rows[0]?.id ?? 0;
+    },
+
+    /**
+     * Write-ahead audit: the row is written before `act` runs, so an action that cannot be recorded
+     * is not done at all; its outcome (`succeeded` with what `describe` says, or `failed` with the
+     * error code) completes the same row afterwards.
+     */
+    async audited<T>(entry: AuditEntry, act: () => Promise<T>, describe: (result: T) => Record<string, unknown> = () => ({})): Promise<T> {
+      const id = await this.record({ ...entry, details: { ...entry.details, outcome: "started" } });
+      const settle = (details: Record<string, unknown>) =>
+        db.query("UPDATE action_audit SET details = details || $2::jsonb WHERE id = $1", [id, JSON.stringify(details)]).catch(() => undefined);
+      let result: T;
+      try {
+        result = await act();
+      } catch (err) {
+        await settle({ outcome: "failed", error: isSluiceError(err) ? err.code : "INTERNAL" });
+        throw err;
+      }
+      await settle({ ...describe(result), outcome: "succeeded" });
+      return result;
     },
 
     async list(query: AuditQuery = {}): Promise<AuditRow[]> {

@@ -21,9 +21,9 @@ export const cacheRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app
 
   app.post("/api/cache/clear", { onRequest: admin, schema: { tags, summary: "Remove cached results, all or by glob over the key space (SCAN, never KEYS/FLUSHDB)", body: clearBody } }, async (request) => {
     const pattern = request.body?.pattern ?? "*";
-    const removed = await sluice.cache.clear(pattern);
     const { actor, workspaceId, reason } = actorOf(request, request.body?.reason);
-    await sluice.audit.record({ actor, action: "cache.clear", workspaceId: workspaceId ?? null, target: pattern, reason: reason ?? null, details: { pattern, removed, engine: sluice.cache.engine } });
+    const entry = { actor, action: "cache.clear", workspaceId: workspaceId ?? null, target: pattern, reason: reason ?? null, details: { pattern, engine: sluice.cache.engine } };
+    const removed = await sluice.audit.audited(entry, () => sluice.cache.clear(pattern), (count) => ({ removed: count }));
     return { pattern, removed, engine: sluice.cache.engine };
   });
 
@@ -31,20 +31,16 @@ export const cacheRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app
     const body = Array.isArray(request.body) ? { items: request.body } : request.body;
     const { actor, workspaceId, reason } = actorOf(request, "reason" in body ? body.reason : undefined);
     const workspace = workspaceId ?? "default";
-    const report = await warmCache(
-      { cache: sluice.cache, tasks: sluice.tasks, logger: sluice.logger, admit: (type, ws) => admitForWarm(sluice, type, ws) },
-      body.items,
-      { workspace, refresh: "refresh" in body ? body.refresh === true : false },
+    const entry = { actor, action: "cache.warm", workspaceId: workspace, target: [...new Set(body.items.map((i) => i.type))].join(","), reason: reason ?? null };
+    return sluice.audit.audited(
+      entry,
+      () =>
+        warmCache({ cache: sluice.cache, tasks: sluice.tasks, logger: sluice.logger, admit: (type, ws) => admitForWarm(sluice, type, ws) }, body.items, {
+          workspace,
+          refresh: "refresh" in body ? body.refresh === true : false,
+        }),
+      (report) => ({ requested: report.requested, warmed: report.warmed, already_cached: report.already_cached, not_cacheable: report.not_cacheable, failed: report.failed }),
     );
-    await sluice.audit.record({
-      actor,
-      action: "cache.warm",
-      workspaceId: workspace,
-      target: [...new Set(body.items.map((i) => i.type))].join(","),
-      reason: reason ?? null,
-      details: { requested: report.requested, warmed: report.warmed, already_cached: report.already_cached, not_cacheable: report.not_cacheable, failed: report.failed },
-    });
-    return report;
   });
 };
 
