@@ -22,6 +22,8 @@ export interface Submission {
   /** Requests made for it (a refused one is retried with the same client_request_id, as a client would). */
   tries: number;
   lastError?: string;
+  /** What each refused try got: an HTTP status and error code, or the network error. */
+  refusals: string[];
 }
 
 interface JobView {
@@ -113,12 +115,12 @@ export interface LoadOptions {
   fault: string;
   jobs: number;
   perSecond: number;
-  /** How long a refused submission keeps being retried after the load's last one was first sent. @default 45 s */
+  /** How long a refused submission keeps being retried once both the fault and the load's pace are over. @default 30 s */
   retryForMs?: number;
 }
 
-async function submitOne(target: () => ApiTarget, marker: string, retryUntil: number): Promise<Submission> {
-  const submission: Submission = { marker, tries: 0 };
+async function submitOne(target: () => ApiTarget, marker: string, givenUp: () => boolean): Promise<Submission> {
+  const submission: Submission = { marker, tries: 0, refusals: [] };
   const body = JSON.stringify({ type: "llm.complete", input: { prompt: `[job:${marker}] Say the marker back.`, cache: false }, client_request_id: marker });
   for (;;) {
     submission.tries += 1;
@@ -127,13 +129,16 @@ async function submitOne(target: () => ApiTarget, marker: string, retryUntil: nu
       const res = await fetch(`${url}/ai/jobs`, { method: "POST", headers: auth(key), body, signal: AbortSignal.timeout(15_000) });
       const answer = (await res.json().catch(() => ({}))) as { id?: string; error?: { code?: string } };
       if ((res.status === 202 || res.status === 200) && answer.id) return { ...submission, id: answer.id };
-      submission.lastError = `${res.status} ${answer.error?.code ?? ""}`;
+      submission.lastError = `${res.status} ${answer.error?.code ?? ""}`.trim();
+      submission.refusals.push(submission.lastError);
       // Validation or auth errors would be the suite's own bug: retrying would not change them.
       if (res.status >= 400 && res.status < 500 && ![408, 409, 429].includes(res.status)) return submission;
     } catch (err) {
-      submission.lastError = err instanceof Error ? err.message : String(err);
+      const cause = (err as { cause?: { code?: string } }).cause?.code;
+      submission.lastError = cause ?? (err instanceof Error ? err.name : String(err));
+      submission.refusals.push(submission.lastError);
     }
-    if (Date.now() > retryUntil) return submission;
+    if (givenUp()) return submission;
     await sleep(250);
   }
 }
@@ -142,6 +147,7 @@ async function submitOne(target: () => ApiTarget, marker: string, retryUntil: nu
 export class SteadyLoad {
   readonly done: Promise<Submission[]>;
   #accepted = 0;
+  #faultOverAt: number | undefined;
 
   /** `target` is read per request, so a restarted API on another address can be swapped in. */
   constructor(target: ApiTarget | (() => ApiTarget), readonly options: LoadOptions) {
@@ -151,6 +157,11 @@ export class SteadyLoad {
 
   accepted(): number {
     return this.#accepted;
+  }
+
+  /** From now on a refused submission is retried for `retryForMs` more, then given up. */
+  faultOver(): void {
+    this.#faultOverAt ??= Date.now();
   }
 
   /** Resolves once `n` jobs were accepted (fails after `timeoutMs`). */
@@ -166,12 +177,15 @@ export class SteadyLoad {
     const { fault, jobs, perSecond } = this.options;
     const run = `${fault}-${Date.now().toString(36)}`;
     const start = Date.now();
-    const retryUntil = start + (jobs / perSecond) * 1000 + (this.options.retryForMs ?? 45_000);
+    const paceEnd = start + (jobs / perSecond) * 1000;
+    const retryForMs = this.options.retryForMs ?? 30_000;
+    // A client keeps retrying while the fault lasts (a restart of the only process may take a while), then a little longer.
+    const givenUp = () => this.#faultOverAt !== undefined && Date.now() > Math.max(this.#faultOverAt, paceEnd) + retryForMs;
     const pending: Promise<Submission>[] = [];
     for (let i = 0; i < jobs; i++) {
       const due = start + (i * 1000) / perSecond;
       if (due > Date.now()) await sleep(due - Date.now());
-      pending.push(submitOne(target, `${run}-${i}`, retryUntil).then((s) => (s.id && (this.#accepted += 1), s)));
+      pending.push(submitOne(target, `${run}-${i}`, givenUp).then((s) => (s.id && (this.#accepted += 1), s)));
     }
     return Promise.all(pending);
   }
@@ -196,6 +210,8 @@ export interface FaultReport {
   hidden: number;
   /** Completed jobs whose result is not their own prompt's echo, or that no provider call answered. */
   wrong: number;
+  /** What refused submission tries got, e.g. `503_DEPENDENCY_UNAVAILABLEx12,ECONNREFUSEDx3` (empty when none was refused). */
+  answersWhileRefused: string;
   /** Anything else worth one summary field (exit codes, item counts). */
   extra: Record<string, number | string>;
   samples: { failed: string[]; lost: string[]; refused: string[]; twice: string[] };
@@ -229,9 +245,11 @@ export async function followJobs(target: ApiTarget | (() => ApiTarget), submissi
 
 /** Puts the load, the jobs' final states and the provider's books together. */
 export function report(fault: string, submissions: readonly Submission[], final: Map<string, JobView>, ledger: ProviderLedger): FaultReport {
-  const r: FaultReport = { fault, accepted: 0, completed: 0, failed: 0, lost: 0, refused: 0, twice: 0, providerCalls: ledger.calls(), retried: 0, hidden: 0, wrong: 0, extra: {}, samples: { failed: [], lost: [], refused: [], twice: [] } };
+  const r: FaultReport = { fault, accepted: 0, completed: 0, failed: 0, lost: 0, refused: 0, twice: 0, providerCalls: ledger.calls(), retried: 0, hidden: 0, wrong: 0, answersWhileRefused: "", extra: {}, samples: { failed: [], lost: [], refused: [], twice: [] } };
   const sample = (list: string[], text: string) => void (list.length < 5 && list.push(text));
+  const refusals = new Map<string, number>();
   for (const s of submissions) {
+    for (const why of s.refusals) refusals.set(why, (refusals.get(why) ?? 0) + 1);
     const paid = ledger.paid.get(s.marker) ?? 0;
     if (!s.id) {
       r.refused += 1;
@@ -257,6 +275,7 @@ export function report(fault: string, submissions: readonly Submission[], final:
     r.completed += 1;
     if (paid === 0 || !view.result?.text?.includes(`[job:${s.marker}]`)) r.wrong += 1;
   }
+  r.answersWhileRefused = [...refusals].map(([why, n]) => `${why.replace(/\s+/g, "_")}x${n}`).join(",");
   return r;
 }
 
@@ -265,7 +284,8 @@ export function summaryLine(r: FaultReport): string {
   const extra = Object.entries(r.extra).map(([k, v]) => ` ${k}=${v}`).join("");
   return (
     `fault=${r.fault} accepted=${r.accepted} completed=${r.completed} lost=${r.lost} failed=${r.failed} twice=${r.twice} provider_calls=${r.providerCalls}` +
-    ` refused=${r.refused} retried=${r.retried} hidden_reruns=${r.hidden} wrong=${r.wrong}${extra}`
+    ` refused=${r.refused} retried=${r.retried} hidden_reruns=${r.hidden} wrong=${r.wrong}${extra}` +
+    (r.answersWhileRefused ? ` while_refused=${r.answersWhileRefused}` : "")
   );
 }
 
@@ -300,7 +320,8 @@ export async function underLoad(
   fault: (load: SteadyLoad) => Promise<Record<string, number | string> | void>,
 ): Promise<FaultReport> {
   const load = new SteadyLoad(target, options);
-  const [extra, submissions] = await Promise.all([fault(load), load.done]);
+  const faulted = fault(load).finally(() => load.faultOver());
+  const [extra, submissions] = await Promise.all([faulted, load.done]);
   const final = await followJobs(target, submissions, options.settleMs ?? 60_000);
   const r = report(options.fault, submissions, final, ledger);
   r.extra = extra ?? {};
