@@ -79,7 +79,10 @@ describe("embeddings claims on PostgreSQL 15 (real concurrent backends, schema w
     expect(await E.backlogGauge(store, { maxWorkspaces: 1 })).toEqual([
       { workspace: "_other", status: "failed", count: 1 },
       { workspace: "_other", status: "pending", count: 499 },
+      { workspace: "_other", status: "processing", count: 0 },
+      { workspace: "race", status: "failed", count: 0 },
       { workspace: "race", status: "pending", count: 3000 },
+      { workspace: "race", status: "processing", count: 0 },
     ]);
     expect(await E.retryFailed(store)).toBe(1);
     expect(await E.reindexWorkspace(store, "race")).toBe(0);

@@ -106,22 +106,31 @@ export interface BacklogGaugeRow {
 
 export const OTHER_WORKSPACES = "_other";
 
+/** The statuses ai_backlog_items reports (everything but `completed`). */
+export const BACKLOG_STATUSES: readonly BacklogGaugeRow["status"][] = ["pending", "processing", "failed"];
+
 /**
  * Not-yet-completed items per workspace and status for the ai_backlog_items gauge. Label cardinality
  * stays bounded: the `maxWorkspaces` largest backlogs get their own series, the rest sum into
- * workspace="_other", so sum(ai_backlog_items) is always the whole backlog.
+ * workspace="_other", so sum(ai_backlog_items) is always the whole backlog. Every workspace that has
+ * items gets all three statuses, 0 included: a drained backlog reads 0, not "no data", so an alert
+ * like `sum(ai_backlog_items) < 1000` keeps answering.
  */
 export async function backlogGauge(db: Queryable, options: { maxWorkspaces?: number } = {}): Promise<BacklogGaugeRow[]> {
   const { rows } = await db.query<BacklogGaugeRow>(
     `WITH c AS (
-       SELECT shop_id, status, COUNT(*) AS n FROM shop_product_embeddings
-       WHERE status IN ('pending', 'processing', 'failed') GROUP BY shop_id, status),
+       SELECT shop_id, status, COUNT(*) AS n FROM shop_product_embeddings GROUP BY shop_id, status),
      top AS (
-       SELECT shop_id FROM c GROUP BY shop_id ORDER BY sum(n) DESC, shop_id LIMIT $1)
-     SELECT coalesce(top.shop_id, '${OTHER_WORKSPACES}') AS workspace, c.status, sum(c.n) AS count
-     FROM c LEFT JOIN top USING (shop_id)
+       SELECT shop_id FROM c GROUP BY shop_id
+       ORDER BY sum(n) FILTER (WHERE status <> 'completed') DESC NULLS LAST, shop_id LIMIT $1),
+     labelled AS (
+       SELECT coalesce(top.shop_id, '${OTHER_WORKSPACES}') AS workspace, c.status, c.n FROM c LEFT JOIN top USING (shop_id))
+     SELECT w.workspace, s.status, coalesce(sum(l.n), 0) AS count
+     FROM (SELECT DISTINCT workspace FROM labelled) w
+     CROSS JOIN unnest($2::text[]) AS s(status)
+     LEFT JOIN labelled l ON l.workspace = w.workspace AND l.status = s.status
      GROUP BY 1, 2 ORDER BY 1, 2`,
-    [clampLimit(options.maxWorkspaces ?? 50)],
+    [clampLimit(options.maxWorkspaces ?? 50), BACKLOG_STATUSES],
   );
   return rows;
 }
