@@ -3,6 +3,7 @@ import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { FastifyAdapter } from "@bull-board/fastify";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { RateLimitedError, SluiceError } from "../core/errors.ts";
+import type { Principal } from "../pipeline/intake/scopes.ts";
 import type { Sluice } from "../sluice.ts";
 import { logAuthFailure, presentedKey } from "./auth.ts";
 
@@ -16,6 +17,31 @@ function basicPassword(request: FastifyRequest): string | undefined {
   const decoded = Buffer.from(match[1], "base64").toString();
   const colon = decoded.indexOf(":");
   return colon >= 0 ? decoded.slice(colon + 1) : undefined;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    boardAuditId?: number;
+  }
+}
+
+/**
+ * Every Bull Board button (pause, retry all, clean, empty, remove, promote, add…) is a non-GET
+ * request under /admin/queues/api: each is written to action_audit before Bull Board acts, with
+ * the key behind the Basic-auth password as the actor, so the dashboard is no way around the audit.
+ */
+async function auditBoardAction(sluice: Sluice, request: FastifyRequest, principal: Principal): Promise<void> {
+  const path = (request.url.split("?")[0] ?? "").slice(BULL_BOARD_PATH.length);
+  const header = request.headers["x-sluice-reason"];
+  const queue = /^\/api\/queues\/([^/]+)/.exec(path)?.[1];
+  request.boardAuditId = await sluice.audit.record({
+    actor: `key:${principal.keyId}`,
+    action: `bullboard.${request.method.toLowerCase()}`,
+    workspaceId: principal.workspaceId,
+    target: path,
+    reason: typeof header === "string" ? header : "via Bull Board",
+    details: { method: request.method, path, ...(queue && queue !== "pause" && queue !== "resume" ? { queue } : {}), outcome: "started" },
+  });
 }
 
 /** Bull Board at /admin/queues, on every backend, behind the admin scope. */
@@ -33,7 +59,9 @@ export async function mountBullBoard(app: FastifyInstance, sluice: Sluice): Prom
       try {
         const secret = basicPassword(request) ?? presentedKey(request);
         if (!secret) throw new SluiceError("UNAUTHENTICATED", "Bull Board needs an admin key (Basic auth password, or Authorization: Bearer)");
-        sluice.intake.requireScope(await sluice.intake.authenticate(secret, request.ip), "admin");
+        const principal = await sluice.intake.authenticate(secret, request.ip);
+        sluice.intake.requireScope(principal, "admin");
+        if (request.method !== "GET" && request.method !== "HEAD") await auditBoardAction(sluice, request, principal);
       } catch (err) {
         logAuthFailure(request, err);
         const error = err instanceof SluiceError ? err : new SluiceError("INTERNAL", undefined, { cause: err });
@@ -41,6 +69,9 @@ export async function mountBullBoard(app: FastifyInstance, sluice: Sluice): Prom
         if (error instanceof RateLimitedError) void reply.header("retry-after", String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
         return reply.status(error.status).send(error.toJSON());
       }
+    });
+    scope.addHook("onResponse", async (request, reply) => {
+      if (request.boardAuditId !== undefined) await sluice.audit.complete(request.boardAuditId, { outcome: reply.statusCode < 400 ? "succeeded" : "failed", status: reply.statusCode });
     });
     await scope.register(serverAdapter.registerPlugin(), { prefix: BULL_BOARD_PATH });
   });

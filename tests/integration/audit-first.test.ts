@@ -19,6 +19,8 @@ describe.each(engines)("an admin action that cannot be audited is not done, on $
   let admin: string;
   const post = (url: string, body: unknown) =>
     t.app.inject({ method: "POST", url, headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" }, payload: JSON.stringify(body) });
+  const board = (url: string) =>
+    t.app.inject({ method: "PUT", url: `/admin/queues/api/queues/${url}`, headers: { authorization: `Basic ${Buffer.from(`ops:${admin}`).toString("base64")}` } });
   const paused = async () => (await t.sluice.queues.list()).find((q) => q.name === "ai-jobs")?.paused;
 
   beforeAll(async () => {
@@ -37,6 +39,8 @@ describe.each(engines)("an admin action that cannot be audited is not done, on $
       expect(pause.statusCode).toBeGreaterThanOrEqual(500);
       expect(await paused()).toBe(false);
       expect((await post("/api/cache/clear", { reason: "x" })).statusCode).toBeGreaterThanOrEqual(500);
+      expect((await board("ai-jobs/pause")).statusCode).toBeGreaterThanOrEqual(500);
+      expect(await paused()).toBe(false);
     } finally {
       await t.sluice.store.query(MEND_AUDIT);
     }
@@ -50,5 +54,15 @@ describe.each(engines)("an admin action that cannot be audited is not done, on $
     const rows = await t.sluice.audit.list({ workspaceId: "ws-au", limit: 10 });
     expect(rows.find((r) => r.action === "queue.pause")).toMatchObject({ reason: "deploy 42", details: { outcome: "succeeded" } });
     expect(rows.find((r) => r.action === "job.retry")).toMatchObject({ target: "ai-jobs/no-such-job", details: { outcome: "failed", error: "JOB_NOT_FOUND" } });
+  });
+
+  it("audits Bull Board's own buttons before they act, with the key behind the Basic-auth password as the actor", async () => {
+    const keyId = (await t.sluice.intake.authenticate(admin)).keyId;
+    expect((await board("ai-jobs/pause")).statusCode).toBe(200);
+    expect(await paused()).toBe(true);
+    expect((await board("ai-jobs/resume")).statusCode).toBe(200);
+    const rows = await t.sluice.audit.list({ action: "bullboard.put", limit: 5 });
+    expect(rows.map((r) => r.target)).toEqual(["/api/queues/ai-jobs/resume", "/api/queues/ai-jobs/pause"]);
+    expect(rows[1]).toMatchObject({ actor: `key:${keyId}`, reason: "via Bull Board", details: { queue: "ai-jobs", outcome: "succeeded", status: 200 } });
   });
 });

@@ -50,8 +50,7 @@ export function createAuditLog(db: Queryable) {
      */
     async audited<T>(entry: AuditEntry, act: () => Promise<T>, describe: (result: T) => Record<string, unknown> = () => ({})): Promise<T> {
       const id = await this.record({ ...entry, details: { ...entry.details, outcome: "started" } });
-      const settle = (details: Record<string, unknown>) =>
-        db.query("UPDATE action_audit SET details = details || $2::jsonb WHERE id = $1", [id, JSON.stringify(details)]).catch(() => undefined);
+      const settle = (details: Record<string, unknown>) => this.complete(id, details);
       let result: T;
       try {
         result = await act();
@@ -61,6 +60,11 @@ export function createAuditLog(db: Queryable) {
       }
       await settle({ ...describe(result), outcome: "succeeded" });
       return result;
+    },
+
+    /** Adds the outcome to a row written before its action; a failure here is swallowed, the intent row stays. */
+    async complete(id: number, details: Record<string, unknown>): Promise<void> {
+      await db.query("UPDATE action_audit SET details = details || $2::jsonb WHERE id = $1", [id, JSON.stringify(details)]).catch(() => undefined);
     },
 
     async list(query: AuditQuery = {}): Promise<AuditRow[]> {
