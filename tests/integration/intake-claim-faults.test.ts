@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createJobsService } from "../../src/pipeline/jobs/jobs-service.ts";
 import { freshPostgresDatabase, redisUrl } from "../harness/databases.ts";
+import { createDatabase, startRestartablePostgres, startRestartableRedis, uniqueName, type RestartableServer } from "../harness/servers.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
 import { sleep, until } from "../harness/wait.ts";
 
@@ -97,4 +99,83 @@ describe.each(engines)("idempotency claims and faults between claim and queue on
     await until(async () => (await getJob(pending!.jobId)).json<{ status: string }>(), (j) => j.status === "completed");
     expect(await t.sluice.intake.inspectClaim(ws, "held-1")).toMatchObject({ jobId: pending!.jobId, confirmed: true });
   });
+});
+
+/**
+ * The fault between the two steps for real: the server holding both the claim and the queue stops
+ * right after the claim (so the queue write fails, and so would any undo of the claim), then comes
+ * back with its data. The jobs service is Sluice's own, built from this Sluice's parts; only its
+ * `admit` step, which runs between claim and queue, is where the test stops the server.
+ */
+interface RestartEngine {
+  name: string;
+  start: () => Promise<RestartableServer>;
+  /** A clean stop that keeps the data: Redis saves its AOF on SIGTERM; PostgreSQL's SIGINT is the fast shutdown (SIGTERM waits for every client). */
+  stop: NodeJS.Signals;
+  env: (server: RestartableServer) => Promise<Record<string, string>>;
+}
+
+const restartEngines: RestartEngine[] = [
+  {
+    name: "Redis (appendonly, as a queue Redis runs)",
+    start: () => startRestartableRedis(),
+    stop: "SIGTERM",
+    env: async (redis) => ({ REDIS_URL: redis.url, DATABASE_URL: await freshPostgresDatabase("claimfault"), VECTOR_SEARCH_ENABLED: "false" }),
+  },
+  {
+    name: "PostgreSQL (claims, queues and store on one server)",
+    start: () => startRestartablePostgres(),
+    stop: "SIGINT",
+    env: async (pg) => ({ DATABASE_URL: await createDatabase(pg.url, uniqueName("claimfault")), VECTOR_SEARCH_ENABLED: "false" }),
+  },
+];
+
+describe.each(restartEngines)("$name stops between claim and queue", (engine) => {
+  let server: RestartableServer;
+  let t: TestSluice;
+  beforeAll(async () => {
+    server = await engine.start();
+  }, 60_000);
+  afterAll(async () => {
+    await t?.close().catch(() => undefined);
+    await server?.stop();
+  });
+
+  it("the request fails; once the server is back, the retry queues the claimed job and it runs", async () => {
+    t = await startTestSluice({ ...(await engine.env(server)), QUEUE_CONCURRENCY: "2" });
+    t.sluice.task("echo", async (input: unknown) => input);
+    await t.sluice.startWorkers();
+    const ws = `cf-restart-${run}`;
+    await t.sluice.intake.ensureWorkspace(ws, "Restart", { rateLimitPerMinute: 10_000 });
+    const secret = (await t.sluice.intake.createApiKey({ workspaceId: ws, scopes: ["jobs:write", "jobs:read"] })).secret;
+    const principal = await t.sluice.intake.authenticate(secret);
+    const stopsServer = createJobsService({
+      queues: t.sluice.queues,
+      intake: t.sluice.intake,
+      tasks: t.sluice.tasks,
+      defaultQueue: "ai-jobs",
+      admit: () => server.halt(engine.stop),
+    });
+    const request = { type: "echo", input: { n: 1 }, client_request_id: "restart-1" };
+    await expect(stopsServer.submit(principal, request)).rejects.toThrow();
+    await server.resume();
+
+    const claim = await until(() => t.sluice.intake.inspectClaim(ws, "restart-1").catch(() => null), (c) => c !== null, 30_000, "the claim back after the restart");
+    const retry = await until(
+      () => t.app.inject({ method: "POST", url: "/ai/jobs", headers: { authorization: `Bearer ${secret}` }, payload: request }),
+      (r) => r.statusCode < 500,
+      30_000,
+      "the retry accepted once connections are back",
+    );
+    expect(retry.statusCode).toBe(202);
+    expect(retry.json<{ id: string }>().id).toBe(claim!.jobId);
+    const done = await until(
+      async () => (await t.app.inject({ method: "GET", url: `/ai/jobs/${claim!.jobId}`, headers: { authorization: `Bearer ${secret}` } })).json<{ status?: string; result?: unknown }>(),
+      (j) => j.status === "completed",
+      60_000,
+      "the claimed job completed",
+    );
+    expect(done.result).toEqual({ n: 1 });
+    expect(await t.sluice.intake.inspectClaim(ws, "restart-1")).toMatchObject({ jobId: claim!.jobId, confirmed: true });
+  }, 180_000);
 });
