@@ -1,13 +1,14 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { startFakeProviderServer, type FakeProviderServer } from "../fakes/openai-server.ts";
 import { SLUICE_BIN } from "../harness/cli.ts";
+import { spawnTracked } from "../harness/processes.ts";
 import { createDatabase, freePort, startRestartablePostgres, startRestartableRedis, type RestartableServer } from "../harness/servers.ts";
 import { sleep } from "../harness/wait.ts";
 
 /**
- * Real `sluice` processes for the fault suite. Each runs in its own process group (detached), and
- * every one started is remembered until it exits, so `killEverything()` in an `afterAll` (and the
- * test process's own exit) ends them even when a setup timed out half-way.
+ * Real `sluice` processes for the fault suite. Each runs in its own process group (the harness's
+ * `spawnTracked`), and every one started is remembered until it exits, so `stopStack()` in an
+ * `afterAll` (and the test process's own exit) ends them even when a setup timed out half-way.
  */
 
 export interface SluiceProcess {
@@ -52,10 +53,10 @@ process.once("exit", killEverything);
 
 /** Spawns `sluice <args>` in its own process group; does not wait for it to serve. */
 export function spawnSluice(args: string[], env: Record<string, string>, options: { port: number; cwd?: string }): SluiceProcess {
-  const child = spawn(process.execPath, [SLUICE_BIN, ...args], {
+  // The harness registers it too (pid file, kill on exit and in the run's teardown); this module keeps its own list as well.
+  const child = spawnTracked(process.execPath, [SLUICE_BIN, ...args], {
     env: { ...process.env, LOG_LEVEL: "info", ...env, PORT: String(options.port) },
     cwd: options.cwd,
-    detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });
   if (child.pid === undefined) throw new Error(`could not spawn sluice ${args.join(" ")}`);
