@@ -142,7 +142,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
     const tasks = new TaskRegistry();
     const { ai } = config;
     const defaults = { provider: ai.provider, model: ai.model, maxOutputTokens: ai.maxOutputTokens, embeddingProvider: ai.embeddingProvider, embeddingModel: ai.embeddingModel, embeddingDimensions: ai.embeddingDimensions };
-    for (const task of builtinTasks(runtime, { cache, accounting, defaults })) tasks.register(task);
+    for (const task of builtinTasks(runtime, { cache, accounting, defaults, allowedModels: ai.allowedModels, providers: providers.map((p) => p.name) })) tasks.register(task);
     // Kill switch then budget: at intake (refused with Retry-After) and before each job runs (it waits).
     const admit = async (workspace: string, type: string): Promise<void> => {
       await killSwitches.assertTaskEnabled(type);

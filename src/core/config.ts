@@ -95,6 +95,7 @@ export const envSchema = z.object({
   AI_MODEL: z.string().min(1).default("gpt-4o-mini"),
   AI_MAX_OUTPUT_TOKENS: int(800, 1, 1_000_000),
   AI_EMBEDDING_MODEL: z.string().min(1).default("text-embedding-3-small"),
+  AI_MODELS: csv(""),
   AI_EMBEDDING_DIMENSIONS: int(384, 8, 4096),
   AI_REQUEST_TIMEOUT_MS: int(60_000, 100, 600_000),
   AI_EMBEDDING_PROVIDER: z.enum(["local", "openai"], { error: "expected local or openai" }).optional(),
@@ -164,6 +165,8 @@ export interface SluiceConfig {
     readonly model: string;
     readonly maxOutputTokens: number;
     readonly embeddingModel: string;
+    /** Models a job may name in `input.model`: AI_MODEL, AI_EMBEDDING_MODEL, AI_FALLBACK_MODEL, those in AI_ROUTE_LIMITS and AI_PRICES, and AI_MODELS. */
+    readonly allowedModels: readonly string[];
     readonly embeddingDimensions: number;
     readonly requestTimeoutMs: number;
     readonly openai: { readonly apiKey: string | undefined; readonly baseUrl: string | undefined };
@@ -231,6 +234,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   return deepFreeze(toConfig(parsed.data));
 }
 
+/** The models named anywhere in the AI settings: a job may ask for these and no others. */
+function allowedModels(env: Env): string[] {
+  const named = [...Object.keys(env.AI_ROUTE_LIMITS), ...Object.keys(env.AI_PRICES)].map((route) => route.slice(route.indexOf("/") + 1)).filter((m) => m !== "*");
+  return [...new Set([env.AI_MODEL, env.AI_EMBEDDING_MODEL, ...(env.AI_FALLBACK_MODEL ? [env.AI_FALLBACK_MODEL] : []), ...named, ...env.AI_MODELS])];
+}
+
 function toConfig(env: Env): SluiceConfig {
   return {
     server: { port: env.PORT, host: env.HOST, bodyLimitBytes: env.BODY_LIMIT_BYTES, shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS },
@@ -251,6 +260,7 @@ function toConfig(env: Env): SluiceConfig {
       model: env.AI_MODEL,
       maxOutputTokens: env.AI_MAX_OUTPUT_TOKENS,
       embeddingModel: env.AI_EMBEDDING_MODEL,
+      allowedModels: allowedModels(env),
       embeddingDimensions: env.AI_EMBEDDING_DIMENSIONS,
       requestTimeoutMs: env.AI_REQUEST_TIMEOUT_MS,
       openai: { apiKey: env.OPENAI_API_KEY, baseUrl: env.OPENAI_BASE_URL },

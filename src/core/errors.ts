@@ -29,6 +29,7 @@ export const ERROR_CATALOGUE = {
   PROVIDER_AUTH: { status: 502, retryable: false, message: "The AI provider refused Sluice's credentials" },
   PROVIDER_UNAVAILABLE: { status: 503, retryable: true, message: "No AI provider route is available (circuit open or attempts spent)" },
   PROVIDER_UNSUPPORTED: { status: 400, retryable: false, message: "The AI provider does not support this operation" },
+  MODEL_NOT_ALLOWED: { status: 400, retryable: false, message: "The model is not one this server is configured to use" },
   PROVIDER_NOT_CONFIGURED: { status: 400, retryable: false, message: "No such AI provider is configured" },
   TASK_DISABLED: { status: 503, retryable: true, message: "This task type is switched off by a kill switch" },
   MAX_WAIT_EXCEEDED: { status: 503, retryable: false, message: "The job waited longer than AI_MAX_WAIT_FOR_PROVIDER_MS for an AI provider or a dependency to take it" },

@@ -25,6 +25,8 @@ export interface TaskDefinition<I = unknown, O = unknown> {
   input?: z.ZodType<I>;
   /** Queue its jobs go to when the request names none. @default the default queue */
   queue?: string;
+  /** Checks at intake that the schema cannot express (a model outside the allowlist); throws a SluiceError. */
+  check?: (input: I) => void;
 }
 
 const TASK_NAME = /^[a-z][a-z0-9_.-]{0,99}$/;
@@ -57,7 +59,10 @@ export class TaskRegistry {
   parseInput(task: TaskDefinition, input: unknown): unknown {
     if (!task.input) return input;
     const parsed = task.input.safeParse(input);
-    if (parsed.success) return parsed.data;
+    if (parsed.success) {
+      task.check?.(parsed.data);
+      return parsed.data;
+    }
     const details = parsed.error.issues.map((i) => ({ path: `/input${i.path.length ? `/${i.path.join("/")}` : ""}`, message: i.message }));
     throw new SluiceError("VALIDATION_FAILED", `Input for "${task.name}" failed validation`, { details });
   }

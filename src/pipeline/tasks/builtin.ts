@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SluiceError } from "../../core/errors.ts";
 import { classifyByLabels, classifySentiment } from "../../adapters/provider/local/rules.ts";
 import type { ProviderRuntime, RuntimeCompletionResult } from "../runtime/index.ts";
 import type { TaskDefinition } from "../jobs/tasks.ts";
@@ -77,6 +78,27 @@ export interface BuiltinTaskOptions {
   accounting?: Pick<Accounting, "record"> | undefined;
   /** Needed with `cache`. */
   defaults?: BuiltinDefaults | undefined;
+  /** Models a job may name (config `allowedModels`); absent: any. */
+  allowedModels?: readonly string[] | undefined;
+  /** Providers a job may name (those configured); absent: any. */
+  providers?: readonly string[] | undefined;
+}
+
+/**
+ * A job's `model` and `provider` become metric labels and health entries: only configured values
+ * may come in, or any tenant could grow /metrics and /ready without bound.
+ */
+function routeCheck(options: BuiltinTaskOptions): (input: { provider?: string | undefined; model?: string | undefined }) => void {
+  const models = options.allowedModels ? new Set(options.allowedModels) : undefined;
+  const providers = options.providers ? new Set(options.providers) : undefined;
+  return (input) => {
+    if (input.model !== undefined && models && !models.has(input.model)) {
+      throw new SluiceError("MODEL_NOT_ALLOWED", `Model "${input.model.slice(0, 100)}" is not configured on this server`, { details: { allowed: [...models] } });
+    }
+    if (input.provider !== undefined && providers && !providers.has(input.provider)) {
+      throw new SluiceError("PROVIDER_NOT_CONFIGURED", `No AI provider named "${input.provider.slice(0, 50)}" is configured`, { details: { configured: [...providers] } });
+    }
+  };
 }
 
 type Served = { servedBy: { provider: string; model: string }; usage: { inputTokens: number; outputTokens: number }; fallback: boolean };
@@ -87,9 +109,11 @@ export function builtinTasks(runtime: ProviderRuntime, options: BuiltinTaskOptio
   const count = (workspace: string, r: Served): void =>
     options.accounting?.record({ workspace, provider: r.servedBy.provider, model: r.servedBy.model, inputTokens: r.usage.inputTokens, outputTokens: r.usage.outputTokens });
   const d = options.defaults;
+  const check = routeCheck(options);
   const complete: TaskDefinition<z.output<typeof completeInput>> = {
     name: "llm.complete",
     input: completeInput,
+    check,
     handler: async (input, ctx) => {
       const result = await runtime.complete(
         {
@@ -111,6 +135,7 @@ export function builtinTasks(runtime: ProviderRuntime, options: BuiltinTaskOptio
   const embed: TaskDefinition<z.output<typeof embedInput>> = {
     name: "embed",
     input: embedInput,
+    check,
     handler: async (input, ctx) => {
       const inputs = input.texts ?? [input.text ?? ""];
       const result = await runtime.embed(
@@ -125,6 +150,7 @@ export function builtinTasks(runtime: ProviderRuntime, options: BuiltinTaskOptio
   const classify: TaskDefinition<z.output<typeof classifyInput>> = {
     name: "classify",
     input: classifyInput,
+    check,
     handler: async (input, ctx) => {
       const labels = input.labels ?? SENTIMENT;
       const what = input.labels ? "Classify the text." : "Classify the sentiment of the text.";
