@@ -82,7 +82,7 @@ export function createJobsService(deps: JobsServiceDeps) {
 
     const claim = await intake.claim(workspace, request.client_request_id, randomUUID());
     const existing = claim.created ? undefined : await findOwn(workspace, claim.jobId);
-    // Confirmed without a job: it finished and retention removed it, or an operator did.
+    // Confirmed: its job was queued (if it is gone, it finished and retention removed it, or an operator did).
     if (!claim.created && claim.confirmed) return { id: claim.jobId, queue: existing?.queue ?? queue, created: false };
     // Pending: this request's claim, or one whose request is still queueing its job or failed or died
     // before it did. Queue it under the claimed id (a failure leaves the claim pending for a retry);
