@@ -47,9 +47,11 @@ function promptOf(body: unknown): string {
 /**
  * The provider's side of the books, per job marker. `requested` counts every chat request as it
  * arrives, before any scripted fault answers it; `paid` counts the calls the fake answered with a
- * completion (what a real provider bills), including those whose caller had died by then.
+ * completion (what a real provider bills), including those whose caller died while the answer was
+ * on its way. (The fake drops a request whose caller is gone before its latency is over: unpaid.)
  */
 export class ProviderLedger {
+  #storm = { until: 0, retryAfterSeconds: 1 };
   readonly requested = new Map<string, number>();
   /** Requests a scripted fault answered (5xx, 429): retries inside one attempt, not re-runs. */
   readonly refused = new Map<string, number>();
@@ -75,8 +77,6 @@ export class ProviderLedger {
       },
     ]);
   }
-
-  #storm = { until: 0, retryAfterSeconds: 1 };
 
   /** Every chat request answers 429 with `Retry-After: retryAfterSeconds` for the next `ms`. */
   storm429(ms: number, retryAfterSeconds: number): void {
