@@ -89,6 +89,9 @@ export const envSchema = z.object({
   BODY_LIMIT_BYTES: int(1_048_576, 1_024, 104_857_600),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
   RATE_LIMIT_PER_MINUTE: int(100, 1, 1_000_000),
+  RATE_LIMIT_READS_PER_MINUTE: int(3_000, 1, 1_000_000),
+  RATE_LIMIT_SEARCH_PER_MINUTE: int(600, 1, 1_000_000),
+  RATE_LIMIT_INGEST_PER_MINUTE: int(120, 1, 1_000_000),
   IDEMPOTENCY_TTL_SECONDS: int(86_400, 60, 2_592_000),
   AUTH_FAILURES_PER_MINUTE: int(30, 1, 1_000_000),
   AI_PROVIDER: z.enum(["local", "openai", "anthropic"], { error: "expected local, openai or anthropic" }).default("local"),
@@ -159,7 +162,7 @@ export interface SluiceConfig {
     readonly extraQueues: readonly string[];
   };
   readonly log: { readonly level: Env["LOG_LEVEL"] };
-  readonly intake: { readonly rateLimitPerMinute: number; readonly idempotencyTtlSeconds: number; readonly authFailuresPerMinute: number };
+  readonly intake: { readonly rateLimitPerMinute: number; readonly idempotencyTtlSeconds: number; readonly authFailuresPerMinute: number; readonly perMinute: { readonly reads: number; readonly search: number; readonly ingest: number } };
   readonly ai: {
     readonly provider: Env["AI_PROVIDER"];
     readonly model: string;
@@ -254,7 +257,9 @@ function toConfig(env: Env): SluiceConfig {
       extraQueues: env.QUEUES,
     },
     log: { level: env.LOG_LEVEL },
-    intake: { rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE, idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS, authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE },
+    intake: { rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE, idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS, authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,
+      perMinute: { reads: env.RATE_LIMIT_READS_PER_MINUTE, search: env.RATE_LIMIT_SEARCH_PER_MINUTE, ingest: env.RATE_LIMIT_INGEST_PER_MINUTE },
+    },
     ai: {
       provider: env.AI_PROVIDER,
       model: env.AI_MODEL,

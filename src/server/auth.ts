@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from "fastify";
 import { SluiceError } from "../core/errors.ts";
+import type { RequestKind } from "../pipeline/intake/index.ts";
 import { requireScope, type Principal, type Scope } from "../pipeline/intake/scopes.ts";
 
 declare module "fastify" {
@@ -45,6 +46,16 @@ export function requireScopes(authenticate: Authenticate, scope: Scope): onReque
     }
     requireScope(principal, scope);
     request.principal = principal;
+  };
+}
+
+/**
+ * An onRequest hook, after `requireScopes`, that spends one request of `kind` from the caller's
+ * workspace budget: 429 RATE_LIMITED with Retry-After once it is used up.
+ */
+export function spendBudget(consume: (workspace: string, kind: RequestKind) => Promise<unknown>, kind: RequestKind): onRequestAsyncHookHandler {
+  return async (request: FastifyRequest) => {
+    await consume(principalOf(request).workspaceId, kind);
   };
 }
 

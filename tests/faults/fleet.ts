@@ -138,6 +138,7 @@ export async function createAdminKey(env: Record<string, string>, workspace: str
 export const FAULT_SETTINGS: Readonly<Record<string, string>> = {
   LOG_LEVEL: "info",
   RATE_LIMIT_PER_MINUTE: "1000000",
+  RATE_LIMIT_READS_PER_MINUTE: "1000000",
   QUEUE_CONCURRENCY: "8",
   QUEUE_LOCK_DURATION_MS: "4000",
   QUEUE_STALLED_INTERVAL_MS: "1000",

@@ -35,6 +35,9 @@ export interface IntakeOptions {
   logger?: Logger;
 }
 
+/** What a request spends: each kind has its own per-workspace budget. */
+export type RequestKind = "jobs" | "reads" | "search" | "ingest";
+
 /** Everything the jobs API and the CLI need from intake, over one store and one Kv. */
 export interface Intake {
   readonly rateLimitBackend: RateLimitBackend["kind"];
@@ -59,7 +62,12 @@ export interface Intake {
   inspectClaim(workspace: string, clientRequestId: string): Promise<IdempotencyRecord | null>;
   /** Marks a claim's job as queued (see `Idempotency.confirm`). */
   confirmClaim(workspace: string, clientRequestId: string, jobId: string): Promise<boolean>;
-  consume(workspace: string): Promise<RateLimitDecision>;
+  /**
+   * Counts one request of a kind against the workspace's budget for that kind: `jobs` (intake,
+   * RATE_LIMIT_PER_MINUTE or the workspace's own limit), `reads`, `search`, `ingest` (each its own
+   * budget, so a tenant's polling cannot eat its intake). RATE_LIMITED (429) past it.
+   */
+  consume(workspace: string, kind?: RequestKind): Promise<RateLimitDecision>;
 }
 
 export function createIntake(options: IntakeOptions): Intake {
@@ -74,6 +82,9 @@ export function createIntake(options: IntakeOptions): Intake {
     lookupLimit: async (id) => (await workspaces.getWorkspace(store, id))?.rateLimitPerMinute,
   });
   const authThrottle = createAuthThrottle(backend, config.intake.authFailuresPerMinute);
+  const budget = (kind: Exclude<RequestKind, "jobs">) =>
+    createWorkspaceRateLimiter({ backend, defaultLimit: config.intake.perMinute[kind], windowSeconds: options.rateLimitWindowSeconds, keyPrefix: `ai:ratelimit:${kind}` });
+  const budgets = { reads: budget("reads"), search: budget("search"), ingest: budget("ingest") };
   options.logger?.info(
     { rateLimitBackend: backend.kind, kv: kv.kind },
     backend.kind === "memory" ? "rate limits counted in process memory (embedded mode: one process)" : `rate limits counted on ${backend.kind}`,
@@ -110,6 +121,6 @@ export function createIntake(options: IntakeOptions): Intake {
     lookupClaim: (workspace, id) => idempotency.lookup(workspace, id),
     inspectClaim: (workspace, id) => idempotency.inspect(workspace, id),
     confirmClaim: (workspace, id, jobId) => idempotency.confirm(workspace, id, jobId),
-    consume: (workspace) => limiter.consume(workspace),
+    consume: (workspace, kind = "jobs") => (kind === "jobs" ? limiter.consume(workspace) : budgets[kind].consume(workspace)),
   };
 }

@@ -5,7 +5,7 @@ import { SluiceError } from "../../core/errors.ts";
 import { BATCH_STATUSES, type BatchStatus } from "../../pipeline/embeddings/types.ts";
 import { DEFAULT_MAX_INGEST_ITEMS, MAX_EXTERNAL_ID_LENGTH, MAX_TEXT_LENGTH } from "../../pipeline/embeddings/ingest.ts";
 import type { Sluice } from "../../sluice.ts";
-import { principalOf, requireScopes } from "../auth.ts";
+import { principalOf, requireScopes, spendBudget } from "../auth.ts";
 import { actorOf } from "./admin-queues.ts";
 
 const wsParams = z.object({ ws: z.string().min(1).max(64) });
@@ -53,6 +53,7 @@ export const embeddingRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async 
   const authenticate = (secret: string, client?: string) => sluice.intake.authenticate(secret, client);
   const write = requireScopes(authenticate, "jobs:write");
   const read = requireScopes(authenticate, "jobs:read");
+  const spend = (kind: "reads" | "search" | "ingest") => spendBudget((ws, k) => sluice.intake.consume(ws, k), kind);
   const admin = requireScopes(authenticate, "admin");
   const { embeddings } = sluice;
   const tags = ["embeddings"];
@@ -69,7 +70,7 @@ export const embeddingRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async 
   app.put(
     "/api/workspaces/:ws/items",
     {
-      onRequest: write,
+      onRequest: [write, spend("ingest")],
       bodyLimit: sluice.config.embeddings.ingestBodyLimitBytes,
       schema: { tags, summary: "Bulk upsert (and delete) items to embed; unchanged texts are not re-embedded", params: wsParams, body: ingestBody },
     },
@@ -80,7 +81,7 @@ export const embeddingRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async 
     },
   );
 
-  app.get("/api/workspaces/:ws/items/:id", { onRequest: read, schema: { tags, summary: "One item's embedding state", params: itemParams } }, async (request) => {
+  app.get("/api/workspaces/:ws/items/:id", { onRequest: [read, spend("reads")], schema: { tags, summary: "One item's embedding state", params: itemParams } }, async (request) => {
     const workspaceId = await workspaceOf(request, request.params.ws);
     const item = await embeddings.item(workspaceId, request.params.id);
     if (!item) throw new SluiceError("NOT_FOUND", `No item '${request.params.id}' in workspace '${workspaceId}'`);
@@ -94,7 +95,7 @@ export const embeddingRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async 
     return { deleted };
   });
 
-  app.post("/api/workspaces/:ws/search", { onRequest: read, schema: { tags, summary: "The k nearest items to a text or a vector (cosine)", params: wsParams, body: searchBody } }, async (request) => {
+  app.post("/api/workspaces/:ws/search", { onRequest: [read, spend("search")], schema: { tags, summary: "The k nearest items to a text or a vector (cosine)", params: wsParams, body: searchBody } }, async (request) => {
     const workspaceId = await workspaceOf(request, request.params.ws);
     const { query, vector, k, filter, ef_search: efSearch, model } = request.body;
     const started = performance.now();

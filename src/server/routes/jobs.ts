@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { LISTABLE_STATES } from "../../pipeline/queues/types.ts";
 import type { Sluice } from "../../sluice.ts";
-import { principalOf, requireScopes } from "../auth.ts";
+import { principalOf, requireScopes, spendBudget } from "../auth.ts";
 
 const submitBody = z.object({
   type: z.string().min(1).max(100),
@@ -18,7 +18,7 @@ const submitted = z.object({ id: z.string(), queue: z.string(), status: z.string
 export const jobRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
   const authenticate = (secret: string, client?: string) => sluice.intake.authenticate(secret, client);
   const write = requireScopes(authenticate, "jobs:write");
-  const read = requireScopes(authenticate, "jobs:read");
+  const read = [requireScopes(authenticate, "jobs:read"), spendBudget((ws, kind) => sluice.intake.consume(ws, kind), "reads")];
 
   app.post(
     "/ai/jobs",
