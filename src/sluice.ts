@@ -148,7 +148,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       await killSwitches.assertTaskEnabled(type);
       await budgets.assertWithinBudget(workspace);
     };
-    const jobs = createJobsService({ queues, intake, tasks, defaultQueue: DEFAULT_QUEUE, admit, logger: logger.child({ component: "jobs" }) });
+    const jobs = createJobsService({ queues, intake, tasks, defaultQueue: DEFAULT_QUEUE, internalQueues: [BATCH_QUEUE], admit, logger: logger.child({ component: "jobs" }) });
     const { openai } = config.ai;
     const batchApi = openai.apiKey || openai.baseUrl ? createOpenAIBatchApi({ apiKey: openai.apiKey, baseURL: openai.baseUrl }) : undefined;
     const embeddings = await createEmbeddingsService({ store, queues, runtime, flags, metrics, logger, config, queue: BATCH_QUEUE, ...(batchApi ? { batchApi } : {}) });

@@ -44,3 +44,25 @@ describe("a job names only configured models and providers", () => {
     expect((await t.app.inject({ method: "GET", url: "/ready" })).body.length).toBeLessThan(ready + 500);
   });
 });
+
+describe("internal queues are not for tenants", () => {
+  it("refuses a job for ai-batch-queue at intake with 400, and queues nothing there", async () => {
+    const t = await startTestSluice();
+    try {
+      await t.sluice.intake.ensureWorkspace("ws-i", "I");
+      const key = (await t.sluice.intake.createApiKey({ workspaceId: "ws-i", scopes: ["jobs:write"] })).secret;
+      const before = (await t.sluice.queues.counts("ai-batch-queue")).total;
+      const res = await t.app.inject({
+        method: "POST",
+        url: "/ai/jobs",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        payload: JSON.stringify({ type: "classify", input: { text: "x" }, client_request_id: "internal-1", queue: "ai-batch-queue" }),
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ error: { code: "VALIDATION_FAILED" } });
+      expect((await t.sluice.queues.counts("ai-batch-queue")).total).toBe(before);
+    } finally {
+      await t.close();
+    }
+  });
+});

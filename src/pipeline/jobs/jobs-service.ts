@@ -41,6 +41,8 @@ export interface JobsServiceDeps {
   intake: Intake;
   tasks: TaskRegistry;
   defaultQueue: string;
+  /** Queues Sluice runs its own work on (the backfill's): a tenant's job there is refused at intake. */
+  internalQueues?: readonly string[];
   /**
    * Refuses a new job for now (kill switch `TASK_DISABLED`, budget `BUDGET_EXHAUSTED`). Runs after
    * the idempotency claim, so a repeat of a queued request still gets its earlier job; a refused
@@ -78,7 +80,9 @@ export function createJobsService(deps: JobsServiceDeps) {
     const task = tasks.require(request.type);
     const input = tasks.parseInput(task, request.input);
     const queue = request.queue ?? task.queue ?? deps.defaultQueue;
-    if (!queues.has(queue)) throw new SluiceError("QUEUE_NOT_FOUND", `No queue named "${queue}"`, { details: { queue, known: queues.names() } });
+    const internal = new Set(deps.internalQueues ?? []);
+    if (internal.has(queue)) throw new SluiceError("VALIDATION_FAILED", `Queue "${queue}" is Sluice's own and takes no jobs from the API`, { details: { queue } });
+    if (!queues.has(queue)) throw new SluiceError("QUEUE_NOT_FOUND", `No queue named "${queue}"`, { details: { queue, known: queues.names().filter((q) => !internal.has(q)) } });
 
     const claim = await intake.claim(workspace, request.client_request_id, randomUUID());
     const existing = claim.created ? undefined : await findOwn(workspace, claim.jobId);
