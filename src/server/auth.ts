@@ -13,8 +13,10 @@ export type Authenticate = (secret: string, client?: string) => Promise<Principa
 
 /** A failed authentication, logged for the operator's grep: the address and route, never the key. */
 export function logAuthFailure(request: FastifyRequest, err: unknown): void {
-  if (!(err instanceof SluiceError) || (err.code !== "UNAUTHENTICATED" && err.code !== "RATE_LIMITED")) return;
-  request.log.warn({ component: "auth", client: request.ip, method: request.method, route: request.routeOptions.url, code: err.code }, "authentication failed");
+  if (!(err instanceof SluiceError) || !["UNAUTHENTICATED", "RATE_LIMITED", "FORBIDDEN_SCOPE"].includes(err.code)) return;
+  // `status` and `code` make the runbooks' `grep -i "unauthorized\|forbidden\|401\|403"` find these lines.
+  const fields = { component: "auth", client: request.ip, method: request.method, route: request.routeOptions.url, status: err.status, code: err.code };
+  request.log.warn(fields, err.code === "FORBIDDEN_SCOPE" ? "authorization refused: forbidden scope" : "authentication failed (unauthorized)");
 }
 
 /** The key from `Authorization: Bearer <key>` or `X-API-Key: <key>` (what curl users reach for). */
@@ -44,7 +46,12 @@ export function requireScopes(authenticate: Authenticate, scope: Scope): onReque
       logAuthFailure(request, err);
       throw err;
     }
-    requireScope(principal, scope);
+    try {
+      requireScope(principal, scope);
+    } catch (err) {
+      logAuthFailure(request, err);
+      throw err;
+    }
     request.principal = principal;
   };
 }

@@ -53,8 +53,10 @@ describe.each(engines)("failed authentication is throttled and logged on $name",
   it("logs each failure with the address and route, never the key", async () => {
     const secret = `sk_sluice_${"q".repeat(40)}`;
     await get(secret, "10.0.0.11");
-    const failures = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "authentication failed");
-    expect(failures.some((l) => l.client === "10.0.0.11" && l.route === "/ai/jobs" && l.code === "UNAUTHENTICATED")).toBe(true);
+    const failures = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.component === "auth");
+    expect(failures.some((l) => l.client === "10.0.0.11" && l.route === "/ai/jobs" && l.code === "UNAUTHENTICATED" && l.status === 401)).toBe(true);
     expect(lines.join("\n")).not.toContain(secret);
+    // The runbooks' grep for auth trouble finds them.
+    expect(lines.filter((l) => /unauthorized|forbidden|401|403/i.test(l)).length).toBeGreaterThanOrEqual(failures.length);
   });
 });
