@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { RateLimitedError } from "../../core/errors.ts";
+import { RateLimitedError, RetryLaterError } from "../../core/errors.ts";
 import { claimItems, createBatch, embedNextChunk, finishBatch, releaseClaims, updateBatch } from "../embeddings/index.ts";
 import { buildInputJsonl } from "./batch-api.ts";
 import type { BackfillContext, DrainSummary, StopReason } from "./context.ts";
@@ -32,7 +32,8 @@ function backoff(ctx: BackfillContext, failures: number): number {
 /**
  * The synchronous step: claim a chunk of the workspace, embed it through the provider runtime
  * (limits, retries, breaker, fallbacks), write vectors or record failures. A 429 that outlasts the
- * runtime's own waiting releases the chunk (no attempt counted) and waits as the provider asked.
+ * runtime's own waiting, or an open breaker, releases the chunk (no attempt counted) and waits as
+ * long as the provider or the breaker says.
  */
 export const syncStep: Step = async (ctx, workspaceId, signal) => {
   const rateLimited = new AbortController();
@@ -56,7 +57,9 @@ export const syncStep: Step = async (ctx, workspaceId, signal) => {
         served = answer.model;
         return answer.vectors;
       } catch (err) {
-        if (err instanceof RateLimitedError) {
+        // Refused for now (a 429 past the runtime's wait, a breaker that is open, a provider switched
+        // off): nothing was tried, so the chunk goes back without counting an attempt on its items.
+        if (err instanceof RateLimitedError || err instanceof RetryLaterError) {
           retryAfterMs = err.retryAfterMs;
           rateLimited.abort(err);
         }
