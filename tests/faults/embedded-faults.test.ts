@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,7 +20,18 @@ beforeAll(async () => {
   ledger = new ProviderLedger(fake);
 });
 
-afterAll(() => stopStack({ fake }), 60_000);
+const folders: string[] = [];
+/** A temp folder removed after the file's processes are stopped. */
+function tempFolder(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  folders.push(dir);
+  return dir;
+}
+
+afterAll(async () => {
+  await stopStack({ fake });
+  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
+}, 60_000);
 
 /** The workspace `sluice dev` makes. */
 const WORKSPACE = "dev";
@@ -81,7 +92,7 @@ async function lastingKey(url: string, devKey: string): Promise<string> {
 
 describe("fault suite: embedded mode (PGlite)", () => {
   it("restart on the same folder (SIGTERM, start again) with the embeddings backfill running", async () => {
-    const cwd = mkdtempSync(join(tmpdir(), "sluice-faults-embedded-"));
+    const cwd = tempFolder("sluice-faults-embedded-");
     const env = {
       ...FAULT_SETTINGS,
       ...providerEnv(fake),
@@ -140,7 +151,7 @@ describe("fault suite: embedded mode (PGlite)", () => {
   }, 300_000);
 
   it("two processes on one folder: the second refuses with DATA_DIR_LOCKED, the first keeps working", async () => {
-    const cwd = mkdtempSync(join(tmpdir(), "sluice-faults-dev-"));
+    const cwd = tempFolder("sluice-faults-dev-");
     const env = { ...FAULT_SETTINGS, ...providerEnv(fake) };
     const { proc: first, devKey } = await startDev(cwd, env);
     const target: ApiTarget = { url: first.url, key: devKey };
