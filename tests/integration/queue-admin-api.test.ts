@@ -48,7 +48,8 @@ describe("queue admin over HTTP (embedded)", () => {
     expect((await submit("ok", "p-1", "churn")).statusCode).toBe(202);
     expect((await submit("ok", "p-2", "churn")).statusCode).toBe(202);
     await new Promise((r) => setTimeout(r, 500));
-    expect(await stats("churn")).toMatchObject({ waiting: 2, completed: 0, paused: true });
+    // runbook 004 §2.7 prints stats.total
+    expect(await stats("churn")).toMatchObject({ waiting: 2, completed: 0, paused: true, total: 2 });
     await t.app.inject({ method: "POST", url: "/api/queues/churn/resume", headers: auth() });
     await until(() => stats("churn"), (s) => s.completed === 2 && !s.paused);
     const audit = (await t.app.inject({ method: "GET", url: "/api/audit?action=queue.pause", headers: auth() })).json<Array<{ target: string; reason: string; actor: string }>>();

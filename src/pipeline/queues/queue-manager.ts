@@ -122,8 +122,8 @@ export function createQueueManager(options: QueueManagerOptions): QueueManager {
     const queue = queueOf(name);
     return translating(`stats of ${name}`, async () => {
       const [counts, paused, workersNow] = await Promise.all([readCounts(queue), queue.isPaused(), workerCount(name, queue)]);
-      const { waiting, active, completed, failed, delayed } = counts;
-      return { name, waiting, active, completed, failed, delayed, paused, workers: workersNow };
+      const { waiting, active, completed, failed, delayed, total } = counts;
+      return { name, waiting, active, completed, failed, delayed, total, paused, workers: workersNow };
     });
   };
 
@@ -134,7 +134,7 @@ export function createQueueManager(options: QueueManagerOptions): QueueManager {
     if (snapshotCache && performance.now() - snapshotCache.at < SNAPSHOT_TTL_MS) return snapshotCache.value;
     const value = (async () => {
       const rows = await Promise.all(sortedNames().map(async (name) => [name, await stats(name)] as const));
-      return new Map(rows.map(([name, s]) => [name, { counts: { ...s, total: 0 }, workers: s.workers }]));
+      return new Map(rows.map(([name, s]) => [name, { counts: s, workers: s.workers }]));
     })();
     snapshotCache = { at: performance.now(), value };
     value.catch(() => (snapshotCache = undefined));

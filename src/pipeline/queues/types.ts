@@ -34,6 +34,8 @@ export interface QueueListing {
   completed: number;
   failed: number;
   delayed: number;
+  /** waiting + active + delayed + completed + failed (runbook 004 reads `stats.total`). */
+  total: number;
   /** The queue is paused: it accepts jobs and hands none out. */
   paused: boolean;
   /** Workers connected to this queue (fleet-wide on Redis/Postgres, this process on PGlite). */
