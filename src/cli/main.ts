@@ -101,7 +101,8 @@ try {
     process.exit(err.status === 0 ? 2 : 1);
   }
   if (err instanceof SluiceError) {
-    console.error(`sluice: ${err.message}`);
+    // The code first, as for API errors: scripts and runbooks match on it (DATA_DIR_LOCKED, PGVECTOR_MISSING…).
+    console.error(`sluice: ${err.code}: ${err.message}`);
     process.exit(err.code === "CONFIG_INVALID" ? 78 : 1);
   }
   const message = err instanceof Error ? err.message : String(err);
