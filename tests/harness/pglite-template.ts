@@ -32,3 +32,10 @@ export function seedPgliteDataDir(pgdata: string): boolean {
   cpSync(template, pgdata, { recursive: true });
   return true;
 }
+
+/** A new temp folder for SLUICE_DATA_DIR whose `pgdata` starts from the run's template. */
+export function newEmbeddedDataDir(prefix = "sluice-data-"): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  seedPgliteDataDir(join(dir, "pgdata"));
+  return dir;
+}

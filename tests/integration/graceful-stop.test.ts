@@ -1,23 +1,25 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { expect, it } from "vitest";
 import { stopInOrder } from "../../src/cli/serve.ts";
 import { buildServer } from "../../src/server/app.ts";
 import { createSluice } from "../../src/sluice.ts";
+import { newEmbeddedDataDir } from "../harness/pglite-template.ts";
+import { until } from "../harness/wait.ts";
 
 it("a stop lets requests already in handlers finish against open pools, and refuses new ones", async () => {
-  const sluice = await createSluice({ env: { LOG_LEVEL: "silent", SLUICE_DATA_DIR: mkdtempSync(join(tmpdir(), "sluice-stop-")) } });
+  const sluice = await createSluice({ env: { LOG_LEVEL: "silent", SLUICE_DATA_DIR: newEmbeddedDataDir("sluice-stop-") } });
   const app = await buildServer(sluice, { docs: false });
   // A handler that is slow and then needs the database: the pool must still be open when it gets there.
+  let entered = 0;
   app.get("/slow", async () => {
+    entered += 1;
     await new Promise((r) => setTimeout(r, 400));
     const { rows } = await sluice.store.query<{ one: number }>("SELECT 1 AS one");
     return { one: rows[0]?.one };
   });
   const url = await app.listen({ port: 0, host: "127.0.0.1" });
   const inFlight = Array.from({ length: 10 }, () => fetch(`${url}/slow`).then(async (r) => ({ status: r.status, body: (await r.json()) })));
-  await new Promise((r) => setTimeout(r, 100));
+  // Stop once all ten are inside the handler (a fixed sleep raced their arrival on a busy machine).
+  await until(async () => entered, (n) => n === 10, 10_000, "all requests in the handler");
   const stopped = stopInOrder(app, sluice);
   const results = await Promise.all(inFlight);
   await stopped;

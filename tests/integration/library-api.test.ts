@@ -1,12 +1,10 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { expect, it } from "vitest";
 import { buildServer, createSluice, SluiceError, type TaskContext } from "../../src/index.ts";
 import { until } from "../harness/wait.ts";
+import { newEmbeddedDataDir } from "../harness/pglite-template.ts";
 
 it("a user's own task type, registered through the library, runs behind the same jobs API and protections", async () => {
-  const sluice = await createSluice({ env: { LOG_LEVEL: "silent", SLUICE_DATA_DIR: mkdtempSync(join(tmpdir(), "sluice-lib-")), QUEUES: "tickets" } });
+  const sluice = await createSluice({ env: { LOG_LEVEL: "silent", SLUICE_DATA_DIR: newEmbeddedDataDir("sluice-lib-"), QUEUES: "tickets" } });
   const app = await buildServer(sluice, { docs: false });
   try {
     const seen: TaskContext[] = [];
