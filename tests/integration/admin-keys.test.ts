@@ -19,6 +19,21 @@ describe("workspaces and API keys over HTTP", () => {
     await t.close();
   });
 
+  it("PATCH /api/workspaces/{id} changes a workspace's rate limit at once, audited with before and after", async () => {
+    await t.sluice.intake.ensureWorkspace("ws-limit", "Limit", { rateLimitPerMinute: 100 });
+    const patch = (payload: object, id = "ws-limit") => t.app.inject({ method: "PATCH", url: `/api/workspaces/${id}`, headers: auth(admin), payload });
+    const changed = await patch({ rate_limit_per_minute: 5000, reason: "big import" });
+    expect(changed.statusCode).toBe(200);
+    expect(changed.json()).toMatchObject({ id: "ws-limit", name: "Limit", rate_limit_per_minute: 5000 });
+    expect((await t.sluice.intake.getWorkspace("ws-limit"))?.rateLimitPerMinute).toBe(5000);
+    expect((await patch({ rate_limit_per_minute: null })).json()).toMatchObject({ rate_limit_per_minute: null });
+    expect((await patch({ rate_limit_per_minute: 5 }, "ws-missing")).statusCode).toBe(404);
+    expect((await patch({ rate_limit_per_minute: "many" })).json().error.code).toBe("VALIDATION_FAILED");
+    const rows = await t.sluice.audit.list({ action: "workspace.update" });
+    expect(rows).toHaveLength(2);
+    expect(rows.at(-1)).toMatchObject({ target: "ws-limit", details: { before: { rate_limit_per_minute: 100 }, outcome: "succeeded" } });
+  });
+
   it("401 without a key, 401 with an unknown key, 403 without the admin scope", async () => {
     expect((await t.app.inject({ method: "GET", url: "/api/keys" })).json().error.code).toBe("UNAUTHENTICATED");
     const unknown = await t.app.inject({ method: "GET", url: "/api/keys", headers: auth("sk_sluice_nope") });

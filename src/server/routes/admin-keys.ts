@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { SluiceError } from "../../core/errors.ts";
 import type { Sluice } from "../../sluice.ts";
 import { principalOf, requireScopes } from "../auth.ts";
 
@@ -37,6 +38,35 @@ export const adminKeyRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (
     await audit.record({ actor: actorOf(principalOf(request).keyId), action: "workspace.create", workspaceId: id, target: id, details: { rate_limit_per_minute } });
     return reply.status(201).send(workspaceView(workspace));
   });
+
+  app.patch(
+    "/api/workspaces/:id",
+    {
+      onRequest: admin,
+      schema: {
+        tags: ["admin"],
+        summary: "Change a workspace's name or rate limit (null: back to RATE_LIMIT_PER_MINUTE); audited with the before and after",
+        params: z.object({ id: z.string().min(1).max(64) }),
+        body: z.object({ name: z.string().min(1).max(200).optional(), rate_limit_per_minute: z.number().int().positive().nullable().optional(), reason: z.string().max(1000).optional() }),
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const { name, rate_limit_per_minute, reason } = request.body;
+      const before = await intake.getWorkspace(id);
+      if (!before) throw new SluiceError("NOT_FOUND", `Workspace ${id} does not exist`, { details: { workspace: id } });
+      const update = { ...(name !== undefined ? { name } : {}), ...(rate_limit_per_minute !== undefined ? { rateLimitPerMinute: rate_limit_per_minute } : {}) };
+      const entry = {
+        actor: actorOf(principalOf(request).keyId),
+        action: "workspace.update",
+        workspaceId: id,
+        target: id,
+        reason: reason ?? null,
+        details: { before: { name: before.name, rate_limit_per_minute: before.rateLimitPerMinute }, ...request.body },
+      };
+      return workspaceView(await audit.audited(entry, () => intake.updateWorkspace(id, update)));
+    },
+  );
 
   app.post("/api/keys", { onRequest: admin, schema: { tags: ["admin"], summary: "Create an API key; the secret is returned once", body: keyBody } }, async (request, reply) => {
     const created = await intake.createApiKey({ workspaceId: request.body.workspace, scopes: request.body.scopes, ...(request.body.name ? { name: request.body.name } : {}) });
