@@ -61,7 +61,9 @@ beforeEach(() => {
 
 describe("provider runtime: limits", () => {
   it("the fake's limit is real: unthrottled callers get 429s", async () => {
-    server.setLimits({ rpm: 1200, burst: 0.05 });
+    // A bucket of 10 refilling 10/s: 100 callers draw 429s unless they take over 9 s to arrive
+    // (with a bucket of 60 refilling 20/s, a busy machine spread them out enough to draw none).
+    server.setLimits({ rpm: 600, burst: 1 / 60 });
     const direct = createOpenAIProvider({ baseURL: server.openaiBaseUrl });
     await Promise.all(Array.from({ length: 100 }, () => direct.complete({ model: "gpt-4o-mini", prompt: "x", maxOutputTokens: 5 }).catch(() => undefined)));
     expect(server.stats.limitRejections).toBeGreaterThan(0);
