@@ -1,3 +1,4 @@
+import { connect } from "node:net";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/adapters/log/pino.ts";
@@ -39,5 +40,41 @@ describe("a tenant reads a code and a request id, never the internals of a failu
     expect(res.body).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|maxRetriesPerRequest|\/work\//);
     expect(body.error.request_id).toBeTruthy();
     expect(lines.some((l) => l.includes(body.error.request_id) && l.includes("request failed"))).toBe(true);
+  });
+});
+
+describe("errors Node raises before Fastify sees the request", () => {
+  it("answers oversized headers with 431 in the error contract and Connection: close", async () => {
+    const t = await startTestSluice();
+    try {
+      const address = await t.app.listen({ port: 0, host: "127.0.0.1" });
+      const { port } = new URL(address);
+      const raw = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), "127.0.0.1", () => socket.write(`GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`));
+        let data = "";
+        socket.on("data", (chunk) => (data += chunk.toString()));
+        socket.on("close", () => resolve(data));
+        socket.on("error", reject);
+      });
+      expect(raw).toMatch(/^HTTP\/1\.1 431 /);
+      expect(raw.toLowerCase()).toContain("connection: close");
+      expect(JSON.parse(raw.slice(raw.indexOf("\r\n\r\n") + 4))).toMatchObject({ error: { code: "HEADERS_TOO_LARGE" } });
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("answers a malformed %-escape in the path and an over-long parameter in the contract", async () => {
+    const t = await startTestSluice();
+    try {
+      const bad = await t.app.inject({ method: "GET", url: "/ai/jobs/%E0%A4%A" });
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json()).toMatchObject({ error: { code: "URL_MALFORMED" } });
+      const long = await t.app.inject({ method: "GET", url: `/ai/jobs/${"x".repeat(200)}` });
+      expect(long.statusCode).toBe(414);
+      expect(long.json()).toMatchObject({ error: { code: "URI_TOO_LONG" } });
+    } finally {
+      await t.close();
+    }
   });
 });
