@@ -172,7 +172,15 @@ export function killAllTracked(from: Registry = registry): void {
 export function killLeftovers(pidDir: string): Array<{ pid: number; command: string }> {
   if (!existsSync(pidDir)) return [];
   const killed: Array<{ pid: number; command: string }> = [];
-  for (const name of readdirSync(pidDir)) {
+  for (const entry of readdirSync(pidDir, { withFileTypes: true })) {
+    const name = entry.name;
+    if (entry.isDirectory()) {
+      // A nested run's folder (tests/harness/cleanup.test.ts runs vitest inside vitest), left
+      // behind because that run was killed before its own teardown.
+      killed.push(...killLeftovers(join(pidDir, name)));
+      rmSync(join(pidDir, name), { recursive: true, force: true });
+      continue;
+    }
     const pid = Number(name);
     let info: { startTime?: string; command?: string } = {};
     try {
@@ -194,7 +202,9 @@ export function killLeftovers(pidDir: string): Array<{ pid: number; command: str
  * vitest forks after it, and the teardown that kills what is still listed there, then removes it.
  */
 export function createPidNet(): { dir: string; teardown(): void } {
-  const dir = mkdtempSync(join(tmpdir(), "sluice-test-pids-"));
+  // Inside another run's folder when nested, so that run's teardown is the net of this one.
+  const parent = process.env[PID_DIR_ENV];
+  const dir = parent && existsSync(parent) ? mkdtempSync(join(parent, "nested-")) : mkdtempSync(join(tmpdir(), "sluice-test-pids-"));
   process.env[PID_DIR_ENV] = dir;
   return {
     dir,
