@@ -42,6 +42,7 @@ export const ERROR_CATALOGUE = {
   URI_TOO_LONG: { status: 414, retryable: false, message: "A path parameter is too long" },
   HEADERS_TOO_LARGE: { status: 431, retryable: false, message: "Request headers are too large" },
   REQUEST_TIMEOUT: { status: 408, retryable: false, message: "The request was not received in time" },
+  TASK_FAILED: { status: 500, retryable: true, message: "The job's task failed; an operator can see why in the queue admin API" },
   INTERNAL: { status: 500, retryable: false, message: "Internal error" },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 
@@ -102,6 +103,31 @@ export class RetryLaterError extends SluiceError {
     this.name = "RetryLaterError";
     this.retryAfterMs = retryAfterMs;
   }
+}
+
+/**
+ * Codes whose text can carry what only an operator should see: driver messages with hosts and
+ * ports, client-library advice, provider answers. Callers outside the operator get the catalogue's
+ * message for these; the whole text is in the log and the operator's views.
+ */
+const CARRIES_INTERNALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "INTERNAL",
+  "DEPENDENCY_UNAVAILABLE",
+  "MIGRATION_FAILED",
+  "CONFIG_INVALID",
+  "REDIS_EVICTION_POLICY",
+  "PROVIDER_ERROR",
+  "PROVIDER_TIMEOUT",
+  "PROVIDER_UNAVAILABLE",
+  "PROVIDER_AUTH",
+]);
+
+export function carriesInternals(code: ErrorCode): boolean {
+  return CARRIES_INTERNALS.has(code);
+}
+
+export function isErrorCode(value: string): value is ErrorCode {
+  return Object.hasOwn(ERROR_CATALOGUE, value);
 }
 
 export function isSluiceError(value: unknown): value is SluiceError {

@@ -2,7 +2,7 @@ import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
-import { ERROR_CATALOGUE, SluiceError, type ErrorCode } from "../core/errors.ts";
+import { carriesInternals, ERROR_CATALOGUE, SluiceError, type ErrorCode } from "../core/errors.ts";
 
 // Fastify's own error codes mapped to ours: the HTTP contract speaks only Sluice codes.
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -31,25 +31,9 @@ export function toSluiceError(err: FastifyError | Error): SluiceError {
   return new SluiceError("INTERNAL", "Internal error", { cause: err });
 }
 
-/**
- * Errors whose text can carry what only an operator should see: driver messages with hosts and
- * ports, client-library advice, provider answers. A caller gets the catalogue's message and the
- * request id; the log line with that id has the whole error.
- */
-const INTERNAL_DETAIL: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  "INTERNAL",
-  "DEPENDENCY_UNAVAILABLE",
-  "MIGRATION_FAILED",
-  "CONFIG_INVALID",
-  "REDIS_EVICTION_POLICY",
-  "PROVIDER_ERROR",
-  "PROVIDER_TIMEOUT",
-  "PROVIDER_UNAVAILABLE",
-  "PROVIDER_AUTH",
-]);
-
+/** A caller's view of an error: the catalogue's message where the text may carry internals (see `carriesInternals`). */
 export function publicBody(err: SluiceError, requestId: string): { error: { code: ErrorCode; message: string; details?: unknown; request_id: string } } {
-  if (INTERNAL_DETAIL.has(err.code)) return { error: { code: err.code, message: ERROR_CATALOGUE[err.code].message, request_id: requestId } };
+  if (carriesInternals(err.code)) return { error: { code: err.code, message: ERROR_CATALOGUE[err.code].message, request_id: requestId } };
   return { error: { ...err.toJSON().error, request_id: requestId } };
 }
 

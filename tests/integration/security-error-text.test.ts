@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/adapters/log/pino.ts";
 import { startRedis, type RunningServer } from "../harness/servers.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
+import { until } from "../harness/wait.ts";
+import { SluiceError } from "../../src/core/errors.ts";
 
 describe("a tenant reads a code and a request id, never the internals of a failure", () => {
   let redis: RunningServer;
@@ -77,4 +79,46 @@ describe("errors Node raises before Fastify sees the request", () => {
       await t.close();
     }
   });
+});
+
+describe("a failed job's error as its tenant reads it", () => {
+  it("is CODE: message, with internals only in the operator's queue API", async () => {
+    const t = await startTestSluice({ QUEUE_CONCURRENCY: "2" });
+    try {
+      t.sluice.task("leaky", async () => {
+        throw new Error("connect ECONNREFUSED 10.0.0.5:5432\n    at /srv/app/node_modules/pg/lib/client.js:1:1");
+      });
+      t.sluice.task("provider", async () => {
+        throw new SluiceError("PROVIDER_AUTH", "openai at 10.0.0.6:443 refused key sk-live-abc: max retries reached");
+      });
+      t.sluice.task("refused", async () => {
+        throw new SluiceError("VALIDATION_FAILED", "label 'x' is not one of a, b");
+      });
+      await t.sluice.startWorkers();
+      await t.sluice.intake.ensureWorkspace("ws-j", "J", { rateLimitPerMinute: 1000 });
+      const key = (await t.sluice.intake.createApiKey({ workspaceId: "ws-j", scopes: ["jobs:read", "jobs:write"] })).secret;
+      const admin = (await t.sluice.intake.createApiKey({ workspaceId: "ws-j", scopes: ["admin"] })).secret;
+      const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
+      const errors: Record<string, string> = {};
+      for (const type of ["leaky", "provider", "refused"]) {
+        const { id } = (await t.app.inject({ method: "POST", url: "/ai/jobs", headers, payload: JSON.stringify({ type, input: {}, client_request_id: type }) })).json<{ id: string }>();
+        const job = await until(
+          async () => (await t.app.inject({ method: "GET", url: `/ai/jobs/${id}`, headers })).json<{ status: string; error: string | null }>(),
+          (j) => j.status === "failed",
+          30_000,
+        );
+        errors[type] = job.error ?? "";
+        if (type === "leaky") {
+          const full = await t.app.inject({ method: "GET", url: `/api/queues/ai-jobs/jobs/${id}`, headers: { authorization: `Bearer ${admin}` } });
+          expect(full.body).toContain("ECONNREFUSED 10.0.0.5");
+        }
+      }
+      expect(errors.leaky).toMatch(/^TASK_FAILED: /);
+      expect(errors.provider).toBe("PROVIDER_AUTH: The AI provider refused Sluice's credentials");
+      expect(errors.refused).toBe("VALIDATION_FAILED: label 'x' is not one of a, b");
+      expect(Object.values(errors).join("\n")).not.toMatch(/10\.0\.0\.|\/srv\/|max retries|sk-live/);
+    } finally {
+      await t.close();
+    }
+  }, 120_000);
 });

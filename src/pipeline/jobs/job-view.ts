@@ -1,3 +1,4 @@
+import { carriesInternals, ERROR_CATALOGUE, isErrorCode } from "../../core/errors.ts";
 import type { JobSummary } from "../queues/types.ts";
 
 /** What a job carries in the queue: the workspace travels with it, so every read can check it. */
@@ -34,6 +35,19 @@ export interface JobView {
 
 const iso = (ms: number | null) => (ms ? new Date(ms).toISOString() : null);
 
+/**
+ * A failed job's reason as its tenant reads it: `CODE: message` on one line, with the catalogue's
+ * message where the text may carry internals (hosts, driver advice, provider answers), and no
+ * stack. The whole reason stays in the operator's queue API (`GET /api/queues/{q}/jobs/{id}`).
+ */
+export function tenantError(reason: string | null): string | null {
+  if (!reason) return reason;
+  const code = /^([A-Z][A-Z0-9_]+): /.exec(reason)?.[1];
+  if (!code || !isErrorCode(code)) return `TASK_FAILED: ${ERROR_CATALOGUE.TASK_FAILED.message}`;
+  if (carriesInternals(code)) return `${code}: ${ERROR_CATALOGUE[code].message}`;
+  return (reason.split("\n")[0] ?? reason).slice(0, 1_000);
+}
+
 export function toJobView(job: JobSummary & { data: JobEnvelope }): JobView {
   return {
     id: job.id,
@@ -43,7 +57,7 @@ export function toJobView(job: JobSummary & { data: JobEnvelope }): JobView {
     client_request_id: job.data.client_request_id,
     input: job.data.input,
     result: job.returnvalue ?? null,
-    error: job.failedReason,
+    error: tenantError(job.failedReason),
     // Every run its handler had, not only the finished ones: a run cut short by a dying or
     // stopping worker ran (and may have called a provider) as surely as a failed one.
     attempts: job.attemptsMade + job.interruptedRuns,

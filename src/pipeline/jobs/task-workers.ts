@@ -51,7 +51,7 @@ export function taskProcessor(tasks: TaskRegistry, logger: Logger, queue: string
   return async (job: Job, token?: string, signal?: AbortSignal): Promise<unknown> => {
     if (!isEnvelope(job.data)) throw new UnrecoverableError("Malformed job: no workspace/type envelope");
     const task = tasks.get(job.data.type);
-    if (!task) throw new UnrecoverableError(`Unknown job type "${job.data.type}"`);
+    if (!task) throw new UnrecoverableError(`JOB_TYPE_UNKNOWN: Unknown job type "${job.data.type}"`);
     const { workspace, input } = job.data;
     const jobLogger = logger.child({ queue, jobId: job.id, type: task.name, workspace });
     try {
@@ -69,8 +69,10 @@ export function taskProcessor(tasks: TaskRegistry, logger: Logger, queue: string
       const since = waitingSince(job);
       const deferral = signal?.aborted ? undefined : deferralOf(err, since === undefined ? 0 : Date.now() - since);
       if (deferral) return defer(job, token, deferral, { maxWaitMs, logger: jobLogger, deferred: options.deferred, queue });
-      if (isSluiceError(err) && !err.retryable) throw new UnrecoverableError(`${err.code}: ${err.message}`);
-      throw err;
+      if (!isSluiceError(err)) throw err;
+      // `CODE: message`, the shape a job's reason always has, so readers can tell what kind of failure it was.
+      if (!err.retryable) throw new UnrecoverableError(`${err.code}: ${err.message}`);
+      throw Object.assign(new Error(`${err.code}: ${err.message}`, { cause: err }), { stack: err.stack });
     }
   };
 }
