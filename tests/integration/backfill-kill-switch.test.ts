@@ -81,6 +81,10 @@ describe("kill switch mid-run (runtime flag, fake OpenAI provider)", () => {
     await t.sluice.embeddings.upsert("shop-1", catalogue(100, "pause").map((i) => ({ externalId: i.id, text: i.text })));
     await until(() => statusCounts(t.sluice), (c) => c.completed >= 170, 20_000, "some of the new items embedded");
     expect((await t.app.inject({ method: "POST", url: "/api/queues/ai-batch-queue/pause", headers: auth(admin), payload: { reason: "option B" } })).statusCode).toBe(200);
+    // The drain says when it has seen the pause; between two chunks `processing` is 0 for a moment
+    // before that, so the count alone is no proof that it stopped.
+    const sawPause = () => t.logs().some((l) => l.msg === "backfill step finished" && l.stopped === "paused");
+    await until(async () => sawPause(), Boolean, 10_000, "the drain noticed the pause");
     const paused = await until(() => statusCounts(t.sluice), (c) => c.processing === 0, 10_000, "chunk in hand finished");
     await sleep(1_200);
     expect(await statusCounts(t.sluice)).toEqual(paused);

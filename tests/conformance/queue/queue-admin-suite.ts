@@ -51,7 +51,7 @@ export function queueAdminConformance(target: QueueTarget): void {
         const rows = await m.list();
         expect(rows.map((r) => r.name)).toEqual([...m.names()]);
         const rowA = rows.find((r) => r.name === a);
-        expect(rowA).toEqual({ name: a, waiting: 1, active: 0, completed: 0, failed: 0, delayed: 0, paused: true, workers: 0 });
+        expect(rowA).toEqual({ name: a, waiting: 1, total: 1, active: 0, completed: 0, failed: 0, delayed: 0, paused: true, workers: 0 });
         expect(rows.find((r) => r.name === b)).toMatchObject({ paused: true, workers: 1 });
         await m.resumeAll();
         expect((await m.list()).every((r) => !r.paused)).toBe(true);
