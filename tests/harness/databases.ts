@@ -10,3 +10,19 @@ export function freshPostgresDatabase(prefix = "t"): Promise<string> {
 export function redisUrl(db = 0): string {
   return `${inject("redisUrl")}/${db}`;
 }
+
+export interface TestEngine {
+  name: string;
+  env: () => Promise<Record<string, string>>;
+}
+
+/**
+ * The two set-ups most HTTP tests run on: the embedded default, and PostgreSQL + Redis (logical
+ * database `redisDb`, a fresh PostgreSQL database named after `prefix`; no pgvector on Debian).
+ */
+export function embeddedAndServers(prefix: string, redisDb: number): TestEngine[] {
+  return [
+    { name: "embedded PGlite", env: async () => ({}) },
+    { name: "PostgreSQL + Redis", env: async () => ({ REDIS_URL: redisUrl(redisDb), DATABASE_URL: await freshPostgresDatabase(prefix), VECTOR_SEARCH_ENABLED: "false" }) },
+  ];
+}

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freshPostgresDatabase, redisUrl } from "../harness/databases.ts";
+import { embeddedAndServers } from "../harness/databases.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
 
 // A real fault in the real table: a trigger that refuses every new audit row.
@@ -9,10 +9,7 @@ const BREAK_AUDIT = [
 ];
 const MEND_AUDIT = "DROP TRIGGER refuse_audit ON action_audit";
 
-const engines = [
-  { name: "embedded PGlite", env: async (): Promise<Record<string, string>> => ({}) },
-  { name: "PostgreSQL + Redis", env: async (): Promise<Record<string, string>> => ({ REDIS_URL: redisUrl(12), DATABASE_URL: await freshPostgresDatabase("auditfirst"), VECTOR_SEARCH_ENABLED: "false" }) },
-];
+const engines = embeddedAndServers("auditfirst", 12);
 
 describe.each(engines)("an admin action that cannot be audited is not done, on $name", (engine) => {
   let t: TestSluice;

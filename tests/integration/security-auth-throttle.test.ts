@@ -7,12 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/adapters/log/pino.ts";
 import { buildServer } from "../../src/server/app.ts";
 import { createSluice, type Sluice } from "../../src/sluice.ts";
-import { freshPostgresDatabase, redisUrl } from "../harness/databases.ts";
+import { embeddedAndServers } from "../harness/databases.ts";
 
-const engines = [
-  { name: "embedded PGlite", env: async (): Promise<Record<string, string>> => ({}) },
-  { name: "PostgreSQL + Redis", env: async (): Promise<Record<string, string>> => ({ REDIS_URL: redisUrl(14), DATABASE_URL: await freshPostgresDatabase("authfail"), VECTOR_SEARCH_ENABLED: "false" }) },
-];
+const engines = embeddedAndServers("authfail", 14);
 
 describe.each(engines)("failed authentication is throttled and logged on $name", (engine) => {
   let sluice: Sluice;

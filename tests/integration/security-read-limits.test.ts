@@ -1,11 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freshPostgresDatabase, redisUrl } from "../harness/databases.ts";
+import { embeddedAndServers } from "../harness/databases.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
 
-const engines = [
-  { name: "embedded PGlite", env: async (): Promise<Record<string, string>> => ({}) },
-  { name: "PostgreSQL + Redis", env: async (): Promise<Record<string, string>> => ({ REDIS_URL: redisUrl(11), DATABASE_URL: await freshPostgresDatabase("budgets"), VECTOR_SEARCH_ENABLED: "false" }) },
-];
+const engines = embeddedAndServers("budgets", 11);
 
 describe.each(engines)("reads, searches and ingests have their own per-workspace budgets on $name", (engine) => {
   let t: TestSluice;

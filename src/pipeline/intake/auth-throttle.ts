@@ -1,6 +1,5 @@
-import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, type RateLimiterAbstract } from "rate-limiter-flexible";
 import { RateLimitedError } from "../../core/errors.ts";
-import type { RateLimitBackend } from "./rate-limit.ts";
+import { makeLimiter, type RateLimitBackend } from "./rate-limit.ts";
 
 /**
  * Counts wrong API keys per client address. A key has ~238 bits, so guessing is hopeless, but a
@@ -16,20 +15,8 @@ export interface AuthThrottle {
 
 const WINDOW_SECONDS = 60;
 
-function makeLimiter(backend: RateLimitBackend, points: number): RateLimiterAbstract {
-  const base = { points, duration: WINDOW_SECONDS, keyPrefix: "ai:authfail" };
-  switch (backend.kind) {
-    case "redis":
-      return new RateLimiterRedis({ ...base, storeClient: backend.client });
-    case "postgres":
-      return new RateLimiterPostgres({ ...base, storeClient: backend.pool, storeType: "pool", tableName: "rate_limits", tableCreated: true });
-    case "memory":
-      return new RateLimiterMemory(base);
-  }
-}
-
 export function createAuthThrottle(backend: RateLimitBackend, failuresPerMinute: number): AuthThrottle {
-  const limiter = makeLimiter(backend, failuresPerMinute);
+  const limiter = makeLimiter(backend, failuresPerMinute, WINDOW_SECONDS, "ai:authfail");
   return {
     async assertAllowed(client) {
       // A counter store that is down must not lock everyone out: authentication itself still runs.

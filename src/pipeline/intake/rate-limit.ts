@@ -51,7 +51,8 @@ export function retryAfterSeconds(retryAfterMs: number): number {
   return Math.max(1, Math.ceil(retryAfterMs / 1_000));
 }
 
-function makeLimiter(backend: RateLimitBackend, points: number, duration: number, keyPrefix: string): RateLimiterAbstract {
+/** A fixed-window limiter on the chosen counter store (the `rate_limits` table comes from migrations, so no request path runs DDL). */
+export function makeLimiter(backend: RateLimitBackend, points: number, duration: number, keyPrefix: string): RateLimiterAbstract {
   const base = { points, duration, keyPrefix };
   switch (backend.kind) {
     case "redis":
