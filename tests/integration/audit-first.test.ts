@@ -9,7 +9,7 @@ const BREAK_AUDIT = [
 ];
 const MEND_AUDIT = "DROP TRIGGER refuse_audit ON action_audit";
 
-const engines = embeddedAndServers("auditfirst", 12);
+const engines = embeddedAndServers("auditfirst", 10);
 
 describe.each(engines)("an admin action that cannot be audited is not done, on $name", (engine) => {
   let t: TestSluice;

@@ -9,7 +9,7 @@ import { buildServer } from "../../src/server/app.ts";
 import { createSluice, type Sluice } from "../../src/sluice.ts";
 import { embeddedAndServers } from "../harness/databases.ts";
 
-const engines = embeddedAndServers("authfail", 14);
+const engines = embeddedAndServers("authfail", 8);
 
 describe.each(engines)("failed authentication is throttled and logged on $name", (engine) => {
   let sluice: Sluice;

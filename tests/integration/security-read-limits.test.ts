@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { embeddedAndServers } from "../harness/databases.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
 
-const engines = embeddedAndServers("budgets", 11);
+const engines = embeddedAndServers("budgets", 15);
 
 describe.each(engines)("reads, searches and ingests have their own per-workspace budgets on $name", (engine) => {
   let t: TestSluice;
