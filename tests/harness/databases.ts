@@ -9,7 +9,7 @@ export function freshPostgresDatabase(prefix = "t"): Promise<string> {
 /**
  * The run's Redis server, with a logical database chosen by the caller (0-15). Test files run two at
  * a time on one server: a file that pauses queues, runs workers or counts keys needs a database no
- * other file uses. Taken: 0 (many, nothing global), 3, 4 jobs-api; 8 auth throttle; 9 backfill-wire;
+ * other file uses. Taken: 0 (many, nothing global), 2 shutdown-abandon's stall test, 3, 4 jobs-api; 8 auth throttle; 9 backfill-wire;
  * 10 audit-first; 11 intake-claim-faults; 12 shutdown-abandon; 13 http-fuzz; 14 fleet reports; 15 read limits.
  */
 export function redisUrl(db = 0): string {

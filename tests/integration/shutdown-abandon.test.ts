@@ -103,7 +103,11 @@ describe.each(engines)("SIGTERM past SHUTDOWN_TIMEOUT_MS on $name", (engine) => 
 
 describe.each(engines)("a run cut short by a dying worker counts in attempts on $name", (engine) => {
   it("a stalled job that runs again shows both runs in the job view", async () => {
-    const t = await startTestSluice({ ...(await engine.env()), QUEUE_LOCK_DURATION_MS: "1000", QUEUE_STALLED_INTERVAL_MS: "1000", OPENAI_EMBEDDING_BACKFILL_ENABLED: "false" });
+    // Its own Redis database: BullMQ rate-limits stall checks with a key that lives one stalled
+    // interval, and the 60 s workers above leave one behind that would hold off this 1 s checker.
+    const env = await engine.env();
+    if (env.REDIS_URL) env.REDIS_URL = redisUrl(2);
+    const t = await startTestSluice({ ...env, QUEUE_LOCK_DURATION_MS: "1000", QUEUE_STALLED_INTERVAL_MS: "1000", OPENAI_EMBEDDING_BACKFILL_ENABLED: "false" });
     try {
       let runs = 0;
       t.sluice.task("once-hangs", async () => {
