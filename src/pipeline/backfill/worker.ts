@@ -1,7 +1,7 @@
 import type { Job } from "bullmq";
 import { SluiceError } from "../../core/errors.ts";
 import { reclaimStaleClaims, stuckBatches, type ReclaimResult } from "../embeddings/index.ts";
-import { validateWorkspaceId } from "../intake/workspaces.ts";
+import { validateWorkspaceId } from "../../core/workspace-id.ts";
 import type { QueueManager } from "../queues/queue-manager.ts";
 import type { WorkerHandle } from "../queues/types.ts";
 import { SWEEP_JOB, SWEEP_SCHEDULER, WORKSPACE_JOB, type BackfillContext, type DrainSummary } from "./context.ts";

@@ -1,7 +1,7 @@
 import { SluiceError } from "../../core/errors.ts";
 import type { Histogram } from "../../ports/metrics.ts";
 import type { Store, StoreTransaction } from "../../ports/store.ts";
-import { validateWorkspaceId } from "../intake/workspaces.ts";
+import { validateWorkspaceId } from "../../core/workspace-id.ts";
 import type { Vector } from "./types.ts";
 import { checkIndexable, indexExpression, indexType, validateVector, vectorParam } from "./vector-codec.ts";
 

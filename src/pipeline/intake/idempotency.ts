@@ -1,6 +1,6 @@
 import { SluiceError } from "../../core/errors.ts";
 import type { Kv } from "../../ports/kv.ts";
-import { validateWorkspaceId } from "./workspaces.ts";
+import { validateWorkspaceId } from "../../core/workspace-id.ts";
 
 /**
  * Idempotent intake: the first request with a `client_request_id` in a workspace claims it for a

@@ -1,5 +1,6 @@
 import { SluiceError } from "../../core/errors.ts";
 import type { Queryable } from "../../ports/store.ts";
+import { validateWorkspaceId } from "../../core/workspace-id.ts";
 
 /** A tenant: jobs, keys and limits belong to exactly one. */
 export interface Workspace {
@@ -29,19 +30,8 @@ export interface ListWorkspacesOptions {
   after?: string;
 }
 
-// Ids go into keys such as ai:idempotency:{workspace}:{client_request_id}: no ':' (ambiguous
-// keys) and no glob characters (pattern deletes), so letters, digits, '.', '_' and '-'.
-const WORKSPACE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const MAX_RATE_LIMIT = 1_000_000;
 const COLUMNS = "id, name, rate_limit_per_minute, created_at";
-
-/** Throws VALIDATION_FAILED unless `id` is a well-formed workspace id. */
-export function validateWorkspaceId(id: unknown): string {
-  if (typeof id === "string" && WORKSPACE_ID.test(id)) return id;
-  throw new SluiceError("VALIDATION_FAILED", "A workspace id is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", {
-    details: { field: "workspace", value: typeof id === "string" ? id.slice(0, 100) : typeof id },
-  });
-}
 
 function validateName(name: unknown): string {
   if (typeof name === "string" && name.trim().length > 0 && name.length <= 200) return name.trim();
