@@ -43,6 +43,14 @@ export const ERROR_CATALOGUE = {
   HEADERS_TOO_LARGE: { status: 431, retryable: false, message: "Request headers are too large" },
   REQUEST_TIMEOUT: { status: 408, retryable: false, message: "The request was not received in time" },
   TASK_FAILED: { status: 500, retryable: true, message: "The job's task failed; an operator can see why in the queue admin API" },
+  PIPELINE_NOT_FOUND: { status: 404, retryable: false, message: "No such pipeline" },
+  RUN_NOT_FOUND: { status: 404, retryable: false, message: "No such run" },
+  STEP_NOT_FOUND: { status: 404, retryable: false, message: "The run has no step of that name" },
+  ENTITY_NOT_FOUND: { status: 404, retryable: false, message: "No run or state for that entity" },
+  RUN_NONDETERMINISTIC: { status: 409, retryable: false, message: "The pipeline's steps differ from the ones its run recorded (a repeated step name, or code whose shape changed)" },
+  STATE_TRANSITION_NOT_ALLOWED: { status: 409, retryable: false, message: "The pipeline declares no such state transition" },
+  STEP_FAILED: { status: 500, retryable: true, message: "A pipeline step failed" },
+  STEP_UNAVAILABLE: { status: 501, retryable: false, message: "This kind of step is not wired on this server (no action executor or approval requester)" },
   INTERNAL: { status: 500, retryable: false, message: "Internal error" },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 
