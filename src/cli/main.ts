@@ -13,6 +13,8 @@ import { registerFlagCommands } from "./commands/flags.ts";
 import { registerCacheCommands } from "./commands/cache.ts";
 import { registerUsageCommands } from "./commands/usage.ts";
 import { registerEmbeddingCommands } from "./commands/embeddings.ts";
+import { registerSqlCommands } from "./commands/sql.ts";
+import { registerJobCommand } from "./commands/job.ts";
 import { withClientOptions, clientFor, type ClientFlags } from "./commands/shared.ts";
 import { statusCommand } from "./commands/status.ts";
 import type { Role } from "./serve.ts";
@@ -92,6 +94,8 @@ registerFlagCommands(program);
 registerCacheCommands(program);
 registerUsageCommands(program);
 registerEmbeddingCommands(program);
+registerSqlCommands(program);
+registerJobCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -6,6 +6,7 @@ import type { Principal } from "../intake/scopes.ts";
 import type { QueueManager } from "../queues/queue-manager.ts";
 import { LISTABLE_STATES, type JobSummary, type ListableState } from "../queues/types.ts";
 import { isEnvelope, toJobView, type JobEnvelope, type JobView } from "./job-view.ts";
+import { waitForJob, type WaitForJobOptions } from "./job-wait.ts";
 import type { TaskRegistry } from "./tasks.ts";
 
 export interface SubmitJobRequest {
@@ -123,6 +124,11 @@ export function createJobsService(deps: JobsServiceDeps) {
     return toJobView(job);
   }
 
+  /** `get`, held until the job completes or fails or `waitMs` passes (long-poll). */
+  function wait(principal: Principal, id: string, options: WaitForJobOptions): Promise<JobView> {
+    return waitForJob(() => get(principal, id), options);
+  }
+
   async function list(principal: Principal, request: ListJobsRequest): Promise<JobList> {
     if (!LISTABLE_STATES.includes(request.status)) throw new SluiceError("VALIDATION_FAILED", `status must be one of ${LISTABLE_STATES.join(", ")}`);
     const names = request.queue ? [request.queue] : queues.names();
@@ -153,7 +159,7 @@ export function createJobsService(deps: JobsServiceDeps) {
     return { jobs, next_cursor: more ? encodeCursor(queueIndex, offset) : null };
   }
 
-  return { submit, get, list };
+  return { submit, get, wait, list };
 }
 
 export type JobsService = ReturnType<typeof createJobsService>;

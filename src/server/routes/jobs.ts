@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { MAX_JOB_WAIT_SECONDS } from "../../pipeline/jobs/job-wait.ts";
 import { LISTABLE_STATES } from "../../pipeline/queues/types.ts";
 import type { Sluice } from "../../sluice.ts";
 import { principalOf, requireScopes, spendBudget } from "../auth.ts";
@@ -38,8 +39,35 @@ export const jobRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, 
     },
   );
 
-  app.get("/ai/jobs/:id", { onRequest: read, schema: { tags: ["jobs"], summary: "One job of the caller's workspace", params: z.object({ id: z.string().min(1).max(200) }) } }, async (request) =>
-    sluice.jobs.get(principalOf(request), request.params.id),
+  // Long-polls end early when the server closes, so a shutdown never waits out a 60 s wait.
+  const waiting = new Set<AbortController>();
+  app.addHook("preClose", async () => {
+    for (const controller of waiting) controller.abort();
+  });
+  app.get(
+    "/ai/jobs/:id",
+    {
+      onRequest: read,
+      schema: {
+        tags: ["jobs"],
+        summary: `One job of the caller's workspace; with wait=N (up to ${MAX_JOB_WAIT_SECONDS} s) the answer waits until the job completes or fails, or N seconds pass`,
+        params: z.object({ id: z.string().min(1).max(200) }),
+        querystring: z.object({ wait: z.coerce.number().int().min(0).max(MAX_JOB_WAIT_SECONDS).optional() }),
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      if (!request.query.wait) return sluice.jobs.get(principal, request.params.id);
+      const controller = new AbortController();
+      waiting.add(controller);
+      // The client hanging up ends the wait: no reads on behalf of nobody.
+      reply.raw.once("close", () => controller.abort());
+      try {
+        return await sluice.jobs.wait(principal, request.params.id, { waitMs: request.query.wait * 1_000, signal: controller.signal });
+      } finally {
+        waiting.delete(controller);
+      }
+    },
   );
 
   app.get(
