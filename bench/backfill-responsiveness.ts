@@ -51,7 +51,7 @@ function send(message: Message): void {
 
 /** The child: Sluice with N items ingested, listening; starts its workers on "start" from stdin. */
 async function serveChild(dataDir: string): Promise<void> {
-  const [{ createSluice }, { buildServer }, E] = await Promise.all([import("../src/sluice.ts"), import("../src/server/app.ts"), import("../src/pipeline/embeddings/index.ts")]);
+  const [{ createSluice }, { buildServer }, E] = await Promise.all([import("../src/sluice.ts"), import("../src/server/app.ts"), import("../src/pipeline/embeddings/sql/index.ts")]);
   const sluice = await createSluice({
     // The intake limit (100/min per key) would answer the probe's jobs 429: latency is measured here, not the limiter.
     env: { SLUICE_DATA_DIR: dataDir, LOG_LEVEL: "warn", RATE_LIMIT_PER_MINUTE: "1000000", EMBEDDING_BACKFILL_CHUNK_SIZE: String(CHUNK), EMBEDDING_BACKFILL_CONCURRENCY: String(CONCURRENCY) },

@@ -16,7 +16,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createLocalProvider } from "../src/adapters/provider/local/provider.ts";
 import { createPgliteStore } from "../src/adapters/store/pglite/store.ts";
-import * as E from "../src/pipeline/embeddings/index.ts";
+import * as E from "../src/pipeline/embeddings/sql/index.ts";
+import { embedNextChunk } from "../src/pipeline/embeddings/embed-chunk.ts";
 import { migrate } from "../src/pipeline/migrator.ts";
 import { createSluice } from "../src/sluice.ts";
 
@@ -63,7 +64,7 @@ async function bare(dir: string): Promise<number> {
   const provider = createLocalProvider({ dimensions: 384 });
   const started = performance.now();
   for (;;) {
-    const step = await E.embedNextChunk(store, {
+    const step = await embedNextChunk(store, {
       workerId: "bench",
       limit: CHUNK,
       model: "local",

@@ -12,7 +12,8 @@ import { availableParallelism, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { createPgliteStore } from "../src/adapters/store/pglite/store.ts";
 import type { Store } from "../src/ports/store.ts";
-import * as E from "../src/pipeline/embeddings/index.ts";
+import * as E from "../src/pipeline/embeddings/sql/index.ts";
+import { embedNextChunk } from "../src/pipeline/embeddings/embed-chunk.ts";
 import { migrate } from "../src/pipeline/migrator.ts";
 
 const { values } = parseArgs({
@@ -96,7 +97,7 @@ async function backfillLine(store: Store, next: () => Float32Array): Promise<voi
   await E.upsertItems(store, "backfill", items(B, 0), { maxItems: B });
   const ms = await timed(async () => {
     for (;;) {
-      const step = await E.embedNextChunk(store, { workerId: "bench", workspaceId: "backfill", limit: 500, model: "bench", embed: async (texts) => texts.map(() => next()) });
+      const step = await embedNextChunk(store, { workerId: "bench", workspaceId: "backfill", limit: 500, model: "bench", embed: async (texts) => texts.map(() => next()) });
       if (step.claimed === 0) break;
     }
   });

@@ -10,7 +10,7 @@
 import { availableParallelism, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { createPgliteStore } from "../src/adapters/store/pglite/store.ts";
-import * as E from "../src/pipeline/embeddings/index.ts";
+import * as E from "../src/pipeline/embeddings/sql/index.ts";
 import { migrate } from "../src/pipeline/migrator.ts";
 
 const { values } = parseArgs({

@@ -14,7 +14,7 @@ import { createLlmHealthCheck, createProviderRuntime, runtimeOptionsFromConfig, 
 import { builtinTasks } from "./pipeline/tasks/builtin.ts";
 import { createAccounting, createBudgets, createPriceTable, type Accounting, type Budgets } from "./pipeline/accounting/index.ts";
 import { cacheEngineFromConfig, createResultCache, type ResultCache } from "./pipeline/cache/index.ts";
-import { createEmbeddingsService, type EmbeddingsService } from "./pipeline/backfill/index.ts";
+import { createEmbeddingsService, type EmbeddingsService } from "./pipeline/embeddings/index.ts";
 import { createKillSwitches, createRuntimeFlags, flagDefaultsFromConfig, type KillSwitches, type RuntimeFlags } from "./pipeline/flags/index.ts";
 import { createProvidersFromConfig } from "./adapters/provider/from-config.ts";
 import { createOpenAIBatchApi } from "./adapters/provider/openai/batch-api.ts";

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { claimItems, upsertItems } from "../../src/pipeline/embeddings/index.ts";
+import { claimItems, upsertItems } from "../../src/pipeline/embeddings/sql/index.ts";
 import { startFakeProviderServer, type FakeProviderServer } from "../fakes/openai-server.ts";
 import { auth, catalogue, startLoggedSluice, statusCounts, until, fakeOpenAIEnv, type LoggedSluice } from "./backfill-support.ts";
 

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPgStore } from "../../src/adapters/store/pg/store.ts";
 import type { Store } from "../../src/ports/store.ts";
-import * as E from "../../src/pipeline/embeddings/index.ts";
+import * as E from "../../src/pipeline/embeddings/sql/index.ts";
 import { migrate } from "../../src/pipeline/migrator.ts";
 import { freshPostgresDatabase } from "../harness/databases.ts";
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPgStore } from "../../src/adapters/store/pg/store.ts";
 import { createPgliteStore } from "../../src/adapters/store/pglite/store.ts";
 import type { Store } from "../../src/ports/store.ts";
-import * as E from "../../src/pipeline/embeddings/index.ts";
+import * as E from "../../src/pipeline/embeddings/sql/index.ts";
 import { migrate } from "../../src/pipeline/migrator.ts";
 import { servePgliteOnTheWire } from "../harness/pglite-wire.ts";
 

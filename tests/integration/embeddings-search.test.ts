@@ -3,7 +3,8 @@ import { createPrometheusMetrics } from "../../src/adapters/metrics/prometheus.t
 import { createPgStore } from "../../src/adapters/store/pg/store.ts";
 import { createPgliteStore } from "../../src/adapters/store/pglite/store.ts";
 import type { Store } from "../../src/ports/store.ts";
-import * as E from "../../src/pipeline/embeddings/index.ts";
+import * as E from "../../src/pipeline/embeddings/sql/index.ts";
+import { embedNextChunk } from "../../src/pipeline/embeddings/embed-chunk.ts";
 import { migrate } from "../../src/pipeline/migrator.ts";
 import { servePgliteOnTheWire } from "../harness/pglite-wire.ts";
 
@@ -50,7 +51,7 @@ async function load(store: Store, next: () => Float32Array): Promise<void> {
     await E.upsertItems(store, ws, items);
   }
   for (;;) {
-    const step = await E.embedNextChunk(store, { workerId: "loader", limit: 500, model: "m1", embed: async (texts) => texts.map(() => next()) });
+    const step = await embedNextChunk(store, { workerId: "loader", limit: 500, model: "m1", embed: async (texts) => texts.map(() => next()) });
     if (step.claimed === 0) break;
   }
   await E.ensureVectorIndex(store, { dimensions: DIMS });

@@ -3,7 +3,8 @@ import { createPgStore } from "../../src/adapters/store/pg/store.ts";
 import { createPgliteStore } from "../../src/adapters/store/pglite/store.ts";
 import { SluiceError } from "../../src/core/errors.ts";
 import type { Store } from "../../src/ports/store.ts";
-import * as E from "../../src/pipeline/embeddings/index.ts";
+import * as E from "../../src/pipeline/embeddings/sql/index.ts";
+import { embedNextChunk } from "../../src/pipeline/embeddings/embed-chunk.ts";
 import { migrate } from "../../src/pipeline/migrator.ts";
 import { servePgliteOnTheWire } from "../harness/pglite-wire.ts";
 
@@ -188,7 +189,7 @@ for (const target of targets) {
     it("kill switch: a chunk aborted while embedding is released to pending, nothing lost or counted", async () => {
       await E.upsertItems(store, ws, items(30));
       const stop = new AbortController();
-      const result = await E.embedNextChunk(store, {
+      const result = await embedNextChunk(store, {
         workerId: "w-kill",
         workspaceId: ws,
         limit: 10,
@@ -200,7 +201,7 @@ for (const target of targets) {
         },
       });
       expect(result).toMatchObject({ claimed: 10, released: 10, failed: 0, requeued: 0 });
-      expect(await E.embedNextChunk(store, { workerId: "w-kill", model: "m1", signal: stop.signal, embed: async () => [] })).toMatchObject({ claimed: 0 });
+      expect(await embedNextChunk(store, { workerId: "w-kill", model: "m1", signal: stop.signal, embed: async () => [] })).toMatchObject({ claimed: 0 });
       await E.claimItems(store, { workerId: "w-held", workspaceId: ws, limit: 5 });
       expect(await E.releaseClaims(store, { workerId: "w-held" })).toBe(5);
       expect(await statusCounts(store, ws)).toEqual({ pending: 30 });
@@ -210,9 +211,9 @@ for (const target of targets) {
 
     it("embedNextChunk: claim -> embed -> complete, and provider errors become attempts", async () => {
       await E.upsertItems(store, ws, items(5));
-      const ok = await E.embedNextChunk(store, { workerId: "w", workspaceId: ws, limit: 3, model: "m1", dimensions: DIMS, embed: async (texts) => texts.map(() => vectors()) });
+      const ok = await embedNextChunk(store, { workerId: "w", workspaceId: ws, limit: 3, model: "m1", dimensions: DIMS, embed: async (texts) => texts.map(() => vectors()) });
       expect(ok).toMatchObject({ claimed: 3, completed: 3 });
-      const rejected = await E.embedNextChunk(store, {
+      const rejected = await embedNextChunk(store, {
         workerId: "w",
         workspaceId: ws,
         limit: 1,
@@ -222,7 +223,7 @@ for (const target of targets) {
         },
       });
       expect(rejected).toMatchObject({ claimed: 1, failed: 1 });
-      const short = await E.embedNextChunk(store, { workerId: "w", workspaceId: ws, limit: 1, model: "m1", embed: async () => [] });
+      const short = await embedNextChunk(store, { workerId: "w", workspaceId: ws, limit: 1, model: "m1", embed: async () => [] });
       expect(short).toMatchObject({ claimed: 1, requeued: 1 });
       expect(await row(store, ws, "item-4")).toMatchObject({ status: "pending", retry_count: 1, error_message: "provider returned 0 embeddings for 1 texts" });
     });

@@ -1,25 +1,11 @@
 /**
- * Embeddings store: ingest, claiming, results, reports, reindex, maintenance and search over
- * `shop_product_embeddings` / `embedding_batches` (migrations/0004_embeddings.sql). See docs/embeddings.md.
+ * The embeddings backfill on `ai-batch-queue` (sync and provider-batch modes, kill switch, sweep),
+ * search through the provider runtime, and the audited operations of runbook 000. See docs/embeddings.md.
  */
-export * from "./types.ts";
-export { contentHash, deleteItems, deleteWorkspaceItems, getItem, upsertItems, DEFAULT_MAX_INGEST_ITEMS } from "./ingest.ts";
-export type { IngestOptions, IngestResult, ItemState } from "./ingest.ts";
-export { claimItems, releaseClaims, reclaimStaleClaims, STALE_CLAIM_MESSAGE, DEFAULT_CLAIM_LIMIT } from "./claim.ts";
-export type { ClaimOptions, ReleaseOptions, ReclaimOptions, ReclaimResult } from "./claim.ts";
-export { completeItems, failItems } from "./results.ts";
-export type { CompleteOptions, CompleteResult, EmbeddingResult, Failure, FailOptions, FailResult } from "./results.ts";
-export { embedNextChunk } from "./worker-step.ts";
-export type { EmbedFn, EmbedChunkOptions, EmbedChunkResult } from "./worker-step.ts";
-export * from "./reports.ts";
-export { reindexWorkspace, retryFailed } from "./reindex.ts";
-export type { RetryFailedOptions } from "./reindex.ts";
-export * from "./maintenance.ts";
-export { searchItems, searchSql, searchParams, DEFAULT_EF_SEARCH, DEFAULT_K, MAX_K } from "./search.ts";
-export type { IterativeScan, SearchContext, SearchHit, SearchQuery } from "./search.ts";
-export * from "./batches.ts";
-export { registerEmbeddingMetrics } from "./metrics.ts";
-export type { EmbeddingMetrics, EmbeddingMetricsOptions } from "./metrics.ts";
-export { vectorParam, validateVector, indexExpression } from "./vector-codec.ts";
-export { clusteredVectors, cosineDistance, seededRandom } from "./synthetic.ts";
-export type { ClusteredVectorsOptions } from "./synthetic.ts";
+export { createEmbeddingsService, resolveBackfillOptions, type BacklogView, type EmbeddingsService, type EmbeddingsServiceOptions, type IngestSummary } from "./service.ts";
+export { BACKFILL_DISABLED_MESSAGE, BACKFILL_ENABLED_MESSAGE, createBackfillSwitch, type BackfillSwitch, type BackfillSwitchOptions } from "./kill-switch.ts";
+export { SWEEP_JOB, SWEEP_SCHEDULER, WORKSPACE_JOB, workspaceDedupId, type DrainSummary, type ResolvedBackfillOptions, type StopReason } from "./context.ts";
+export { buildInputJsonl, parseOutputJsonl, type EmbeddingBatchApi, type RemoteBatch, type RemoteBatchStatus } from "./batch-jsonl.ts";
+export { MAX_SEARCH_K, type SearchRequest, type SearchResponse } from "./search.ts";
+export type { SweepResult } from "./worker.ts";
+export type { PollResult } from "./poll-batches.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildInputJsonl, parseOutputJsonl } from "./batch-api.ts";
+import { buildInputJsonl, parseOutputJsonl } from "./batch-jsonl.ts";
 
 const item = (id: number, text: string) => ({ id, workspaceId: "w", externalId: `e${id}`, text, contentHash: "h", retryCount: 0 });
 const ok = (id: number | string, embedding: unknown, model = "text-embedding-3-small") =>

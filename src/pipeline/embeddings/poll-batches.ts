@@ -1,5 +1,5 @@
-import { applyBatchResults, finishBatch, listBatches, updateBatch, type BatchRow } from "../embeddings/index.ts";
-import { parseOutputJsonl, type EmbeddingBatchApi, type RemoteBatch } from "./batch-api.ts";
+import { applyBatchResults, finishBatch, listBatches, updateBatch, type BatchRow } from "./sql/index.ts";
+import { parseOutputJsonl, type EmbeddingBatchApi, type RemoteBatch } from "./batch-jsonl.ts";
 import type { BackfillContext } from "./context.ts";
 
 /** A batch row with no provider id this long after it was recorded never reached the provider (its worker died). */

@@ -1,7 +1,7 @@
 import type { Store } from "../../ports/store.ts";
 import type { AdminActor } from "../admin/queue-admin.ts";
 import { createAuditLog } from "../audit/audit-log.ts";
-import { reindexVectorIndex, reindexWorkspace, retryFailed, vacuumAnalyze, VECTOR_INDEX } from "../embeddings/index.ts";
+import { reindexVectorIndex, reindexWorkspace, retryFailed, vacuumAnalyze, VECTOR_INDEX } from "./sql/index.ts";
 
 /**
  * Runbook 000's "Reindexare Embeddings" as audited operations. The re-queues run in one transaction

@@ -1,6 +1,6 @@
-import type { EmbeddingResult, Failure } from "../embeddings/index.ts";
-import { validateVector } from "../embeddings/index.ts";
-import type { ClaimedItem } from "../embeddings/types.ts";
+import type { EmbeddingResult, Failure } from "./sql/index.ts";
+import { validateVector } from "./sql/index.ts";
+import type { ClaimedItem } from "./sql/types.ts";
 export type { EmbeddingBatchApi, RemoteBatch, RemoteBatchStatus } from "../../ports/batch-api.ts";
 
 const ITEM_PREFIX = "item-";

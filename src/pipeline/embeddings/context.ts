@@ -2,7 +2,7 @@ import type { Logger } from "../../core/logger.ts";
 import type { Counter } from "../../ports/metrics.ts";
 import type { Store } from "../../ports/store.ts";
 import type { ProviderRuntime } from "../runtime/index.ts";
-import type { EmbeddingBatchApi } from "./batch-api.ts";
+import type { EmbeddingBatchApi } from "./batch-jsonl.ts";
 import type { BackfillSwitch } from "./kill-switch.ts";
 
 /** The backfill's job names on `ai-batch-queue`. */

@@ -1,6 +1,6 @@
 import type { Job } from "bullmq";
 import { SluiceError } from "../../core/errors.ts";
-import { reclaimStaleClaims, stuckBatches, type ReclaimResult } from "../embeddings/index.ts";
+import { reclaimStaleClaims, stuckBatches, type ReclaimResult } from "./sql/index.ts";
 import { validateWorkspaceId } from "../../core/workspace-id.ts";
 import type { QueueManager } from "../queues/queue-manager.ts";
 import type { WorkerHandle } from "../queues/types.ts";

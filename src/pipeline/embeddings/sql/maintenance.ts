@@ -1,5 +1,5 @@
-import { SluiceError } from "../../core/errors.ts";
-import type { Queryable, Store } from "../../ports/store.ts";
+import { SluiceError } from "../../../core/errors.ts";
+import type { Queryable, Store } from "../../../ports/store.ts";
 import { checkIndexable, indexExpression } from "./vector-codec.ts";
 
 /** Runbook 000 "VACUUM HNSW Index" and "REINDEX": the index keeps the runbook's name. */

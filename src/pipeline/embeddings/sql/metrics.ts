@@ -1,5 +1,5 @@
-import type { Counter, Gauge, Histogram, Metrics } from "../../ports/metrics.ts";
-import type { Queryable } from "../../ports/store.ts";
+import type { Counter, Gauge, Histogram, Metrics } from "../../../ports/metrics.ts";
+import type { Queryable } from "../../../ports/store.ts";
 import { backlogGauge, oldestOpenBatchAgeSeconds } from "./reports.ts";
 
 export interface EmbeddingMetrics {

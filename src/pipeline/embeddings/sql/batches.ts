@@ -1,6 +1,6 @@
-import { SluiceError } from "../../core/errors.ts";
-import type { Queryable } from "../../ports/store.ts";
-import { validateWorkspaceId } from "../../core/workspace-id.ts";
+import { SluiceError } from "../../../core/errors.ts";
+import type { Queryable } from "../../../ports/store.ts";
+import { validateWorkspaceId } from "../../../core/workspace-id.ts";
 import { validateWorkerId } from "./claim.ts";
 import { completeItems, failItems, type EmbeddingResult, type Failure } from "./results.ts";
 import type { BatchRow, BatchStatus } from "./types.ts";

@@ -1,10 +1,10 @@
 import { isSluiceError } from "../../core/errors.ts";
 import type { Counter } from "../../ports/metrics.ts";
 import type { Queryable } from "../../ports/store.ts";
-import { claimItems, releaseClaims, type ClaimOptions } from "./claim.ts";
-import { completeItems, failItems, type EmbeddingResult, type Failure } from "./results.ts";
-import type { ClaimedItem, Vector } from "./types.ts";
-import { validateVector } from "./vector-codec.ts";
+import { claimItems, releaseClaims, type ClaimOptions } from "./sql/claim.ts";
+import { completeItems, failItems, type EmbeddingResult, type Failure } from "./sql/results.ts";
+import type { ClaimedItem, Vector } from "./sql/types.ts";
+import { validateVector } from "./sql/vector-codec.ts";
 
 /** Embeds the texts, one vector per text in the same order (the provider call, through the task runtime). */
 export type EmbedFn = (texts: string[], context: { items: readonly ClaimedItem[]; signal: AbortSignal | undefined }) => Promise<readonly Vector[]>;

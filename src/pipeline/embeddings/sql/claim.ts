@@ -1,6 +1,6 @@
-import { SluiceError } from "../../core/errors.ts";
-import type { Queryable } from "../../ports/store.ts";
-import { validateWorkspaceId } from "../../core/workspace-id.ts";
+import { SluiceError } from "../../../core/errors.ts";
+import type { Queryable } from "../../../ports/store.ts";
+import { validateWorkspaceId } from "../../../core/workspace-id.ts";
 import { DEFAULT_MAX_ATTEMPTS, type ClaimedItem } from "./types.ts";
 
 export interface ClaimOptions {

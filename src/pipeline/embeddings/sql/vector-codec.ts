@@ -1,5 +1,5 @@
-import { SluiceError } from "../../core/errors.ts";
-import type { Queryable } from "../../ports/store.ts";
+import { SluiceError } from "../../../core/errors.ts";
+import type { Queryable } from "../../../ports/store.ts";
 import type { Vector } from "./types.ts";
 
 /**

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { RateLimitedError, RetryLaterError } from "../../core/errors.ts";
-import { claimItems, createBatch, embedNextChunk, finishBatch, releaseClaims, updateBatch } from "../embeddings/index.ts";
-import { buildInputJsonl } from "./batch-api.ts";
+import { embedNextChunk } from "./embed-chunk.ts";
+import { claimItems, createBatch, finishBatch, releaseClaims, updateBatch } from "./sql/index.ts";
+import { buildInputJsonl } from "./batch-jsonl.ts";
 import type { BackfillContext, DrainSummary, StopReason } from "./context.ts";
 
 /** What one step (a chunk embedded, or a batch submitted) did. */

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import { SluiceError } from "../../core/errors.ts";
-import type { Queryable } from "../../ports/store.ts";
-import { validateWorkspaceId } from "../../core/workspace-id.ts";
+import { SluiceError } from "../../../core/errors.ts";
+import type { Queryable } from "../../../ports/store.ts";
+import { validateWorkspaceId } from "../../../core/workspace-id.ts";
 import type { ItemInput, ItemStatus } from "./types.ts";
 
 export interface IngestOptions {

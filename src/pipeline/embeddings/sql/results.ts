@@ -1,5 +1,5 @@
-import { SluiceError } from "../../core/errors.ts";
-import type { Queryable } from "../../ports/store.ts";
+import { SluiceError } from "../../../core/errors.ts";
+import type { Queryable } from "../../../ports/store.ts";
 import { validateWorkerId } from "./claim.ts";
 import { DEFAULT_MAX_ATTEMPTS, type Vector } from "./types.ts";
 import { validateVector, vectorArrayParam, vectorTypeOid } from "./vector-codec.ts";

@@ -1,5 +1,5 @@
-import type { Queryable } from "../../ports/store.ts";
-import { validateWorkspaceId } from "../../core/workspace-id.ts";
+import type { Queryable } from "../../../ports/store.ts";
+import { validateWorkspaceId } from "../../../core/workspace-id.ts";
 import type { BatchStatus, ItemStatus } from "./types.ts";
 
 /** Runbook 000 "Investigare Backlog", one function per query, with the same SQL shape. */
