@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from "fastify";
 import { SluiceError } from "../core/errors.ts";
 import type { RequestKind } from "../pipeline/intake/index.ts";
-import { requireScope, type Principal, type Scope } from "../pipeline/intake/scopes.ts";
+import { hasScope, mayActOn, requireScope, type Principal, type Scope } from "../pipeline/intake/scopes.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -70,4 +70,27 @@ export function spendBudget(consume: (workspace: string, kind: RequestKind) => P
 export function principalOf(request: FastifyRequest): Principal {
   if (!request.principal) throw new SluiceError("UNAUTHENTICATED");
   return request.principal;
+}
+
+/** The same 404 for "not yours" and "does not exist": a key never learns which workspaces exist. */
+export function workspaceNotFound(workspaceId: string): SluiceError {
+  return new SluiceError("NOT_FOUND", `Workspace '${workspaceId}' does not exist`, { details: { workspace: workspaceId } });
+}
+
+/**
+ * The workspace an admin read or change applies to: the one asked for if the key may act on it
+ * (its own, or any for an operator), the key's own when none is asked for, and for an operator
+ * asking for none, undefined (every workspace). Another workspace is NOT_FOUND.
+ */
+export function workspaceScope(request: FastifyRequest, requested: string | undefined): string | undefined {
+  const principal = principalOf(request);
+  if (requested === undefined) return hasScope(principal, "operator") ? undefined : principal.workspaceId;
+  if (!mayActOn(principal, requested)) throw workspaceNotFound(requested);
+  return requested;
+}
+
+/** Like `workspaceScope` for a route that names one workspace: NOT_FOUND unless the key may act on it. */
+export function ownWorkspace(request: FastifyRequest, workspaceId: string): string {
+  if (!mayActOn(principalOf(request), workspaceId)) throw workspaceNotFound(workspaceId);
+  return workspaceId;
 }

@@ -9,7 +9,7 @@ import { logAuthFailure, presentedKey } from "./auth.ts";
 
 export const BULL_BOARD_PATH = "/admin/queues";
 
-/** Browsers can't send a Bearer header to a dashboard: HTTP Basic with the admin key as password works too. */
+/** Browsers can't send a Bearer header to a dashboard: HTTP Basic with the operator key as password works too. */
 function basicPassword(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   const match = typeof header === "string" ? /^Basic\s+(\S+)$/i.exec(header) : null;
@@ -44,7 +44,7 @@ async function auditBoardAction(sluice: Sluice, request: FastifyRequest, princip
   });
 }
 
-/** Bull Board at /admin/queues, on every backend, behind the admin scope. */
+/** Bull Board at /admin/queues, on every backend, behind the operator scope. */
 export async function mountBullBoard(app: FastifyInstance, sluice: Sluice): Promise<void> {
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(BULL_BOARD_PATH);
@@ -58,9 +58,9 @@ export async function mountBullBoard(app: FastifyInstance, sluice: Sluice): Prom
     scope.addHook("onRequest", async (request, reply) => {
       try {
         const secret = basicPassword(request) ?? presentedKey(request);
-        if (!secret) throw new SluiceError("UNAUTHENTICATED", "Bull Board needs an admin key (Basic auth password, or Authorization: Bearer)");
+        if (!secret) throw new SluiceError("UNAUTHENTICATED", "Bull Board needs an operator key (Basic auth password, or Authorization: Bearer)");
         const principal = await sluice.intake.authenticate(secret, request.ip);
-        sluice.intake.requireScope(principal, "admin");
+        sluice.intake.requireScope(principal, "operator");
         if (request.method !== "GET" && request.method !== "HEAD") await auditBoardAction(sluice, request, principal);
       } catch (err) {
         logAuthFailure(request, err);

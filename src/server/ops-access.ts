@@ -33,7 +33,7 @@ function sameSecret(a: string, b: string): boolean {
 /**
  * Metrics, the API document and the detailed health views tell an attacker what runs and how it is
  * doing. They are open to callers on the machine itself, to Prometheus with METRICS_TOKEN and to
- * admin keys; OPS_ENDPOINTS=open and DOCS_ENABLED=true open them to every caller on purpose.
+ * operator keys; OPS_ENDPOINTS=open and DOCS_ENABLED=true open them to every caller on purpose.
  */
 export function registerOpsAccess(app: FastifyInstance, deps: { config: SluiceConfig; intake: Intake }): void {
   const { ops } = deps.config;
@@ -44,7 +44,7 @@ export function registerOpsAccess(app: FastifyInstance, deps: { config: SluiceCo
     if (!secret) return false;
     if (ops.metricsToken && sameSecret(secret, ops.metricsToken)) return true;
     try {
-      return deps.intake.hasScope(await deps.intake.authenticate(secret, request.ip), "admin");
+      return deps.intake.hasScope(await deps.intake.authenticate(secret, request.ip), "operator");
     } catch (err) {
       logAuthFailure(request, err);
       if (err instanceof SluiceError && err.code === "RATE_LIMITED") throw err;
@@ -57,14 +57,14 @@ export function registerOpsAccess(app: FastifyInstance, deps: { config: SluiceCo
     if (!endpoint) return;
     if (endpoint === "docs") {
       if (ops.docs === "true" || (await privileged(request))) return;
-      throw new SluiceError("UNAUTHENTICATED", "/docs is served to loopback callers and admin keys (DOCS_ENABLED=true opens it)");
+      throw new SluiceError("UNAUTHENTICATED", "/docs is served to loopback callers and operator keys (DOCS_ENABLED=true opens it)");
     }
     if (ops.endpoints === "open" || (await privileged(request))) return;
     if (endpoint === "ready") {
       request.readySummaryOnly = true;
       return;
     }
-    throw new SluiceError("UNAUTHENTICATED", "This endpoint needs METRICS_TOKEN or an admin key from outside the machine (OPS_ENDPOINTS=open opens it)");
+    throw new SluiceError("UNAUTHENTICATED", "This endpoint needs METRICS_TOKEN or an operator key from outside the machine (OPS_ENDPOINTS=open opens it)");
   });
 
   // /ready keeps its status code and `ready` for load balancers; only the per-check details go.

@@ -84,7 +84,7 @@ async function startDev(cwd: string, env: Record<string, string>, port?: number)
 
 /** A key of the dev workspace that outlives restarts (each `sluice dev` start revokes the previous dev key). */
 async function lastingKey(url: string, devKey: string): Promise<string> {
-  const res = await fetch(`${url}/api/keys`, { method: "POST", headers: headers(devKey), body: JSON.stringify({ workspace: WORKSPACE, scopes: "admin,jobs:read,jobs:write", name: "fault suite" }) });
+  const res = await fetch(`${url}/api/keys`, { method: "POST", headers: headers(devKey), body: JSON.stringify({ workspace: WORKSPACE, scopes: "jobs:read,jobs:write,admin,operator", name: "fault suite" }) });
   const body = (await res.json()) as { key?: string };
   if (!body.key) throw new Error(`POST /api/keys answered ${res.status}: ${JSON.stringify(body)}`);
   return body.key;

@@ -120,7 +120,7 @@ export async function stopProcess(proc: SluiceProcess, signal: NodeJS.Signals = 
  * it serves) and gives up after 60 s, which a first migration on a busy machine can take.
  */
 export async function createAdminKey(env: Record<string, string>, workspace: string, cwd?: string): Promise<string> {
-  const args = ["keys", "create", "--workspace", workspace, "--scopes", "admin,jobs:read,jobs:write", "--name", "fault suite"];
+  const args = ["keys", "create", "--workspace", workspace, "--scopes", "jobs:read,jobs:write,admin,operator", "--name", "fault suite"];
   const proc = spawnSluice(args, { ...env, LOG_LEVEL: "warn" }, { port: 0, ...(cwd ? { cwd } : {}) });
   const timer = setTimeout(() => proc.signal("SIGKILL"), 180_000);
   const code = await proc.exited;

@@ -65,7 +65,7 @@ beforeAll(async () => {
     await t.sluice.intake.ensureWorkspace(ws, ws, { rateLimitPerMinute: 10_000 });
     writers[ws] = (await t.sluice.intake.createApiKey({ workspaceId: ws, scopes: ["jobs:write", "jobs:read"] })).secret;
   }
-  admin = (await t.sluice.intake.createApiKey({ workspaceId: "ws-a", scopes: ["admin"] })).secret;
+  admin = (await t.sluice.intake.createApiKey({ workspaceId: "ws-a", scopes: ["operator"] })).secret;
 });
 afterAll(async () => {
   await t?.close();

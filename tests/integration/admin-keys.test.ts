@@ -12,7 +12,7 @@ describe("workspaces and API keys over HTTP", () => {
   beforeAll(async () => {
     t = await startTestSluice();
     await t.sluice.intake.ensureWorkspace("ops", "Ops");
-    admin = (await t.sluice.intake.createApiKey({ workspaceId: "ops", scopes: ["admin"] })).secret;
+    admin = (await t.sluice.intake.createApiKey({ workspaceId: "ops", scopes: ["operator"] })).secret;
     reader = (await t.sluice.intake.createApiKey({ workspaceId: "ops", scopes: ["jobs:read"] })).secret;
   });
   afterAll(async () => {
@@ -100,5 +100,12 @@ describe("sluice keys create (bootstrap, straight to the database)", () => {
     const key = result.stdout.split("\n").find((l) => l.startsWith("sk_sluice_"));
     expect(key).toBeDefined();
     expect(result.stdout).toContain("scopes jobs:read,jobs:write");
+  });
+
+  it("without --scopes, the bootstrap key is an operator's", async () => {
+    const url = await freshPostgresDatabase("keys-op");
+    const result = runCli(["keys", "create", "--workspace", "ops"], { DATABASE_URL: url, VECTOR_SEARCH_ENABLED: "false" });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toContain("with scopes operator");
   });
 });

@@ -23,7 +23,7 @@ describe.each(engines)("an admin action that cannot be audited is not done, on $
   beforeAll(async () => {
     t = await startTestSluice(await engine.env());
     await t.sluice.intake.ensureWorkspace("ws-au", "Audit");
-    admin = (await t.sluice.intake.createApiKey({ workspaceId: "ws-au", scopes: ["admin"] })).secret;
+    admin = (await t.sluice.intake.createApiKey({ workspaceId: "ws-au", scopes: ["operator"] })).secret;
   });
   afterAll(async () => {
     await t?.close();

@@ -48,7 +48,7 @@ beforeAll(async () => {
     FLAGS_CACHE_MS: "100",
   });
   for (const ws of ["shop-batch", "shop-fail", "shop-stuck", "ops"]) await t.sluice.intake.ensureWorkspace(ws, ws);
-  admin = (await t.sluice.intake.createApiKey({ workspaceId: "ops", scopes: ["admin"] })).secret;
+  admin = (await t.sluice.intake.createApiKey({ workspaceId: "ops", scopes: ["operator"] })).secret;
 });
 afterAll(async () => {
   await t?.close();

@@ -25,7 +25,7 @@ beforeAll(async () => {
   for (const ws of ["ws-a", "ws-b", "ws-ops"]) await t.sluice.intake.ensureWorkspace(ws, ws);
   writerA = (await t.sluice.intake.createApiKey({ workspaceId: "ws-a", scopes: ["jobs:write", "jobs:read"] })).secret;
   writerB = (await t.sluice.intake.createApiKey({ workspaceId: "ws-b", scopes: ["jobs:write", "jobs:read"] })).secret;
-  admin = (await t.sluice.intake.createApiKey({ workspaceId: "ws-ops", scopes: ["admin"] })).secret;
+  admin = (await t.sluice.intake.createApiKey({ workspaceId: "ws-ops", scopes: ["operator"] })).secret;
   await t.sluice.startWorkers();
 });
 afterAll(async () => {

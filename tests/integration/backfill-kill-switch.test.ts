@@ -35,7 +35,7 @@ describe("kill switch mid-run (runtime flag, fake OpenAI provider)", () => {
     await t.sluice.intake.ensureWorkspace("shop-1", "Shop 1");
     await t.sluice.intake.ensureWorkspace("ops", "Ops");
     writer = (await t.sluice.intake.createApiKey({ workspaceId: "shop-1", scopes: ["jobs:write", "jobs:read"] })).secret;
-    admin = (await t.sluice.intake.createApiKey({ workspaceId: "ops", scopes: ["admin"] })).secret;
+    admin = (await t.sluice.intake.createApiKey({ workspaceId: "ops", scopes: ["operator"] })).secret;
     await t.sluice.startWorkers();
   });
   afterAll(async () => {
@@ -117,7 +117,7 @@ describe("kill switch from the environment (OPENAI_EMBEDDING_BACKFILL_ENABLED=fa
   beforeAll(async () => {
     t = await startLoggedSluice({ OPENAI_EMBEDDING_BACKFILL_ENABLED: "false", FLAGS_CACHE_MS: "100", EMBEDDING_BACKFILL_SWEEP_MS: "300" });
     await t.sluice.intake.ensureWorkspace("shop-2", "Shop 2");
-    admin = (await t.sluice.intake.createApiKey({ workspaceId: "shop-2", scopes: ["admin"] })).secret;
+    admin = (await t.sluice.intake.createApiKey({ workspaceId: "shop-2", scopes: ["operator"] })).secret;
   });
   afterAll(async () => {
     await t?.close();

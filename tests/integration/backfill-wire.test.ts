@@ -53,7 +53,7 @@ describe("two worker processes, Redis queues, PGlite over the wire", () => {
   it("embeds every item exactly once between them and both answer searches", async () => {
     const shops = ["shop-1", "shop-2", "shop-3", "shop-4"];
     for (const ws of [...shops, "ops"]) await a.sluice.intake.ensureWorkspace(ws, ws);
-    const admin = (await a.sluice.intake.createApiKey({ workspaceId: "ops", scopes: ["admin"] })).secret;
+    const admin = (await a.sluice.intake.createApiKey({ workspaceId: "ops", scopes: ["operator"] })).secret;
     for (const [i, ws] of shops.entries()) {
       const res = await (i % 2 ? b : a).app.inject({ method: "PUT", url: `/api/workspaces/${ws}/items`, headers: auth(admin), payload: { items: catalogue(75, ws) } });
       expect(res.statusCode).toBe(200);

@@ -13,7 +13,7 @@ describe("backup and restore of the embedded database", () => {
     let file: string;
     try {
       await t.sluice.intake.ensureWorkspace("ws-backup", "Kept");
-      const key = (await t.sluice.intake.createApiKey({ workspaceId: "ws-backup", scopes: ["admin"] })).secret;
+      const key = (await t.sluice.intake.createApiKey({ workspaceId: "ws-backup", scopes: ["operator"] })).secret;
       const res = await t.app.inject({ method: "GET", url: "/api/admin/backup", headers: { authorization: `Bearer ${key}` } });
       expect(res.statusCode).toBe(200);
       expect(res.headers["content-type"]).toBe("application/gzip");
@@ -40,7 +40,7 @@ describe("backup and restore of the embedded database", () => {
     const t = await startTestSluice({ DATABASE_URL: await freshPostgresDatabase("bk"), VECTOR_SEARCH_ENABLED: "false" });
     try {
       await t.sluice.intake.ensureWorkspace("ws", "WS");
-      const key = (await t.sluice.intake.createApiKey({ workspaceId: "ws", scopes: ["admin"] })).secret;
+      const key = (await t.sluice.intake.createApiKey({ workspaceId: "ws", scopes: ["operator"] })).secret;
       const res = await t.app.inject({ method: "GET", url: "/api/admin/backup", headers: { authorization: `Bearer ${key}` } });
       expect(res.statusCode).toBe(409);
       expect(res.json().error.message).toContain("pg_dump");

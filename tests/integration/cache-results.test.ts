@@ -17,7 +17,7 @@ async function setup(env: Record<string, string>): Promise<{ t: TestSluice; admi
   const t = await startTestSluice({ AI_RETRY_BASE_DELAY_MS: "10", ...env });
   await t.sluice.startWorkers();
   await t.sluice.intake.ensureWorkspace("ws", "WS", { rateLimitPerMinute: 10_000 });
-  const admin = (await t.sluice.intake.createApiKey({ workspaceId: "ws", scopes: ["admin"] })).secret;
+  const admin = (await t.sluice.intake.createApiKey({ workspaceId: "ws", scopes: ["operator"] })).secret;
   const writer = (await t.sluice.intake.createApiKey({ workspaceId: "ws", scopes: ["jobs:write", "jobs:read"] })).secret;
   return { t, admin, writer };
 }

@@ -61,7 +61,7 @@ beforeAll(async () => {
   try {
     await first.sluice.intake.ensureWorkspace("shop", "Shop");
     writer = (await first.sluice.intake.createApiKey({ workspaceId: "shop", scopes: ["jobs:write", "jobs:read"] })).secret;
-    admin = (await first.sluice.intake.createApiKey({ workspaceId: "shop", scopes: ["admin"] })).secret;
+    admin = (await first.sluice.intake.createApiKey({ workspaceId: "shop", scopes: ["operator"] })).secret;
     expect((await put(first, catalogue(2, "first"))).statusCode).toBe(200);
     await completed(first, 2);
   } finally {

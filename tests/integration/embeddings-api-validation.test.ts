@@ -26,7 +26,7 @@ beforeAll(async () => {
   writer = (await t.sluice.intake.createApiKey({ workspaceId: "ws-v", scopes: ["jobs:write", "jobs:read"] })).secret;
   reader = (await t.sluice.intake.createApiKey({ workspaceId: "ws-v", scopes: ["jobs:read"] })).secret;
   writeOnly = (await t.sluice.intake.createApiKey({ workspaceId: "ws-v", scopes: ["jobs:write"] })).secret;
-  admin = (await t.sluice.intake.createApiKey({ workspaceId: "ops", scopes: ["admin"] })).secret;
+  admin = (await t.sluice.intake.createApiKey({ workspaceId: "ops", scopes: ["operator"] })).secret;
 });
 afterAll(async () => {
   await t?.close();

@@ -55,7 +55,7 @@ beforeAll(async () => {
   a = await startTestSluice(env);
   b = await startTestSluice(env);
   await a.sluice.intake.ensureWorkspace("ws", "WS", { rateLimitPerMinute: 10_000 });
-  admin = (await a.sluice.intake.createApiKey({ workspaceId: "ws", scopes: ["admin"] })).secret;
+  admin = (await a.sluice.intake.createApiKey({ workspaceId: "ws", scopes: ["operator"] })).secret;
   writer = (await a.sluice.intake.createApiKey({ workspaceId: "ws", scopes: ["jobs:write", "jobs:read"] })).secret;
 });
 afterAll(async () => {

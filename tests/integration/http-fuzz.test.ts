@@ -140,7 +140,7 @@ describe.each(engines)("HTTP fuzz on $name", (engine) => {
   beforeAll(async () => {
     t = await startTestSluice(await engine.env());
     await t.sluice.intake.ensureWorkspace("ws-a", "A", { rateLimitPerMinute: 1_000_000 });
-    adminKey = (await t.sluice.intake.createApiKey({ workspaceId: "ws-a", scopes: ["admin"] })).secret;
+    adminKey = (await t.sluice.intake.createApiKey({ workspaceId: "ws-a", scopes: ["operator"] })).secret;
     routes = routesOf((await t.app.inject({ method: "GET", url: "/docs/json" })).json());
   });
   afterAll(async () => {

@@ -46,7 +46,7 @@ describe.each(engines)("idempotency claims and faults between claim and queue on
     await t.sluice.startWorkers();
     await t.sluice.intake.ensureWorkspace(ws, "Claims", { rateLimitPerMinute: 100_000 });
     writer = (await t.sluice.intake.createApiKey({ workspaceId: ws, scopes: ["jobs:write", "jobs:read"] })).secret;
-    admin = (await t.sluice.intake.createApiKey({ workspaceId: ws, scopes: ["admin"] })).secret;
+    admin = (await t.sluice.intake.createApiKey({ workspaceId: ws, scopes: ["operator"] })).secret;
   }, 120_000);
   afterAll(async () => {
     await t?.close();

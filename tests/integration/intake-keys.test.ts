@@ -93,7 +93,7 @@ describe.each(targets)("workspaces and API keys on $name", ({ open }) => {
     expect(await codeOf(intake.createApiKey({ workspaceId: "ws-123", scopes: " , " }))).toBe("VALIDATION_FAILED");
     expect(await codeOf(intake.createApiKey({ workspaceId: "no-such-ws", scopes: ["admin"] }))).toBe("NOT_FOUND");
     const err = (await intake.createApiKey({ workspaceId: "ws-123", scopes: ["root"] }).catch((e: unknown) => e)) as SluiceError;
-    expect(err.details).toMatchObject({ unknown: ["root"], allowed: ["jobs:read", "jobs:write", "admin"] });
+    expect(err.details).toMatchObject({ unknown: ["root"], allowed: ["jobs:read", "jobs:write", "admin", "operator"] });
   });
 
   it("authenticates a key to its workspace and scopes, and refuses anything else", async () => {
@@ -111,7 +111,7 @@ describe.each(targets)("workspaces and API keys on $name", ({ open }) => {
     expect(new Set(many.map((p) => p.keyId))).toEqual(new Set([key.id]));
   });
 
-  it("enforces scopes, with admin covering the jobs scopes", async () => {
+  it("enforces scopes, with admin covering the jobs scopes and operator covering all", async () => {
     const reader = await intake.authenticate((await intake.createApiKey({ workspaceId: "ws-c", scopes: ["jobs:read"] })).secret);
     const writer = await intake.authenticate((await intake.createApiKey({ workspaceId: "ws-c", scopes: ["jobs:write"] })).secret);
     const admin = await intake.authenticate((await intake.createApiKey({ workspaceId: "ws-c", scopes: ["admin"] })).secret);
@@ -120,6 +120,9 @@ describe.each(targets)("workspaces and API keys on $name", ({ open }) => {
     expect(await codeOf(() => intake.requireScope(writer, "jobs:read"))).toBe("FORBIDDEN_SCOPE");
     expect(await codeOf(() => intake.requireScope(writer, "admin"))).toBe("FORBIDDEN_SCOPE");
     for (const scope of ["jobs:read", "jobs:write", "admin"] as const) expect(() => intake.requireScope(admin, scope)).not.toThrow();
+    expect(await codeOf(() => intake.requireScope(admin, "operator"))).toBe("FORBIDDEN_SCOPE");
+    const operator = await intake.authenticate((await intake.createApiKey({ workspaceId: "ws-c", scopes: ["operator"] })).secret);
+    for (const scope of ["jobs:read", "jobs:write", "admin", "operator"] as const) expect(() => intake.requireScope(operator, scope)).not.toThrow();
     const err = (() => {
       try {
         intake.requireScope(reader, "admin");

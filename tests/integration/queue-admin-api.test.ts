@@ -26,7 +26,7 @@ describe("queue admin over HTTP (embedded)", () => {
     });
     await t.sluice.startWorkers();
     await t.sluice.intake.ensureWorkspace("ops", "Ops", { rateLimitPerMinute: 10_000 });
-    adminKey = (await t.sluice.intake.createApiKey({ workspaceId: "ops", scopes: ["admin"] })).secret;
+    adminKey = (await t.sluice.intake.createApiKey({ workspaceId: "ops", scopes: ["operator"] })).secret;
     writer = (await t.sluice.intake.createApiKey({ workspaceId: "ops", scopes: ["jobs:write"] })).secret;
   });
   afterAll(async () => {

@@ -97,7 +97,7 @@ describe("a failed job's error as its tenant reads it", () => {
       await t.sluice.startWorkers();
       await t.sluice.intake.ensureWorkspace("ws-j", "J", { rateLimitPerMinute: 1000 });
       const key = (await t.sluice.intake.createApiKey({ workspaceId: "ws-j", scopes: ["jobs:read", "jobs:write"] })).secret;
-      const admin = (await t.sluice.intake.createApiKey({ workspaceId: "ws-j", scopes: ["admin"] })).secret;
+      const admin = (await t.sluice.intake.createApiKey({ workspaceId: "ws-j", scopes: ["operator"] })).secret;
       const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
       const errors: Record<string, string> = {};
       for (const type of ["leaky", "provider", "refused"]) {

@@ -11,7 +11,7 @@ describe("ops endpoints are open on loopback, closed to the network unless opene
   beforeAll(async () => {
     t = await startTestSluice({ METRICS_TOKEN: TOKEN });
     await t.sluice.intake.ensureWorkspace("ws-o", "O");
-    admin = (await t.sluice.intake.createApiKey({ workspaceId: "ws-o", scopes: ["admin"] })).secret;
+    admin = (await t.sluice.intake.createApiKey({ workspaceId: "ws-o", scopes: ["operator"] })).secret;
     reader = (await t.sluice.intake.createApiKey({ workspaceId: "ws-o", scopes: ["jobs:read"] })).secret;
   });
   afterAll(async () => {

@@ -1,11 +1,11 @@
-import type { Command } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 import { ApiError } from "../client.ts";
 import { table } from "../output.ts";
 import { clientFor, withClientOptions, type ClientFlags } from "./shared.ts";
 
 interface CreateFlags extends ClientFlags {
   workspace: string;
-  scopes: string;
+  scopes?: string;
   name?: string;
 }
 
@@ -23,7 +23,8 @@ async function createDirect(flags: CreateFlags): Promise<CreatedKeyBody> {
   const sluice = await createSluice({ env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" } });
   try {
     await sluice.intake.ensureWorkspace(flags.workspace, flags.workspace);
-    const created = await sluice.intake.createApiKey({ workspaceId: flags.workspace, scopes: flags.scopes, ...(flags.name ? { name: flags.name } : {}) });
+    // The bootstrap key is the fleet's first: without --scopes it is an operator's.
+    const created = await sluice.intake.createApiKey({ workspaceId: flags.workspace, scopes: flags.scopes ?? "operator", ...(flags.name ? { name: flags.name } : {}) });
     await sluice.audit.record({ actor: `cli:${process.env.USER ?? "unknown"}`, action: "key.create", workspaceId: flags.workspace, target: created.id, details: { scopes: created.scopes, direct: true } });
     return { id: created.id, workspace: created.workspaceId, scopes: created.scopes, key: created.secret };
   } finally {
@@ -47,11 +48,12 @@ export function registerKeyCommands(program: Command): void {
   const keys = program.command("keys").description("API keys: create, list, revoke");
 
   withClientOptions(keys.command("create"))
-    .description("create an API key and print it once (without --api-key: directly in the database, to bootstrap the first admin key)")
+    .description("create an API key and print it once (without --api-key: directly in the database, to bootstrap the first operator key)")
     .requiredOption("--workspace <id>", "workspace the key acts in (created if missing)")
-    .requiredOption("--scopes <list>", "comma-separated: jobs:read,jobs:write,admin")
+    .option("--scopes <list>", "comma-separated: jobs:read,jobs:write,admin (its own workspace),operator (the fleet); default without --api-key: operator")
     .option("--name <name>", "a label for people")
     .action(async (flags: CreateFlags) => {
+      if (flags.apiKey && !flags.scopes) throw new InvalidArgumentError("give --scopes (jobs:read,jobs:write,admin,operator)");
       const created = flags.apiKey ? await createViaApi(flags) : await createDirect(flags);
       console.log(`Created key ${created.id} for workspace ${created.workspace} with scopes ${created.scopes.join(",")}.`);
       console.log("Store it now; it is not shown again:");

@@ -1,10 +1,14 @@
 import { SluiceError } from "../../core/errors.ts";
 
 /**
- * What an API key may do. `admin` covers everything, its own workspace's jobs included, so an
- * operator's key works with the jobs API too. Scope names are part of the API contract.
+ * What an API key may do. Scope names are part of the API contract.
+ * - `jobs:read`, `jobs:write`: a tenant's jobs and items, in the key's own workspace.
+ * - `admin`: a workspace admin. Both jobs scopes, plus the key's own workspace's keys, items,
+ *   reindex, audit and usage. Never another workspace, never the fleet.
+ * - `operator`: the fleet. Queues, flags, cache, backups, Bull Board, every workspace (creating
+ *   them, minting their keys); it covers every other scope in every workspace.
  */
-export const SCOPES = ["jobs:read", "jobs:write", "admin"] as const;
+export const SCOPES = ["jobs:read", "jobs:write", "admin", "operator"] as const;
 
 export type Scope = (typeof SCOPES)[number];
 
@@ -14,6 +18,14 @@ export interface Principal {
   readonly workspaceId: string;
   readonly scopes: readonly Scope[];
 }
+
+// What each scope brings with it besides itself.
+const IMPLIED: Record<Scope, readonly Scope[]> = {
+  "jobs:read": [],
+  "jobs:write": [],
+  admin: ["jobs:read", "jobs:write"],
+  operator: ["jobs:read", "jobs:write", "admin"],
+};
 
 export function isScope(value: unknown): value is Scope {
   return typeof value === "string" && (SCOPES as readonly string[]).includes(value);
@@ -37,13 +49,28 @@ export function parseScopes(input: unknown): Scope[] {
   return SCOPES.filter((s) => names.includes(s));
 }
 
-/** Whether the principal may act with `scope` (an admin key may do anything in its workspace). */
+/** Whether the principal may act with `scope`, held directly or through a broader one. */
 export function hasScope(principal: Principal, scope: Scope): boolean {
-  return principal.scopes.includes(scope) || principal.scopes.includes("admin");
+  return principal.scopes.some((held) => held === scope || (IMPLIED[held] as readonly string[] | undefined)?.includes(scope) === true);
 }
 
-/** Throws FORBIDDEN_SCOPE (403) unless the principal holds `scope` or `admin`. */
+/** Throws FORBIDDEN_SCOPE (403) unless the principal holds `scope` or one that covers it. */
 export function requireScope(principal: Principal, scope: Scope): void {
   if (hasScope(principal, scope)) return;
   throw new SluiceError("FORBIDDEN_SCOPE", `This API key lacks the scope ${scope}`, { details: { required: scope, granted: principal.scopes } });
+}
+
+/** Whether the principal may act on `workspaceId`: its own, or any with `operator`. */
+export function mayActOn(principal: Principal, workspaceId: string): boolean {
+  return principal.workspaceId === workspaceId || hasScope(principal, "operator");
+}
+
+/**
+ * The scopes a principal may give a new key: an operator any, a workspace admin only those it
+ * holds itself (never `operator`), so no key can mint one stronger than itself.
+ */
+export function assertMayGrant(principal: Principal, scopes: readonly Scope[]): void {
+  const beyond = scopes.filter((s) => !hasScope(principal, s));
+  if (beyond.length === 0) return;
+  throw new SluiceError("FORBIDDEN_SCOPE", `This API key cannot grant ${beyond.join(", ")}`, { details: { required: "operator", granted: principal.scopes } });
 }

@@ -8,8 +8,8 @@ import { principalOf, requireScopes } from "../auth.ts";
  * server the answer is pg_dump, which this endpoint says rather than pretending.
  */
 export const adminBackupRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
-  const admin = requireScopes((secret, client) => sluice.intake.authenticate(secret, client), "admin");
-  app.get("/api/admin/backup", { onRequest: admin, schema: { tags: ["admin"], summary: "Download a gzipped tarball of the embedded (PGlite) database" } }, async (request, reply) => {
+  const operator = requireScopes((secret, client) => sluice.intake.authenticate(secret, client), "operator");
+  app.get("/api/admin/backup", { onRequest: operator, schema: { tags: ["admin"], summary: "Download a gzipped tarball of the embedded (PGlite) database" } }, async (request, reply) => {
     if (!sluice.store.snapshot) {
       throw new SluiceError("CONFLICT", "This Sluice uses a PostgreSQL server: back it up with pg_dump $DATABASE_URL (see docs/runbook.md, Backups)");
     }

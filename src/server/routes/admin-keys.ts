@@ -2,7 +2,8 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { SluiceError } from "../../core/errors.ts";
 import type { Sluice } from "../../sluice.ts";
-import { principalOf, requireScopes } from "../auth.ts";
+import { assertMayGrant, hasScope, parseScopes } from "../../pipeline/intake/scopes.ts";
+import { ownWorkspace, principalOf, requireScopes, workspaceScope } from "../auth.ts";
 
 const workspaceBody = z.object({
   id: z.string().min(1).max(64),
@@ -22,17 +23,24 @@ const workspaceView = (w: { id: string; name: string; rateLimitPerMinute: number
   created_at: w.createdAt.toISOString(),
 });
 
-/** Workspaces and API keys (scope `admin`). Every change is audited. */
+/**
+ * Workspaces and API keys. A workspace admin (`admin`) sees and keys its own workspace; creating
+ * and changing workspaces, and keys for any workspace, take `operator`. Every change is audited.
+ */
 export const adminKeyRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
   const { intake, audit } = sluice;
   const admin = requireScopes((secret, client) => intake.authenticate(secret, client), "admin");
+  const operator = requireScopes((secret, client) => intake.authenticate(secret, client), "operator");
   const actorOf = (keyId: string) => `key:${keyId}`;
 
-  app.get("/api/workspaces", { onRequest: admin, schema: { tags: ["admin"], summary: "List workspaces", querystring: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100), after: z.string().optional() }) } }, async (request) =>
-    (await intake.listWorkspaces({ limit: request.query.limit, ...(request.query.after ? { after: request.query.after } : {}) })).map(workspaceView),
-  );
+  app.get("/api/workspaces", { onRequest: admin, schema: { tags: ["admin"], summary: "List workspaces", querystring: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100), after: z.string().optional() }) } }, async (request) => {
+    const principal = principalOf(request);
+    if (hasScope(principal, "operator")) return (await intake.listWorkspaces({ limit: request.query.limit, ...(request.query.after ? { after: request.query.after } : {}) })).map(workspaceView);
+    const own = await intake.getWorkspace(principal.workspaceId);
+    return own && (request.query.after === undefined || own.id > request.query.after) ? [workspaceView(own)] : [];
+  });
 
-  app.post("/api/workspaces", { onRequest: admin, schema: { tags: ["admin"], summary: "Create a workspace", body: workspaceBody } }, async (request, reply) => {
+  app.post("/api/workspaces", { onRequest: operator, schema: { tags: ["admin"], summary: "Create a workspace", body: workspaceBody } }, async (request, reply) => {
     const { id, name, rate_limit_per_minute } = request.body;
     const workspace = await intake.createWorkspace(id, name ?? id, rate_limit_per_minute === undefined ? {} : { rateLimitPerMinute: rate_limit_per_minute });
     await audit.record({ actor: actorOf(principalOf(request).keyId), action: "workspace.create", workspaceId: id, target: id, details: { rate_limit_per_minute } });
@@ -42,7 +50,7 @@ export const adminKeyRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (
   app.patch(
     "/api/workspaces/:id",
     {
-      onRequest: admin,
+      onRequest: operator,
       schema: {
         tags: ["admin"],
         summary: "Change a workspace's name or rate limit (null: back to RATE_LIMIT_PER_MINUTE); audited with the before and after",
@@ -69,13 +77,15 @@ export const adminKeyRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (
   );
 
   app.post("/api/keys", { onRequest: admin, schema: { tags: ["admin"], summary: "Create an API key; the secret is returned once", body: keyBody } }, async (request, reply) => {
-    const created = await intake.createApiKey({ workspaceId: request.body.workspace, scopes: request.body.scopes, ...(request.body.name ? { name: request.body.name } : {}) });
+    const workspaceId = ownWorkspace(request, request.body.workspace);
+    assertMayGrant(principalOf(request), parseScopes(request.body.scopes));
+    const created = await intake.createApiKey({ workspaceId, scopes: request.body.scopes, ...(request.body.name ? { name: request.body.name } : {}) });
     await audit.record({ actor: actorOf(principalOf(request).keyId), action: "key.create", workspaceId: created.workspaceId, target: created.id, details: { scopes: created.scopes } });
     return reply.status(201).send({ id: created.id, workspace: created.workspaceId, scopes: created.scopes, prefix: created.prefix, key: created.secret });
   });
 
   app.get("/api/keys", { onRequest: admin, schema: { tags: ["admin"], summary: "List API keys (never secrets)", querystring: z.object({ workspace: z.string().optional() }) } }, async (request) =>
-    (await intake.listApiKeys(request.query.workspace)).map((k) => ({
+    (await intake.listApiKeys(workspaceScope(request, request.query.workspace || undefined))).map((k) => ({
       id: k.id,
       workspace: k.workspaceId,
       name: k.name,
@@ -87,13 +97,15 @@ export const adminKeyRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (
   );
 
   app.delete("/api/keys/:id", { onRequest: admin, schema: { tags: ["admin"], summary: "Revoke an API key", params: z.object({ id: z.string().min(1) }) } }, async (request) => {
-    const key = await intake.revokeApiKey(request.params.id);
+    const principal = principalOf(request);
+    const key = await intake.revokeApiKey(request.params.id, hasScope(principal, "operator") ? {} : { workspaceId: principal.workspaceId });
     await audit.record({ actor: actorOf(principalOf(request).keyId), action: "key.revoke", workspaceId: key.workspaceId, target: key.id });
     return { id: key.id, revoked_at: key.revokedAt?.toISOString() ?? null };
   });
 
   app.get("/api/audit", { onRequest: admin, schema: { tags: ["admin"], summary: "Audit log, newest first", querystring: z.object({ workspace: z.string().optional(), action: z.string().optional(), limit: z.coerce.number().int().min(1).max(1000).default(100), before_id: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional() }) } }, async (request) => {
     const q = request.query;
-    return audit.list({ ...(q.workspace ? { workspaceId: q.workspace } : {}), ...(q.action ? { action: q.action } : {}), limit: q.limit, ...(q.before_id ? { beforeId: q.before_id } : {}) });
+    const workspaceId = workspaceScope(request, q.workspace || undefined);
+    return audit.list({ ...(workspaceId ? { workspaceId } : {}), ...(q.action ? { action: q.action } : {}), limit: q.limit, ...(q.before_id ? { beforeId: q.before_id } : {}) });
   });
 };

@@ -12,14 +12,14 @@ const warmBody = z.union([
   z.object({ items: z.array(warmItem).max(MAX_WARM_ITEMS), refresh: z.boolean().optional(), reason: z.string().max(1000).optional() }),
 ]);
 
-/** Result cache admin (scope `admin`): seed 004 §3 the Sluice way. Clear and warm are audited. */
+/** Result cache admin (scope `operator`): seed 004 §3 the Sluice way. Clear and warm are audited. */
 export const cacheRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
-  const admin = requireScopes((secret, client) => sluice.intake.authenticate(secret, client), "admin");
+  const operator = requireScopes((secret, client) => sluice.intake.authenticate(secret, client), "operator");
   const tags = ["cache"];
 
-  app.get("/api/cache/stats", { onRequest: admin, schema: { tags, summary: "Hits, misses, hit rate, keys and engine of the result cache" } }, () => sluice.cache.stats());
+  app.get("/api/cache/stats", { onRequest: operator, schema: { tags, summary: "Hits, misses, hit rate, keys and engine of the result cache" } }, () => sluice.cache.stats());
 
-  app.post("/api/cache/clear", { onRequest: admin, schema: { tags, summary: "Remove cached results, all or by glob over the key space (SCAN, never KEYS/FLUSHDB)", body: clearBody } }, async (request) => {
+  app.post("/api/cache/clear", { onRequest: operator, schema: { tags, summary: "Remove cached results, all or by glob over the key space (SCAN, never KEYS/FLUSHDB)", body: clearBody } }, async (request) => {
     const pattern = request.body?.pattern ?? "*";
     const { actor, workspaceId, reason } = actorOf(request, request.body?.reason);
     const entry = { actor, action: "cache.clear", workspaceId: workspaceId ?? null, target: pattern, reason: reason ?? null, details: { pattern, engine: sluice.cache.engine } };
@@ -27,7 +27,7 @@ export const cacheRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app
     return { pattern, removed, engine: sluice.cache.engine };
   });
 
-  app.post("/api/cache/warm", { onRequest: admin, schema: { tags, summary: "Run task inputs ({type, input}) through the runtime and store their results", body: warmBody } }, async (request) => {
+  app.post("/api/cache/warm", { onRequest: operator, schema: { tags, summary: "Run task inputs ({type, input}) through the runtime and store their results", body: warmBody } }, async (request) => {
     const body = Array.isArray(request.body) ? { items: request.body } : request.body;
     const { actor, workspaceId, reason } = actorOf(request, "reason" in body ? body.reason : undefined);
     const workspace = workspaceId ?? "default";
