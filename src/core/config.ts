@@ -1,6 +1,9 @@
 import { z } from "zod";
 import { SluiceError } from "./errors.ts";
 
+/** How long a `client_request_id` keeps returning its job (24 h): the contract of `POST /ai/jobs`. */
+export const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 86_400;
+
 /**
  * The one configuration schema, parsed once from the environment at start. Every variable here
  * is documented in docs/configuration.md (a test keeps the two in step).
@@ -92,7 +95,7 @@ export const envSchema = z.object({
   RATE_LIMIT_READS_PER_MINUTE: int(3_000, 1, 1_000_000),
   RATE_LIMIT_SEARCH_PER_MINUTE: int(600, 1, 1_000_000),
   RATE_LIMIT_INGEST_PER_MINUTE: int(120, 1, 1_000_000),
-  IDEMPOTENCY_TTL_SECONDS: int(86_400, 60, 2_592_000),
+  IDEMPOTENCY_TTL_SECONDS: int(DEFAULT_IDEMPOTENCY_TTL_SECONDS, 60, 2_592_000),
   AUTH_FAILURES_PER_MINUTE: int(30, 1, 1_000_000),
   AI_PROVIDER: z.enum(["local", "openai", "anthropic"], { error: "expected local, openai or anthropic" }).default("local"),
   AI_MODEL: z.string().min(1).default("gpt-4o-mini"),

@@ -1,11 +1,9 @@
 import { SluiceError } from "../../core/errors.ts";
 import type { Histogram } from "../../ports/metrics.ts";
 import type { Store } from "../../ports/store.ts";
-import { searchItems, validateVector, type Vector } from "./sql/index.ts";
+import { DEFAULT_K, searchItems, validateVector, type Vector } from "./sql/index.ts";
 import type { ProviderRuntime } from "../runtime/index.ts";
 
-/** The most results one search returns; a larger `k` is capped to it. */
-export const MAX_SEARCH_K = 100;
 
 export interface SearchRequest {
   /** Text to search for: embedded through the provider runtime with the backfill's model and dimensions. */
@@ -59,7 +57,7 @@ async function queryVector(deps: SearchDeps, request: SearchRequest): Promise<{ 
 /** The k nearest items of one workspace to a text or a vector, with cosine scores. */
 export async function searchWorkspace(deps: SearchDeps, workspaceId: string, request: SearchRequest): Promise<SearchResponse> {
   const { vector, model } = await queryVector(deps, request);
-  const k = Math.min(request.k ?? 10, MAX_SEARCH_K);
+  const k = request.k ?? DEFAULT_K;
   const hits = await searchItems(
     deps.store,
     workspaceId,

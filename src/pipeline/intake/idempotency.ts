@@ -1,5 +1,6 @@
 import { SluiceError } from "../../core/errors.ts";
 import type { Kv } from "../../ports/kv.ts";
+import { DEFAULT_IDEMPOTENCY_TTL_SECONDS } from "../../core/config.ts";
 import { validateWorkspaceId } from "../../core/workspace-id.ts";
 
 /**
@@ -50,7 +51,6 @@ export interface Idempotency {
   inspect(workspace: string, clientRequestId: string): Promise<IdempotencyRecord | null>;
 }
 
-export const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 86_400;
 const MAX_CLIENT_REQUEST_ID = 255;
 
 /** Throws VALIDATION_FAILED unless the id is 1-255 characters without control characters. */

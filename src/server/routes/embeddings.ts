@@ -4,6 +4,7 @@ import { z } from "zod";
 import { SluiceError } from "../../core/errors.ts";
 import { BATCH_STATUSES, type BatchStatus } from "../../pipeline/embeddings/sql/types.ts";
 import { DEFAULT_MAX_INGEST_ITEMS, MAX_EXTERNAL_ID_LENGTH, MAX_TEXT_LENGTH } from "../../pipeline/embeddings/sql/ingest.ts";
+import { MAX_SEARCH_K } from "../../pipeline/embeddings/sql/search-items.ts";
 import type { Sluice } from "../../sluice.ts";
 import { principalOf, requireScopes, spendBudget } from "../auth.ts";
 import { actorOf } from "./admin-queues.ts";
@@ -23,7 +24,7 @@ const ingestBody = z
 const searchBody = z.object({
   query: z.string().min(1).max(MAX_TEXT_LENGTH).optional(),
   vector: z.array(z.number()).min(1).max(16_000).optional(),
-  k: z.number().int().min(1).optional(),
+  k: z.number().int().min(1).max(MAX_SEARCH_K).optional(),
   filter: metadata.optional(),
   ef_search: z.number().int().min(1).max(1_000).optional(),
   model: z.string().min(1).max(200).optional(),

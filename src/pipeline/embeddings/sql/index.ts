@@ -13,7 +13,7 @@ export * from "./reports.ts";
 export { reindexWorkspace, retryFailed } from "./reindex.ts";
 export type { RetryFailedOptions } from "./reindex.ts";
 export * from "./maintenance.ts";
-export { searchItems, searchSql, searchParams, DEFAULT_EF_SEARCH, DEFAULT_K, MAX_K } from "./search-items.ts";
+export { searchItems, searchSql, searchParams, DEFAULT_EF_SEARCH, DEFAULT_K, MAX_SEARCH_K } from "./search-items.ts";
 export type { IterativeScan, SearchContext, SearchHit, SearchQuery } from "./search-items.ts";
 export * from "./batches.ts";
 export { registerEmbeddingMetrics } from "./metrics.ts";

@@ -47,7 +47,8 @@ export interface SearchContext {
 }
 
 export const DEFAULT_K = 10;
-export const MAX_K = 1_000;
+/** The most results one search returns (API, library and SQL alike); a larger `k` is VALIDATION_FAILED. */
+export const MAX_SEARCH_K = 100;
 export const DEFAULT_EF_SEARCH = 64;
 
 interface ResolvedSearch {
@@ -69,7 +70,7 @@ function intIn(value: number | undefined, fallback: number, min: number, max: nu
 
 function resolveSearch(query: SearchQuery): ResolvedSearch {
   const vector = validateVector(query.vector, undefined, "vector");
-  const k = intIn(query.k, DEFAULT_K, 1, MAX_K, "k");
+  const k = intIn(query.k, DEFAULT_K, 1, MAX_SEARCH_K, "k");
   const { filter, model, iterativeScan = "relaxed_order" } = query;
   if (filter !== undefined && (typeof filter !== "object" || filter === null || Array.isArray(filter))) {
     throw new SluiceError("VALIDATION_FAILED", "filter must be a JSON object", { details: { field: "filter" } });
