@@ -12,6 +12,7 @@ import { TaskRegistry, type TaskDefinition, type TaskHandler } from "./pipeline/
 import { migrate, type MigrateResult } from "./pipeline/migrator.ts";
 import { createLlmHealthCheck, createProviderRuntime, runtimeOptionsFromConfig, type ProviderRuntime } from "./pipeline/runtime/index.ts";
 import { builtinTasks } from "./pipeline/tasks/builtin.ts";
+import { createRuns, RUNS_QUEUE, type PipelineDefinition, type Runs, type RunView } from "./pipeline/runs/index.ts";
 import { createAccounting, createBudgets, createPriceTable, type Accounting, type Budgets } from "./pipeline/accounting/index.ts";
 import { cacheEngineFromConfig, createResultCache, type ResultCache } from "./pipeline/cache/index.ts";
 import { createEmbeddingsService, type EmbeddingsService } from "./pipeline/embeddings/index.ts";
@@ -39,6 +40,8 @@ export interface SluiceOptions {
   logger?: Logger;
   /** Apply pending migrations at start. @default true */
   migrate?: boolean;
+  /** Called once per pipeline run when it completes, fails or is cancelled (completion webhooks). */
+  onRunSettled?: (run: RunView) => Promise<void>;
 }
 
 /**
@@ -74,6 +77,10 @@ export interface Sluice {
   /** Embeddings: bulk ingest, vector search, the backfill worker on `ai-batch-queue` and its operations. */
   readonly embeddings: EmbeddingsService;
   readonly migrations: MigrateResult | undefined;
+  /** Pipelines and their durable runs: start, read, cancel, replay, events, entity state. */
+  readonly runs: Runs;
+  /** Registers a pipeline (see `definePipeline`) so runs can start and workers execute it. */
+  pipeline<I, O>(definition: PipelineDefinition<I, O>): void;
   /** Registers a task type that jobs can name; it gets the same queues, retries and metrics as the built-ins. */
   task<I, O>(name: string, handler: TaskHandler<I, O>, options?: Omit<TaskDefinition<I, O>, "name" | "handler">): void;
   /** Starts workers for the task queues (role `worker` or `all`). */
@@ -148,7 +155,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       await killSwitches.assertTaskEnabled(type);
       await budgets.assertWithinBudget(workspace);
     };
-    const jobs = createJobsService({ queues, intake, tasks, defaultQueue: DEFAULT_QUEUE, internalQueues: [BATCH_QUEUE], admit, logger: logger.child({ component: "jobs" }) });
+    const jobs = createJobsService({ queues, intake, tasks, defaultQueue: DEFAULT_QUEUE, internalQueues: [BATCH_QUEUE, RUNS_QUEUE], admit, logger: logger.child({ component: "jobs" }) });
     const { openai } = config.ai;
     const batchApi = openai.apiKey || openai.baseUrl ? createOpenAIBatchApi({ apiKey: openai.apiKey, baseURL: openai.baseUrl }) : undefined;
     const embeddings = await createEmbeddingsService({ store, queues, runtime, flags, metrics, logger, config, queue: BATCH_QUEUE, ...(batchApi ? { batchApi } : {}) });
@@ -158,6 +165,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       await killSwitches.assertTaskEnabled(job.type);
       await budgets.assertWithinBudget(job.workspace, { maxWaitMs: config.flags.recheckMs });
     };
+    const runs = createRuns({ store, queues, tasks, audit, logger, gate, ...(options.onRunSettled ? { onRunSettled: options.onRunSettled } : {}) });
     const health = new HealthRegistry();
     registerCoreChecks(health, { store, kv, queues: queueBackend, config });
     // Each process publishes its provider view so that any one (the API too) answers /health/llm for the fleet.
@@ -186,14 +194,19 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       budgets,
       embeddings,
       migrations,
+      runs,
+      pipeline(definition) {
+        runs.register(definition as PipelineDefinition);
+      },
       task(name, handler, taskOptions = {}) {
         tasks.register({ name, handler, ...taskOptions });
         if (taskOptions.queue && !queues.has(taskOptions.queue)) queues.declare(taskOptions.queue);
       },
       async startWorkers(workerOptions = {}) {
-        const handles = await startTaskWorkers({ queues, tasks, logger, metrics, exclude: [BATCH_QUEUE], gate, maxWaitMs: config.ai.maxWaitForProviderMs, ...workerOptions });
+        const handles = await startTaskWorkers({ queues, tasks, logger, metrics, exclude: [BATCH_QUEUE, RUNS_QUEUE], gate, maxWaitMs: config.ai.maxWaitForProviderMs, ...workerOptions });
         const backfill = await embeddings.startWorker();
-        return backfill ? [...handles, backfill] : handles;
+        const runWorker = await runs.startWorker(workerOptions.concurrency ? { concurrency: workerOptions.concurrency } : {});
+        return [...handles, ...(backfill ? [backfill] : []), runWorker];
       },
       close: closeAll,
     };

@@ -1,0 +1,106 @@
+import { createHash } from "node:crypto";
+import type { Job } from "bullmq";
+import type { Logger } from "../../core/logger.ts";
+import type { Store } from "../../ports/store.ts";
+import type { TaskRegistry } from "../jobs/tasks.ts";
+import type { QueueManager } from "../queues/queue-manager.ts";
+import { Invocation, Nondeterminism, RunCancelled, RunSuspended, StepFailure, toStepError } from "./invocation.ts";
+import { claimRun, findRun, finishRun, releaseRun } from "./sql/runs.ts";
+import { listSteps } from "./sql/steps.ts";
+import { createStepApi, type RunSeams, type StepApiDeps } from "./step-api.ts";
+import { SETTLED_STATUSES, type PipelineDefinition, type RunRow } from "./types.ts";
+
+export interface RunJobData {
+  runId: string;
+}
+
+export interface ExecutorDeps {
+  store: Store;
+  queues: QueueManager;
+  queue: string;
+  tasks: TaskRegistry;
+  logger: Logger;
+  seams: RunSeams;
+  pipelines: ReadonlyMap<string, PipelineDefinition>;
+  gate?: StepApiDeps["gate"];
+  /** How long one invocation holds the run before another job may take it over. @default 600000 */
+  leaseMs?: number;
+  /** Another job holds the run: look again this much later. @default 250 */
+  busyRetryMs?: number;
+  onSettled(run: RunRow): Promise<void>;
+}
+
+/** Enqueues an invocation of the run: now, or at `wake.at` under an id that makes each wake-up happen once. */
+export async function enqueueRun(queues: QueueManager, queue: string, runId: string, wake?: { at: Date; key: string }, delayMs?: number): Promise<void> {
+  const data: RunJobData = { runId };
+  if (!wake) {
+    await queues.add(queue, "run", data, delayMs ? { delay: delayMs } : {});
+    return;
+  }
+  // BullMQ ids: no ':' and not a plain integer; the step name may hold either.
+  const jobId = `wake-${runId}-${createHash("sha1").update(wake.key).digest("hex").slice(0, 16)}`;
+  await queues.add(queue, "run", data, { jobId, delay: Math.max(0, wake.at.getTime() - Date.now()) });
+}
+
+/**
+ * One invocation of a run, as a queue job: take the run, replay its function against the stored
+ * steps (completed ones return their results without running), and end in one of three ways:
+ * settled (completed or failed), suspended (waiting or sleeping, no worker held, a delayed job
+ * for any wake-up), or left alone (cancelled meanwhile, or another job holds it).
+ */
+export function runProcessor(deps: ExecutorDeps) {
+  const leaseMs = deps.leaseMs ?? 600_000;
+  const logger = deps.logger.child({ component: "runs" });
+
+  return async (job: Job<RunJobData>, _token?: string, signal?: AbortSignal): Promise<{ status: string }> => {
+    const { runId } = job.data;
+    const owner = String(job.id);
+    const run = await claimRun(deps.store, runId, owner, leaseMs);
+    if (!run) return bounce(runId);
+    const definition = deps.pipelines.get(run.pipeline);
+    if (!definition) return settle(run, owner, { status: "failed", error: { code: "PIPELINE_NOT_FOUND", message: `No pipeline "${run.pipeline}" is registered in this worker` }, failedStep: null });
+    const inv = new Invocation(run, await listSteps(deps.store, runId));
+    const step = createStepApi({ store: deps.store, tasks: deps.tasks, logger, queue: deps.queue, gate: deps.gate, seams: deps.seams, definition, signal }, inv);
+    let output: unknown;
+    let failure: unknown;
+    try {
+      output = await definition.fn(run.input, step);
+    } catch (err) {
+      failure = err;
+    }
+    await inv.drain();
+    if (failure instanceof RunCancelled) return { status: "cancelled" };
+    if (inv.suspensions.length > 0) return suspend(run, owner, inv.suspensions);
+    if (failure === undefined) return settle(run, owner, { status: "completed", output: output ?? null });
+    return settle(run, owner, failureOutcome(failure));
+  };
+
+  async function bounce(runId: string): Promise<{ status: string }> {
+    const current = await findRun(deps.store, runId);
+    if (!current || SETTLED_STATUSES.includes(current.status)) return { status: current?.status ?? "missing" };
+    // Another invocation holds it: come back once it has let go, so this wake-up is not lost.
+    await enqueueRun(deps.queues, deps.queue, runId, undefined, deps.busyRetryMs ?? 250);
+    return { status: "busy" };
+  }
+
+  async function suspend(run: RunRow, owner: string, suspensions: readonly RunSuspended[]): Promise<{ status: string }> {
+    const status = suspensions.some((s) => s.status === "waiting") ? "waiting" : "sleeping";
+    for (const s of suspensions) if (s.wake) await enqueueRun(deps.queues, deps.queue, run.id, s.wake);
+    await releaseRun(deps.store, run.id, owner, status);
+    return { status };
+  }
+
+  async function settle(run: RunRow, owner: string, outcome: Parameters<typeof finishRun>[3]): Promise<{ status: string }> {
+    const settled = await finishRun(deps.store, run.id, owner, outcome);
+    if (!settled) return { status: "cancelled" };
+    if (settled.status === "failed") logger.warn({ runId: run.id, pipeline: run.pipeline, error: settled.error, step: settled.failed_step }, "run failed");
+    await deps.onSettled(settled).catch((err: unknown) => logger.error({ err, runId: run.id }, "onRunSettled failed"));
+    return { status: settled.status };
+  }
+}
+
+function failureOutcome(failure: unknown): Parameters<typeof finishRun>[3] {
+  if (failure instanceof StepFailure) return { status: "failed", error: failure.error, failedStep: failure.stepName };
+  if (failure instanceof Nondeterminism) return { status: "failed", error: { code: "RUN_NONDETERMINISTIC", message: failure.message }, failedStep: failure.stepName };
+  return { status: "failed", error: toStepError(failure), failedStep: null };
+}

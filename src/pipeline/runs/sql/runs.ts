@@ -1,0 +1,143 @@
+import type { Queryable } from "../../../ports/store.ts";
+import type { StepError } from "../contracts.ts";
+import type { RunRow, RunStatus } from "../types.ts";
+
+/** `pipeline_runs`: one row per run. Settled runs (completed, failed, cancelled) never change again except by replay. */
+
+const COLUMNS = `id, pipeline, workspace, entity_key, tags, status, input, output, error, failed_step, client_request_id,
+  created_at, updated_at, started_at, finished_at`;
+const UNSETTLED = `status NOT IN ('completed', 'failed', 'cancelled')`;
+
+export interface NewRun {
+  id: string;
+  pipeline: string;
+  workspace: string;
+  entityKey: string | null;
+  tags: readonly string[];
+  input: unknown;
+  clientRequestId: string | null;
+}
+
+/** Inserts the run, or returns undefined when its client_request_id already names one. */
+export async function insertRun(db: Queryable, run: NewRun): Promise<RunRow | undefined> {
+  const { rows } = await db.query<RunRow>(
+    `INSERT INTO pipeline_runs (id, pipeline, workspace, entity_key, tags, input, client_request_id)
+     VALUES ($1, $2, $3, $4, $5::text[], $6::jsonb, $7)
+     ON CONFLICT (workspace, pipeline, client_request_id) WHERE client_request_id IS NOT NULL DO NOTHING
+     RETURNING ${COLUMNS}`,
+    [run.id, run.pipeline, run.workspace, run.entityKey, [...run.tags], JSON.stringify(run.input ?? null), run.clientRequestId],
+  );
+  return rows[0];
+}
+
+export async function findRunByRequest(db: Queryable, workspace: string, pipeline: string, clientRequestId: string): Promise<RunRow | undefined> {
+  const { rows } = await db.query<RunRow>(`SELECT ${COLUMNS} FROM pipeline_runs WHERE workspace = $1 AND pipeline = $2 AND client_request_id = $3`, [workspace, pipeline, clientRequestId]);
+  return rows[0];
+}
+
+/** The run; with `workspace`, only if it belongs to it. */
+export async function findRun(db: Queryable, id: string, workspace?: string): Promise<RunRow | undefined> {
+  const { rows } = await db.query<RunRow>(`SELECT ${COLUMNS} FROM pipeline_runs WHERE id = $1 AND ($2::text IS NULL OR workspace = $2)`, [id, workspace ?? null]);
+  return rows[0];
+}
+
+export interface RunFilter {
+  workspace?: string | undefined;
+  pipeline?: string | undefined;
+  status?: RunStatus | undefined;
+  tag?: string | undefined;
+  entityKey?: string | undefined;
+  /** Runs created before this one (paging newest first). */
+  beforeId?: string | undefined;
+  limit: number;
+}
+
+export async function listRuns(db: Queryable, filter: RunFilter): Promise<RunRow[]> {
+  const { rows } = await db.query<RunRow>(
+    `SELECT ${COLUMNS} FROM pipeline_runs
+     WHERE ($1::text IS NULL OR workspace = $1) AND ($2::text IS NULL OR pipeline = $2) AND ($3::text IS NULL OR status = $3)
+       AND ($4::text IS NULL OR $4 = ANY (tags)) AND ($5::text IS NULL OR entity_key = $5)
+       AND ($6::text IS NULL OR (created_at, id) < (SELECT created_at, id FROM pipeline_runs WHERE id = $6))
+     ORDER BY created_at DESC, id DESC LIMIT $7`,
+    [filter.workspace ?? null, filter.pipeline ?? null, filter.status ?? null, filter.tag ?? null, filter.entityKey ?? null, filter.beforeId ?? null, filter.limit],
+  );
+  return rows;
+}
+
+/**
+ * Takes the run for one invocation by queue job `owner`: free, expired, or already this job's (the
+ * same job re-run after its worker died). Undefined when it is settled or another job holds it.
+ */
+export async function claimRun(db: Queryable, id: string, owner: string, leaseMs: number): Promise<RunRow | undefined> {
+  const { rows } = await db.query<RunRow>(
+    `UPDATE pipeline_runs SET status = 'running', lease_owner = $2, lease_until = now() + ($3::bigint * interval '1 millisecond'),
+       started_at = COALESCE(started_at, now()), updated_at = now()
+     WHERE id = $1 AND ${UNSETTLED} AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < now())
+     RETURNING ${COLUMNS}`,
+    [id, owner, leaseMs],
+  );
+  return rows[0];
+}
+
+/** Ends an invocation that suspended: the run waits or sleeps, holding no worker. */
+export async function releaseRun(db: Queryable, id: string, owner: string, status: "waiting" | "sleeping" | "queued"): Promise<void> {
+  await db.query(`UPDATE pipeline_runs SET status = $3, lease_owner = NULL, lease_until = NULL, updated_at = now() WHERE id = $1 AND lease_owner = $2 AND ${UNSETTLED}`, [id, owner, status]);
+}
+
+/** Settles the run; undefined when it was settled meanwhile (cancelled) or is not this owner's. */
+export async function finishRun(
+  db: Queryable,
+  id: string,
+  owner: string,
+  outcome: { status: "completed"; output: unknown } | { status: "failed"; error: StepError; failedStep: string | null },
+): Promise<RunRow | undefined> {
+  const { rows } = await db.query<RunRow>(
+    `UPDATE pipeline_runs SET status = $3, output = $4::jsonb, error = $5::jsonb, failed_step = $6, lease_owner = NULL, lease_until = NULL,
+       finished_at = now(), updated_at = now()
+     WHERE id = $1 AND lease_owner = $2 AND ${UNSETTLED} RETURNING ${COLUMNS}`,
+    outcome.status === "completed"
+      ? [id, owner, "completed", JSON.stringify(outcome.output ?? null), null, null]
+      : [id, owner, "failed", null, JSON.stringify(outcome.error), outcome.failedStep],
+  );
+  return rows[0];
+}
+
+/** Cancels unsettled runs by id or by tag within a workspace (null: any workspace); returns those cancelled. */
+export async function cancelRuns(db: Queryable, target: { id?: string; tag?: string; workspace: string | null }, reason: string | null): Promise<RunRow[]> {
+  const { rows } = await db.query<RunRow>(
+    `UPDATE pipeline_runs SET status = 'cancelled', error = $4::jsonb, lease_owner = NULL, lease_until = NULL, finished_at = now(), updated_at = now()
+     WHERE ($1::text IS NULL OR id = $1) AND ($2::text IS NULL OR $2 = ANY (tags)) AND ($3::text IS NULL OR workspace = $3) AND ${UNSETTLED}
+     RETURNING ${COLUMNS}`,
+    [target.id ?? null, target.tag ?? null, target.workspace, JSON.stringify({ code: "RUN_CANCELLED", message: reason ?? "Cancelled by an operator" })],
+  );
+  return rows;
+}
+
+/** Puts a settled run back to `queued` for a replay (its steps from the chosen one are deleted by the caller). */
+export async function requeueRun(db: Queryable, id: string): Promise<RunRow | undefined> {
+  const { rows } = await db.query<RunRow>(
+    `UPDATE pipeline_runs SET status = 'queued', output = NULL, error = NULL, failed_step = NULL, lease_owner = NULL, lease_until = NULL,
+       finished_at = NULL, updated_at = now()
+     WHERE id = $1 AND status IN ('completed', 'failed', 'cancelled') RETURNING ${COLUMNS}`,
+    [id],
+  );
+  return rows[0];
+}
+
+/** The entity's newest run of the pipeline. */
+export async function latestEntityRun(db: Queryable, workspace: string, pipeline: string, entityKey: string): Promise<RunRow | undefined> {
+  const { rows } = await db.query<RunRow>(
+    `SELECT ${COLUMNS} FROM pipeline_runs WHERE workspace = $1 AND pipeline = $2 AND entity_key = $3 ORDER BY created_at DESC, id DESC LIMIT 1`,
+    [workspace, pipeline, entityKey],
+  );
+  return rows[0];
+}
+
+/** Counts by status (for the benchmark and the list view). */
+export async function countRunsByStatus(db: Queryable, workspace?: string): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ status: string; n: number }>(
+    "SELECT status, count(*)::int AS n FROM pipeline_runs WHERE ($1::text IS NULL OR workspace = $1) GROUP BY status",
+    [workspace ?? null],
+  );
+  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+}

@@ -1,0 +1,198 @@
+import { SluiceError } from "../../core/errors.ts";
+import type { Logger } from "../../core/logger.ts";
+import type { Store } from "../../ports/store.ts";
+import type { TaskRegistry } from "../jobs/tasks.ts";
+import type { ActionExecutor, ApprovalRequester, StepError, StepRef } from "./contracts.ts";
+import { backoffAfter, durationMs, resolveRetryPolicy } from "./define.ts";
+import { Invocation, isRetryable, RunCancelled, RunSuspended, StepFailure, toStepError } from "./invocation.ts";
+import { findRun } from "./sql/runs.ts";
+import { listSteps, settleWaiting, writeStep, type StepWrite } from "./sql/steps.ts";
+import { applyTransition } from "./entity-state.ts";
+import type { ApprovalDecision, PipelineDefinition, StepApi, StepKind, StepOptions, StepRow } from "./types.ts";
+
+/** The actions and approvals modules, wired at the root once they exist. */
+export interface RunSeams {
+  actions?: ActionExecutor | undefined;
+  approvals?: ApprovalRequester | undefined;
+}
+
+export interface StepApiDeps {
+  store: Store;
+  tasks: TaskRegistry;
+  logger: Logger;
+  /** The queue runs execute on (a task step's context names it). */
+  queue: string;
+  /** Kill switches and budgets, as before a job's handler. */
+  gate?: ((job: { type: string; workspace: string; queue: string }) => Promise<void>) | undefined;
+  seams: RunSeams;
+  definition: PipelineDefinition;
+  signal?: AbortSignal | undefined;
+}
+
+type Attempted = { ok: true; result: unknown } | { ok: false; error: unknown };
+
+/** The `step` object a pipeline's function gets for one invocation. */
+export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
+  const { store, definition } = deps;
+  const { run } = inv;
+  const ref = (name: string): StepRef => ({ runId: run.id, stepName: name, pipeline: run.pipeline, workspace: run.workspace });
+  const write = (step: Omit<StepWrite, "runId">) => writeStep(store, { runId: run.id, ...step });
+
+  const fail = async (name: string, kind: StepKind, position: number, attempts: number, error: StepError): Promise<never> => {
+    await write({ name, position, kind, status: "failed", attempts, error });
+    throw new StepFailure(name, error);
+  };
+  const memo = (row: StepRow | undefined): { done: true; value: unknown } | { done: false } => {
+    if (row?.status === "completed") return { done: true, value: row.result };
+    if (row?.status === "failed") throw new StepFailure(row.name, row.error ?? { code: "STEP_FAILED", message: "failed" });
+    return { done: false };
+  };
+  const assertNotCancelled = async (): Promise<void> => {
+    const current = await findRun(store, run.id);
+    if (!current || current.status === "cancelled") throw new RunCancelled();
+  };
+
+  /** One try of a retryable step, and what its outcome means: done, retry later (suspend), or failed for good. */
+  async function attempt(name: string, kind: StepKind, position: number, row: StepRow | undefined, options: StepOptions | undefined, call: (attempt: number) => Promise<unknown>): Promise<unknown> {
+    const policy = resolveRetryPolicy(definition.retry, options?.retry);
+    if (row?.status === "retrying" && row.wake_at && row.wake_at.getTime() > Date.now()) {
+      return inv.suspend(new RunSuspended("sleeping", { at: row.wake_at, key: `${name}#${row.attempts}` }));
+    }
+    await assertNotCancelled();
+    const attempts = (row?.attempts ?? 0) + 1;
+    await write({ name, position, kind, status: "running", attempts });
+    const outcome: Attempted = await call(attempts).then(
+      (result) => ({ ok: true as const, result }),
+      (error: unknown) => ({ ok: false as const, error }),
+    );
+    if (outcome.ok) {
+      await write({ name, position, kind, status: "completed", attempts, result: outcome.result ?? null });
+      return outcome.result ?? null;
+    }
+    if (outcome.error instanceof RunSuspended) throw outcome.error;
+    const error = toStepError(outcome.error);
+    if (isRetryable(outcome.error) && attempts < policy.maxAttempts) {
+      const at = new Date(Date.now() + backoffAfter(policy, attempts));
+      await write({ name, position, kind, status: "retrying", attempts, error, wakeAt: at });
+      deps.logger.info({ runId: run.id, step: name, attempts, error }, "step failed; retrying later");
+      return inv.suspend(new RunSuspended("sleeping", { at, key: `${name}#${attempts}` }));
+    }
+    return fail(name, kind, position, attempts, error);
+  }
+
+  function durable<T>(name: string, kind: StepKind, body: (row: StepRow | undefined, position: number) => Promise<T>, width = 1): Promise<T> {
+    if (inv.suspensions.length > 0) return Promise.reject(inv.suspensions[0] as Error);
+    try {
+      const { row, position } = inv.enter(name, kind, width);
+      const known = memo(row);
+      if (known.done) return Promise.resolve(known.value as T);
+      return inv.track(body(row, position));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  async function waitStep(name: string, kind: StepKind, row: StepRow | undefined, position: number, setup: () => Promise<void>, first: Omit<StepWrite, "runId" | "name" | "kind" | "position" | "status" | "attempts">): Promise<never> {
+    if (!row) {
+      await assertNotCancelled();
+      await write({ name, position, kind, status: "waiting", attempts: 1, ...first });
+    }
+    // Again on every wake: a worker that died between the row and the request leaves no task behind.
+    await setup();
+    const at = row?.wake_at ?? first.wakeAt ?? undefined;
+    return inv.suspend(new RunSuspended("waiting", at ? { at, key: `${name}#timeout` } : undefined));
+  }
+
+  async function approval(name: string, request: Parameters<StepApi["approval"]>[1], position: number, row: StepRow | undefined): Promise<ApprovalDecision> {
+    const approvals = deps.seams.approvals;
+    if (!approvals) return fail(name, "approval", position, 1, { code: "STEP_UNAVAILABLE", message: "No approval requester is wired on this server: step.approval cannot run" });
+    return waitStep(name, "approval", row, position, async () => {
+      await approvals.request({ workspace: run.workspace, approvalType: request.approvalType, payload: request.payload ?? null, step: ref(name), ...optional(request) });
+    }, {});
+  }
+
+  async function action(name: string, actionName: string, args: unknown, options: StepOptions | undefined, position: number, row: StepRow | undefined): Promise<unknown> {
+    const actions = deps.seams.actions;
+    if (!actions) return fail(name, "action", position + 1, 1, { code: "STEP_UNAVAILABLE", message: "No action executor is wired on this server: step.action cannot run" });
+    const approvalName = `${name}:approval`;
+    const approvalRow = inv.steps.get(approvalName);
+    let approvedBy: string | undefined;
+    const verdict = await actions.policy(run.workspace, actionName);
+    if (!verdict.allowed) return fail(name, "action", position + 1, 1, { code: verdict.code ?? "ACTION_NOT_ALLOWED", message: verdict.reason ?? `Action "${actionName}" is not allowed` });
+    if (verdict.requiresApproval || approvalRow) {
+      const known = memo(approvalRow);
+      const decision = (known.done ? known.value : await approval(approvalName, { approvalType: "action", payload: { action: actionName, args, run: run.id, step: name } }, position, approvalRow)) as ApprovalDecision;
+      if (!decision.approved) return fail(name, "action", position + 1, 1, { code: "ACTION_REJECTED", message: `Action "${actionName}" was rejected${decision.reason ? `: ${decision.reason}` : ""}` });
+      approvedBy = decision.decided_by ?? undefined;
+    }
+    if (row?.status === "waiting") return inv.suspend(new RunSuspended("waiting"));
+    return attempt(name, "action", position + 1, row, options, async () => {
+      const outcome = await actions.execute({ workspace: run.workspace, action: actionName, args, idempotencyKey: `${run.id}:${name}`, actor: `run:${run.id}`, step: ref(name), ...(approvedBy ? { approvedBy } : {}) });
+      if (outcome.status === "succeeded") return outcome.result;
+      if (outcome.status === "failed") throw Object.assign(new SluiceError("STEP_FAILED", `${outcome.error.code}: ${outcome.error.message}`, { retryable: outcome.retryable }), { stepError: outcome.error });
+      // Unknown (a crash mid-call): a person settles it through the approval task, which resumes the step.
+      await write({ name, position: position + 1, kind: "action", status: "waiting", attempts: 1 });
+      return inv.suspend(new RunSuspended("waiting"));
+    });
+  }
+
+  return {
+    runId: run.id,
+    workspace: run.workspace,
+    entityKey: run.entity_key,
+    task: (name, type, input, options) =>
+      durable(name, "task", (row, position) =>
+        attempt(name, "task", position, row, options, async (attemptNo) => {
+          const task = deps.tasks.require(type);
+          const parsed = deps.tasks.parseInput(task, input);
+          await deps.gate?.({ type, workspace: run.workspace, queue: deps.queue });
+          const logger = deps.logger.child({ runId: run.id, step: name, type });
+          return task.handler(parsed, { jobId: `${run.id}:${name}`, queue: deps.queue, workspace: run.workspace, attempt: attemptNo, signal: deps.signal, logger, progress: async () => undefined });
+        }),
+      ) as never,
+    run: (name, fn, options) => durable(name, "run", (row, position) => attempt(name, "run", position, row, options, async () => fn())) as never,
+    action: (name, actionName, args, options) => durable(name, "action", (row, position) => action(name, actionName, args, options, position, row), 2) as never,
+    approval: (name, request) => durable(name, "approval", (row, position) => approval(name, request, position, row)),
+    sleep: (name, duration) =>
+      durable(name, "sleep", async (row, position) => {
+        const wakeAt = row?.wake_at ?? new Date(Date.now() + durationMs(duration));
+        if (wakeAt.getTime() <= Date.now()) {
+          await write({ name, position, kind: "sleep", status: "completed", attempts: 1, result: null });
+          return undefined;
+        }
+        if (!row) {
+          await assertNotCancelled();
+          await write({ name, position, kind: "sleep", status: "sleeping", attempts: 1, wakeAt });
+        }
+        return inv.suspend(new RunSuspended("sleeping", { at: wakeAt, key: `${name}#wake` }));
+      }),
+    waitForEvent: (name, spec, timeout) =>
+      durable(name, "wait_event", async (row, position) => {
+        if (row?.status === "waiting" && row.wake_at && row.wake_at.getTime() <= Date.now()) {
+          // Timed out: settle it as null unless an event got there first.
+          if (await settleWaiting(store, run.id, name, { ok: true, result: null })) return null;
+          const now = (await listSteps(store, run.id)).find((s) => s.name === name);
+          return (now?.result ?? null) as never;
+        }
+        const wakeAt = timeout === undefined ? null : new Date(Date.now() + durationMs(timeout));
+        return waitStep(name, "wait_event", row, position, async () => undefined, { wakeAt, waitEvent: spec.event, waitMatch: spec.match ?? {} });
+      }),
+    setState: (state, reason) => {
+      inv.stateChanges += 1;
+      const name = `setState#${inv.stateChanges}`;
+      return durable(name, "set_state", async (_row, position) => {
+        await assertNotCancelled();
+        const outcome = await applyTransition(store, { run, definition, to: state, reason: reason ?? null, stepName: name, position });
+        if (!outcome.ok) return fail(name, "set_state", position, 1, outcome.error);
+      });
+    },
+  };
+}
+
+function optional(request: { pipelineStage?: string; assignee?: string; dueInMs?: number }) {
+  return {
+    ...(request.pipelineStage ? { pipelineStage: request.pipelineStage } : {}),
+    ...(request.assignee ? { assignee: request.assignee } : {}),
+    ...(request.dueInMs ? { dueInMs: request.dueInMs } : {}),
+  };
+}

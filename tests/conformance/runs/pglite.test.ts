@@ -1,0 +1,3 @@
+import { runsConformance } from "./runs-suite.ts";
+
+runsConformance({ name: "embedded PGlite (store and queues)", env: async () => ({}) });
