@@ -12,7 +12,7 @@ import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { makeWorkerUtils, run } from "graphile-worker";
 import PgBoss from "pg-boss";
-import { createQueueBackend } from "../src/adapters/queue/backend.ts";
+import { createQueueBackend } from "../src/adapters/queue/index.ts";
 import { createDatabase, startPostgres, uniqueName, type RunningServer } from "../tests/harness/servers.ts";
 
 const { values } = parseArgs({ options: { jobs: { type: "string", default: "2000" } } });

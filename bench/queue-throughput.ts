@@ -14,7 +14,7 @@ import { availableParallelism, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { createLogger } from "../src/adapters/log/pino.ts";
 import { createPrometheusMetrics } from "../src/adapters/metrics/prometheus.ts";
-import { createQueueBackend, type AnyQueue, type QueueBackend, type QueueBackendOptions } from "../src/adapters/queue/backend.ts";
+import { createQueueBackend, type AnyQueue, type QueueBackend, type QueueBackendOptions } from "../src/adapters/queue/index.ts";
 import { openPglite } from "../src/adapters/store/pglite/open.ts";
 import { queueJobDefaults, resolveQueueDefaults } from "../src/pipeline/queues/defaults.ts";
 import { createQueueManager } from "../src/pipeline/queues/queue-manager.ts";

@@ -1,6 +1,6 @@
 import { createLogger } from "./adapters/log/pino.ts";
 import { createPrometheusMetrics, type PrometheusMetrics } from "./adapters/metrics/prometheus.ts";
-import type { QueueBackend } from "./adapters/queue/backend.ts";
+import type { QueueBackend } from "./adapters/queue/index.ts";
 import { loadConfig, type SluiceConfig } from "./core/config.ts";
 import type { Logger } from "./core/logger.ts";
 import { createAuditLog, type AuditLog } from "./pipeline/audit/audit-log.ts";

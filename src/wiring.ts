@@ -4,7 +4,7 @@ import { createRedisFleetReports } from "./adapters/fleet/redis.ts";
 import { createSqlFleetReports } from "./adapters/fleet/sql.ts";
 import { createPostgresKv } from "./adapters/kv/postgres/kv.ts";
 import { createRedisKv, type RedisKv } from "./adapters/kv/redis/kv.ts";
-import { createQueueBackend, type QueueBackend } from "./adapters/queue/backend.ts";
+import { createQueueBackend, type QueueBackend } from "./adapters/queue/index.ts";
 import { createPgStore } from "./adapters/store/pg/store.ts";
 import { createPgliteStore } from "./adapters/store/pglite/store.ts";
 import type { SluiceConfig } from "./core/config.ts";

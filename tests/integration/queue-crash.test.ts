@@ -8,7 +8,7 @@ import pg from "pg";
 import { Redis } from "ioredis";
 import { createLogger } from "../../src/adapters/log/pino.ts";
 import { createPrometheusMetrics } from "../../src/adapters/metrics/prometheus.ts";
-import { createQueueBackend, type QueueBackendOptions } from "../../src/adapters/queue/backend.ts";
+import { createQueueBackend, type QueueBackendOptions } from "../../src/adapters/queue/index.ts";
 import { openPglite } from "../../src/adapters/store/pglite/open.ts";
 import { createQueueManager, type QueueManager } from "../../src/pipeline/queues/queue-manager.ts";
 import { freshPostgresDatabase } from "../harness/databases.ts";

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import { createLogger } from "../../src/adapters/log/pino.ts";
 import { createPrometheusMetrics, type PrometheusMetrics } from "../../src/adapters/metrics/prometheus.ts";
-import { createQueueBackend, type AnyQueueEvents, type QueueBackend } from "../../src/adapters/queue/backend.ts";
+import { createQueueBackend, type AnyQueueEvents, type QueueBackend } from "../../src/adapters/queue/index.ts";
 import { createQueueManager, type QueueManager } from "../../src/pipeline/queues/queue-manager.ts";
 import { freshPostgresDatabase } from "../harness/databases.ts";
 import { eventually, seriesValue, sleep } from "../conformance/queue/helpers.ts";

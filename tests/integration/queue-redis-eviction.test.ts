@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { checkRedisEvictionPolicy, createQueueBackend } from "../../src/adapters/queue/backend.ts";
+import { checkRedisEvictionPolicy, createQueueBackend } from "../../src/adapters/queue/index.ts";
 import { startRedis, type RunningServer } from "../harness/servers.ts";
 
 /**

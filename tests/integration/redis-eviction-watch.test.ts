@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/adapters/log/pino.ts";
-import { createQueueBackend } from "../../src/adapters/queue/backend.ts";
+import { createQueueBackend } from "../../src/adapters/queue/index.ts";
 import { freshPostgresDatabase } from "../harness/databases.ts";
 import { SLUICE_BIN } from "../harness/cli.ts";
 import { startRedis, type RunningServer } from "../harness/servers.ts";

@@ -1,5 +1,5 @@
 import type { Job } from "bullmq";
-import type { AnyQueue } from "../../adapters/queue/backend-types.ts";
+import type { AnyQueue } from "../../ports/queue.ts";
 import type { JobState, JobSummary } from "./types.ts";
 
 /** Starts the line a worker logs on a job it hands back at shutdown (counted as an interrupted run). */

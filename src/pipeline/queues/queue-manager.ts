@@ -2,7 +2,7 @@ import type { Job } from "bullmq";
 import { SluiceError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { Metrics } from "../../ports/metrics.ts";
-import type { AnyQueue, AnyWorker, QueueBackend } from "../../adapters/queue/backend-types.ts";
+import type { AnyQueue, AnyWorker, QueueBackend } from "../../ports/queue.ts";
 import { queueJobDefaults, resolveQueueDefaults, toBullJobOptions, type QueueDefaults } from "./defaults.ts";
 import { countInterruptedRuns, normalizeState, toJobSummary } from "./job-summary.ts";
 import { createQueueInstruments, type QueueSnapshot } from "./queue-metrics.ts";

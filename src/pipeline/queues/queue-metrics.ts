@@ -1,6 +1,6 @@
 import type { Logger } from "../../core/logger.ts";
 import type { Counter, Metrics } from "../../ports/metrics.ts";
-import type { AnyWorker } from "../../adapters/queue/backend-types.ts";
+import type { AnyWorker } from "../../ports/queue.ts";
 import type { QueueCounts } from "./types.ts";
 
 /** What the gauges read at scrape time, per queue. */

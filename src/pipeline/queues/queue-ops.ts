@@ -1,4 +1,4 @@
-import type { AnyQueue } from "../../adapters/queue/backend-types.ts";
+import type { AnyQueue } from "../../ports/queue.ts";
 import type { CleanableState, ListableState, QueueCounts } from "./types.ts";
 
 /**

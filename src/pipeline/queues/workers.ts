@@ -1,7 +1,7 @@
 import type { Job } from "bullmq";
 import { SluiceError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
-import type { AnyWorker, QueueBackend } from "../../adapters/queue/backend-types.ts";
+import type { AnyWorker, QueueBackend } from "../../ports/queue.ts";
 import type { ResolvedQueueDefaults } from "./defaults.ts";
 import { ABANDONED_RUN_LOG } from "./job-summary.ts";
 import type { QueueInstruments } from "./queue-metrics.ts";

@@ -1,6 +1,6 @@
 import { createLogger } from "../../../src/adapters/log/pino.ts";
 import { createPrometheusMetrics, type PrometheusMetrics } from "../../../src/adapters/metrics/prometheus.ts";
-import type { QueueBackend } from "../../../src/adapters/queue/backend.ts";
+import type { QueueBackend } from "../../../src/adapters/queue/index.ts";
 import type { QueueBackendKind } from "../../../src/core/config.ts";
 import { createQueueManager, type QueueManager } from "../../../src/pipeline/queues/queue-manager.ts";
 import type { QueueDefaults } from "../../../src/pipeline/queues/defaults.ts";

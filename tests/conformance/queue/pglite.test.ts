@@ -1,5 +1,5 @@
 import { openPglite } from "../../../src/adapters/store/pglite/open.ts";
-import { createQueueBackend } from "../../../src/adapters/queue/backend.ts";
+import { createQueueBackend } from "../../../src/adapters/queue/index.ts";
 import { queueConformance } from "./queue-suite.ts";
 
 queueConformance({

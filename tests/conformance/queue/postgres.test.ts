@@ -1,4 +1,4 @@
-import { createQueueBackend } from "../../../src/adapters/queue/backend.ts";
+import { createQueueBackend } from "../../../src/adapters/queue/index.ts";
 import { freshPostgresDatabase } from "../../harness/databases.ts";
 import { queueConformance } from "./queue-suite.ts";
 

@@ -1,5 +1,5 @@
 import { inject } from "vitest";
-import { createQueueBackend } from "../../../src/adapters/queue/backend.ts";
+import { createQueueBackend } from "../../../src/adapters/queue/index.ts";
 import { queueConformance } from "./queue-suite.ts";
 
 let opened = 0;

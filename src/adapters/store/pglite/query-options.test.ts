@@ -1,7 +1,7 @@
 import { PGlite } from "@electric-sql/pglite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Store } from "../../../ports/store.ts";
-import { createPglitePool, type PglitePool } from "../../queue/pglite-pool.ts";
+import { createPglitePool, type PglitePool } from "../../queue/pglite/pool.ts";
 import { createPgliteStore } from "./store.ts";
 
 describe("statements on the shared PGlite instance", () => {

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PGlite } from "@electric-sql/pglite";
-import { createPgliteStore } from "../store/pglite/store.ts";
-import { openPglite } from "../store/pglite/open.ts";
-import { classifyStatement } from "./pglite-statements.ts";
-import { createPglitePool, type PgNotificationMessage, type PglitePool } from "./pglite-pool.ts";
+import { createPgliteStore } from "../../store/pglite/store.ts";
+import { openPglite } from "../../store/pglite/open.ts";
+import { classifyStatement } from "./statements.ts";
+import { createPglitePool, type PgNotificationMessage, type PglitePool } from "./pool.ts";
 
 describe("PGlite pg.Pool adapter", () => {
   let db: PGlite;

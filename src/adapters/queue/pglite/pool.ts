@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import { types, type PGlite, type Results, type SerializerOptions, type Transaction } from "@electric-sql/pglite";
-import { checkedSerializers, yieldToEventLoop } from "../store/pglite/query-options.ts";
-import { classifyStatement, type Statement } from "./pglite-statements.ts";
+import { checkedSerializers, yieldToEventLoop } from "../../store/pglite/query-options.ts";
+import { classifyStatement, type Statement } from "./statements.ts";
 
 /**
  * A `pg.Pool`-shaped object over ONE PGlite instance, so BullMQ's Postgres backend runs in-process

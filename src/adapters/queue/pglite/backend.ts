@@ -1,8 +1,16 @@
+import type { PGlite } from "@electric-sql/pglite";
 import { createPostgresBackend, withBackend } from "bullmq";
-import { SluiceError } from "../../core/errors.ts";
-import { bindClasses, measureHealth, type PgliteQueueBackendOptions, type QueueBackend } from "./backend-types.ts";
-import { createPglitePool, type PglitePool } from "./pglite-pool.ts";
-import { BULLMQ_SCHEMA, migrateBullmq } from "./postgres-backend.ts";
+import { SluiceError } from "../../../core/errors.ts";
+import type { QueueBackend } from "../../../ports/queue.ts";
+import { bindClasses, measureHealth } from "../common.ts";
+import { createPglitePool, type PglitePool } from "./pool.ts";
+import { BULLMQ_SCHEMA, migrateBullmq } from "../postgres/backend.ts";
+
+export interface PgliteQueueBackendOptions {
+  kind: "pglite";
+  /** The process's one PGlite instance, shared with the store; the backend never closes it. */
+  db: PGlite;
+}
 
 /**
  * Tables, sequences and functions in schemas ahead of `bullmq` on the search_path that share a name

@@ -1,8 +1,5 @@
-import type { PGlite } from "@electric-sql/pglite";
 import type { IQueueBackend, JobProgress, Processor, Queue, QueueEvents, QueueEventsOptions, QueueOptions, Worker, WorkerOptions } from "bullmq";
-import type { QueueBackendKind } from "../../core/config.ts";
-import type { Logger } from "../../core/logger.ts";
-import type { RedisEvictionCheck } from "./redis-eviction.ts";
+import type { QueueBackendKind } from "../core/config.ts";
 
 /**
  * A queue backend: BullMQ's Queue/Worker/QueueEvents classes bound (with `withBackend`) to one
@@ -18,11 +15,6 @@ export type AnyProcessor = Processor<any, any, string>;
 export type QueueClass = new (name: string, opts: QueueOptions<unknown>) => AnyQueue;
 export type WorkerClass = new (name: string, processor: AnyProcessor, opts: WorkerOptions<unknown>) => AnyWorker;
 export type QueueEventsClass = new (name: string, opts: QueueEventsOptions<unknown>) => AnyQueueEvents;
-
-/** Narrows `withBackend(...)`'s result (typed per backend) to the backend-agnostic class types above. */
-export function bindClasses(classes: { Queue: unknown; Worker: unknown; QueueEvents: unknown }): { Queue: QueueClass; Worker: WorkerClass; QueueEvents: QueueEventsClass } {
-  return classes as { Queue: QueueClass; Worker: WorkerClass; QueueEvents: QueueEventsClass };
-}
 
 /** What to spread into a Queue/Worker/QueueEvents options object. */
 export interface BackendClassOptions {
@@ -61,48 +53,16 @@ export interface QueueBackend {
   close(): Promise<void>;
 }
 
-export interface RedisQueueBackendOptions {
-  kind: "redis";
-  url: string;
-  /**
-   * Key prefix for every queue key (`{prefix}:{queue}:...`). Wrap it in braces, e.g. `{sluice}`, on Redis Cluster.
-   * @default "bull"
-   */
-  prefix?: string;
-  /** Run queues even when `maxmemory-policy` is not `noeviction` (REDIS_ALLOW_EVICTION). @default false */
-  allowEviction?: boolean;
-  /** How often `maxmemory-policy` is read again while running (REDIS_EVICTION_CHECK_MS); health checks also read it. @default 30000 */
-  evictionCheckIntervalMs?: number;
-  /** Where a policy that turns unsafe while running is reported (an error line). */
-  logger?: Logger;
-}
-
-export interface PostgresQueueBackendOptions {
-  kind: "postgres";
-  connectionString: string;
-  /** Configured pool size (DATABASE_POOL_SIZE); raised to half the worker concurrency if smaller. @default 10 */
-  poolSize?: number;
-  /** Worker concurrency this process runs (QUEUE_CONCURRENCY), for pool sizing. @default 10 */
-  concurrency?: number;
-  /** Ceiling on the long-lived LISTEN connections (one per Worker/QueueEvents). @default 50 */
-  maxListenConnections?: number;
-}
-
-export interface PgliteQueueBackendOptions {
-  kind: "pglite";
-  /** The process's one PGlite instance, shared with the store; the backend never closes it. */
-  db: PGlite;
-}
-
-export type QueueBackendOptions = RedisQueueBackendOptions | PostgresQueueBackendOptions | PgliteQueueBackendOptions;
-
-/** Times a ping into a health record (shared by the three backends). */
-export async function measureHealth(kind: QueueBackendKind, ping: () => Promise<void>, extra: Partial<QueueBackendHealth> = {}): Promise<QueueBackendHealth> {
-  const started = performance.now();
-  try {
-    await ping();
-    return { kind, ok: true, latencyMs: Math.round(performance.now() - started), ...extra };
-  } catch (err) {
-    return { kind, ok: false, latencyMs: Math.round(performance.now() - started), error: err instanceof Error ? err.message : String(err), ...extra };
-  }
+/**
+ * BullMQ's guidance: the queue Redis must run `maxmemory-policy noeviction`; the Redis backend reports its
+ * verdict on the policy through health checks.
+ */
+export interface RedisEvictionCheck {
+  /** The policy Redis reported, or "unknown" when CONFIG GET is not allowed. */
+  policy: string;
+  /** True only for `noeviction`. */
+  safe: boolean;
+  /** True when the policy is not safe but REDIS_ALLOW_EVICTION let the queues run anyway. */
+  overridden: boolean;
+  message: string;
 }

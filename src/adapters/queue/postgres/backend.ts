@@ -1,7 +1,19 @@
 import { createPostgresBackend, runMigrations, withBackend, type PgPoolClient } from "bullmq";
-import { SluiceError } from "../../core/errors.ts";
-import { bindClasses, measureHealth, type PostgresQueueBackendOptions, type QueueBackend } from "./backend-types.ts";
-import { PgPoolPair } from "./postgres-pools.ts";
+import { SluiceError } from "../../../core/errors.ts";
+import type { QueueBackend } from "../../../ports/queue.ts";
+import { bindClasses, measureHealth } from "../common.ts";
+import { PgPoolPair } from "./pools.ts";
+
+export interface PostgresQueueBackendOptions {
+  kind: "postgres";
+  connectionString: string;
+  /** Configured pool size (DATABASE_POOL_SIZE); raised to half the worker concurrency if smaller. @default 10 */
+  poolSize?: number;
+  /** Worker concurrency this process runs (QUEUE_CONCURRENCY), for pool sizing. @default 10 */
+  concurrency?: number;
+  /** Ceiling on the long-lived LISTEN connections (one per Worker/QueueEvents). @default 50 */
+  maxListenConnections?: number;
+}
 
 /** BullMQ's schema. A pool handed to BullMQ always uses its default schema, so this is fixed. */
 export const BULLMQ_SCHEMA = "bullmq";

@@ -1,21 +1,15 @@
 import { Redis } from "ioredis";
-import { SluiceError } from "../../core/errors.ts";
-import type { Logger } from "../../core/logger.ts";
+import { SluiceError } from "../../../core/errors.ts";
+import type { Logger } from "../../../core/logger.ts";
+import type { RedisEvictionCheck } from "../../../ports/queue.ts";
+
+export type { RedisEvictionCheck };
 
 /**
  * BullMQ's guidance: the queue Redis must run `maxmemory-policy noeviction`. Any evicting policy
  * can delete job hashes and locks under memory pressure, which loses jobs or runs them twice.
  * (Runbook 001 advises `allkeys-lru`; that is right for a cache, wrong for a queue.)
  */
-export interface RedisEvictionCheck {
-  /** The policy Redis reported, or "unknown" when CONFIG GET is not allowed. */
-  policy: string;
-  /** True only for `noeviction`. */
-  safe: boolean;
-  /** True when the policy is not safe but REDIS_ALLOW_EVICTION let the queues run anyway. */
-  overridden: boolean;
-  message: string;
-}
 
 export interface EvictionCheckOptions {
   /** REDIS_ALLOW_EVICTION: run anyway (and say so in /ready). @default false */

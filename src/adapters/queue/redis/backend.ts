@@ -1,8 +1,26 @@
+import type { Logger } from "../../../core/logger.ts";
 import { createRedisBackend, withBackend } from "bullmq";
 import { Redis } from "ioredis";
-import { SluiceError } from "../../core/errors.ts";
-import { bindClasses, measureHealth, type QueueBackend, type QueueBackendHealth, type RedisQueueBackendOptions } from "./backend-types.ts";
-import { checkEvictionPolicyOn, evictionAcceptable, watchEvictionPolicy, type EvictionWatch } from "./redis-eviction.ts";
+import { SluiceError } from "../../../core/errors.ts";
+import type { QueueBackend, QueueBackendHealth } from "../../../ports/queue.ts";
+import { bindClasses, measureHealth } from "../common.ts";
+import { checkEvictionPolicyOn, evictionAcceptable, watchEvictionPolicy, type EvictionWatch } from "./eviction.ts";
+
+export interface RedisQueueBackendOptions {
+  kind: "redis";
+  url: string;
+  /**
+   * Key prefix for every queue key (`{prefix}:{queue}:...`). Wrap it in braces, e.g. `{sluice}`, on Redis Cluster.
+   * @default "bull"
+   */
+  prefix?: string;
+  /** Run queues even when `maxmemory-policy` is not `noeviction` (REDIS_ALLOW_EVICTION). @default false */
+  allowEviction?: boolean;
+  /** How often `maxmemory-policy` is read again while running (REDIS_EVICTION_CHECK_MS); health checks also read it. @default 30000 */
+  evictionCheckIntervalMs?: number;
+  /** Where a policy that turns unsafe while running is reported (an error line). */
+  logger?: Logger;
+}
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
