@@ -15,6 +15,7 @@ import { registerUsageCommands } from "./commands/usage.ts";
 import { registerEmbeddingCommands } from "./commands/embeddings.ts";
 import { registerSqlCommands } from "./commands/sql.ts";
 import { registerJobCommand } from "./commands/job.ts";
+import { registerWebhookCommands } from "./commands/webhooks.ts";
 import { withClientOptions, clientFor, type ClientFlags } from "./commands/shared.ts";
 import { statusCommand } from "./commands/status.ts";
 import type { Role } from "./serve.ts";
@@ -32,24 +33,8 @@ program
   .description("run everything embedded in one process (PGlite, local AI provider), run the demo and print the URLs")
   .option("--no-demo", "skip the demo run")
   .action(async (flags: { demo: boolean }) => {
-    const [{ serve, exitOnSignals }, { devAdminKey, DEV_WORKSPACE }, { runDemo }] = await Promise.all([
-      import("./serve.ts"),
-      import("./commands/dev.ts"),
-      import("./commands/demo.ts"),
-    ]);
-    const running = await serve("all");
-    exitOnSignals(running);
-    const key = await devAdminKey(running.sluice);
-    const url = running.url.replace("127.0.0.1", "localhost");
-    console.log(`\nSluice is running (embedded: ${running.sluice.store.kind}, data in ${running.sluice.config.storage.dataDir})`);
-    console.log(`  API       ${url}`);
-    console.log(`  Ready     ${url}/ready`);
-    console.log(`  Metrics   ${url}/metrics`);
-    console.log(`  API docs  ${url}/docs`);
-    console.log(`  Queues    ${url}/admin/queues  (password: the admin key)`);
-    console.log(`  Admin key ${key}   (workspace "${DEV_WORKSPACE}"; export SLUICE_API_KEY=${key})`);
-    if (flags.demo) await runDemo(running.sluice, running.url, key);
-    console.log("\nStop with Ctrl-C.");
+    const { runDev } = await import("./commands/dev.ts");
+    await runDev(flags);
   });
 
 program
@@ -96,6 +81,7 @@ registerUsageCommands(program);
 registerEmbeddingCommands(program);
 registerSqlCommands(program);
 registerJobCommand(program);
+registerWebhookCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,4 +1,6 @@
 import type { FastifyInstance } from "fastify";
+import { createLogger } from "../adapters/log/pino.ts";
+import { loadConfig } from "../core/config.ts";
 import { buildServer } from "../server/app.ts";
 import { createSluice, type Sluice } from "../sluice.ts";
 
@@ -11,9 +13,15 @@ export interface Running {
   stop(): Promise<void>;
 }
 
+export interface ServeOptions {
+  /** Human log lines instead of JSON (a person at a terminal). @default false */
+  prettyLogs?: boolean;
+}
+
 /** Starts one Sluice process in a role and returns a handle that stops it in order. */
-export async function serve(role: Role, env: Record<string, string | undefined> = process.env): Promise<Running> {
-  const sluice = await createSluice({ env });
+export async function serve(role: Role, env: Record<string, string | undefined> = process.env, options: ServeOptions = {}): Promise<Running> {
+  const config = loadConfig(env);
+  const sluice = await createSluice({ config, logger: createLogger({ level: config.log.level, pretty: options.prettyLogs ?? false }) });
   let app: FastifyInstance;
   let address: string;
   try {

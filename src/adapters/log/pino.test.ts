@@ -34,4 +34,20 @@ describe("the JSON logger", () => {
     for (const secret of ["sk-live-1", "hunter2", "u:p@h", ":p@h", "sk_sluice_secret", "sk_sluice_other", "t0k3n"]) expect(text).not.toContain(secret);
     expect(text).toContain("[redacted]");
   });
+
+  it("writes human lines, still redacted, when asked for pretty output", () => {
+    const chunks: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        chunks.push(chunk.toString());
+        done();
+      },
+    });
+    createLogger({ level: "info", destination: stream, pretty: true }).child({ component: "server" }).info({ apiKey: "sk-live-2", queue: "ai-jobs" }, "sluice listening");
+    const text = chunks.join("");
+    expect(text).toMatch(/^\[\d{2}:\d{2}:\d{2}\.\d{3}\] INFO: sluice listening\n/);
+    expect(text).toContain('queue: "ai-jobs"');
+    expect(text).not.toContain("sk-live-2");
+    expect(() => JSON.parse(text)).toThrow();
+  });
 });

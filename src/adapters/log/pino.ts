@@ -1,4 +1,5 @@
 import { pino, type DestinationStream } from "pino";
+import { PinoPretty } from "pino-pretty";
 import type { Logger } from "../../core/logger.ts";
 
 /** Paths whose values never reach a log line: keys, tokens, passwords, connection strings. */
@@ -26,7 +27,18 @@ export const REDACTED_PATHS = [
   "*.*.metricsToken",
 ];
 
-export function createLogger(options: { level: string; destination?: DestinationStream }): Logger {
+export interface LoggerOptions {
+  level: string;
+  /** Where JSON lines go. @default stdout */
+  destination?: DestinationStream;
+  /**
+   * Human lines (time, level, message, fields) instead of JSON, for a person at a terminal
+   * (`sluice dev` on a TTY). Written synchronously so nothing is lost at exit. @default false
+   */
+  pretty?: boolean;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
   return pino(
     {
       level: options.level,
@@ -34,6 +46,10 @@ export function createLogger(options: { level: string; destination?: Destination
       redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    options.destination,
+    options.pretty ? prettyStream(options.destination) : options.destination,
   );
+}
+
+function prettyStream(destination: DestinationStream | undefined): DestinationStream {
+  return PinoPretty({ colorize: destination === undefined && PinoPretty.isColorSupported, sync: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname,service", ...(destination ? { destination } : {}) });
 }

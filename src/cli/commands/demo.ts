@@ -45,9 +45,9 @@ async function waitForJobs(client: ReturnType<typeof createClient>, ids: string[
  * through POST /ai/jobs (idempotent), workers run them on the queue through the provider runtime,
  * and the results come back from GET /ai/jobs/{id}.
  */
-export async function runDemo(sluice: Sluice, url: string, apiKey: string): Promise<void> {
+export async function runDemo(sluice: Sluice, url: string, apiKey: string, say: (line: string) => void = console.log): Promise<void> {
   const client = createClient({ url, apiKey });
-  console.log(`\nDemo: classifying ${REVIEWS.length} reviews through POST /ai/jobs (queue ai-jobs, provider ${sluice.config.ai.provider}) ...`);
+  say(`\nDemo: classifying ${REVIEWS.length} reviews through POST /ai/jobs (queue ai-jobs, provider ${sluice.config.ai.provider}) ...`);
   const submitted = await Promise.all(
     REVIEWS.map((text) => client.call<{ id: string }>("POST", "/ai/jobs", { type: "classify", input: { text }, client_request_id: `demo-${randomUUID()}` })),
   );
@@ -58,13 +58,13 @@ export async function runDemo(sluice: Sluice, url: string, apiKey: string): Prom
     label: job.result?.label ?? job.error ?? "",
     fallback: job.result?.fallback ?? "",
   }));
-  console.log(table(rows, ["review", "status", "label", "fallback"]));
-  if (sluice.config.embeddings.vectorSearchEnabled) await searchDemo(client, sluice.config.ai.embeddingDimensions);
+  say(table(rows, ["review", "status", "label", "fallback"]));
+  if (sluice.config.embeddings.vectorSearchEnabled) await searchDemo(client, sluice.config.ai.embeddingDimensions, say);
 }
 
 /** Items in, embeddings by the backfill worker on ai-batch-queue, then a vector search. */
-async function searchDemo(client: ReturnType<typeof createClient>, dimensions: number): Promise<void> {
-  console.log(`\nDemo: ${CATALOGUE.length} products into workspace "dev" (PUT /api/workspaces/dev/items); the backfill embeds them (${dimensions} dims) ...`);
+async function searchDemo(client: ReturnType<typeof createClient>, dimensions: number, say: (line: string) => void): Promise<void> {
+  say(`\nDemo: ${CATALOGUE.length} products into workspace "dev" (PUT /api/workspaces/dev/items); the backfill embeds them (${dimensions} dims) ...`);
   await client.call("PUT", "/api/workspaces/dev/items", { items: CATALOGUE.map(([id, text]) => ({ id, text, metadata: { demo: true } })) });
   const deadline = Date.now() + 60_000;
   let statuses: string[] = [];
@@ -73,10 +73,10 @@ async function searchDemo(client: ReturnType<typeof createClient>, dimensions: n
     if (statuses.every((s) => s === "completed" || s === "failed")) break;
     await new Promise((r) => setTimeout(r, 200));
   }
-  console.log(`Embedded: ${statuses.filter((s) => s === "completed").length} of ${CATALOGUE.length}.`);
+  say(`Embedded: ${statuses.filter((s) => s === "completed").length} of ${CATALOGUE.length}.`);
   const query = "shoes for running";
   const found = await client.call<{ hits: Array<{ id: string; score: number }>; took_ms: number }>("POST", "/api/workspaces/dev/search", { query, k: 3 });
   const text = new Map(CATALOGUE);
-  console.log(`Search "${query}" (k=3, ${found.took_ms} ms):`);
-  console.log(table(found.hits.map((h) => ({ id: h.id, score: h.score.toFixed(3), text: text.get(h.id) ?? "" })), ["id", "score", "text"]));
+  say(`Search "${query}" (k=3, ${found.took_ms} ms):`);
+  say(table(found.hits.map((h) => ({ id: h.id, score: h.score.toFixed(3), text: text.get(h.id) ?? "" })), ["id", "score", "text"]));
 }

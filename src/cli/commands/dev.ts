@@ -1,10 +1,12 @@
 import type { Sluice } from "../../sluice.ts";
+import { exitOnSignals, serve } from "../serve.ts";
+import { runDemo } from "./demo.ts";
 
 export const DEV_WORKSPACE = "dev";
 const DEV_KEY_NAME = "sluice dev";
 
 /**
- * The embedded dev instance gets a `dev` workspace and a fresh operator key each start; the previous
+ * The embedded dev instance gets a `dev` workspace and a fresh admin key each start; the previous
  * run's dev key is revoked so keys don't pile up.
  */
 export async function devAdminKey(sluice: Sluice): Promise<string> {
@@ -12,6 +14,40 @@ export async function devAdminKey(sluice: Sluice): Promise<string> {
   for (const key of await sluice.intake.listApiKeys(DEV_WORKSPACE)) {
     if (key.name === DEV_KEY_NAME) await sluice.intake.revokeApiKey(key.id);
   }
-  const created = await sluice.intake.createApiKey({ workspaceId: DEV_WORKSPACE, scopes: ["jobs:read", "jobs:write", "admin", "operator"], name: DEV_KEY_NAME });
+  const created = await sluice.intake.createApiKey({ workspaceId: DEV_WORKSPACE, scopes: ["admin", "jobs:read", "jobs:write"], name: DEV_KEY_NAME });
   return created.secret;
+}
+
+/** Writes one line of human output. */
+export type Say = (line: string) => void;
+
+/**
+ * On a terminal, logs are pretty and the banner shares stdout with them. Otherwise stdout carries
+ * only JSON log lines (a log shipper parses every line), so the banner and the demo go to stderr.
+ */
+export function humanOutput(stdoutIsTerminal: boolean): Say {
+  const stream = stdoutIsTerminal ? process.stdout : process.stderr;
+  return (line) => void stream.write(`${line}\n`);
+}
+
+function printBanner(say: Say, sluice: Sluice, url: string, key: string): void {
+  say(`\nSluice is running (embedded: ${sluice.store.kind}, data in ${sluice.config.storage.dataDir})`);
+  say(`  API       ${url}`);
+  say(`  Ready     ${url}/ready`);
+  say(`  Metrics   ${url}/metrics`);
+  say(`  API docs  ${url}/docs`);
+  say(`  Queues    ${url}/admin/queues  (password: the admin key)`);
+  say(`  Admin key ${key}   (workspace "${DEV_WORKSPACE}"; export SLUICE_API_KEY=${key})`);
+}
+
+/** `sluice dev`: everything in one process, a fresh admin key, the URLs, and the demo unless `--no-demo`. */
+export async function runDev(flags: { demo: boolean }): Promise<void> {
+  const terminal = process.stdout.isTTY === true;
+  const say = humanOutput(terminal);
+  const running = await serve("all", process.env, { prettyLogs: terminal });
+  exitOnSignals(running);
+  const key = await devAdminKey(running.sluice);
+  printBanner(say, running.sluice, running.url.replace("127.0.0.1", "localhost"), key);
+  if (flags.demo) await runDemo(running.sluice, running.url, key, say);
+  say("\nStop with Ctrl-C.");
 }
