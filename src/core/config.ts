@@ -134,6 +134,21 @@ export const envSchema = z.object({
   ANTHROPIC_BASE_URL: url(["http", "https"]),
   ACTIONS_ENABLED: bool(false),
   ALLOW_ACTIONS_DEFAULT: csv(""),
+  ACTIONS_REQUIRE_APPROVAL: csv(""),
+  ACTIONS_LEASE_MS: int(30_000, 500, 3_600_000),
+  ACTIONS_CALL_TIMEOUT_MS: int(30_000, 100, 600_000),
+  ACTIONS_SMTP_URL: url(["smtp", "smtps"]),
+  ACTIONS_EMAIL_FROM: z.string().min(3).max(320).optional(),
+  ACTIONS_GMAIL_BASE_URL: url(["http", "https"]).default("https://gmail.googleapis.com"),
+  ACTIONS_GMAIL_TOKEN: z.string().min(1).optional(),
+  ACTIONS_GMAIL_USER: z.string().min(1).max(320).default("me"),
+  ACTIONS_GRAPH_BASE_URL: url(["http", "https"]).default("https://graph.microsoft.com/v1.0"),
+  ACTIONS_GRAPH_TOKEN: z.string().min(1).optional(),
+  ACTIONS_GRAPH_USER: z.string().min(1).max(320).optional(),
+  ACTIONS_GITHUB_BASE_URL: url(["http", "https"]).default("https://api.github.com"),
+  ACTIONS_GITHUB_TOKEN: z.string().min(1).optional(),
+  ACTIONS_WEBHOOK_SECRET: z.string().min(16, { error: "ACTIONS_WEBHOOK_SECRET must be at least 16 characters" }).optional(),
+  ACTIONS_WEBHOOK_ALLOWED_URLS: csv(""),
   OPENAI_EMBEDDING_BACKFILL_ENABLED: bool(true),
   EMBEDDING_BACKFILL_CHUNK_SIZE: int(100, 1, 2_048),
   EMBEDDING_BACKFILL_CONCURRENCY: int(2, 1, 100),
@@ -190,7 +205,21 @@ export interface SluiceConfig {
     /** How long, in total, a job may wait (no attempt spent) for a provider or a dependency that refuses it for now. */
     readonly maxWaitForProviderMs: number;
   };
-  readonly actions: { readonly enabled: boolean; readonly allowDefault: readonly string[] };
+  /** Actions: the env defaults of the policy, the ledger's lease, and the outside services' endpoints and secrets (never logged). */
+  readonly actions: {
+    readonly enabled: boolean;
+    readonly allowDefault: readonly string[];
+    readonly requireApproval: readonly string[];
+    /** A `started` execution whose heartbeat is older than this was cut off by a crash. */
+    readonly leaseMs: number;
+    readonly callTimeoutMs: number;
+    readonly email: { readonly smtpUrl: string | undefined; readonly from: string | undefined };
+    readonly gmail: { readonly baseUrl: string; readonly token: string | undefined; readonly userId: string };
+    readonly outlook: { readonly baseUrl: string; readonly token: string | undefined; readonly userId: string | undefined };
+    readonly github: { readonly baseUrl: string; readonly token: string | undefined };
+    /** webhook.post: the signing secret and the URL prefixes it may post to (empty: any http(s) URL). */
+    readonly webhook: { readonly secret: string | undefined; readonly allowedUrls: readonly string[] };
+  };
   readonly embeddings: {
     readonly backfillEnabled: boolean;
     readonly vectorSearchEnabled: boolean;
@@ -281,7 +310,18 @@ function toConfig(env: Env): SluiceConfig {
       breaker: { threshold: env.AI_BREAKER_THRESHOLD, halfOpenAfterMs: env.AI_BREAKER_HALF_OPEN_AFTER_MS },
       maxWaitForProviderMs: env.AI_MAX_WAIT_FOR_PROVIDER_MS,
     },
-    actions: { enabled: env.ACTIONS_ENABLED, allowDefault: env.ALLOW_ACTIONS_DEFAULT },
+    actions: {
+      enabled: env.ACTIONS_ENABLED,
+      allowDefault: env.ALLOW_ACTIONS_DEFAULT,
+      requireApproval: env.ACTIONS_REQUIRE_APPROVAL,
+      leaseMs: env.ACTIONS_LEASE_MS,
+      callTimeoutMs: env.ACTIONS_CALL_TIMEOUT_MS,
+      email: { smtpUrl: env.ACTIONS_SMTP_URL, from: env.ACTIONS_EMAIL_FROM },
+      gmail: { baseUrl: env.ACTIONS_GMAIL_BASE_URL, token: env.ACTIONS_GMAIL_TOKEN, userId: env.ACTIONS_GMAIL_USER },
+      outlook: { baseUrl: env.ACTIONS_GRAPH_BASE_URL, token: env.ACTIONS_GRAPH_TOKEN, userId: env.ACTIONS_GRAPH_USER },
+      github: { baseUrl: env.ACTIONS_GITHUB_BASE_URL, token: env.ACTIONS_GITHUB_TOKEN },
+      webhook: { secret: env.ACTIONS_WEBHOOK_SECRET, allowedUrls: env.ACTIONS_WEBHOOK_ALLOWED_URLS },
+    },
     embeddings: {
       backfillEnabled: env.OPENAI_EMBEDDING_BACKFILL_ENABLED,
       vectorSearchEnabled: env.VECTOR_SEARCH_ENABLED,

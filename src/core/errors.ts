@@ -51,6 +51,16 @@ export const ERROR_CATALOGUE = {
   STATE_TRANSITION_NOT_ALLOWED: { status: 409, retryable: false, message: "The pipeline declares no such state transition" },
   STEP_FAILED: { status: 500, retryable: true, message: "A pipeline step failed" },
   STEP_UNAVAILABLE: { status: 501, retryable: false, message: "This kind of step is not wired on this server (no action executor or approval requester)" },
+  ACTIONS_DISABLED: { status: 503, retryable: true, message: "Actions are switched off (ACTIONS_ENABLED / flag actions.enabled)" },
+  ACTION_NOT_ALLOWED: { status: 403, retryable: false, message: "The action is not on the workspace's allowlist" },
+  ACTION_UNKNOWN: { status: 404, retryable: false, message: "No such action is registered" },
+  ACTION_ARGS_INVALID: { status: 400, retryable: false, message: "The action's arguments failed validation" },
+  ACTION_APPROVAL_REQUIRED: { status: 403, retryable: false, message: "The action needs a person's approval first (run it from a pipeline with an approval step)" },
+  ACTION_KEY_REUSED: { status: 409, retryable: false, message: "The idempotency key was already used for another action or other arguments" },
+  ACTION_IN_PROGRESS: { status: 409, retryable: true, message: "An execution with this idempotency key is running now" },
+  ACTION_FAILED: { status: 502, retryable: true, message: "The action's outside call failed" },
+  ACTION_NOT_CONFIGURED: { status: 503, retryable: false, message: "The action's service is not configured on this server" },
+  ACTION_SKIPPED: { status: 409, retryable: false, message: "A person decided not to run this execution again after its outcome was unknown" },
   INTERNAL: { status: 500, retryable: false, message: "Internal error" },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 
