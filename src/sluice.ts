@@ -17,7 +17,6 @@ import { createAccounting, createBudgets, createPriceTable, type Accounting, typ
 import { cacheEngineFromConfig, createResultCache, type ResultCache } from "./pipeline/cache/index.ts";
 import { createEmbeddingsService, type EmbeddingsService } from "./pipeline/embeddings/index.ts";
 import { createKillSwitches, createRuntimeFlags, flagDefaultsFromConfig, type KillSwitches, type RuntimeFlags } from "./pipeline/flags/index.ts";
-import { createActions, type ActionDefinition, type Actions } from "./pipeline/actions/index.ts";
 import { createProvidersFromConfig } from "./adapters/provider/from-config.ts";
 import { createOpenAIBatchApi } from "./adapters/provider/openai/batch-api.ts";
 import type { RedisKv } from "./adapters/kv/redis/kv.ts";
@@ -26,7 +25,7 @@ import { createQueueManager, type QueueManager } from "./pipeline/queues/queue-m
 import type { WorkerHandle } from "./pipeline/queues/types.ts";
 import type { Kv } from "./ports/kv.ts";
 import type { Store } from "./ports/store.ts";
-import { openFleetReports, openKv, openQueueBackend, openStore, registerCoreChecks } from "./wiring.ts";
+import { openFleetReports, openKv, openQueueBackend, openSqlSocket, openStore, registerCoreChecks } from "./wiring.ts";
 
 /** The queue `POST /ai/jobs` uses when neither the request nor the task names one. */
 export const DEFAULT_QUEUE = "ai-jobs";
@@ -75,10 +74,6 @@ export interface Sluice {
   readonly accounting: Accounting;
   /** Daily token budgets per workspace. */
   readonly budgets: Budgets;
-  /** Actions: the registry (built-ins and `sluice.action()`), the policy gate and the at-most-once ledger. */
-  readonly actions: Actions;
-  /** Registers an action (see `defineAction`) that pipelines' `step.action` and POST /api/actions/{name}/execute can run. */
-  action<A, R>(definition: ActionDefinition<A, R>): void;
   /** Embeddings: bulk ingest, vector search, the backfill worker on `ai-batch-queue` and its operations. */
   readonly embeddings: EmbeddingsService;
   readonly migrations: MigrateResult | undefined;
@@ -130,6 +125,8 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
     const migrations = options.migrate === false ? undefined : await migrate(store, { requireVector: config.embeddings.vectorSearchEnabled });
     if (migrations && migrations.applied.length > 0) logger.info({ component: "migrator", applied: migrations.applied }, "migrations applied");
 
+    const closeSqlSocket = await openSqlSocket(config, pglite, logger);
+    if (closeSqlSocket) closers.push(closeSqlSocket);
     const kv = openKv(config, store);
     closers.push(() => kv.close());
     const queueBackend = await openQueueBackend(config, pglite, logger);
@@ -151,7 +148,6 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
     closers.push(() => runtime.close());
     const { flags, killSwitches, cache, accounting, budgets } = await openSteering(config, { store, audit, metrics, logger, runtime, providers: providers.map((p) => p.name) });
     closers.push(async () => killSwitches.stop(), () => accounting.close(), () => cache.close());
-    const actions = createActions({ config, store, flags, audit, logger });
     const tasks = new TaskRegistry();
     const { ai } = config;
     const defaults = { provider: ai.provider, model: ai.model, maxOutputTokens: ai.maxOutputTokens, embeddingProvider: ai.embeddingProvider, embeddingModel: ai.embeddingModel, embeddingDimensions: ai.embeddingDimensions };
@@ -198,8 +194,6 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       cache,
       accounting,
       budgets,
-      actions,
-      action: (definition) => actions.register(definition),
       embeddings,
       migrations,
       runs,

@@ -21,6 +21,15 @@ export async function openStore(config: SluiceConfig): Promise<{ store: Store; p
   return { store, pglite: store.db };
 }
 
+/** Embedded mode with `SLUICE_SQL_PORT`: the PGlite on a loopback PostgreSQL socket; returns its closer. */
+export async function openSqlSocket(config: SluiceConfig, pglite: PGlite | undefined, logger: Logger): Promise<(() => Promise<void>) | undefined> {
+  if (!pglite || config.sql.port === 0 || !config.sql.password) return undefined;
+  const { startSqlSocket } = await import("./adapters/store/pglite/sql-socket.ts");
+  const socket = await startSqlSocket({ db: pglite, port: config.sql.port, password: config.sql.password });
+  logger.info({ component: "sql-socket", port: socket.port }, "embedded database served on a loopback PostgreSQL socket (sluice sql, psql)");
+  return () => socket.close();
+}
+
 /** Where processes publish their views for each other (`/health/llm`): Redis when configured, else the store. */
 export function openFleetReports(kv: Kv, store: Store): FleetReports {
   if (kv.kind === "redis") return createRedisFleetReports({ client: (kv as RedisKv).client });

@@ -77,6 +77,8 @@ export const envSchema = z.object({
   OPS_ENDPOINTS: z.enum(["loopback", "open"]).default("loopback"),
   DOCS_ENABLED: z.enum(["loopback", "true", "false"]).default("loopback"),
   SLUICE_DATA_DIR: z.string().min(1).default("./.sluice"),
+  SLUICE_SQL_PORT: int(0, 0, 65_535),
+  SLUICE_SQL_PASSWORD: z.string().min(8, { error: "SLUICE_SQL_PASSWORD must be at least 8 characters" }).optional(),
   DATABASE_URL: url(["postgres", "postgresql"]),
   DATABASE_POOL_SIZE: int(10, 1, 500),
   REDIS_URL: url(["redis", "rediss"]),
@@ -179,6 +181,8 @@ export interface SluiceConfig {
     /** Queues declared besides the built-in `ai-jobs` and `ai-batch-queue`. */
     readonly extraQueues: readonly string[];
   };
+  /** Embedded mode: the PGlite served on a loopback PostgreSQL socket (port 0 = not served) for `psql` / `sluice sql`. */
+  readonly sql: { readonly port: number; readonly password: string | undefined };
   readonly log: { readonly level: Env["LOG_LEVEL"] };
   readonly intake: { readonly rateLimitPerMinute: number; readonly idempotencyTtlSeconds: number; readonly authFailuresPerMinute: number; readonly perMinute: { readonly reads: number; readonly search: number; readonly ingest: number } };
   readonly ai: {
@@ -273,6 +277,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
 function allowedModels(env: Env): string[] {
   const named = [...Object.keys(env.AI_ROUTE_LIMITS), ...Object.keys(env.AI_PRICES)].map((route) => route.slice(route.indexOf("/") + 1)).filter((m) => m !== "*");
   return [...new Set([env.AI_MODEL, env.AI_EMBEDDING_MODEL, ...(env.AI_FALLBACK_MODEL ? [env.AI_FALLBACK_MODEL] : []), ...named, ...env.AI_MODELS])];
+  if (env.SLUICE_SQL_PORT > 0 && !env.SLUICE_SQL_PASSWORD) problems.push("SLUICE_SQL_PORT: serving the embedded database needs SLUICE_SQL_PASSWORD (8+ characters)");
+  if (env.SLUICE_SQL_PORT > 0 && env.DATABASE_URL) problems.push("SLUICE_SQL_PORT: serves the embedded database only; with DATABASE_URL connect to that server directly (sluice sql does)");
 }
 
 function toConfig(env: Env): SluiceConfig {
@@ -306,6 +312,7 @@ function toConfig(env: Env): SluiceConfig {
       fallback: { provider: env.AI_FALLBACK_PROVIDER === "none" ? undefined : env.AI_FALLBACK_PROVIDER, model: env.AI_FALLBACK_MODEL },
       limits: { rpm: env.AI_RPM_LIMIT, tpm: env.AI_TPM_LIMIT, routes: env.AI_ROUTE_LIMITS, maxWaitMs: env.AI_LIMIT_MAX_WAIT_MS, windowSeconds: env.AI_LIMIT_WINDOW_SECONDS },
       prices: env.AI_PRICES,
+    sql: { port: env.SLUICE_SQL_PORT, password: env.SLUICE_SQL_PASSWORD },
       retry: { maxAttempts: env.AI_MAX_ATTEMPTS, baseDelayMs: env.AI_RETRY_BASE_DELAY_MS, maxRetryAfterMs: env.AI_MAX_RETRY_AFTER_MS },
       breaker: { threshold: env.AI_BREAKER_THRESHOLD, halfOpenAfterMs: env.AI_BREAKER_HALF_OPEN_AFTER_MS },
       maxWaitForProviderMs: env.AI_MAX_WAIT_FOR_PROVIDER_MS,
