@@ -17,6 +17,7 @@ import { createAccounting, createBudgets, createPriceTable, type Accounting, typ
 import { cacheEngineFromConfig, createResultCache, type ResultCache } from "./pipeline/cache/index.ts";
 import { createEmbeddingsService, type EmbeddingsService } from "./pipeline/embeddings/index.ts";
 import { createKillSwitches, createRuntimeFlags, flagDefaultsFromConfig, type KillSwitches, type RuntimeFlags } from "./pipeline/flags/index.ts";
+import { createActions, type ActionDefinition, type Actions } from "./pipeline/actions/index.ts";
 import { createProvidersFromConfig } from "./adapters/provider/from-config.ts";
 import { createOpenAIBatchApi } from "./adapters/provider/openai/batch-api.ts";
 import type { RedisKv } from "./adapters/kv/redis/kv.ts";
@@ -74,6 +75,10 @@ export interface Sluice {
   readonly accounting: Accounting;
   /** Daily token budgets per workspace. */
   readonly budgets: Budgets;
+  /** Actions: the registry (built-ins and `sluice.action()`), the policy gate and the at-most-once ledger. */
+  readonly actions: Actions;
+  /** Registers an action (see `defineAction`) that pipelines' `step.action` and POST /api/actions/{name}/execute can run. */
+  action<A, R>(definition: ActionDefinition<A, R>): void;
   /** Embeddings: bulk ingest, vector search, the backfill worker on `ai-batch-queue` and its operations. */
   readonly embeddings: EmbeddingsService;
   readonly migrations: MigrateResult | undefined;
@@ -148,6 +153,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
     closers.push(() => runtime.close());
     const { flags, killSwitches, cache, accounting, budgets } = await openSteering(config, { store, audit, metrics, logger, runtime, providers: providers.map((p) => p.name) });
     closers.push(async () => killSwitches.stop(), () => accounting.close(), () => cache.close());
+    const actions = createActions({ config, store, flags, audit, logger });
     const tasks = new TaskRegistry();
     const { ai } = config;
     const defaults = { provider: ai.provider, model: ai.model, maxOutputTokens: ai.maxOutputTokens, embeddingProvider: ai.embeddingProvider, embeddingModel: ai.embeddingModel, embeddingDimensions: ai.embeddingDimensions };
@@ -194,6 +200,8 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       cache,
       accounting,
       budgets,
+      actions,
+      action: (definition) => actions.register(definition),
       embeddings,
       migrations,
       runs,
