@@ -8,6 +8,8 @@ export interface JobEnvelope {
   input: unknown;
   client_request_id: string;
   submitted_by: string;
+  /** Where the completion webhook goes (besides the workspace's default URL). */
+  callback_url?: string;
 }
 
 export function isEnvelope(data: unknown): data is JobEnvelope {

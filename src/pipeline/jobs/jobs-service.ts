@@ -15,6 +15,8 @@ export interface SubmitJobRequest {
   client_request_id: string;
   queue?: string | undefined;
   priority?: number | undefined;
+  /** POSTed a signed completion webhook when the job completes or fails. */
+  callback_url?: string | undefined;
 }
 
 export interface SubmittedJob {
@@ -50,6 +52,8 @@ export interface JobsServiceDeps {
    * request leaves its claim pending, and a repeat queues the job once it is admitted.
    */
   admit?: (workspace: string, type: string) => Promise<void>;
+  /** Refuses a `callback_url` Sluice will not call (WEBHOOK_URL_REFUSED, WEBHOOK_SECRET_MISSING). */
+  checkCallback?: (workspace: string, url: string) => Promise<void>;
   logger?: Logger;
 }
 
@@ -80,6 +84,10 @@ export function createJobsService(deps: JobsServiceDeps) {
     await intake.consume(workspace);
     const task = tasks.require(request.type);
     const input = tasks.parseInput(task, request.input);
+    if (request.callback_url !== undefined) {
+      if (!deps.checkCallback) throw new SluiceError("VALIDATION_FAILED", "callback_url is not supported by this server");
+      await deps.checkCallback(workspace, request.callback_url);
+    }
     const queue = request.queue ?? task.queue ?? deps.defaultQueue;
     const internal = new Set(deps.internalQueues ?? []);
     if (internal.has(queue)) throw new SluiceError("VALIDATION_FAILED", `Queue "${queue}" is Sluice's own and takes no jobs from the API`, { details: { queue } });
@@ -93,7 +101,14 @@ export function createJobsService(deps: JobsServiceDeps) {
     // before it did. Queue it under the claimed id (a failure leaves the claim pending for a retry);
     // when several requests race here, BullMQ's add of an existing job id is a no-op: one job.
     if (!existing) {
-      const envelope: JobEnvelope = { workspace, type: task.name, input, client_request_id: request.client_request_id, submitted_by: principal.keyId };
+      const envelope: JobEnvelope = {
+        workspace,
+        type: task.name,
+        input,
+        client_request_id: request.client_request_id,
+        submitted_by: principal.keyId,
+        ...(request.callback_url !== undefined ? { callback_url: request.callback_url } : {}),
+      };
       await deps.admit?.(workspace, task.name);
       await queues.add(queue, task.name, envelope, { jobId: claim.jobId, ...(request.priority ? { priority: request.priority } : {}) });
     }

@@ -4,8 +4,8 @@ import type { Logger } from "../../core/logger.ts";
 import type { Counter, Metrics } from "../../ports/metrics.ts";
 import type { QueueManager } from "../queues/queue-manager.ts";
 import type { WorkerHandle } from "../queues/types.ts";
-import { defer, deferralOf, waitingSince } from "./deferral.ts";
-import { isEnvelope } from "./job-view.ts";
+import { defer, deferralOf, waitingSince, type Deferral, type DeferOptions } from "./deferral.ts";
+import { isEnvelope, type JobEnvelope } from "./job-view.ts";
 import type { TaskRegistry } from "./tasks.ts";
 
 export interface TaskWorkerOptions {
@@ -29,7 +29,28 @@ export interface TaskWorkerOptions {
   maxWaitMs?: number;
   /** Where `ai_jobs_deferred_total{queue,code}` is counted. */
   metrics?: Metrics;
+  /** Told of each job's final outcome (completed, or failed with no attempt left) before BullMQ stores it. */
+  onSettled?: JobSettledHook;
 }
+
+export interface JobOutcome {
+  queue: string;
+  id: string;
+  envelope: JobEnvelope;
+  status: "completed" | "failed";
+  result?: unknown;
+  /** `CODE: message`, as the job's failed reason will read. */
+  reason?: string;
+  /** Runs so far, this one included. */
+  attempts: number;
+}
+
+/**
+ * Completion webhooks hang here. Awaited before the processor returns or throws, so what it
+ * records is durable before the outcome is (a crash between the two runs the job again, and the
+ * hook again, rather than losing it). Its own failure is logged, never the job's.
+ */
+export type JobSettledHook = (outcome: JobOutcome) => Promise<void>;
 
 export type JobGate = (job: { type: string; workspace: string; queue: string }) => Promise<void>;
 
@@ -38,6 +59,20 @@ export interface TaskProcessorOptions {
   /** @default 3600000 */
   maxWaitMs?: number | undefined;
   deferred?: Counter | undefined;
+  onSettled?: JobSettledHook | undefined;
+}
+
+/** Whether a thrown error ends the job: it cannot be retried, or this was its last attempt. */
+function isFinalFailure(job: Job, err: unknown): boolean {
+  if (err instanceof UnrecoverableError) return true;
+  return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+}
+
+/** `CODE: message` for a SluiceError (retryable or not), the plain message for anything else: the reason BullMQ will store. */
+function failureOf(err: unknown): Error {
+  if (!isSluiceError(err)) return err instanceof Error ? err : new Error(String(err));
+  if (!err.retryable) return new UnrecoverableError(`${err.code}: ${err.message}`);
+  return Object.assign(new Error(`${err.code}: ${err.message}`, { cause: err }), { stack: err.stack });
 }
 
 /**
@@ -52,11 +87,20 @@ export function taskProcessor(tasks: TaskRegistry, logger: Logger, queue: string
     if (!isEnvelope(job.data)) throw new UnrecoverableError("Malformed job: no workspace/type envelope");
     const task = tasks.get(job.data.type);
     if (!task) throw new UnrecoverableError(`JOB_TYPE_UNKNOWN: Unknown job type "${job.data.type}"`);
-    const { workspace, input } = job.data;
+    const envelope = job.data;
+    const { workspace, input } = envelope;
     const jobLogger = logger.child({ queue, jobId: job.id, type: task.name, workspace });
+    const settled = async (outcome: Pick<JobOutcome, "status" | "result" | "reason">): Promise<void> => {
+      if (!options.onSettled) return;
+      try {
+        await options.onSettled({ queue, id: String(job.id), envelope, attempts: job.attemptsMade + 1, ...outcome });
+      } catch (err) {
+        jobLogger.error({ err }, "could not record the job's completion callback");
+      }
+    };
     try {
       await options.gate?.({ type: task.name, workspace, queue });
-      return await task.handler(input, {
+      const result = await task.handler(input, {
         jobId: job.id ?? "",
         queue,
         workspace,
@@ -65,16 +109,29 @@ export function taskProcessor(tasks: TaskRegistry, logger: Logger, queue: string
         logger: jobLogger,
         progress: (value) => job.updateProgress(value),
       });
+      await settled({ status: "completed", result });
+      return result;
     } catch (err) {
       const since = waitingSince(job);
       const deferral = signal?.aborted ? undefined : deferralOf(err, since === undefined ? 0 : Date.now() - since);
-      if (deferral) return defer(job, token, deferral, { maxWaitMs, logger: jobLogger, deferred: options.deferred, queue });
-      if (!isSluiceError(err)) throw err;
+      if (deferral) return deferAndTell(job, token, deferral, { maxWaitMs, logger: jobLogger, deferred: options.deferred, queue }, settled);
       // `CODE: message`, the shape a job's reason always has, so readers can tell what kind of failure it was.
-      if (!err.retryable) throw new UnrecoverableError(`${err.code}: ${err.message}`);
-      throw Object.assign(new Error(`${err.code}: ${err.message}`, { cause: err }), { stack: err.stack });
+      const failure = failureOf(err);
+      // An aborted run (shutdown, abandoned) is not an outcome: the job goes back to the queue.
+      if (!signal?.aborted && isFinalFailure(job, failure)) await settled({ status: "failed", reason: failure.message });
+      throw failure;
     }
   };
+}
+
+/** `defer`, telling the hook when the deferral ends the job instead (MAX_WAIT_EXCEEDED). */
+async function deferAndTell(job: Job, token: string | undefined, deferral: Deferral, options: DeferOptions, settled: (o: Pick<JobOutcome, "status" | "reason">) => Promise<void>): Promise<never> {
+  try {
+    return await defer(job, token, deferral, options);
+  } catch (err) {
+    if (err instanceof UnrecoverableError) await settled({ status: "failed", reason: err.message });
+    throw err;
+  }
 }
 
 export async function startTaskWorkers(options: TaskWorkerOptions): Promise<WorkerHandle[]> {
@@ -86,7 +143,7 @@ export async function startTaskWorkers(options: TaskWorkerOptions): Promise<Work
     help: "Jobs put back, delayed without spending an attempt: a kill switch or budget (TASK_DISABLED, BUDGET_EXHAUSTED), a provider refusing for now (PROVIDER_UNAVAILABLE, RATE_LIMITED), a store/kv/Redis down (DEPENDENCY_UNAVAILABLE)",
     labelNames: ["queue", "code"],
   });
-  const processorOptions = { gate: options.gate, maxWaitMs: options.maxWaitMs, deferred };
+  const processorOptions = { gate: options.gate, maxWaitMs: options.maxWaitMs, deferred, onSettled: options.onSettled };
   return Promise.all(
     names.map((name) => options.queues.startWorker(name, taskProcessor(options.tasks, logger, name, processorOptions), options.concurrency ? { concurrency: options.concurrency } : {})),
   );

@@ -53,14 +53,14 @@ export const adminKeyRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (
       onRequest: operator,
       schema: {
         tags: ["admin"],
-        summary: "Change a workspace's name or rate limit (null: back to RATE_LIMIT_PER_MINUTE); audited with the before and after",
+        summary: "Change a workspace's name, rate limit (null: back to RATE_LIMIT_PER_MINUTE) or default webhook_url (null: none); audited with the before and after",
         params: z.object({ id: z.string().min(1).max(64) }),
-        body: z.object({ name: z.string().min(1).max(200).optional(), rate_limit_per_minute: z.number().int().positive().nullable().optional(), reason: z.string().max(1000).optional() }),
+        body: z.object({ name: z.string().min(1).max(200).optional(), rate_limit_per_minute: z.number().int().positive().nullable().optional(), webhook_url: z.string().min(1).max(2_048).nullable().optional(), reason: z.string().max(1000).optional() }),
       },
     },
     async (request) => {
       const { id } = request.params;
-      const { name, rate_limit_per_minute, reason } = request.body;
+      const { name, rate_limit_per_minute, webhook_url, reason } = request.body;
       const before = await intake.getWorkspace(id);
       if (!before) throw new SluiceError("NOT_FOUND", `Workspace ${id} does not exist`, { details: { workspace: id } });
       const update = { ...(name !== undefined ? { name } : {}), ...(rate_limit_per_minute !== undefined ? { rateLimitPerMinute: rate_limit_per_minute } : {}) };
@@ -70,9 +70,14 @@ export const adminKeyRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (
         workspaceId: id,
         target: id,
         reason: reason ?? null,
-        details: { before: { name: before.name, rate_limit_per_minute: before.rateLimitPerMinute }, ...request.body },
+        details: { before: { name: before.name, rate_limit_per_minute: before.rateLimitPerMinute, webhook_url: (await sluice.webhooks.workspaceSettings(id))?.url ?? null }, ...request.body },
       };
-      return workspaceView(await audit.audited(entry, () => intake.updateWorkspace(id, update)));
+      const updated = await audit.audited(entry, async () => {
+        // Checked (http(s), public host, a signing secret) before anything changes: a refused URL changes nothing.
+        if (webhook_url !== undefined) await sluice.webhooks.setWorkspaceUrl(id, webhook_url);
+        return intake.updateWorkspace(id, update);
+      });
+      return { ...workspaceView(updated), webhook_url: (await sluice.webhooks.workspaceSettings(id))?.url ?? null };
     },
   );
 

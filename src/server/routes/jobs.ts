@@ -11,6 +11,7 @@ const submitBody = z.object({
   client_request_id: z.string().min(1).max(255),
   queue: z.string().min(1).max(100).optional(),
   priority: z.number().int().min(1).max(2_097_152).optional(),
+  callback_url: z.string().min(1).max(2_048).optional(),
 });
 
 const submitted = z.object({ id: z.string(), queue: z.string(), status: z.string(), duplicate: z.boolean() });
