@@ -24,6 +24,7 @@ import type { RedisKv } from "./adapters/kv/redis/kv.ts";
 import { queueDefaultsFromConfig } from "./pipeline/queues/defaults.ts";
 import { createQueueManager, type QueueManager } from "./pipeline/queues/queue-manager.ts";
 import type { WorkerHandle } from "./pipeline/queues/types.ts";
+import { createWebhooks, WEBHOOKS_QUEUE, type Webhooks } from "./pipeline/webhooks/index.ts";
 import type { Kv } from "./ports/kv.ts";
 import type { Store } from "./ports/store.ts";
 import { openFleetReports, openKv, openQueueBackend, openSqlSocket, openStore, registerCoreChecks } from "./wiring.ts";
@@ -82,6 +83,8 @@ export interface Sluice {
   /** Embeddings: bulk ingest, vector search, the backfill worker on `ai-batch-queue` and its operations. */
   readonly embeddings: EmbeddingsService;
   readonly migrations: MigrateResult | undefined;
+  /** Signed completion webhooks of jobs and runs: workspace settings, the delivery log, redelivery. */
+  readonly webhooks: Webhooks;
   /** Pipelines and their durable runs: start, read, cancel, replay, events, entity state. */
   readonly runs: Runs;
   /** Registers a pipeline (see `definePipeline`) so runs can start and workers execute it. */
@@ -163,7 +166,8 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       await killSwitches.assertTaskEnabled(type);
       await budgets.assertWithinBudget(workspace);
     };
-    const jobs = createJobsService({ queues, intake, tasks, defaultQueue: DEFAULT_QUEUE, internalQueues: [BATCH_QUEUE, RUNS_QUEUE], admit, logger: logger.child({ component: "jobs" }) });
+    const webhooks = createWebhooks({ store, queues, config, logger });
+    const jobs = createJobsService({ queues, intake, tasks, defaultQueue: DEFAULT_QUEUE, internalQueues: [BATCH_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE], admit, checkCallback: webhooks.checkTarget, logger: logger.child({ component: "jobs" }) });
     const { openai } = config.ai;
     const batchApi = openai.apiKey || openai.baseUrl ? createOpenAIBatchApi({ apiKey: openai.apiKey, baseURL: openai.baseUrl }) : undefined;
     const embeddings = await createEmbeddingsService({ store, queues, runtime, flags, metrics, logger, config, queue: BATCH_QUEUE, ...(batchApi ? { batchApi } : {}) });
@@ -173,7 +177,12 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       await killSwitches.assertTaskEnabled(job.type);
       await budgets.assertWithinBudget(job.workspace, { maxWaitMs: config.flags.recheckMs });
     };
-    const runs = createRuns({ store, queues, tasks, audit, logger, gate, ...(options.onRunSettled ? { onRunSettled: options.onRunSettled } : {}) });
+    // A settled run's completion webhooks (workspace default URL), then the library user's own hook.
+    const onRunSettled = async (run: RunView): Promise<void> => {
+      await webhooks.runSettled(run);
+      await options.onRunSettled?.(run);
+    };
+    const runs = createRuns({ store, queues, tasks, audit, logger, gate, onRunSettled });
     const health = new HealthRegistry();
     registerCoreChecks(health, { store, kv, queues: queueBackend, config });
     // Each process publishes its provider view so that any one (the API too) answers /health/llm for the fleet.
@@ -204,6 +213,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       action: (definition) => actions.register(definition),
       embeddings,
       migrations,
+      webhooks,
       runs,
       pipeline(definition) {
         runs.register(definition as PipelineDefinition);
@@ -213,7 +223,8 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
         if (taskOptions.queue && !queues.has(taskOptions.queue)) queues.declare(taskOptions.queue);
       },
       async startWorkers(workerOptions = {}) {
-        const handles = await startTaskWorkers({ queues, tasks, logger, metrics, exclude: [BATCH_QUEUE, RUNS_QUEUE], gate, maxWaitMs: config.ai.maxWaitForProviderMs, ...workerOptions });
+        const handles = await startTaskWorkers({ queues, tasks, logger, metrics, exclude: [BATCH_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE], gate, onSettled: webhooks.jobSettled, maxWaitMs: config.ai.maxWaitForProviderMs, ...workerOptions });
+        handles.push(await webhooks.startWorker());
         const backfill = await embeddings.startWorker();
         const runWorker = await runs.startWorker(workerOptions.concurrency ? { concurrency: workerOptions.concurrency } : {});
         return [...handles, ...(backfill ? [backfill] : []), runWorker];

@@ -161,6 +161,12 @@ export const envSchema = z.object({
   EMBEDDING_BATCH_SIZE: int(5_000, 1, 50_000),
   EMBEDDING_INGEST_BODY_LIMIT_BYTES: int(33_554_432, 1_024, 1_073_741_824),
   VECTOR_SEARCH_ENABLED: bool(true),
+  WEBHOOK_SIGNING_SECRET: z.string().min(16, { error: "WEBHOOK_SIGNING_SECRET must be at least 16 characters" }).optional(),
+  WEBHOOK_ALLOW_PRIVATE: bool(false),
+  WEBHOOK_MAX_ATTEMPTS: int(10, 1, 50),
+  WEBHOOK_BACKOFF_MS: int(10_000, 10, 3_600_000),
+  WEBHOOK_TIMEOUT_MS: int(10_000, 100, 120_000),
+  WEBHOOK_SECRET_GRACE_SECONDS: int(86_400, 0, 2_592_000),
 });
 
 type Env = z.output<typeof envSchema>;
@@ -239,6 +245,19 @@ export interface SluiceConfig {
   readonly cache: { readonly enabled: boolean; readonly ttlSeconds: number; readonly maxEntries: number; readonly keyPrefix: string };
   /** Daily token budget per workspace when the workspace sets none; 0 = unlimited. */
   readonly budgets: { readonly workspaceDailyTokens: number };
+  /** Completion webhooks: the default signing secret, SSRF guard, and the delivery queue's retries. */
+  readonly webhooks: {
+    readonly signingSecret: string | undefined;
+    /** Loopback and private-network targets are allowed (receivers inside the operator's network, tests). */
+    readonly allowPrivate: boolean;
+    /** Deliveries per callback, first included; then the delivery is `failed` until redelivered. */
+    readonly maxAttempts: number;
+    /** First retry delay; each later one doubles. */
+    readonly backoffMs: number;
+    readonly timeoutMs: number;
+    /** After a rotation, the old workspace secret also signs for this long. */
+    readonly secretGraceSeconds: number;
+  };
 }
 
 /** `auto` picks Redis when configured, else the Postgres server, else embedded PGlite. */
@@ -345,6 +364,14 @@ function toConfig(env: Env): SluiceConfig {
     flags: { disabledTasks: env.DISABLED_TASKS, disabledProviders: env.DISABLED_PROVIDERS, cacheMs: env.FLAGS_CACHE_MS, recheckMs: env.KILL_SWITCH_RECHECK_MS },
     cache: { enabled: env.CACHE_ENABLED, ttlSeconds: env.CACHE_TTL_SECONDS, maxEntries: env.CACHE_MAX_ENTRIES, keyPrefix: env.CACHE_KEY_PREFIX },
     budgets: { workspaceDailyTokens: env.WORKSPACE_DAILY_TOKEN_BUDGET },
+    webhooks: {
+      signingSecret: env.WEBHOOK_SIGNING_SECRET,
+      allowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
+      maxAttempts: env.WEBHOOK_MAX_ATTEMPTS,
+      backoffMs: env.WEBHOOK_BACKOFF_MS,
+      timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+      secretGraceSeconds: env.WEBHOOK_SECRET_GRACE_SECONDS,
+    },
   };
 }
 
