@@ -18,6 +18,7 @@ import { flagRoutes } from "./routes/flags.ts";
 import { cacheRoutes } from "./routes/cache.ts";
 import { usageRoutes } from "./routes/usage.ts";
 import { embeddingRoutes } from "./routes/embeddings.ts";
+import { runRoutes } from "./routes/runs.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 import { mountBullBoard } from "./bull-board.ts";
 import { createQueueAdmin } from "../pipeline/admin/queue-admin.ts";
@@ -73,6 +74,7 @@ export async function buildServer(sluice: Sluice, options: ServerOptions = {}): 
     await app.register(cacheRoutes, { sluice });
     await app.register(usageRoutes, { sluice });
     await app.register(embeddingRoutes, { sluice });
+    await app.register(runRoutes, { sluice });
     await app.register(webhookRoutes, { sluice });
     await mountBullBoard(base, sluice);
   }

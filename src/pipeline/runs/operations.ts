@@ -26,8 +26,14 @@ export interface OperationsDeps {
   onSettled(run: RunRow): Promise<void>;
 }
 
-/** Who acts and where: `workspace` null is every workspace (an operator's fleet-wide view). */
+/** Who acts and where: `workspace` null is every workspace (an operator's fleet-wide view; by-id operations only). */
 export interface Actor {
+  actor: string;
+  workspace: string | null;
+}
+
+/** Operations on a tag or an entity name a workspace. */
+export interface WorkspaceActor {
   actor: string;
   workspace: string;
 }
@@ -44,10 +50,10 @@ export function createRunOperations(deps: OperationsDeps) {
 
   /** Cancels one run; a settled run is CONFLICT. A step running right now finishes, and the run stops at its next step. */
   async function cancel(id: string, by: Actor, reason: string | null): Promise<RunView> {
-    const before = await findRun(store, id, by.workspace);
+    const before = await findRun(store, id, by.workspace ?? undefined);
     if (!before) throw new SluiceError("RUN_NOT_FOUND", `No run ${id}`);
-    const rows = await audit.audited({ actor: by.actor, action: "run.cancel", workspaceId: by.workspace, target: id, reason, details: { before: before.status } }, () =>
-      cancelRuns(store, { id, workspace: by.workspace }, reason),
+    const rows = await audit.audited({ actor: by.actor, action: "run.cancel", workspaceId: before.workspace, target: id, reason, details: { before: before.status } }, () =>
+      cancelRuns(store, { id, workspace: before.workspace }, reason),
     );
     if (rows.length === 0) throw new SluiceError("CONFLICT", `Run ${id} is ${before.status}: only unsettled runs can be cancelled`, { details: { status: before.status } });
     await settleCancelled(rows);
@@ -55,7 +61,7 @@ export function createRunOperations(deps: OperationsDeps) {
   }
 
   /** Cancels every unsettled run of the workspace carrying `tag` (seed 003 §2.4: cancel a campaign). */
-  async function cancelByTag(tag: string, by: Actor, reason: string | null): Promise<{ cancelled: number; ids: string[] }> {
+  async function cancelByTag(tag: string, by: WorkspaceActor, reason: string | null): Promise<{ cancelled: number; ids: string[] }> {
     const rows = await audit.audited(
       { actor: by.actor, action: "run.cancel_by_tag", workspaceId: by.workspace, target: tag, reason },
       () => cancelRuns(store, { tag, workspace: by.workspace }, reason),
@@ -70,7 +76,7 @@ export function createRunOperations(deps: OperationsDeps) {
    * step and every later one are forgotten and run again; the earlier ones keep their results.
    */
   async function replay(id: string, by: Actor, fromStep?: string): Promise<RunView> {
-    const run = await findRun(store, id, by.workspace);
+    const run = await findRun(store, id, by.workspace ?? undefined);
     if (!run) throw new SluiceError("RUN_NOT_FOUND", `No run ${id}`);
     if (!["completed", "failed", "cancelled"].includes(run.status)) throw new SluiceError("CONFLICT", `Run ${id} is ${run.status}: only settled runs can be replayed`, { details: { status: run.status } });
     const steps = await listSteps(store, id);
@@ -78,7 +84,7 @@ export function createRunOperations(deps: OperationsDeps) {
     const from = name === undefined ? undefined : steps.find((s) => s.name === name);
     if (name !== undefined && !from && fromStep !== undefined) throw new SluiceError("STEP_NOT_FOUND", `Run ${id} has no step "${fromStep}"`, { details: { steps: steps.map((s) => s.name) } });
     const position = from?.position ?? 0;
-    await audit.audited({ actor: by.actor, action: "run.replay", workspaceId: by.workspace, target: id, details: { from_step: from?.name ?? null, before: run.status } }, async () => {
+    await audit.audited({ actor: by.actor, action: "run.replay", workspaceId: run.workspace, target: id, details: { from_step: from?.name ?? null, before: run.status } }, async () => {
       await store.transaction(async (tx) => {
         await deleteStepsFrom(tx, id, position);
         if (!(await requeueRun(tx, id))) throw new SluiceError("CONFLICT", `Run ${id} changed meanwhile`);
@@ -89,7 +95,7 @@ export function createRunOperations(deps: OperationsDeps) {
   }
 
   /** Starts a new run of the pipeline for the entity with its latest run's input (seed 003 §2.2). */
-  async function rerunEntity(pipeline: string, entityKey: string, by: Actor, tags?: readonly string[]): Promise<StartedRun> {
+  async function rerunEntity(pipeline: string, entityKey: string, by: WorkspaceActor, tags?: readonly string[]): Promise<StartedRun> {
     deps.pipelineOf(pipeline);
     const latest = await latestEntityRun(store, by.workspace, pipeline, entityKey);
     if (!latest) throw new SluiceError("ENTITY_NOT_FOUND", `No run of "${pipeline}" for entity "${entityKey}"`);
@@ -123,7 +129,7 @@ export function createRunOperations(deps: OperationsDeps) {
   }
 
   /** Forces an entity's state (seed 003 §2.1), audited with before and after; the declared transitions apply unless `bypassRules`. */
-  async function setEntityState(pipeline: string, entityKey: string, by: Actor, request: { state: string; reason: string; bypassRules: boolean }) {
+  async function setEntityState(pipeline: string, entityKey: string, by: WorkspaceActor, request: { state: string; reason: string; bypassRules: boolean }) {
     const definition = deps.pipelineOf(pipeline);
     const key: EntityKey = { workspace: by.workspace, pipeline, entityKey };
     const entry = { actor: by.actor, action: "entity.set_state", workspaceId: by.workspace, target: `${pipeline}/${entityKey}`, reason: request.reason, details: { to: request.state, bypass_rules: request.bypassRules } };
