@@ -25,6 +25,17 @@ export const REDACTED_PATHS = [
   "metricsToken",
   "*.metricsToken",
   "*.*.metricsToken",
+  // Actions' service secrets where a config object is logged whole (config.actions.gmail.token).
+  "*.*.token",
+  "*.*.*.token",
+  "smtpUrl",
+  "*.smtpUrl",
+  "*.*.smtpUrl",
+  "*.*.*.smtpUrl",
+  "secret",
+  "*.secret",
+  "*.*.secret",
+  "*.*.*.secret",
 ];
 
 export interface LoggerOptions {
