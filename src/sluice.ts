@@ -12,6 +12,9 @@ import { TaskRegistry, type TaskDefinition, type TaskHandler } from "./pipeline/
 import { migrate, type MigrateResult } from "./pipeline/migrator.ts";
 import { createLlmHealthCheck, createProviderRuntime, runtimeOptionsFromConfig, type ProviderRuntime } from "./pipeline/runtime/index.ts";
 import { builtinTasks } from "./pipeline/tasks/builtin.ts";
+import { APPROVALS_QUEUE, createApprovals, type Approvals } from "./pipeline/approvals/index.ts";
+import { createSchedules, SCHEDULES_QUEUE, type ScheduleDefinition, type ScheduleJson, type Schedules, type StartRun } from "./pipeline/schedules/index.ts";
+import type { ActionExecutor, WaitingStepResumer } from "./pipeline/runs/contracts.ts";
 import { createRuns, RUNS_QUEUE, type PipelineDefinition, type Runs, type RunView } from "./pipeline/runs/index.ts";
 import { createAccounting, createBudgets, createPriceTable, type Accounting, type Budgets } from "./pipeline/accounting/index.ts";
 import { cacheEngineFromConfig, createResultCache, type ResultCache } from "./pipeline/cache/index.ts";
@@ -83,6 +86,12 @@ export interface Sluice {
   /** Embeddings: bulk ingest, vector search, the backfill worker on `ai-batch-queue` and its operations. */
   readonly embeddings: EmbeddingsService;
   readonly migrations: MigrateResult | undefined;
+  /** Human approvals: the inbox, decisions (audited, resuming the waiting run), deadlines, archive. */
+  readonly approvals: Approvals;
+  /** Cron schedules of tasks and pipelines on BullMQ job schedulers. */
+  readonly schedules: Schedules;
+  /** Declares a schedule in code: `sluice.schedule({ name, cron, tz, target: { kind: "task", name, input, workspace } })`. */
+  schedule(definition: ScheduleDefinition): Promise<ScheduleJson>;
   /** Signed completion webhooks of jobs and runs: workspace settings, the delivery log, redelivery. */
   readonly webhooks: Webhooks;
   /** Pipelines and their durable runs: start, read, cancel, replay, events, entity state. */
@@ -167,7 +176,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       await budgets.assertWithinBudget(workspace);
     };
     const webhooks = createWebhooks({ store, queues, config, logger });
-    const jobs = createJobsService({ queues, intake, tasks, defaultQueue: DEFAULT_QUEUE, internalQueues: [BATCH_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE], admit, checkCallback: webhooks.checkTarget, logger: logger.child({ component: "jobs" }) });
+    const jobs = createJobsService({ queues, intake, tasks, defaultQueue: DEFAULT_QUEUE, internalQueues: [BATCH_QUEUE, APPROVALS_QUEUE, SCHEDULES_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE], admit, checkCallback: webhooks.checkTarget, logger: logger.child({ component: "jobs" }) });
     const { openai } = config.ai;
     const batchApi = openai.apiKey || openai.baseUrl ? createOpenAIBatchApi({ apiKey: openai.apiKey, baseURL: openai.baseUrl }) : undefined;
     const embeddings = await createEmbeddingsService({ store, queues, runtime, flags, metrics, logger, config, queue: BATCH_QUEUE, ...(batchApi ? { batchApi } : {}) });
@@ -183,6 +192,16 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       await options.onRunSettled?.(run);
     };
     const runs = createRuns({ store, queues, tasks, audit, logger, gate, onRunSettled });
+    // Runs, actions and approvals are built apart and meet here: each side reads the others late.
+    const seams: { resumer?: WaitingStepResumer; actions?: ActionExecutor; startRun?: StartRun } = {};
+    const approvals = createApprovals({ store, queues, audit, metrics, logger, defaultSlaSeconds: config.approvals.defaultSlaSeconds, sweepMs: config.approvals.sweepMs, resumer: () => seams.resumer, actions: () => seams.actions });
+    const schedules = createSchedules({
+      store, queues, audit, metrics, logger,
+      submitJob: (principal, request) => jobs.submit(principal, request),
+      taskExists: (type) => tasks.names().includes(type),
+      startRun: () => seams.startRun,
+      staleAfterSeconds: config.schedules.staleAfterSeconds,
+    });
     const health = new HealthRegistry();
     registerCoreChecks(health, { store, kv, queues: queueBackend, config });
     // Each process publishes its provider view so that any one (the API too) answers /health/llm for the fleet.
@@ -213,6 +232,9 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       action: (definition) => actions.register(definition),
       embeddings,
       migrations,
+      approvals,
+      schedules,
+      schedule: (definition) => schedules.declare(definition),
       webhooks,
       runs,
       pipeline(definition) {
@@ -223,8 +245,9 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
         if (taskOptions.queue && !queues.has(taskOptions.queue)) queues.declare(taskOptions.queue);
       },
       async startWorkers(workerOptions = {}) {
-        const handles = await startTaskWorkers({ queues, tasks, logger, metrics, exclude: [BATCH_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE], gate, onSettled: webhooks.jobSettled, maxWaitMs: config.ai.maxWaitForProviderMs, ...workerOptions });
+        const handles = await startTaskWorkers({ queues, tasks, logger, metrics, exclude: [BATCH_QUEUE, APPROVALS_QUEUE, SCHEDULES_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE], gate, onSettled: webhooks.jobSettled, maxWaitMs: config.ai.maxWaitForProviderMs, ...workerOptions });
         handles.push(await webhooks.startWorker());
+        handles.push(await approvals.startWorker(), await schedules.startWorker());
         const backfill = await embeddings.startWorker();
         const runWorker = await runs.startWorker(workerOptions.concurrency ? { concurrency: workerOptions.concurrency } : {});
         return [...handles, ...(backfill ? [backfill] : []), runWorker];

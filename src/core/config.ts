@@ -151,6 +151,9 @@ export const envSchema = z.object({
   ACTIONS_GITHUB_TOKEN: z.string().min(1).optional(),
   ACTIONS_WEBHOOK_SECRET: z.string().min(16, { error: "ACTIONS_WEBHOOK_SECRET must be at least 16 characters" }).optional(),
   ACTIONS_WEBHOOK_ALLOWED_URLS: csv(""),
+  APPROVALS_DEFAULT_SLA_SECONDS: int(86_400, 1, 31_536_000),
+  APPROVALS_SWEEP_MS: int(30_000, 100, 3_600_000),
+  SCHEDULES_STALE_AFTER_SECONDS: int(172_800, 60, 31_536_000),
   OPENAI_EMBEDDING_BACKFILL_ENABLED: bool(true),
   EMBEDDING_BACKFILL_CHUNK_SIZE: int(100, 1, 2_048),
   EMBEDDING_BACKFILL_CONCURRENCY: int(2, 1, 100),
@@ -230,6 +233,10 @@ export interface SluiceConfig {
     /** webhook.post: the signing secret and the URL prefixes it may post to (empty: any http(s) URL). */
     readonly webhook: { readonly secret: string | undefined; readonly allowedUrls: readonly string[] };
   };
+  /** Human approvals: the deadline of a type without a config, and how often the deadline sweep runs. */
+  readonly approvals: { readonly defaultSlaSeconds: number; readonly sweepMs: number };
+  /** Schedules: a schedule whose last firing is older than this is STALE (seed 003 §1.3: 2 days). */
+  readonly schedules: { readonly staleAfterSeconds: number };
   readonly embeddings: {
     readonly backfillEnabled: boolean;
     readonly vectorSearchEnabled: boolean;
@@ -348,6 +355,8 @@ function toConfig(env: Env): SluiceConfig {
       github: { baseUrl: env.ACTIONS_GITHUB_BASE_URL, token: env.ACTIONS_GITHUB_TOKEN },
       webhook: { secret: env.ACTIONS_WEBHOOK_SECRET, allowedUrls: env.ACTIONS_WEBHOOK_ALLOWED_URLS },
     },
+    approvals: { defaultSlaSeconds: env.APPROVALS_DEFAULT_SLA_SECONDS, sweepMs: env.APPROVALS_SWEEP_MS },
+    schedules: { staleAfterSeconds: env.SCHEDULES_STALE_AFTER_SECONDS },
     embeddings: {
       backfillEnabled: env.OPENAI_EMBEDDING_BACKFILL_ENABLED,
       vectorSearchEnabled: env.VECTOR_SEARCH_ENABLED,

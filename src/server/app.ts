@@ -18,6 +18,8 @@ import { flagRoutes } from "./routes/flags.ts";
 import { cacheRoutes } from "./routes/cache.ts";
 import { usageRoutes } from "./routes/usage.ts";
 import { embeddingRoutes } from "./routes/embeddings.ts";
+import { approvalRoutes } from "./routes/approvals.ts";
+import { scheduleRoutes } from "./routes/schedules.ts";
 import { runRoutes } from "./routes/runs.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 import { mountBullBoard } from "./bull-board.ts";
@@ -74,6 +76,8 @@ export async function buildServer(sluice: Sluice, options: ServerOptions = {}): 
     await app.register(cacheRoutes, { sluice });
     await app.register(usageRoutes, { sluice });
     await app.register(embeddingRoutes, { sluice });
+    await app.register(approvalRoutes, { sluice });
+    await app.register(scheduleRoutes, { sluice });
     await app.register(runRoutes, { sluice });
     await app.register(webhookRoutes, { sluice });
     await mountBullBoard(base, sluice);
