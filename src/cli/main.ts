@@ -14,6 +14,7 @@ import { registerCacheCommands } from "./commands/cache.ts";
 import { registerUsageCommands } from "./commands/usage.ts";
 import { registerEmbeddingCommands } from "./commands/embeddings.ts";
 import { registerSqlCommands } from "./commands/sql.ts";
+import { registerDbCommands } from "./commands/db.ts";
 import { registerJobCommand } from "./commands/job.ts";
 import { registerWebhookCommands } from "./commands/webhooks.ts";
 import { withClientOptions, clientFor, type ClientFlags } from "./commands/shared.ts";
@@ -80,6 +81,7 @@ registerCacheCommands(program);
 registerUsageCommands(program);
 registerEmbeddingCommands(program);
 registerSqlCommands(program);
+registerDbCommands(program);
 registerJobCommand(program);
 registerWebhookCommands(program);
 

@@ -9,6 +9,7 @@ import { trackInFlight } from "./in-flight.ts";
 import { registerJsonBodies, registerUrlTextCheck } from "./request-text.ts";
 import { registerOpsAccess } from "./ops-access.ts";
 import { adminBackupRoutes } from "./routes/admin-backup.ts";
+import { adminOpsRoutes } from "./routes/admin-ops.ts";
 import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { jobRoutes } from "./routes/jobs.ts";
@@ -68,6 +69,7 @@ export async function buildServer(sluice: Sluice, options: ServerOptions = {}): 
   if (role !== "worker") {
     await app.register(adminKeyRoutes, { sluice });
     await app.register(adminBackupRoutes, { sluice });
+    await app.register(adminOpsRoutes, { sluice });
     await app.register(jobRoutes, { sluice });
     const admin = createQueueAdmin(sluice.queues, sluice.audit);
     await app.register(adminQueueRoutes, { sluice, admin });
