@@ -14,4 +14,5 @@ export { ERROR_CATALOGUE, RateLimitedError, SluiceError, isSluiceError, type Err
 export type { TaskContext, TaskDefinition, TaskHandler } from "./pipeline/jobs/tasks.ts";
 export type { Principal, Scope } from "./pipeline/intake/scopes.ts";
 export type { JobSummary, QueueListing } from "./pipeline/queues/types.ts";
+export { signPayload, verifySignature, SIGNATURE_HEADER, type WebhookBody, type WebhookEvent } from "./pipeline/webhooks/index.ts";
 export { defineAction, type ActionContext, type ActionDefinition } from "./pipeline/actions/index.ts";

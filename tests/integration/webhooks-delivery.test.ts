@@ -3,6 +3,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { definePipeline } from "../../src/pipeline/runs/index.ts";
 import { verifySignature, type WebhookBody } from "../../src/pipeline/webhooks/index.ts";
 import { runCliAsync } from "../harness/cli.ts";
 import { freshPostgresDatabase, redisUrl } from "../harness/databases.ts";
@@ -79,6 +81,7 @@ describe.each(engines)("completion webhooks on $name", (engine) => {
     sluice.sluice.task("doomed", async () => {
       throw new Error("this task always fails");
     });
+    sluice.sluice.pipeline(definePipeline({ name: "hooked", input: z.object({ name: z.string() }) }, async (input, step) => ({ greeting: await step.run("compose", () => `hello ${input.name}`) })));
     await sluice.sluice.startWorkers();
     return sluice;
   }
@@ -196,6 +199,19 @@ describe.each(engines)("completion webhooks on $name", (engine) => {
     const peek = await t.app.inject({ method: "POST", url: `/api/webhooks/deliveries/${mine?.id}/redeliver`, headers: auth(otherAdmin), payload: {} });
     expect(peek.statusCode).toBe(404);
     expect(peek.json<{ error: { code: string } }>().error.code).toBe("WEBHOOK_DELIVERY_NOT_FOUND");
+  });
+
+  it("sends a settled pipeline run's callback (run.completed) to the workspace's default URL", async () => {
+    await t.app.inject({ method: "PATCH", url: "/api/workspaces/ws-hooks", headers: auth(await operatorKey()), payload: { webhook_url: `${receiver.url}/runs` } });
+    const started = await t.app.inject({ method: "POST", url: "/api/pipelines/hooked/runs", headers: auth(writer), payload: { input: { name: "ada" }, client_request_id: `run-${Date.now()}` } });
+    expect(started.statusCode, started.body).toBe(202);
+    const runId = started.json<{ id: string }>().id;
+    const [delivery] = await until(() => deliveries(`?run=${runId}`), (r) => r[0]?.status === "delivered", 30_000, "run delivered");
+    expect(delivery).toMatchObject({ event: "run.completed", subject: `run:${runId}`, target: `${receiver.url}/runs`, attempts: 1 });
+    const [request] = receiver.received.get("/runs") ?? [];
+    expect(verifySignature(SECRET, request?.body ?? "", request?.signature)).toMatchObject({ ok: true });
+    expect(JSON.parse(request?.body ?? "{}")).toMatchObject({ type: "run.completed", workspace: "ws-hooks", data: { run: { id: runId, pipeline: "hooked", status: "completed", output: { greeting: "hello ada" } } } });
+    await t.app.inject({ method: "PATCH", url: "/api/workspaces/ws-hooks", headers: auth(await operatorKey()), payload: { webhook_url: null } });
   });
 
   it("loses no delivery across a worker restart: the retry waits in the queue and the next worker sends it", async () => {
