@@ -17,6 +17,8 @@
  * Adapters never retry on their own (the SDKs run with `maxRetries: 0`): retries are the runtime's.
  */
 
+import { countTokens } from "../core/tokens.ts";
+
 export type ChatRole = "system" | "user" | "assistant";
 
 export interface ChatMessage {
@@ -120,12 +122,12 @@ export function requestMessages(request: Pick<CompletionRequest, "messages" | "p
 }
 
 /**
- * The token estimate used before a call and by providers that report no usage: about four
- * characters per token for English text. Deliberately simple; the runtime corrects its limits
- * from the provider's reported usage after each call.
+ * The token count used before a call and by providers that report no usage: OpenAI's tokenizer
+ * (src/core/tokens.ts). The runtime corrects its limits from the provider's reported usage after
+ * each call, and accounting uses that usage wherever a provider reports it.
  */
 export function estimateTokens(text: string): number {
-  return Math.ceil(text.length / 4);
+  return countTokens(text);
 }
 
 /** Estimated input tokens of a completion request: the sum over its message contents. */
