@@ -6,7 +6,8 @@ import { BATCH_STATUSES, type BatchStatus } from "../../pipeline/embeddings/sql/
 import { DEFAULT_MAX_INGEST_ITEMS, MAX_EXTERNAL_ID_LENGTH, MAX_TEXT_LENGTH } from "../../pipeline/embeddings/sql/ingest.ts";
 import { MAX_SEARCH_K } from "../../pipeline/embeddings/sql/search-items.ts";
 import type { Sluice } from "../../sluice.ts";
-import { principalOf, requireScopes, spendBudget } from "../auth.ts";
+import { hasScope } from "../../pipeline/intake/scopes.ts";
+import { ownWorkspace, principalOf, requireScopes, spendBudget } from "../auth.ts";
 import { actorOf } from "./admin-queues.ts";
 
 const wsParams = z.object({ ws: z.string().min(1).max(64) });
@@ -47,8 +48,8 @@ function notFound(workspaceId: string): SluiceError {
 /**
  * Embeddings ingest and search for one workspace (jobs:write / jobs:read), and the backfill's
  * admin operations (scope admin; runbook 000). Like the jobs API, another workspace is a 404
- * exactly like a missing one: a key never learns which workspaces exist. An admin key may act on
- * any workspace.
+ * exactly like a missing one: a key never learns which workspaces exist. A workspace admin reindexes
+ * its own workspace; an operator key acts on any workspace and runs the fleet-wide operations.
  */
 export const embeddingRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
   const authenticate = (secret: string, client?: string) => sluice.intake.authenticate(secret, client);
@@ -56,6 +57,7 @@ export const embeddingRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async 
   const read = requireScopes(authenticate, "jobs:read");
   const spend = (kind: "reads" | "search" | "ingest") => spendBudget((ws, k) => sluice.intake.consume(ws, k), kind);
   const admin = requireScopes(authenticate, "admin");
+  const operator = requireScopes(authenticate, "operator");
   const { embeddings } = sluice;
   const tags = ["embeddings"];
 
@@ -63,7 +65,7 @@ export const embeddingRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async 
   async function workspaceOf(request: FastifyRequest, workspaceId: string): Promise<string> {
     const principal = principalOf(request);
     if (principal.workspaceId === workspaceId) return workspaceId;
-    if (!principal.scopes.includes("admin")) throw notFound(workspaceId);
+    if (!hasScope(principal, "operator")) throw notFound(workspaceId);
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(workspaceId) || !(await sluice.intake.getWorkspace(workspaceId))) throw notFound(workspaceId);
     return workspaceId;
   }
@@ -104,9 +106,9 @@ export const embeddingRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async 
     return { ...found, took_ms: Math.round((performance.now() - started) * 100) / 100 };
   });
 
-  app.get("/api/embeddings/backlog", { onRequest: admin, schema: { tags, summary: "Backlog per workspace and status, top 10 pending, stuck batches, recent errors" } }, () => embeddings.backlog());
+  app.get("/api/embeddings/backlog", { onRequest: operator, schema: { tags, summary: "Backlog per workspace and status, top 10 pending, stuck batches, recent errors" } }, () => embeddings.backlog());
 
-  app.get("/api/embeddings/batches", { onRequest: admin, schema: { tags, summary: "Provider batches, oldest first (status: comma-separated)", querystring: batchesQuery } }, (request) => {
+  app.get("/api/embeddings/batches", { onRequest: operator, schema: { tags, summary: "Provider batches, oldest first (status: comma-separated)", querystring: batchesQuery } }, (request) => {
     const statuses = request.query.status?.split(",").map((s) => s.trim());
     if (statuses?.some((s) => !(BATCH_STATUSES as readonly string[]).includes(s))) throw new SluiceError("VALIDATION_FAILED", `status must be among ${BATCH_STATUSES.join(", ")}`);
     return embeddings.batches(statuses as BatchStatus[] | undefined).then((batches) => ({ batches }));
@@ -115,6 +117,9 @@ export const embeddingRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async 
   app.post("/api/embeddings/reindex", { onRequest: admin, schema: { tags, summary: "Re-queue a workspace ({workspace}) or failed items ({failed: true, force?})", body: reindexBody } }, async (request) => {
     const { workspace, failed, force, reason } = request.body;
     const who = actorOf(request, reason);
+    // A workspace admin reindexes its own workspace only; the fleet-wide retry of failed items is an operator's.
+    if (workspace === undefined && !hasScope(principalOf(request), "operator")) throw new SluiceError("FORBIDDEN_SCOPE", "Without a workspace this is fleet-wide: it needs the operator scope", { details: { required: "operator" } });
+    if (workspace !== undefined) ownWorkspace(request, workspace);
     if (workspace !== undefined && !(await sluice.intake.getWorkspace(workspace))) throw notFound(workspace);
     if (failed === true) return embeddings.retryFailed(who, { workspaceId: workspace, force: force === true });
     if (force !== undefined) throw new SluiceError("VALIDATION_FAILED", "force only applies with failed: true", { details: { field: "force" } });
@@ -122,11 +127,11 @@ export const embeddingRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async 
     return embeddings.reindexWorkspace(who, workspace);
   });
 
-  app.post("/api/embeddings/maintenance/vacuum", { onRequest: admin, schema: { tags, summary: "VACUUM ANALYZE of the embedding tables", body: reasonBody } }, (request) =>
+  app.post("/api/embeddings/maintenance/vacuum", { onRequest: operator, schema: { tags, summary: "VACUUM ANALYZE of the embedding tables", body: reasonBody } }, (request) =>
     embeddings.vacuum(actorOf(request, request.body?.reason)),
   );
 
-  app.post("/api/embeddings/maintenance/reindex", { onRequest: admin, schema: { tags, summary: "REINDEX INDEX CONCURRENTLY idx_shop_embeddings_vector", body: indexBody } }, (request) =>
+  app.post("/api/embeddings/maintenance/reindex", { onRequest: operator, schema: { tags, summary: "REINDEX INDEX CONCURRENTLY idx_shop_embeddings_vector", body: indexBody } }, (request) =>
     embeddings.reindexIndex(actorOf(request, request.body?.reason), { concurrently: request.body?.concurrently ?? true }),
   );
 };
