@@ -32,7 +32,7 @@ beforeAll(async () => {
     FLAGS_CACHE_MS: "100",
   });
   for (const ws of ["shop-down", "shop-bad", "shop-dead", "ops"]) await t.sluice.intake.ensureWorkspace(ws, ws);
-  admin = (await t.sluice.intake.createApiKey({ workspaceId: "ops", scopes: ["admin"] })).secret;
+  admin = (await t.sluice.intake.createApiKey({ workspaceId: "ops", scopes: ["operator"] })).secret;
   await t.sluice.startWorkers();
 });
 afterAll(async () => {
