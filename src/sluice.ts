@@ -7,6 +7,7 @@ import { createAuditLog, type AuditLog } from "./pipeline/audit/audit-log.ts";
 import { HealthRegistry } from "./pipeline/health.ts";
 import { createIntake, type Intake } from "./pipeline/intake/index.ts";
 import { createJobsService, type JobsService } from "./pipeline/jobs/jobs-service.ts";
+import { createJobIndex } from "./pipeline/jobs/job-index.ts";
 import { startTaskWorkers } from "./pipeline/jobs/task-workers.ts";
 import { TaskRegistry, type TaskDefinition, type TaskHandler } from "./pipeline/jobs/tasks.ts";
 import { migrate, type MigrateResult } from "./pipeline/migrator.ts";
@@ -176,7 +177,8 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       await budgets.assertWithinBudget(workspace);
     };
     const webhooks = createWebhooks({ store, queues, config, logger });
-    const jobs = createJobsService({ queues, intake, tasks, defaultQueue: DEFAULT_QUEUE, internalQueues: [BATCH_QUEUE, APPROVALS_QUEUE, SCHEDULES_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE], admit, checkCallback: webhooks.checkTarget, logger: logger.child({ component: "jobs" }) });
+    const jobIndex = createJobIndex(store, logger.child({ component: "job-index" }));
+    const jobs = createJobsService({ index: jobIndex, queues, intake, tasks, defaultQueue: DEFAULT_QUEUE, internalQueues: [BATCH_QUEUE, APPROVALS_QUEUE, SCHEDULES_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE], admit, checkCallback: webhooks.checkTarget, logger: logger.child({ component: "jobs" }) });
     const { openai } = config.ai;
     const batchApi = openai.apiKey || openai.baseUrl ? createOpenAIBatchApi({ apiKey: openai.apiKey, baseURL: openai.baseUrl }) : undefined;
     const embeddings = await createEmbeddingsService({ store, queues, runtime, flags, metrics, logger, config, queue: BATCH_QUEUE, ...(batchApi ? { batchApi } : {}) });
@@ -245,7 +247,10 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
         if (taskOptions.queue && !queues.has(taskOptions.queue)) queues.declare(taskOptions.queue);
       },
       async startWorkers(workerOptions = {}) {
-        const handles = await startTaskWorkers({ queues, tasks, logger, metrics, exclude: [BATCH_QUEUE, APPROVALS_QUEUE, SCHEDULES_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE], gate, onSettled: webhooks.jobSettled, maxWaitMs: config.ai.maxWaitForProviderMs, ...workerOptions });
+        const handles = await startTaskWorkers({ queues, tasks, logger, metrics, exclude: [BATCH_QUEUE, APPROVALS_QUEUE, SCHEDULES_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE], gate, onSettled: async (outcome) => {
+            await jobIndex.settle(outcome.envelope.workspace, outcome.id, outcome.status);
+            await webhooks.jobSettled(outcome);
+          }, maxWaitMs: config.ai.maxWaitForProviderMs, ...workerOptions });
         handles.push(await webhooks.startWorker());
         handles.push(await approvals.startWorker(), await schedules.startWorker());
         const backfill = await embeddings.startWorker();

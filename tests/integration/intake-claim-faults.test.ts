@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createJobsService } from "../../src/pipeline/jobs/jobs-service.ts";
+import { createJobIndex } from "../../src/pipeline/jobs/job-index.ts";
 import { freshPostgresDatabase, redisUrl } from "../harness/databases.ts";
 import { createDatabase, startRestartablePostgres, startRestartableRedis, uniqueName, type RestartableServer } from "../harness/servers.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
@@ -150,6 +151,7 @@ describe.each(restartEngines)("$name stops between claim and queue", (engine) =>
     const secret = (await t.sluice.intake.createApiKey({ workspaceId: ws, scopes: ["jobs:write", "jobs:read"] })).secret;
     const principal = await t.sluice.intake.authenticate(secret);
     const stopsServer = createJobsService({
+      index: createJobIndex(t.sluice.store),
       queues: t.sluice.queues,
       intake: t.sluice.intake,
       tasks: t.sluice.tasks,

@@ -4,7 +4,9 @@ import type { Logger } from "../../core/logger.ts";
 import type { Intake } from "../intake/index.ts";
 import type { Principal } from "../intake/scopes.ts";
 import type { QueueManager } from "../queues/queue-manager.ts";
-import { LISTABLE_STATES, type JobSummary, type ListableState } from "../queues/types.ts";
+import type { JobSummary } from "../queues/types.ts";
+import type { JobIndex } from "./job-index.ts";
+import { intakeRow, listWorkspaceJobs, type JobList, type ListJobsRequest } from "./job-listing.ts";
 import { isEnvelope, toJobView, type JobEnvelope, type JobView } from "./job-view.ts";
 import { waitForJob, type WaitForJobOptions } from "./job-wait.ts";
 import type { TaskRegistry } from "./tasks.ts";
@@ -26,18 +28,7 @@ export interface SubmittedJob {
   created: boolean;
 }
 
-export interface ListJobsRequest {
-  status: ListableState;
-  queue?: string | undefined;
-  limit: number;
-  cursor?: string | undefined;
-}
-
-export interface JobList {
-  jobs: JobView[];
-  /** Pass back as `cursor` for the next page; null at the end. */
-  next_cursor: string | null;
-}
+export type { JobList, ListJobsRequest } from "./job-listing.ts";
 
 export interface JobsServiceDeps {
   queues: QueueManager;
@@ -54,26 +45,15 @@ export interface JobsServiceDeps {
   admit?: (workspace: string, type: string) => Promise<void>;
   /** Refuses a `callback_url` Sluice will not call (WEBHOOK_URL_REFUSED, WEBHOOK_SECRET_MISSING). */
   checkCallback?: (workspace: string, url: string) => Promise<void>;
+  /** The per-workspace job index: written at intake, read by `list`. */
+  index: JobIndex;
   logger?: Logger;
 }
-
-// Listing filters BullMQ's per-state lists by workspace; this bounds the work one request may do.
-const SCAN_PAGE = 200;
-const SCAN_BUDGET = 5_000;
 
 function ownJob(job: JobSummary | undefined, workspace: string): (JobSummary & { data: JobEnvelope }) | undefined {
   if (!job || !isEnvelope(job.data) || job.data.workspace !== workspace) return undefined;
   return job as JobSummary & { data: JobEnvelope };
 }
-
-function decodeCursor(cursor: string | undefined): { queueIndex: number; offset: number } {
-  if (!cursor) return { queueIndex: 0, offset: 0 };
-  const match = /^(\d+)\.(\d+)$/.exec(Buffer.from(cursor, "base64url").toString());
-  if (!match) throw new SluiceError("VALIDATION_FAILED", "cursor is not one this server returned");
-  return { queueIndex: Number(match[1]), offset: Number(match[2]) };
-}
-
-const encodeCursor = (queueIndex: number, offset: number) => Buffer.from(`${queueIndex}.${offset}`).toString("base64url");
 
 /** The jobs API's behaviour: idempotent intake into queues and workspace-scoped reads. */
 export function createJobsService(deps: JobsServiceDeps) {
@@ -110,6 +90,8 @@ export function createJobsService(deps: JobsServiceDeps) {
         ...(request.callback_url !== undefined ? { callback_url: request.callback_url } : {}),
       };
       await deps.admit?.(workspace, task.name);
+      // Indexed before it is queued: a listed job may be missing (the add failed), never unlisted.
+      await deps.index.record(intakeRow(workspace, claim.jobId, queue, task.name));
       await queues.add(queue, task.name, envelope, { jobId: claim.jobId, ...(request.priority ? { priority: request.priority } : {}) });
     }
     // Exactly one request moves the claim from pending to confirmed, and only it answers "created".
@@ -144,34 +126,9 @@ export function createJobsService(deps: JobsServiceDeps) {
     return waitForJob(() => get(principal, id), options);
   }
 
-  async function list(principal: Principal, request: ListJobsRequest): Promise<JobList> {
-    if (!LISTABLE_STATES.includes(request.status)) throw new SluiceError("VALIDATION_FAILED", `status must be one of ${LISTABLE_STATES.join(", ")}`);
-    const names = request.queue ? [request.queue] : queues.names();
-    if (request.queue && !queues.has(request.queue)) throw new SluiceError("QUEUE_NOT_FOUND", `No queue named "${request.queue}"`);
-    let { queueIndex, offset } = decodeCursor(request.cursor);
-    const jobs: JobView[] = [];
-    let scanned = 0;
-    while (queueIndex < names.length && jobs.length < request.limit && scanned < SCAN_BUDGET) {
-      const page = await queues.jobs(names[queueIndex] ?? "", request.status, { offset, limit: SCAN_PAGE });
-      for (const [i, job] of page.jobs.entries()) {
-        const own = ownJob(job, principal.workspaceId);
-        if (own) jobs.push(toJobView(own));
-        if (jobs.length === request.limit) {
-          offset += i + 1;
-          break;
-        }
-      }
-      scanned += page.jobs.length;
-      if (jobs.length === request.limit) break;
-      if (page.jobs.length < SCAN_PAGE) {
-        queueIndex += 1;
-        offset = 0;
-      } else {
-        offset += page.jobs.length;
-      }
-    }
-    const more = queueIndex < names.length;
-    return { jobs, next_cursor: more ? encodeCursor(queueIndex, offset) : null };
+  /** The caller's jobs from the workspace's index, newest first (keyset pages): never a scan of other tenants' jobs. */
+  function list(principal: Principal, request: ListJobsRequest): Promise<JobList> {
+    return listWorkspaceJobs({ index: deps.index, queues }, principal.workspaceId, request);
   }
 
   return { submit, get, wait, list };

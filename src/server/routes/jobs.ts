@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { MAX_JOB_WAIT_SECONDS } from "../../pipeline/jobs/job-wait.ts";
-import { LISTABLE_STATES } from "../../pipeline/queues/types.ts";
+import { JOB_LIST_STATUSES } from "../../pipeline/jobs/job-listing.ts";
 import type { Sluice } from "../../sluice.ts";
 import { principalOf, requireScopes, spendBudget } from "../auth.ts";
 
@@ -77,10 +77,12 @@ export const jobRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, 
       onRequest: read,
       schema: {
         tags: ["jobs"],
-        summary: "The caller's jobs in one state, newest first, paged by cursor",
+        summary: "The caller's jobs, newest first, from the workspace's job index, paged by cursor; filters status (queued = waiting + delayed), type, queue, since",
         querystring: z.object({
-          status: z.enum(LISTABLE_STATES as [string, ...string[]]).default("waiting"),
+          status: z.enum(JOB_LIST_STATUSES).optional(),
+          type: z.string().min(1).max(100).optional(),
           queue: z.string().max(100).optional(),
+          since: z.string().max(40).optional(),
           limit: z.coerce.number().int().min(1).max(500).default(50),
           cursor: z.string().max(200).optional(),
         }),
@@ -88,7 +90,7 @@ export const jobRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, 
     },
     async (request) => {
       const q = request.query;
-      return sluice.jobs.list(principalOf(request), { status: q.status as (typeof LISTABLE_STATES)[number], queue: q.queue, limit: q.limit, cursor: q.cursor });
+      return sluice.jobs.list(principalOf(request), { status: q.status, type: q.type, queue: q.queue, since: q.since, limit: q.limit, cursor: q.cursor });
     },
   );
 };
