@@ -16,3 +16,4 @@ export type { Principal, Scope } from "./pipeline/intake/scopes.ts";
 export type { JobSummary, QueueListing } from "./pipeline/queues/types.ts";
 export { signPayload, verifySignature, SIGNATURE_HEADER, type WebhookBody, type WebhookEvent } from "./pipeline/webhooks/index.ts";
 export { defineAction, type ActionContext, type ActionDefinition } from "./pipeline/actions/index.ts";
+export { definePipeline, NonRetryableError, RUNS_QUEUE, type Duration, type PipelineDefinition, type RetryPolicy, type RunView, type StepApi, type StepView } from "./pipeline/runs/index.ts";

@@ -41,8 +41,9 @@ export interface RunsOptions {
   leaseMs?: number;
 }
 
-const ENTITY_KEY = /^[^\s\u0000-\u001f]{1,200}$/;
-const TAG = /^[^\s\u0000-\u001f]{1,100}$/;
+// \p{Cc}: control characters. Keys and tags appear in URLs, logs and the CLI's tables.
+const ENTITY_KEY = /^[^\s\p{Cc}]{1,200}$/u;
+const TAG = /^[^\s\p{Cc}]{1,100}$/u;
 
 function checkStart(request: StartRunRequest): void {
   validateWorkspaceId(request.workspace);
@@ -145,7 +146,7 @@ export function createRuns(options: RunsOptions) {
     queue,
     /** Registers a pipeline so runs can start and workers can execute it. */
     register(definition: PipelineDefinition): void {
-      pipelines.set(definition.name, definition as PipelineDefinition);
+      pipelines.set(definition.name, definition);
     },
     pipelines(): Array<{ name: string; description: string | null; transitions: Record<string, readonly string[]> | null; input_schema: unknown }> {
       return [...pipelines.values()]

@@ -81,14 +81,15 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
   }
 
   function durable<T>(name: string, kind: StepKind, body: (row: StepRow | undefined, position: number) => Promise<T>, width = 1): Promise<T> {
-    if (inv.suspensions.length > 0) return Promise.reject(inv.suspensions[0] as Error);
+    const suspended = inv.suspensions[0];
+    if (suspended) return Promise.reject(suspended);
     try {
       const { row, position } = inv.enter(name, kind, width);
       const known = memo(row);
       if (known.done) return Promise.resolve(known.value as T);
       return inv.track(body(row, position));
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
 
