@@ -1,26 +1,19 @@
+import { PRICE_LIST } from "./price-list.ts";
+
 /**
  * Prices in USD per million tokens, input and output, keyed `provider/model` or `provider/*`.
- * The built-in table holds list prices of a few well-known models (as published when this table
- * was written; check your contract) and 0 for the offline providers. `AI_PRICES` entries replace
- * or extend it; a model in neither is counted at 0 and logged once.
+ * The built-in list is data (./price-list.ts, dated); `AI_PRICES` entries replace or extend it; a
+ * model in neither is counted at 0 and logged once.
  */
 export interface Price {
   readonly input: number;
   readonly output: number;
 }
 
-export const BUILTIN_PRICES: Readonly<Record<string, Price>> = Object.freeze({
-  "openai/gpt-4o-mini": { input: 0.15, output: 0.6 },
-  "openai/gpt-4o": { input: 2.5, output: 10 },
-  "openai/gpt-4.1-mini": { input: 0.4, output: 1.6 },
-  "openai/gpt-4.1": { input: 2, output: 8 },
-  "openai/text-embedding-3-small": { input: 0.02, output: 0 },
-  "openai/text-embedding-3-large": { input: 0.13, output: 0 },
-  "anthropic/claude-3-5-haiku-latest": { input: 0.8, output: 4 },
-  "anthropic/claude-3-5-sonnet-latest": { input: 3, output: 15 },
-  "local/*": { input: 0, output: 0 },
-  "rule/*": { input: 0, output: 0 },
-});
+export const BUILTIN_PRICES: Readonly<Record<string, Price>> = Object.freeze({ ...PRICE_LIST.prices });
+
+/** The day the built-in list was the providers' list prices. */
+export const BUILTIN_PRICES_AS_OF: string = PRICE_LIST.asOf;
 
 export interface PriceTable {
   /** The price of a route, or undefined when neither the table nor the overrides know it. */
