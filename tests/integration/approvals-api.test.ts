@@ -46,7 +46,11 @@ describe.each(threeBackends("apv", 22))("human approvals on $name", (engine) => 
       ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
     });
   const inbox = async (query: string, key = admin) => (await call("GET", `/api/approvals?${query}`, key)).json<{ tasks: Task[]; total: number }>();
-  const taskOfRun = (runId: string) => until(async () => (await inbox("type=refund&limit=500")).tasks.find((x) => x.run_id === runId), (x) => x !== undefined, 20_000, `task of run ${runId}`);
+  const taskOfRun = async (runId: string): Promise<Task> => {
+    const found = await until(async () => (await inbox("type=refund&limit=500")).tasks.find((x) => x.run_id === runId), (x) => x !== undefined, 20_000, `task of run ${runId}`);
+    if (!found) throw new Error(`no task for run ${runId}`);
+    return found;
+  };
   const settled = (id: string) => until(() => t.sluice.runs.get(id, "ws-apa"), (r) => ["completed", "failed", "cancelled"].includes(r.status), 20_000, `run ${id}`);
 
   beforeAll(async () => {
