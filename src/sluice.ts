@@ -204,6 +204,9 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       startRun: () => seams.startRun,
       staleAfterSeconds: config.schedules.staleAfterSeconds,
     });
+    seams.resumer = runs.resumer;
+    seams.startRun = (request) => runs.start(request);
+    runs.attach({ approvals, actions: () => seams.actions });
     const health = new HealthRegistry();
     registerCoreChecks(health, { store, kv, queues: queueBackend, config });
     // Each process publishes its provider view so that any one (the API too) answers /health/llm for the fleet.
