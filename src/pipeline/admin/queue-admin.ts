@@ -1,3 +1,4 @@
+import ms from "ms";
 import { SluiceError } from "../../core/errors.ts";
 import type { AuditLog } from "../audit/audit-log.ts";
 import type { QueueManager } from "../queues/queue-manager.ts";
@@ -10,15 +11,22 @@ export interface AdminActor {
   reason?: string | undefined;
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** A grace period: a number is seconds (runbook 003's `"grace": 3600`); a string may carry a unit ("24h", "90m", "500ms"). */
+/** A grace period: a number is seconds (runbook 003's `"grace": 3600`); a string may carry a unit ("24h", "90m", "500ms", "2 days"). */
 export function parseGraceMs(grace: number | string | undefined, fallbackMs: number): number {
   if (grace === undefined) return fallbackMs;
   if (typeof grace === "number" && Number.isFinite(grace) && grace >= 0) return grace * 1_000;
-  const match = typeof grace === "string" ? /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(grace) : null;
-  if (!match) throw new SluiceError("VALIDATION_FAILED", `grace must be seconds or a duration like 24h, 90m, 30s: ${String(grace)}`);
-  return Number(match[1]) * (UNITS[match[2] ?? "s"] ?? 1_000);
+  const millis = typeof grace === "string" ? durationMs(grace) : undefined;
+  if (millis === undefined) throw new SluiceError("VALIDATION_FAILED", `grace must be seconds or a duration like 24h, 90m, 30s: ${String(grace)}`);
+  return millis;
+}
+
+/** A bare number is seconds, as in the runbooks; anything else is `ms` syntax. Undefined when it is neither, or negative. */
+function durationMs(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (/^\d+(?:\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1_000;
+  if (trimmed === "" || trimmed.startsWith("-")) return undefined;
+  const millis = ms(trimmed as ms.StringValue) as number | undefined;
+  return millis !== undefined && Number.isFinite(millis) ? millis : undefined;
 }
 
 export function parseCleanState(status: string | undefined, fallback: CleanableState): CleanableState {
