@@ -4,6 +4,7 @@ import type { QueueBackend } from "./adapters/queue/index.ts";
 import { loadConfig, type SluiceConfig } from "./core/config.ts";
 import type { Logger } from "./core/logger.ts";
 import { createAuditLog, type AuditLog } from "./pipeline/audit/audit-log.ts";
+import { createAuditRetention, MAINTENANCE_QUEUE } from "./pipeline/ops/audit-retention.ts";
 import { HealthRegistry } from "./pipeline/health.ts";
 import { createIntake, type Intake } from "./pipeline/intake/index.ts";
 import { createJobsService, type JobsService } from "./pipeline/jobs/jobs-service.ts";
@@ -155,6 +156,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
 
     const intake = createIntake({ store, kv, config, logger: logger.child({ component: "intake" }) });
     const audit = createAuditLog(store);
+    const auditRetention = createAuditRetention({ store, audit, queues, logger, retentionDays: config.audit.retentionDays, everyMs: config.audit.archiveIntervalMs });
     const providers = createProvidersFromConfig(config);
     const runtime = createProviderRuntime({
       ...runtimeOptionsFromConfig(config),
@@ -178,7 +180,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
     };
     const webhooks = createWebhooks({ store, queues, config, logger });
     const jobIndex = createJobIndex(store, logger.child({ component: "job-index" }));
-    const jobs = createJobsService({ index: jobIndex, queues, intake, tasks, defaultQueue: DEFAULT_QUEUE, internalQueues: [BATCH_QUEUE, APPROVALS_QUEUE, SCHEDULES_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE], admit, checkCallback: webhooks.checkTarget, logger: logger.child({ component: "jobs" }) });
+    const jobs = createJobsService({ index: jobIndex, queues, intake, tasks, defaultQueue: DEFAULT_QUEUE, internalQueues: [BATCH_QUEUE, APPROVALS_QUEUE, SCHEDULES_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE, MAINTENANCE_QUEUE], admit, checkCallback: webhooks.checkTarget, logger: logger.child({ component: "jobs" }) });
     const { openai } = config.ai;
     const batchApi = openai.apiKey || openai.baseUrl ? createOpenAIBatchApi({ apiKey: openai.apiKey, baseURL: openai.baseUrl }) : undefined;
     const embeddings = await createEmbeddingsService({ store, queues, runtime, flags, metrics, logger, config, queue: BATCH_QUEUE, ...(batchApi ? { batchApi } : {}) });
@@ -250,11 +252,12 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
         if (taskOptions.queue && !queues.has(taskOptions.queue)) queues.declare(taskOptions.queue);
       },
       async startWorkers(workerOptions = {}) {
-        const handles = await startTaskWorkers({ queues, tasks, logger, metrics, exclude: [BATCH_QUEUE, APPROVALS_QUEUE, SCHEDULES_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE], gate, onSettled: async (outcome) => {
+        const handles = await startTaskWorkers({ queues, tasks, logger, metrics, exclude: [BATCH_QUEUE, APPROVALS_QUEUE, SCHEDULES_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE, MAINTENANCE_QUEUE], gate, onSettled: async (outcome) => {
             await jobIndex.settle(outcome.envelope.workspace, outcome.id, outcome.status);
             await webhooks.jobSettled(outcome);
           }, maxWaitMs: config.ai.maxWaitForProviderMs, ...workerOptions });
         handles.push(await webhooks.startWorker());
+        handles.push(await auditRetention.startWorker());
         handles.push(await approvals.startWorker(), await schedules.startWorker());
         const backfill = await embeddings.startWorker();
         const runWorker = await runs.startWorker(workerOptions.concurrency ? { concurrency: workerOptions.concurrency } : {});

@@ -79,6 +79,8 @@ export const envSchema = z.object({
   SLUICE_DATA_DIR: z.string().min(1).default("./.sluice"),
   SLUICE_SQL_PORT: int(0, 0, 65_535),
   SLUICE_SQL_PASSWORD: z.string().min(8, { error: "SLUICE_SQL_PASSWORD must be at least 8 characters" }).optional(),
+  AUDIT_RETENTION_DAYS: int(90, 0, 36_500),
+  AUDIT_ARCHIVE_INTERVAL_MS: int(86_400_000, 1_000, 604_800_000),
   DATABASE_URL: url(["postgres", "postgresql"]),
   DATABASE_POOL_SIZE: int(10, 1, 500),
   REDIS_URL: url(["redis", "rediss"]),
@@ -192,6 +194,8 @@ export interface SluiceConfig {
   };
   /** Embedded mode: the PGlite served on a loopback PostgreSQL socket (port 0 = not served) for `psql` / `sluice sql`. */
   readonly sql: { readonly port: number; readonly password: string | undefined };
+  /** Audit rows older than `retentionDays` move to `action_audit_archive` every `archiveIntervalMs` (0 days = never). */
+  readonly audit: { readonly retentionDays: number; readonly archiveIntervalMs: number };
   readonly log: { readonly level: Env["LOG_LEVEL"] };
   readonly intake: { readonly rateLimitPerMinute: number; readonly idempotencyTtlSeconds: number; readonly authFailuresPerMinute: number; readonly perMinute: { readonly reads: number; readonly search: number; readonly ingest: number } };
   readonly ai: {
@@ -339,6 +343,7 @@ function toConfig(env: Env): SluiceConfig {
       limits: { rpm: env.AI_RPM_LIMIT, tpm: env.AI_TPM_LIMIT, routes: env.AI_ROUTE_LIMITS, maxWaitMs: env.AI_LIMIT_MAX_WAIT_MS, windowSeconds: env.AI_LIMIT_WINDOW_SECONDS },
       prices: env.AI_PRICES,
     sql: { port: env.SLUICE_SQL_PORT, password: env.SLUICE_SQL_PASSWORD },
+    audit: { retentionDays: env.AUDIT_RETENTION_DAYS, archiveIntervalMs: env.AUDIT_ARCHIVE_INTERVAL_MS },
       retry: { maxAttempts: env.AI_MAX_ATTEMPTS, baseDelayMs: env.AI_RETRY_BASE_DELAY_MS, maxRetryAfterMs: env.AI_MAX_RETRY_AFTER_MS },
       breaker: { threshold: env.AI_BREAKER_THRESHOLD, halfOpenAfterMs: env.AI_BREAKER_HALF_OPEN_AFTER_MS },
       maxWaitForProviderMs: env.AI_MAX_WAIT_FOR_PROVIDER_MS,
