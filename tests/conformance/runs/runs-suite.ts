@@ -93,8 +93,13 @@ function registerPipelines(sluice: Sluice, ledger: Ledger, switches: Map<string,
     ),
   );
   sluice.pipeline(
-    definePipeline({ name: "gated", input: z.object({}) }, async (_input, step) => {
-      await step.approval("sign-off", { approvalType: "refund" });
+    definePipeline({ name: "gated", input: z.object({ amount: z.number() }) }, async (input, step) => {
+      return step.approval("sign-off", { approvalType: "refund", payload: input });
+    }),
+  );
+  sluice.pipeline(
+    definePipeline({ name: "acting", input: z.object({ title: z.string(), action: z.string() }) }, async (input, step) => {
+      return step.action("make-task", input.action, { title: input.title });
     }),
   );
 }
@@ -110,7 +115,8 @@ export function runsConformance(target: RunsTarget): void {
     const operator = { actor: "key:test", workspace: WS };
 
     beforeAll(async () => {
-      t = await startTestSluice(await target.env());
+      // task.create is allowed and needs a person's approval first; nothing else is allowed.
+      t = await startTestSluice({ ...(await target.env()), ACTIONS_ENABLED: "true", ALLOW_ACTIONS_DEFAULT: "task.create", ACTIONS_REQUIRE_APPROVAL: "task.create" });
       registerPipelines(t.sluice, ledger, switches);
       await t.sluice.startWorkers({ concurrency: 4 });
     });
@@ -243,12 +249,42 @@ export function runsConformance(target: RunsTarget): void {
       expect(await settle(rerun.id)).toMatchObject({ status: "completed", entity_key: "client-1", input: { to: ["new"] } });
     });
 
-    it("an approval step without an approval module fails clearly", async () => {
-      const { id } = await start("gated", {});
-      const run = await until(() => t.sluice.runs.get(id), (r) => ["failed", "waiting"].includes(r.status), 20_000, "failed or waiting");
-      // Once the approvals module is wired the run waits for a decision instead.
-      if (run.status === "failed") expect(run).toMatchObject({ failed_step: "sign-off", error: { code: "STEP_UNAVAILABLE" } });
-      else await t.sluice.runs.cancel(id, operator, "cleanup");
+    const approvalOf = async (runId: string) => {
+      const inbox = await t.sluice.approvals.list(WS, {});
+      const task = inbox.tasks.find((x) => x.run_id === runId);
+      if (!task) throw new Error(`no approval task for run ${runId}`);
+      return task;
+    };
+
+    it("an approval step waits, holding no worker, until a person decides; the decision is its result", async () => {
+      const { id } = await start("gated", { amount: 40 });
+      await until(() => t.sluice.runs.get(id), (r) => r.status === "waiting", 20_000, "waiting");
+      const task = await approvalOf(id);
+      expect(task).toMatchObject({ approval_type: "refund", step_name: "sign-off", payload: { amount: 40 }, status: "pending" });
+      expect((await t.sluice.queues.counts(t.sluice.runs.queue)).active).toBe(0);
+      await t.sluice.approvals.decide({ actor: "key:test", workspaceId: WS }, task.id, true, "within policy");
+      const run = await settle(id);
+      expect(run).toMatchObject({ status: "completed", output: { approved: true, decided_by: "key:test", reason: "within policy" } });
+    });
+
+    it("an action step asks for approval first when the policy says so, then runs once; a refused action fails the step", async () => {
+      const { id } = await start("acting", { title: "call the client", action: "task.create" });
+      await until(() => t.sluice.runs.get(id), (r) => r.status === "waiting", 20_000, "waiting for the action's approval");
+      const task = await approvalOf(id);
+      expect(task.step_name).toBe("make-task:approval");
+      await t.sluice.approvals.decide({ actor: "key:lead", workspaceId: WS }, task.id, true, "ok");
+      const run = await settle(id);
+      expect(run.status).toBe("completed");
+      expect(run.steps?.map((s) => [s.name, s.status])).toEqual([
+        ["make-task:approval", "completed"],
+        ["make-task", "completed"],
+      ]);
+      const executions = await t.sluice.actions.executions({ workspace: WS });
+      expect(executions.filter((e) => e.idempotency_key === `${id}:make-task`)).toHaveLength(1);
+
+      const refused = await settle((await start("acting", { title: "x", action: "webhook.post" })).id);
+      expect(refused).toMatchObject({ status: "failed", failed_step: "make-task" });
+      expect(refused.error?.code).toMatch(/^ACTION_/);
     });
   });
 }
