@@ -36,11 +36,11 @@ function printBanner(say: Say, sluice: Sluice, url: string, key: string): void {
   say(`  Ready     ${url}/ready`);
   say(`  Metrics   ${url}/metrics`);
   say(`  API docs  ${url}/docs`);
-  say(`  Queues    ${url}/admin/queues  (password: the admin key)`);
+  say(`  Queues    ${url}/admin/queues  (password: the operator key below)`);
   say(`  Admin key ${key}   (workspace "${DEV_WORKSPACE}"; export SLUICE_API_KEY=${key})`);
 }
 
-/** `sluice dev`: everything in one process, a fresh admin key, the URLs, and the demo unless `--no-demo`. */
+/** `sluice dev`: everything in one process, a fresh operator key, the URLs, and the demo unless `--no-demo`. */
 export async function runDev(flags: { demo: boolean }): Promise<void> {
   const terminal = process.stdout.isTTY === true;
   const say = humanOutput(terminal);

@@ -95,7 +95,7 @@ export function registerEmbeddingCommands(program: Command): void {
     });
 
   withClientOptions(program.command("search <text>"))
-    .description("vector search in one workspace (the key's own, or any with an admin key)")
+    .description("vector search in one workspace (the key's own, or any with an operator key)")
     .requiredOption("--workspace <id>", "workspace to search")
     .option("-k <n>", "results", positiveInt, 10)
     .option("--filter <json>", "only items whose metadata contains this JSON object", jsonObject)

@@ -16,7 +16,7 @@ interface CreatedKeyBody {
   key: string;
 }
 
-/** Bootstrap path: no admin key yet, so open the database directly (a PostgreSQL server, or an idle data folder). */
+/** Bootstrap path: no operator key yet, so open the database directly (a PostgreSQL server, or an idle data folder). */
 async function createDirect(flags: CreateFlags): Promise<CreatedKeyBody> {
   // Imported here: the whole runtime loads only on this bootstrap path, not for the API commands.
   const { createSluice } = await import("../../sluice.ts");

@@ -6,7 +6,7 @@ import { actorOf, cleanBody, queueParams, reasonBody } from "./admin-queues.ts";
 
 /**
  * The paths the seed runbooks curl, served by the same admin operations, so their procedures work
- * as written (plus the admin key). Runbook 004 uses /api/queue/..., runbook 003 /api/admin/queues/...
+ * as written (plus an operator key). Runbook 004 uses /api/queue/..., runbook 003 /api/admin/queues/...
  * Hidden from OpenAPI: /api/queues is the documented surface.
  */
 export const runbookAliasRoutes: FastifyPluginAsyncZod<{ sluice: Sluice; admin: QueueAdmin }> = async (app, { sluice, admin: ops }) => {
