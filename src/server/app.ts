@@ -19,6 +19,7 @@ import { flagRoutes } from "./routes/flags.ts";
 import { cacheRoutes } from "./routes/cache.ts";
 import { usageRoutes } from "./routes/usage.ts";
 import { embeddingRoutes } from "./routes/embeddings.ts";
+import { actionRoutes } from "./routes/actions.ts";
 import { approvalRoutes } from "./routes/approvals.ts";
 import { scheduleRoutes } from "./routes/schedules.ts";
 import { runRoutes } from "./routes/runs.ts";
@@ -78,6 +79,7 @@ export async function buildServer(sluice: Sluice, options: ServerOptions = {}): 
     await app.register(cacheRoutes, { sluice });
     await app.register(usageRoutes, { sluice });
     await app.register(embeddingRoutes, { sluice });
+    await app.register(actionRoutes, { sluice });
     await app.register(approvalRoutes, { sluice });
     await app.register(scheduleRoutes, { sluice });
     await app.register(runRoutes, { sluice });

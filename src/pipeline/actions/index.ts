@@ -7,12 +7,12 @@ import { registerBuiltinActions } from "./builtins/index.ts";
 import { ActionRegistry, type ActionDefinition } from "./define.ts";
 import { createActionExecutor, type LedgerExecutor } from "./executor.ts";
 import { createActionPolicy, type ActionPolicy, type EffectivePolicy } from "./policy.ts";
-import { listExecutions, type ExecutionQuery, type ExecutionRow } from "./sql.ts";
+import { listActionAudit, listExecutions, selectById, type ActionAuditRow, type ExecutionQuery, type ExecutionRow } from "./sql.ts";
 
 export { defineAction, ActionRegistry, type ActionContext, type ActionDefinition } from "./define.ts";
 export { UNKNOWN_APPROVAL_TYPE, outcomeOf, type LedgerExecutor } from "./executor.ts";
 export type { ActionPolicy, EffectivePolicy } from "./policy.ts";
-export type { ExecutionQuery, ExecutionRow, ExecutionStatus, Resolution } from "./sql.ts";
+export type { ActionAuditRow, ExecutionQuery, ExecutionRow, ExecutionStatus, Resolution } from "./sql.ts";
 
 export interface ActionsOptions {
   config: SluiceConfig;
@@ -43,6 +43,9 @@ export interface Actions {
   /** The registry with each action's effective policy for `workspace`. */
   describe(workspace: string): Promise<{ policy: EffectivePolicy; actions: ActionView[] }>;
   executions(query: ExecutionQuery): Promise<ExecutionRow[]>;
+  execution(id: string): Promise<ExecutionRow | undefined>;
+  /** The `action.*` entries of action_audit, newest first. */
+  audit(query: { workspace?: string | undefined; limit?: number | undefined; beforeId?: number | undefined }): Promise<ActionAuditRow[]>;
 }
 
 export function createActions(options: ActionsOptions): Actions {
@@ -76,5 +79,7 @@ export function createActions(options: ActionsOptions): Actions {
       return { policy: effective, actions };
     },
     executions: (query) => listExecutions(store, query),
+    execution: (id) => selectById(store, id),
+    audit: (query) => listActionAudit(store, query),
   };
 }

@@ -178,3 +178,27 @@ export async function upsertWorkspaceAllowlist(db: Queryable, workspace: string,
 export async function deleteWorkspaceAllowlist(db: Queryable, workspace: string): Promise<void> {
   await db.query("DELETE FROM workspace_action_policies WHERE workspace_id = $1", [workspace]);
 }
+
+// ---- the actions' audit trail ------------------------------------------------------------------
+
+export interface ActionAuditRow {
+  id: number;
+  created_at: Date;
+  workspace_id: string | null;
+  actor: string;
+  action: string;
+  target: string | null;
+  reason: string | null;
+  details: Record<string, unknown>;
+}
+
+/** The `action.*` rows of action_audit (policy refusals, executions, unknown outcomes, resolutions). */
+export async function listActionAudit(db: Queryable, q: { workspace?: string | undefined; limit?: number | undefined; beforeId?: number | undefined }): Promise<ActionAuditRow[]> {
+  const { rows } = await db.query<ActionAuditRow>(
+    `SELECT id, created_at, workspace_id, actor, action, target, reason, details FROM action_audit
+     WHERE action LIKE 'action.%' AND ($1::text IS NULL OR workspace_id = $1) AND ($2::bigint IS NULL OR id < $2)
+     ORDER BY id DESC LIMIT $3`,
+    [q.workspace ?? null, q.beforeId ?? null, Math.min(Math.max(q.limit ?? 100, 1), 1000)],
+  );
+  return rows;
+}

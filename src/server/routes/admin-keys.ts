@@ -10,6 +10,12 @@ const workspaceBody = z.object({
   name: z.string().min(1).max(200).optional(),
   rate_limit_per_minute: z.number().int().positive().nullable().optional(),
 });
+/** A workspace's action allowlist: action names or `*`; null removes it (ALLOW_ACTIONS_DEFAULT applies). */
+const allowedActions = z
+  .array(z.string().regex(/^(\*|[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*)$/, { error: "expected an action name such as gmail.send, or *" }).max(100))
+  .max(200)
+  .nullable()
+  .optional();
 const keyBody = z.object({
   workspace: z.string().min(1).max(64),
   scopes: z.union([z.array(z.string()).min(1), z.string().min(1)]),
@@ -53,14 +59,15 @@ export const adminKeyRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (
       onRequest: operator,
       schema: {
         tags: ["admin"],
-        summary: "Change a workspace's name, rate limit (null: back to RATE_LIMIT_PER_MINUTE) or default webhook_url (null: none); audited with the before and after",
+        summary:
+          "Change a workspace's name, rate limit (null: back to RATE_LIMIT_PER_MINUTE), default webhook_url (null: none) or allowed_actions (its action allowlist; null: back to ALLOW_ACTIONS_DEFAULT); audited with the before and after",
         params: z.object({ id: z.string().min(1).max(64) }),
-        body: z.object({ name: z.string().min(1).max(200).optional(), rate_limit_per_minute: z.number().int().positive().nullable().optional(), webhook_url: z.string().min(1).max(2_048).nullable().optional(), reason: z.string().max(1000).optional() }),
+        body: z.object({ name: z.string().min(1).max(200).optional(), rate_limit_per_minute: z.number().int().positive().nullable().optional(), webhook_url: z.string().min(1).max(2_048).nullable().optional(), allowed_actions: allowedActions, reason: z.string().max(1000).optional() }),
       },
     },
     async (request) => {
       const { id } = request.params;
-      const { name, rate_limit_per_minute, webhook_url, reason } = request.body;
+      const { name, rate_limit_per_minute, webhook_url, allowed_actions, reason } = request.body;
       const before = await intake.getWorkspace(id);
       if (!before) throw new SluiceError("NOT_FOUND", `Workspace ${id} does not exist`, { details: { workspace: id } });
       const update = { ...(name !== undefined ? { name } : {}), ...(rate_limit_per_minute !== undefined ? { rateLimitPerMinute: rate_limit_per_minute } : {}) };
@@ -70,14 +77,19 @@ export const adminKeyRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (
         workspaceId: id,
         target: id,
         reason: reason ?? null,
-        details: { before: { name: before.name, rate_limit_per_minute: before.rateLimitPerMinute, webhook_url: (await sluice.webhooks.workspaceSettings(id))?.url ?? null }, ...request.body },
+        details: {
+          before: { name: before.name, rate_limit_per_minute: before.rateLimitPerMinute, webhook_url: (await sluice.webhooks.workspaceSettings(id))?.url ?? null, allowed_actions: (await sluice.actions.policy.effective(id)).allowed },
+          ...request.body,
+        },
       };
       const updated = await audit.audited(entry, async () => {
         // Checked (http(s), public host, a signing secret) before anything changes: a refused URL changes nothing.
         if (webhook_url !== undefined) await sluice.webhooks.setWorkspaceUrl(id, webhook_url);
+        if (allowed_actions !== undefined) await sluice.actions.policy.setWorkspaceAllowlist(id, allowed_actions, actorOf(principalOf(request).keyId));
         return intake.updateWorkspace(id, update);
       });
-      return { ...workspaceView(updated), webhook_url: (await sluice.webhooks.workspaceSettings(id))?.url ?? null };
+      const actions = await sluice.actions.policy.effective(id);
+      return { ...workspaceView(updated), webhook_url: (await sluice.webhooks.workspaceSettings(id))?.url ?? null, allowed_actions: actions.allowed, allowed_actions_source: actions.source };
     },
   );
 
