@@ -207,6 +207,12 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       staleAfterSeconds: config.schedules.staleAfterSeconds,
     });
     seams.resumer = runs.resumer;
+    seams.actions = actions.executor;
+    // A decided `action.unknown` task settles its execution at the next call with the key (docs/actions.md).
+    actions.executor.useApprovals(approvals, async (workspace, id) => {
+      const task = await approvals.get(workspace, id).catch(() => undefined);
+      return task ? { status: task.status, decidedBy: task.decided_by, reason: task.reason } : undefined;
+    });
     seams.startRun = (request) => runs.start(request);
     runs.attach({ approvals, actions: () => seams.actions });
     const health = new HealthRegistry();
