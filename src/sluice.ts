@@ -178,7 +178,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       await killSwitches.assertTaskEnabled(type);
       await budgets.assertWithinBudget(workspace);
     };
-    const webhooks = createWebhooks({ store, queues, config, logger });
+    const webhooks = createWebhooks({ store, queues, config, logger, metrics });
     const jobIndex = createJobIndex(store, logger.child({ component: "job-index" }));
     const jobs = createJobsService({ index: jobIndex, queues, intake, tasks, defaultQueue: DEFAULT_QUEUE, internalQueues: [BATCH_QUEUE, APPROVALS_QUEUE, SCHEDULES_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE, MAINTENANCE_QUEUE], admit, checkCallback: webhooks.checkTarget, logger: logger.child({ component: "jobs" }) });
     const { openai } = config.ai;

@@ -1,11 +1,14 @@
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { DelayedError, UnrecoverableError, type Job } from "bullmq";
 import { isSluiceError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
+import type { Counter } from "../../ports/metrics.ts";
 import type { Queryable } from "../../ports/store.ts";
 import type { QueueManager } from "../queues/queue-manager.ts";
 import { SIGNATURE_HEADER, signPayload } from "./signature.ts";
 import { findDelivery, recordAttempt, type DeliveryRow } from "./sql.ts";
-import { assertDeliverable } from "./targets.ts";
+import { assertDeliverable, guardedLookup } from "./targets.ts";
 
 /** What a delivery job carries: the log row to send, and for a job event the job that settled. */
 export interface DeliveryJobData {
@@ -23,6 +26,8 @@ export interface DeliveryDeps {
   maxAttempts: number;
   backoffMs: number;
   timeoutMs: number;
+  /** `webhook_delivery_attempts_total{event,outcome}`: delivered, retry, failed (last attempt), refused (URL or secret). */
+  attempts?: Counter | undefined;
 }
 
 interface SendResult {
@@ -33,26 +38,36 @@ interface SendResult {
 const SOURCE_POLL_MS = 250;
 const ERROR_TEXT_MAX = 500;
 
-/** One signed POST. Redirects are not followed: a 3xx could point anywhere, the SSRF check saw only the first host. */
-async function post(url: URL, row: DeliveryRow, secrets: string[], timeoutMs: number): Promise<SendResult> {
+/**
+ * One signed POST over node:http(s), whose socket resolves the host through `guardedLookup`.
+ * Redirects are not followed: a 3xx could point anywhere, and it counts as a failed attempt.
+ */
+function post(url: URL, row: DeliveryRow, secrets: string[], options: { timeoutMs: number; allowPrivate: boolean }): Promise<SendResult> {
   const headers = {
     "content-type": "application/json",
+    "content-length": String(Buffer.byteLength(row.body)),
     "user-agent": "Sluice-Webhooks/1",
     [SIGNATURE_HEADER]: signPayload(secrets, row.body, Math.floor(Date.now() / 1000)),
     "Sluice-Delivery-Id": row.id,
     "Sluice-Event": row.event,
   };
-  try {
-    const response = await fetch(url, { method: "POST", headers, body: row.body, redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
-    // Drain the body so the connection is reusable; its content is the receiver's business.
-    await response.arrayBuffer().catch(() => undefined);
-    if (response.status >= 200 && response.status < 300) return { statusCode: response.status, error: null };
-    return { statusCode: response.status, error: `HTTP ${response.status}` };
-  } catch (err) {
-    const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined;
-    const message = err instanceof Error ? (err.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : (cause ?? err.message)) : String(err);
-    return { statusCode: null, error: message.slice(0, ERROR_TEXT_MAX) };
-  }
+  const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+  return new Promise((resolve) => {
+    const request = send(url, { method: "POST", headers, lookup: guardedLookup(options.allowPrivate) }, (response) => {
+      clearTimeout(timer);
+      // Drain the body so the socket is freed; its content is the receiver's business.
+      response.resume();
+      const status = response.statusCode ?? 0;
+      resolve(status >= 200 && status < 300 ? { statusCode: status, error: null } : { statusCode: status, error: `HTTP ${status}` });
+    });
+    // One deadline for connect, send and the answer's head: a receiver that trickles cannot hold a worker.
+    const timer = setTimeout(() => request.destroy(new Error(`no answer within ${options.timeoutMs} ms`)), options.timeoutMs);
+    request.on("error", (err) => {
+      clearTimeout(timer);
+      resolve({ statusCode: null, error: err.message.slice(0, ERROR_TEXT_MAX) });
+    });
+    request.end(row.body);
+  });
 }
 
 /** When BullMQ's exponential backoff (delay * 2^(attempt-1)) will try again. */
@@ -75,6 +90,7 @@ export function deliveryProcessor(deps: DeliveryDeps) {
   }
 
   async function giveUp(row: DeliveryRow, error: string): Promise<never> {
+    deps.attempts?.inc({ event: row.event, outcome: "refused" });
     await recordAttempt(store, row.id, { status: "failed", statusCode: null, error, nextAttemptAt: null });
     logger.warn({ deliveryId: row.id, workspace: row.workspace, error }, "webhook delivery refused");
     throw new UnrecoverableError(error);
@@ -97,12 +113,13 @@ export function deliveryProcessor(deps: DeliveryDeps) {
     if (secrets.length === 0) return giveUp(row, "WEBHOOK_SECRET_MISSING: no signing secret for this workspace");
 
     const attempt = job.attemptsMade + 1;
-    const result = await post(url, row, secrets, deps.timeoutMs);
+    const result = await post(url, row, secrets, { timeoutMs: deps.timeoutMs, allowPrivate: deps.allowPrivate });
+    const last = attempt >= deps.maxAttempts;
+    deps.attempts?.inc({ event: row.event, outcome: result.error === null ? "delivered" : last ? "failed" : "retry" });
     if (result.error === null) {
       await recordAttempt(store, row.id, { status: "delivered", statusCode: result.statusCode, error: null, nextAttemptAt: null });
       return { status: "delivered" };
     }
-    const last = attempt >= deps.maxAttempts;
     await recordAttempt(store, row.id, { status: last ? "failed" : "pending", statusCode: result.statusCode, error: result.error, nextAttemptAt: last ? null : nextAttemptAt(attempt, deps.backoffMs) });
     logger.warn({ deliveryId: row.id, workspace: row.workspace, attempt, statusCode: result.statusCode, error: result.error, last }, "webhook delivery failed");
     throw new Error(`webhook delivery failed: ${result.error}`);

@@ -3,6 +3,7 @@ import { LRUCache } from "lru-cache";
 import type { SluiceConfig } from "../../core/config.ts";
 import { SluiceError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
+import type { Metrics } from "../../ports/metrics.ts";
 import type { Store } from "../../ports/store.ts";
 import type { QueueManager } from "../queues/queue-manager.ts";
 import type { WorkerHandle } from "../queues/types.ts";
@@ -34,6 +35,8 @@ export interface WebhooksOptions {
   queues: QueueManager;
   config: Pick<SluiceConfig, "webhooks">;
   logger: Logger;
+  /** Where `webhook_delivery_attempts_total{event,outcome}` is counted. */
+  metrics?: Metrics;
   /** @default WEBHOOKS_QUEUE */
   queue?: string;
 }
@@ -187,7 +190,12 @@ export function createWebhooks(options: WebhooksOptions) {
   }
 
   function startWorker(workerOptions: { concurrency?: number } = {}): Promise<WorkerHandle> {
-    const processor = deliveryProcessor({ store, queues, logger, secretsFor, allowPrivate: settings.allowPrivate, maxAttempts: settings.maxAttempts, backoffMs: settings.backoffMs, timeoutMs: settings.timeoutMs });
+    const attempts = options.metrics?.counter({
+      name: "webhook_delivery_attempts_total",
+      help: "Completion webhook delivery attempts by event and outcome: delivered, retry (will try again), failed (last attempt), refused (URL or secret)",
+      labelNames: ["event", "outcome"],
+    });
+    const processor = deliveryProcessor({ store, queues, logger, secretsFor, attempts, allowPrivate: settings.allowPrivate, maxAttempts: settings.maxAttempts, backoffMs: settings.backoffMs, timeoutMs: settings.timeoutMs });
     return queues.startWorker(queue, processor, workerOptions);
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { assertDeliverable, isPrivateAddress } from "./targets.js";
+import { assertDeliverable, guardedLookup, isPrivateAddress } from "./targets.js";
 
 const publicOnly = { allowPrivate: false, resolve: async (host: string) => (host === "hooks.example.com" ? ["93.184.216.34"] : host === "rebound.example.com" ? ["10.1.2.3"] : []) };
 
@@ -19,5 +19,15 @@ describe("webhook targets", () => {
   it("allows private targets only when told to", async () => {
     await expect(assertDeliverable("http://127.0.0.1:8080/hook", { allowPrivate: true })).resolves.toBeInstanceOf(URL);
     await expect(assertDeliverable("gopher://127.0.0.1/", { allowPrivate: true })).rejects.toMatchObject({ code: "WEBHOOK_URL_REFUSED" });
+  });
+
+  it("refuses, in the socket's own lookup, a name that resolves to loopback unless private targets are allowed", async () => {
+    const resolveWith = (allowPrivate: boolean) =>
+      new Promise<{ err: (Error & { code?: string }) | null; address: unknown }>((resolve) => guardedLookup(allowPrivate)("localhost", {}, (err, address) => resolve({ err, address })));
+    const refused = await resolveWith(false);
+    expect(refused.err?.code).toBe("WEBHOOK_URL_REFUSED");
+    const allowed = await resolveWith(true);
+    expect(allowed.err).toBeNull();
+    expect(isPrivateAddress(String(allowed.address))).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
+import { lookup as lookupCallback, type LookupAddress } from "node:dns";
 import { lookup } from "node:dns/promises";
-import { BlockList, isIP } from "node:net";
+import { BlockList, isIP, type LookupFunction } from "node:net";
 import { SluiceError } from "../../core/errors.ts";
 
 /**
@@ -96,4 +97,23 @@ export async function assertDeliverable(raw: string, options: TargetCheckOptions
     throw refuse(`The callback host ${host} is a loopback or private address; Sluice calls only public hosts (WEBHOOK_ALLOW_PRIVATE=true allows private ones)`, raw);
   }
   return url;
+}
+
+/**
+ * A `lookup` for the delivery's socket that refuses private addresses. The check before the
+ * request resolves the name once and the socket would resolve it again: a name re-pointed in
+ * between (DNS rebinding) would slip through, unless the socket's own resolution is checked.
+ */
+export function guardedLookup(allowPrivate: boolean): LookupFunction {
+  return (hostname, options, callback) => {
+    lookupCallback(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
+      if (err) return callback(err, "", 0);
+      if (!allowPrivate && (addresses.length === 0 || addresses.some((a) => isPrivateAddress(a.address)))) {
+        return callback(Object.assign(new Error(`${hostname} resolves to a loopback or private address (WEBHOOK_ALLOW_PRIVATE is off)`), { code: "WEBHOOK_URL_REFUSED" }), "", 0);
+      }
+      if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
+      const [first] = addresses;
+      return callback(null, first?.address ?? "", first?.family ?? 4);
+    });
+  };
 }
