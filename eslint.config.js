@@ -1,6 +1,14 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
+// Database, Redis and AI SDK clients: only adapters (and the root that builds them) import these.
+const DRIVERS = ["pg", "pg-*", "ioredis", "openai", "@anthropic-ai/*", "@electric-sql/*"];
+// `await import(...)` escapes no-restricted-imports: the same boundary for lazy imports.
+const NO_ADAPTER_IMPORT_EXPRESSION = {
+  selector: "ImportExpression[source.value=/(^|\\/)adapters\\/|^(pg|ioredis|openai|@anthropic-ai\\/|@electric-sql\\/)/]",
+  message: "Only the root (the files directly in src/) and adapters import adapters and drivers.",
+};
+
 export default tseslint.config(
   { ignores: ["dist/", "node_modules/", ".sluice/", "coverage/"] },
   js.configs.recommended,
@@ -25,16 +33,37 @@ export default tseslint.config(
   },
   { files: ["**/*.js", "**/*.mjs"], ...tseslint.configs.disableTypeChecked },
   {
-    // Core and ports hold no I/O: they never import drivers, servers or SDKs.
-    files: ["src/core/**/*.ts", "src/ports/**/*.ts"],
+    // Core holds no I/O: it never imports drivers, servers, SDKs or another layer.
+    files: ["src/core/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { patterns: [...DRIVERS, "bullmq", "**/adapters/**", "**/pipeline/**", "**/server/**", "**/cli/**"] }] },
+  },
+  {
+    // Ports are interfaces: the queue port names BullMQ's classes (types only), nothing runs here.
+    files: ["src/ports/**/*.ts"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: ["bullmq", "pg", "ioredis", "fastify", "openai", "@anthropic-ai/*", "@electric-sql/*", "**/adapters/**", "**/server/**", "**/cli/**"] }],
+      "no-restricted-imports": "off",
+      "@typescript-eslint/no-restricted-imports": [
+        "error",
+        { patterns: [...DRIVERS.map((group) => ({ group: [group] })), { group: ["bullmq"], allowTypeImports: true }, { group: ["**/adapters/**", "**/pipeline/**", "**/server/**", "**/cli/**"] }] },
+      ],
     },
   },
   {
-    // The server and CLI steer through the pipeline; they never reach into adapters' internals.
+    // The behaviours reach engines only through ports; which adapter runs is the root's choice (src/sluice.ts, src/wiring.ts).
     files: ["src/pipeline/**/*.ts"],
-    rules: { "no-restricted-imports": ["error", { patterns: ["**/server/**", "**/cli/**", "fastify"] }] },
+    ignores: ["**/*.test.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [...DRIVERS, "**/adapters/**", "**/server/**", "**/cli/**"] }],
+      "no-restricted-syntax": ["error", NO_ADAPTER_IMPORT_EXPRESSION],
+    },
+  },
+  {
+    // The server and CLI steer through the pipeline (and the root); they never reach into adapters or drivers.
+    files: ["src/server/**/*.ts", "src/cli/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [...DRIVERS, "**/adapters/**"] }],
+      "no-restricted-syntax": ["error", NO_ADAPTER_IMPORT_EXPRESSION],
+    },
   },
   { files: ["src/cli/**/*.ts", "scripts/**", "bench/**", "tests/**"], rules: { "no-console": "off" } },
 );

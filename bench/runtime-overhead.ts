@@ -9,6 +9,9 @@
  *
  * Uses REDIS_URL when set, else starts Debian's redis-server on a free port.
  */
+import { createRedisKv } from "../src/adapters/kv/redis/kv.ts";
+import { createRedisLimitCounters } from "../src/adapters/limits/redis/counters.ts";
+import { createMemoryLimitCounters } from "../src/adapters/limits/memory/counters.ts";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
@@ -40,7 +43,8 @@ function runtime(withRedis: boolean): ProviderRuntime {
     defaults: { provider: "openai", model: MODEL, maxOutputTokens: 20, embeddingModel: "text-embedding-3-small" },
     // Limits far above what the run reaches, so every call goes through the limiter's path.
     limits: { default: { rpm: 100_000_000, tpm: 10_000_000_000 }, keyPrefix: `bench:overhead:${Date.now()}` },
-    ...(withRedis ? { redis } : {}),
+    limitCounters: withRedis ? createRedisLimitCounters(redis) : createMemoryLimitCounters(),
+    ...(withRedis ? { publishTo: createRedisKv({ client: redis }) } : {}),
   });
 }
 

@@ -1,4 +1,7 @@
 import { createLogger } from "./adapters/log/pino.ts";
+
+// The CLI builds its logger before the instance (pretty on a terminal): the root hands it the adapter.
+export { createLogger };
 import { createPrometheusMetrics, type PrometheusMetrics } from "./adapters/metrics/prometheus.ts";
 import type { QueueBackend } from "./adapters/queue/index.ts";
 import { loadConfig, type SluiceConfig } from "./core/config.ts";
@@ -10,6 +13,7 @@ import { createIntake, type Intake } from "./pipeline/intake/index.ts";
 import { createJobsService, type JobsService } from "./pipeline/jobs/jobs-service.ts";
 import { createJobIndex } from "./pipeline/jobs/job-index.ts";
 import { startTaskWorkers } from "./pipeline/jobs/task-workers.ts";
+import { createAdmission } from "./pipeline/jobs/admission.ts";
 import { TaskRegistry, type TaskDefinition, type TaskHandler } from "./pipeline/jobs/tasks.ts";
 import { migrate, type MigrateResult } from "./pipeline/migrator.ts";
 import { createLlmHealthCheck, createProviderRuntime, runtimeOptionsFromConfig, type ProviderRuntime } from "./pipeline/runtime/index.ts";
@@ -19,20 +23,20 @@ import { createSchedules, SCHEDULES_QUEUE, type ScheduleDefinition, type Schedul
 import type { ActionExecutor, WaitingStepResumer } from "./pipeline/runs/contracts.ts";
 import { createRuns, RUNS_QUEUE, type PipelineDefinition, type Runs, type RunView } from "./pipeline/runs/index.ts";
 import { createAccounting, createBudgets, createPriceTable, type Accounting, type Budgets } from "./pipeline/accounting/index.ts";
-import { cacheEngineFromConfig, createResultCache, type ResultCache } from "./pipeline/cache/index.ts";
+import { createResultCache, type ResultCache } from "./pipeline/cache/index.ts";
 import { createEmbeddingsService, type EmbeddingsService } from "./pipeline/embeddings/index.ts";
 import { createKillSwitches, createRuntimeFlags, flagDefaultsFromConfig, type KillSwitches, type RuntimeFlags } from "./pipeline/flags/index.ts";
 import { createActions, type ActionDefinition, type Actions } from "./pipeline/actions/index.ts";
 import { createProvidersFromConfig } from "./adapters/provider/from-config.ts";
 import { createOpenAIBatchApi } from "./adapters/provider/openai/batch-api.ts";
-import type { RedisKv } from "./adapters/kv/redis/kv.ts";
+import { classifyByRules } from "./adapters/provider/local/rules.ts";
 import { queueDefaultsFromConfig } from "./pipeline/queues/defaults.ts";
 import { createQueueManager, type QueueManager } from "./pipeline/queues/queue-manager.ts";
 import type { WorkerHandle } from "./pipeline/queues/types.ts";
 import { createWebhooks, WEBHOOKS_QUEUE, type Webhooks } from "./pipeline/webhooks/index.ts";
 import type { Kv } from "./ports/kv.ts";
 import type { Store } from "./ports/store.ts";
-import { openFleetReports, openKv, openQueueBackend, openSqlSocket, openStore, registerCoreChecks } from "./wiring.ts";
+import { openFleetReports, openCacheEngine, openKv, openLimitCounters, openQueueBackend, openSqlSocket, openStore, registerCoreChecks } from "./wiring.ts";
 
 /** The queue `POST /ai/jobs` uses when neither the request nor the task names one. */
 export const DEFAULT_QUEUE = "ai-jobs";
@@ -88,14 +92,14 @@ export interface Sluice {
   /** Embeddings: bulk ingest, vector search, the backfill worker on `ai-batch-queue` and its operations. */
   readonly embeddings: EmbeddingsService;
   readonly migrations: MigrateResult | undefined;
+  /** Signed completion webhooks of jobs and runs: workspace settings, the delivery log, redelivery. */
+  readonly webhooks: Webhooks;
   /** Human approvals: the inbox, decisions (audited, resuming the waiting run), deadlines, archive. */
   readonly approvals: Approvals;
   /** Cron schedules of tasks and pipelines on BullMQ job schedulers. */
   readonly schedules: Schedules;
   /** Declares a schedule in code: `sluice.schedule({ name, cron, tz, target: { kind: "task", name, input, workspace } })`. */
   schedule(definition: ScheduleDefinition): Promise<ScheduleJson>;
-  /** Signed completion webhooks of jobs and runs: workspace settings, the delivery log, redelivery. */
-  readonly webhooks: Webhooks;
   /** Pipelines and their durable runs: start, read, cancel, replay, events, entity state. */
   readonly runs: Runs;
   /** Registers a pipeline (see `definePipeline`) so runs can start and workers execute it. */
@@ -126,7 +130,7 @@ async function openSteering(
   const prices = createPriceTable(config.ai.prices, (route) => logger.warn({ route }, "no price for this provider/model: its cost is counted as 0 (set AI_PRICES)"));
   const accounting = createAccounting({ store, metrics, prices, logger });
   const budgets = createBudgets({ store, accounting, audit, defaultDailyTokens: config.budgets.workspaceDailyTokens, cacheMs: config.flags.cacheMs });
-  const cache = createResultCache({ engine: cacheEngineFromConfig(config), metrics, logger, ttlSeconds: config.cache.ttlSeconds, enabled: config.cache.enabled });
+  const cache = createResultCache({ engine: openCacheEngine(config), metrics, logger, ttlSeconds: config.cache.ttlSeconds, enabled: config.cache.enabled });
   return { flags, killSwitches, cache, accounting, budgets };
 }
 
@@ -134,7 +138,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
   const config = options.config ?? loadConfig(options.env);
   const logger = options.logger ?? createLogger({ level: config.log.level });
   const metrics = createPrometheusMetrics();
-  const { store, pglite } = await openStore(config);
+  const { store, pglite, pool } = await openStore(config);
   const closers: Array<() => Promise<void>> = [() => store.close()];
   const closeAll = async () => {
     for (const close of closers.reverse()) await close().catch((err: unknown) => logger.error({ err }, "close failed"));
@@ -146,7 +150,8 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
 
     const closeSqlSocket = await openSqlSocket(config, pglite, logger);
     if (closeSqlSocket) closers.push(closeSqlSocket);
-    const kv = openKv(config, store);
+    const { kv, redis } = openKv(config, store);
+    const limits = openLimitCounters({ redis, pool });
     closers.push(() => kv.close());
     const queueBackend = await openQueueBackend(config, pglite, logger);
     closers.push(() => queueBackend.close());
@@ -154,7 +159,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
     closers.push(() => queues.close());
     declareQueues(queues, config);
 
-    const intake = createIntake({ store, kv, config, logger: logger.child({ component: "intake" }) });
+    const intake = createIntake({ store, kv, limits, config, logger: logger.child({ component: "intake" }) });
     const audit = createAuditLog(store);
     const auditRetention = createAuditRetention({ store, audit, queues, logger, retentionDays: config.audit.retentionDays, everyMs: config.audit.archiveIntervalMs });
     const providers = createProvidersFromConfig(config);
@@ -163,7 +168,8 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       providers,
       metrics,
       logger: logger.child({ component: "runtime" }),
-      ...(kv.kind === "redis" ? { redis: (kv as RedisKv).client } : {}),
+      limitCounters: limits,
+      ...(redis ? { publishTo: kv } : {}),
     });
     closers.push(() => runtime.close());
     const { flags, killSwitches, cache, accounting, budgets } = await openSteering(config, { store, audit, metrics, logger, runtime, providers: providers.map((p) => p.name) });
@@ -172,30 +178,21 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
     const tasks = new TaskRegistry();
     const { ai } = config;
     const defaults = { provider: ai.provider, model: ai.model, maxOutputTokens: ai.maxOutputTokens, embeddingProvider: ai.embeddingProvider, embeddingModel: ai.embeddingModel, embeddingDimensions: ai.embeddingDimensions };
-    for (const task of builtinTasks(runtime, { cache, accounting, defaults, allowedModels: ai.allowedModels, providers: providers.map((p) => p.name) })) tasks.register(task);
-    // Kill switch then budget: at intake (refused with Retry-After) and before each job runs (it waits).
-    const admit = async (workspace: string, type: string): Promise<void> => {
-      await killSwitches.assertTaskEnabled(type);
-      await budgets.assertWithinBudget(workspace);
-    };
+    for (const task of builtinTasks(runtime, { cache, accounting, defaults, allowedModels: ai.allowedModels, providers: providers.map((p) => p.name), ruleClassifier: classifyByRules })) tasks.register(task);
+    const admission = createAdmission({ killSwitches, budgets, recheckMs: config.flags.recheckMs });
     const webhooks = createWebhooks({ store, queues, config, logger, metrics });
     const jobIndex = createJobIndex(store, logger.child({ component: "job-index" }));
-    const jobs = createJobsService({ index: jobIndex, queues, intake, tasks, defaultQueue: DEFAULT_QUEUE, internalQueues: [BATCH_QUEUE, APPROVALS_QUEUE, SCHEDULES_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE, MAINTENANCE_QUEUE], admit, checkCallback: webhooks.checkTarget, logger: logger.child({ component: "jobs" }) });
+    const jobs = createJobsService({ index: jobIndex, queues, intake, tasks, defaultQueue: DEFAULT_QUEUE, internalQueues: [BATCH_QUEUE, APPROVALS_QUEUE, SCHEDULES_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE, MAINTENANCE_QUEUE], admit: admission.atIntake, checkCallback: webhooks.checkTarget, logger: logger.child({ component: "jobs" }) });
     const { openai } = config.ai;
     const batchApi = openai.apiKey || openai.baseUrl ? createOpenAIBatchApi({ apiKey: openai.apiKey, baseURL: openai.baseUrl }) : undefined;
     const embeddings = await createEmbeddingsService({ store, queues, runtime, flags, metrics, logger, config, queue: BATCH_QUEUE, ...(batchApi ? { batchApi } : {}) });
     closers.push(() => embeddings.close());
-    // A held-back job looks again every KILL_SWITCH_RECHECK_MS (a budget reset or raise, a switch turned back on).
-    const gate = async (job: { workspace: string; type: string }): Promise<void> => {
-      await killSwitches.assertTaskEnabled(job.type);
-      await budgets.assertWithinBudget(job.workspace, { maxWaitMs: config.flags.recheckMs });
-    };
     // A settled run's completion webhooks (workspace default URL), then the library user's own hook.
     const onRunSettled = async (run: RunView): Promise<void> => {
       await webhooks.runSettled(run);
       await options.onRunSettled?.(run);
     };
-    const runs = createRuns({ store, queues, tasks, audit, logger, gate, onRunSettled });
+    const runs = createRuns({ store, queues, tasks, audit, logger, gate: admission.beforeRun, onRunSettled });
     // Runs, actions and approvals are built apart and meet here: each side reads the others late.
     const seams: { resumer?: WaitingStepResumer; actions?: ActionExecutor; startRun?: StartRun } = {};
     const approvals = createApprovals({ store, queues, audit, metrics, logger, defaultSlaSeconds: config.approvals.defaultSlaSeconds, sweepMs: config.approvals.sweepMs, resumer: () => seams.resumer, actions: () => seams.actions });
@@ -216,9 +213,9 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
     seams.startRun = (request) => runs.start(request);
     runs.attach({ approvals, actions: () => seams.actions });
     const health = new HealthRegistry();
-    registerCoreChecks(health, { store, kv, queues: queueBackend, config });
+    registerCoreChecks(health, { store, redis, queues: queueBackend, config });
     // Each process publishes its provider view so that any one (the API too) answers /health/llm for the fleet.
-    const llmHealth = createLlmHealthCheck(runtime, { fleet: { reports: openFleetReports(kv, store), logger: logger.child({ component: "llm-health" }) } });
+    const llmHealth = createLlmHealthCheck(runtime, { fleet: { reports: openFleetReports(redis, store), logger: logger.child({ component: "llm-health" }) } });
     health.register(llmHealth);
     closers.push(() => llmHealth.close());
 
@@ -245,10 +242,10 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       action: (definition) => actions.register(definition),
       embeddings,
       migrations,
+      webhooks,
       approvals,
       schedules,
       schedule: (definition) => schedules.declare(definition),
-      webhooks,
       runs,
       pipeline(definition) {
         runs.register(definition as PipelineDefinition);
@@ -258,13 +255,13 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
         if (taskOptions.queue && !queues.has(taskOptions.queue)) queues.declare(taskOptions.queue);
       },
       async startWorkers(workerOptions = {}) {
-        const handles = await startTaskWorkers({ queues, tasks, logger, metrics, exclude: [BATCH_QUEUE, APPROVALS_QUEUE, SCHEDULES_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE, MAINTENANCE_QUEUE], gate, onSettled: async (outcome) => {
+        const handles = await startTaskWorkers({ queues, tasks, logger, metrics, exclude: [BATCH_QUEUE, APPROVALS_QUEUE, SCHEDULES_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE, MAINTENANCE_QUEUE], gate: admission.beforeRun, onSettled: async (outcome) => {
             await jobIndex.settle(outcome.envelope.workspace, outcome.id, outcome.status);
             await webhooks.jobSettled(outcome);
           }, maxWaitMs: config.ai.maxWaitForProviderMs, ...workerOptions });
+        handles.push(await approvals.startWorker(), await schedules.startWorker());
         handles.push(await webhooks.startWorker());
         handles.push(await auditRetention.startWorker());
-        handles.push(await approvals.startWorker(), await schedules.startWorker());
         const backfill = await embeddings.startWorker();
         const runWorker = await runs.startWorker(workerOptions.concurrency ? { concurrency: workerOptions.concurrency } : {});
         return [...handles, ...(backfill ? [backfill] : []), runWorker];

@@ -2,7 +2,6 @@
 // PGlite, Fastify, drivers) when it runs, so `sluice --help` or `sluice status` starts in a
 // fraction of a second instead of loading the whole server.
 import { existsSync, readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { Command, Option } from "commander";
 import { ApiError } from "./client.ts";
 import { SluiceError } from "../core/errors.ts";
@@ -59,9 +58,7 @@ program
     const { loadConfig } = await import("../core/config.ts");
     const { migrate } = await import("../pipeline/migrator.ts");
     const config = loadConfig();
-    const store = config.storage.databaseUrl
-      ? (await import("../adapters/store/pg/store.ts")).createPgStore({ connectionString: config.storage.databaseUrl, poolSize: 2 })
-      : await (await import("../adapters/store/pglite/store.ts")).createPgliteStore({ dataDir: resolve(config.storage.dataDir, "pgdata") });
+    const { store } = await (await import("../wiring.ts")).openStore({ ...config, storage: { ...config.storage, poolSize: 2 } });
     try {
       const result = await migrate(store, { requireVector: config.embeddings.vectorSearchEnabled });
       console.log(result.applied.length > 0 ? `Applied: ${result.applied.join(", ")}` : "Nothing to apply.");

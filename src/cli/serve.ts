@@ -1,8 +1,7 @@
 import type { FastifyInstance } from "fastify";
-import { createLogger } from "../adapters/log/pino.ts";
 import { loadConfig } from "../core/config.ts";
 import { buildServer } from "../server/app.ts";
-import { createSluice, type Sluice } from "../sluice.ts";
+import { createLogger, createSluice, type Sluice } from "../sluice.ts";
 
 export type Role = "api" | "worker" | "all";
 

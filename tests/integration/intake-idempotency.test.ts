@@ -10,6 +10,7 @@ import { loadConfig } from "../../src/core/config.ts";
 import { SluiceError } from "../../src/core/errors.ts";
 import type { Kv } from "../../src/ports/kv.ts";
 import type { Store } from "../../src/ports/store.ts";
+import { createMemoryLimitCounters } from "../../src/adapters/limits/memory/counters.ts";
 import { createIdempotency, createIntake, idempotencyKey } from "../../src/pipeline/intake/index.ts";
 import { migrate } from "../../src/pipeline/migrator.ts";
 import { freshPostgresDatabase, redisUrl } from "../harness/databases.ts";
@@ -90,7 +91,7 @@ describe.each(targets)("idempotent intake record on $name", ({ open }) => {
   });
 
   it("takes its TTL from IDEMPOTENCY_TTL_SECONDS and shows it on inspection", async () => {
-    const intake = createIntake({ ...handle, config: loadConfig({ IDEMPOTENCY_TTL_SECONDS: "3600" }) });
+    const intake = createIntake({ limits: createMemoryLimitCounters(), ...handle, config: loadConfig({ IDEMPOTENCY_TTL_SECONDS: "3600" }) });
     const ws = `idem-${run}-ttl`;
     await intake.claim(ws, "r1", "job-1");
     const record = await intake.inspectClaim(ws, "r1");
@@ -146,7 +147,7 @@ describe("runbook 001: Duplicate job execution despite idempotency", () => {
     const store = await createPgliteStore({});
     try {
       await migrate(store);
-      const intake = createIntake({ store, kv, config: loadConfig({ REDIS_URL: redis.url }) });
+      const intake = createIntake({ limits: createMemoryLimitCounters(), store, kv, config: loadConfig({ REDIS_URL: redis.url }) });
       const jobId = randomUUID();
       expect(await intake.claim("ws-123", "req-456", jobId)).toEqual({ created: true, jobId });
       expect(idempotencyKey("ws-123", "req-456")).toBe("ai:idempotency:ws-123:req-456");
@@ -176,7 +177,7 @@ describe("runbook 001: Duplicate job execution despite idempotency", () => {
     const store = await createPgliteStore({});
     try {
       await migrate(store);
-      const intake = createIntake({ store, kv: createPostgresKv({ store }), config: loadConfig({}) });
+      const intake = createIntake({ limits: createMemoryLimitCounters(), store, kv: createPostgresKv({ store }), config: loadConfig({}) });
       await intake.claim("ws-123", "req-456", "job-1");
       await intake.confirmClaim("ws-123", "req-456", "job-1");
       // Keep in step with docs/intake.md.

@@ -6,6 +6,7 @@ import { createPgliteStore } from "../../src/adapters/store/pglite/store.ts";
 import { loadConfig } from "../../src/core/config.ts";
 import { SluiceError } from "../../src/core/errors.ts";
 import type { Store } from "../../src/ports/store.ts";
+import { createMemoryLimitCounters } from "../../src/adapters/limits/memory/counters.ts";
 import { createIntake, type Intake } from "../../src/pipeline/intake/index.ts";
 import { migrate } from "../../src/pipeline/migrator.ts";
 import { freshPostgresDatabase } from "../harness/databases.ts";
@@ -32,7 +33,7 @@ const targets: { name: string; open: () => Promise<Store> }[] = [
 describe.each(targets)("workspaces and API keys on $name", ({ open }) => {
   let store: Store;
   let intake: Intake;
-  const make = (authCacheTtlMs?: number) => createIntake({ store, kv: createPostgresKv({ store }), config, authCacheTtlMs });
+  const make = (authCacheTtlMs?: number) => createIntake({ limits: createMemoryLimitCounters(), store, kv: createPostgresKv({ store }), config, authCacheTtlMs });
 
   beforeAll(async () => {
     store = await open();

@@ -4,6 +4,10 @@ import { createPostgresKv } from "../../src/adapters/kv/postgres/kv.ts";
 import { createRedisKv } from "../../src/adapters/kv/redis/kv.ts";
 import { createPgStore } from "../../src/adapters/store/pg/store.ts";
 import { createPgliteStore } from "../../src/adapters/store/pglite/store.ts";
+import { createMemoryLimitCounters } from "../../src/adapters/limits/memory/counters.ts";
+import { createPostgresLimitCounters } from "../../src/adapters/limits/postgres/counters.ts";
+import { createRedisLimitCounters } from "../../src/adapters/limits/redis/counters.ts";
+import type { LimitCounters } from "../../src/ports/limits.ts";
 import { loadConfig } from "../../src/core/config.ts";
 import { RateLimitedError, SluiceError } from "../../src/core/errors.ts";
 import type { Kv } from "../../src/ports/kv.ts";
@@ -16,8 +20,9 @@ import { freePort } from "../harness/servers.ts";
 interface Opened {
   store: Store;
   kv: Kv;
+  limits: LimitCounters;
   /** A second process's view: its own connections to the same counters (absent for memory). */
-  second?: () => { store: Store; kv: Kv };
+  second?: () => { store: Store; kv: Kv; limits: LimitCounters };
   cleanup(): Promise<void>;
 }
 
@@ -40,10 +45,11 @@ const targets: Target[] = [
       return {
         store,
         kv,
+        limits: createRedisLimitCounters(kv.client),
         second: () => {
           const other = createRedisKv({ url: redisUrl(0) });
           others.push(other);
-          return { store, kv: other };
+          return { store, kv: other, limits: createRedisLimitCounters(other.client) };
         },
         cleanup: async () => {
           await kv.deleteByPattern(`ai:ratelimit:${run}-*`);
@@ -64,10 +70,11 @@ const targets: Target[] = [
       return {
         store,
         kv: createPostgresKv({ store }),
+        limits: createPostgresLimitCounters(store.pool),
         second: () => {
           const other = createPgStore({ connectionString: url, poolSize: 5 });
           others.push(other);
-          return { store: other, kv: createPostgresKv({ store: other }) };
+          return { store: other, kv: createPostgresKv({ store: other }), limits: createPostgresLimitCounters(other.pool) };
         },
         cleanup: async () => {
           for (const s of [...others, store]) await s.close();
@@ -81,7 +88,7 @@ const targets: Target[] = [
     open: async () => {
       const store = await createPgliteStore({});
       await migrate(store);
-      return { store, kv: createPostgresKv({ store }), cleanup: () => store.close() };
+      return { store, kv: createPostgresKv({ store }), limits: createMemoryLimitCounters(), cleanup: () => store.close() };
     },
   },
 ];
@@ -109,7 +116,7 @@ describe.each(targets)("per-workspace rate limits on $name", ({ backend, open })
 
   beforeAll(async () => {
     opened = await open();
-    intake = createIntake({ store: opened.store, kv: opened.kv, config });
+    intake = createIntake({ store: opened.store, kv: opened.kv, limits: opened.limits, config });
   });
   afterAll(async () => {
     await opened.cleanup();
@@ -158,7 +165,7 @@ describe.each(targets)("per-workspace rate limits on $name", ({ backend, open })
   });
 
   it("a new window starts when the old one ends", async () => {
-    const quick = createIntake({ store: opened.store, kv: opened.kv, config, rateLimitWindowSeconds: 1 });
+    const quick = createIntake({ store: opened.store, kv: opened.kv, limits: opened.limits, config, rateLimitWindowSeconds: 1 });
     const id = await ws(2);
     await quick.consume(id);
     await quick.consume(id);
@@ -181,7 +188,7 @@ describe("rate limiter failures", () => {
   it("an unreachable Redis is DEPENDENCY_UNAVAILABLE (503), not a 429 or a crash", async () => {
     const client = new Redis({ port: await freePort(), lazyConnect: true, enableOfflineQueue: false, retryStrategy: () => null, maxRetriesPerRequest: 0 });
     client.on("error", () => undefined);
-    const limiter = createWorkspaceRateLimiter({ backend: { kind: "redis", client } });
+    const limiter = createWorkspaceRateLimiter({ counters: createRedisLimitCounters(client) });
     const err = await limiter.consume("ws-down").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SluiceError);
     expect((err as SluiceError).code).toBe("DEPENDENCY_UNAVAILABLE");

@@ -1,3 +1,4 @@
+import { createMemoryLimitCounters } from "../../src/adapters/limits/memory/counters.ts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/adapters/log/pino.ts";
 import { createPrometheusMetrics, type PrometheusMetrics } from "../../src/adapters/metrics/prometheus.ts";
@@ -18,6 +19,7 @@ const LOCAL = { provider: "local", model: "local" };
 
 function runtime(overrides: Partial<ProviderRuntimeOptions> = {}): ProviderRuntime {
   return createProviderRuntime({
+    limitCounters: createMemoryLimitCounters(),
     providers: [createOpenAIProvider({ baseURL: server.openaiBaseUrl, apiKey: "sk-test", timeoutMs: 5_000 }), createLocalProvider()],
     metrics,
     logger: createLogger({ level: "silent" }),

@@ -1,3 +1,6 @@
+import { createRedisKv } from "../../src/adapters/kv/redis/kv.ts";
+import { createMemoryLimitCounters } from "../../src/adapters/limits/memory/counters.ts";
+import { createRedisLimitCounters } from "../../src/adapters/limits/redis/counters.ts";
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -29,7 +32,8 @@ function runtime(limits: ProviderRuntimeLimits, options: { redis?: boolean; prov
     defaults: { provider: options.providerName ?? "openai", model: "gpt-4o-mini", maxOutputTokens: 90, embeddingModel: "text-embedding-3-small" },
     limits: { keyPrefix, windowSeconds: 1, ...limits },
     retry: { maxAttempts: 6, baseDelayMs: 50, maxDelayMs: 500, maxRetryAfterMs: 5_000 },
-    ...(redis ? { redis } : {}),
+    limitCounters: redis ? createRedisLimitCounters(redis) : createMemoryLimitCounters(),
+    ...(redis ? { publishTo: createRedisKv({ client: redis }) } : {}),
   });
   runtimes.push(rt);
   return rt;

@@ -1,3 +1,4 @@
+import { createMemoryLimitCounters } from "../../src/adapters/limits/memory/counters.ts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/adapters/log/pino.ts";
 import { createPrometheusMetrics, type PrometheusMetrics } from "../../src/adapters/metrics/prometheus.ts";
@@ -15,6 +16,7 @@ let metrics: PrometheusMetrics;
 
 function runtime(overrides: Partial<ProviderRuntimeOptions> = {}): ProviderRuntime {
   return createProviderRuntime({
+    limitCounters: createMemoryLimitCounters(),
     providers: [
       createOpenAIProvider({ baseURL: server.openaiBaseUrl, apiKey: "sk-test", timeoutMs: 10_000 }),
       createAnthropicProvider({ baseURL: server.anthropicBaseUrl, apiKey: "sk-ant-test", timeoutMs: 10_000 }),

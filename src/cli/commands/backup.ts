@@ -1,5 +1,4 @@
-import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { readFileSync, writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { clientFor, withClientOptions, type ClientFlags } from "./shared.ts";
 
@@ -27,19 +26,9 @@ export function registerBackupCommands(program: Command): void {
     .requiredOption("--from <file>", "a .tar.gz written by `sluice backup`")
     .action(async (flags: { from: string }) => {
       // Imported here: PGlite is heavy and no other command of this file needs it.
-      const [{ openPglite }, { loadConfig }] = await Promise.all([import("../../adapters/store/pglite/open.ts"), import("../../core/config.ts")]);
-      const config = loadConfig();
-      const target = resolve(config.storage.dataDir, "pgdata");
-      if (existsSync(target) && readdirSync(target).some((f) => f !== "sluice.pid")) {
-        const aside = `${target}.before-restore-${Date.now()}`;
-        // Opening it locks it: a running Sluice makes this fail with DATA_DIR_LOCKED before anything moves.
-        await (await openPglite(target)).close();
-        renameSync(target, aside);
-        console.log(`Moved the current database to ${aside}.`);
-      }
-      const db = await openPglite(target, { restoreFrom: new Blob([readFileSync(flags.from)]) });
-      const { rows } = await db.query<{ n: string }>("SELECT count(*)::text AS n FROM sluice_migrations");
-      await db.close();
-      console.log(`Restored ${flags.from} into ${target} (${rows[0]?.n ?? 0} migrations recorded). Start Sluice again.`);
+      const [{ restoreDataFolder }, { loadConfig }] = await Promise.all([import("../../embedded-folder.ts"), import("../../core/config.ts")]);
+      const restored = await restoreDataFolder(loadConfig().storage.dataDir, readFileSync(flags.from));
+      if (restored.movedAside) console.log(`Moved the current database to ${restored.movedAside}.`);
+      console.log(`Restored ${flags.from} into ${restored.target} (${restored.migrations} migrations recorded). Start Sluice again.`);
     });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createMemoryCacheEngine } from "./engines.ts";
+import { createMemoryCacheEngine } from "../../adapters/cache/memory/engine.ts";
 import { cacheKey, canonicalJson } from "./key.ts";
 
 describe("cache keys", () => {

@@ -1,5 +1,5 @@
 import { RateLimitedError } from "../../core/errors.ts";
-import { makeLimiter, type RateLimitBackend } from "./rate-limit.ts";
+import type { LimitCounters } from "../../ports/limits.ts";
 
 /**
  * Counts wrong API keys per client address. A key has ~238 bits, so guessing is hopeless, but a
@@ -15,8 +15,8 @@ export interface AuthThrottle {
 
 const WINDOW_SECONDS = 60;
 
-export function createAuthThrottle(backend: RateLimitBackend, failuresPerMinute: number): AuthThrottle {
-  const limiter = makeLimiter(backend, failuresPerMinute, WINDOW_SECONDS, "ai:authfail");
+export function createAuthThrottle(counters: LimitCounters, failuresPerMinute: number): AuthThrottle {
+  const limiter = counters.limiter({ points: failuresPerMinute, durationSeconds: WINDOW_SECONDS, keyPrefix: "ai:authfail" });
   return {
     async assertAllowed(client) {
       // A counter store that is down must not lock everyone out: authentication itself still runs.

@@ -6,7 +6,8 @@ import { SluiceError } from "../../core/errors.ts";
 import { createAuthThrottle } from "./auth-throttle.ts";
 import { createApiKeys, type ApiKey, type CreateApiKeyInput, type CreatedApiKey, type ListApiKeysOptions } from "./api-keys.ts";
 import { createIdempotency, type ClaimResult, type IdempotencyRecord } from "./idempotency.ts";
-import { createWorkspaceRateLimiter, resolveRateLimitBackend, type RateLimitBackend, type RateLimitDecision } from "./rate-limit.ts";
+import type { LimitCounters } from "../../ports/limits.ts";
+import { createWorkspaceRateLimiter, type RateLimitDecision } from "./rate-limit.ts";
 import { hasScope, requireScope, type Principal, type Scope } from "./scopes.ts";
 import * as workspaces from "./workspaces.ts";
 import type { ListWorkspacesOptions, Workspace, WorkspaceOptions, WorkspaceUpdate } from "./workspaces.ts";
@@ -26,8 +27,8 @@ export interface IntakeOptions {
    */
   kv: Kv;
   config: Pick<SluiceConfig, "intake">;
-  /** Where rate-limit counters live. @default resolveRateLimitBackend({ store, kv }) */
-  rateLimit?: RateLimitBackend;
+  /** Where rate-limit counters live (chosen once at the root, shared with the provider limits). */
+  limits: LimitCounters;
   /** How long `authenticate` trusts its in-process cache. @default 5000 */
   authCacheTtlMs?: number;
   /** Rate-limit window; the configured limits are per this window. @default 60 */
@@ -40,7 +41,7 @@ export type RequestKind = "jobs" | "reads" | "search" | "ingest";
 
 /** Everything the jobs API and the CLI need from intake, over one store and one Kv. */
 export interface Intake {
-  readonly rateLimitBackend: RateLimitBackend["kind"];
+  readonly rateLimitBackend: LimitCounters["kind"];
   readonly idempotencyTtlSeconds: number;
   createWorkspace(id: string, name: string, options?: WorkspaceOptions): Promise<Workspace>;
   ensureWorkspace(id: string, name: string, options?: WorkspaceOptions): Promise<Workspace>;
@@ -74,24 +75,24 @@ export function createIntake(options: IntakeOptions): Intake {
   const { store, kv, config } = options;
   const keys = createApiKeys({ store, cacheTtlMs: options.authCacheTtlMs });
   const idempotency = createIdempotency({ kv, ttlSeconds: config.intake.idempotencyTtlSeconds });
-  const backend = options.rateLimit ?? resolveRateLimitBackend({ store, kv });
+  const counters = options.limits;
   const limiter = createWorkspaceRateLimiter({
-    backend,
+    counters,
     defaultLimit: config.intake.rateLimitPerMinute,
     windowSeconds: options.rateLimitWindowSeconds,
     lookupLimit: async (id) => (await workspaces.getWorkspace(store, id))?.rateLimitPerMinute,
   });
-  const authThrottle = createAuthThrottle(backend, config.intake.authFailuresPerMinute);
+  const authThrottle = createAuthThrottle(counters, config.intake.authFailuresPerMinute);
   const budget = (kind: Exclude<RequestKind, "jobs">) =>
-    createWorkspaceRateLimiter({ backend, defaultLimit: config.intake.perMinute[kind], windowSeconds: options.rateLimitWindowSeconds, keyPrefix: `ai:ratelimit:${kind}` });
+    createWorkspaceRateLimiter({ counters, defaultLimit: config.intake.perMinute[kind], windowSeconds: options.rateLimitWindowSeconds, keyPrefix: `ai:ratelimit:${kind}` });
   const budgets = { reads: budget("reads"), search: budget("search"), ingest: budget("ingest") };
   options.logger?.info(
-    { rateLimitBackend: backend.kind, kv: kv.kind },
-    backend.kind === "memory" ? "rate limits counted in process memory (embedded mode: one process)" : `rate limits counted on ${backend.kind}`,
+    { rateLimitBackend: counters.kind, kv: kv.kind },
+    counters.kind === "memory" ? "rate limits counted in process memory (embedded mode: one process)" : `rate limits counted on ${counters.kind}`,
   );
 
   return {
-    rateLimitBackend: backend.kind,
+    rateLimitBackend: counters.kind,
     idempotencyTtlSeconds: idempotency.ttlSeconds,
     createWorkspace: (id, name, opts) => workspaces.createWorkspace(store, id, name, opts),
     ensureWorkspace: (id, name, opts) => workspaces.ensureWorkspace(store, id, name, opts),

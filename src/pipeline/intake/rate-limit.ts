@@ -1,16 +1,7 @@
-import type { Redis } from "ioredis";
 import { LRUCache } from "lru-cache";
-import type pg from "pg";
-import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import { RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import { RateLimitedError, SluiceError } from "../../core/errors.ts";
-import type { Kv } from "../../ports/kv.ts";
-import type { Store } from "../../ports/store.ts";
-
-/**
- * Where the per-workspace counters live. `redis` and `postgres` are shared by every process;
- * `memory` counts per process, which is right only for embedded mode (one process on PGlite).
- */
-export type RateLimitBackend = { kind: "redis"; client: Redis } | { kind: "postgres"; pool: pg.Pool } | { kind: "memory" };
+import type { LimitCounters } from "../../ports/limits.ts";
 
 /** The state of a workspace's window after an allowed request (for X-RateLimit-* headers). */
 export interface RateLimitDecision {
@@ -21,7 +12,7 @@ export interface RateLimitDecision {
 }
 
 export interface WorkspaceRateLimiterOptions {
-  backend: RateLimitBackend;
+  counters: LimitCounters;
   /** Requests per window for a workspace without its own limit (RATE_LIMIT_PER_MINUTE). @default 100 */
   defaultLimit?: number;
   /** The workspace's own limit (workspaces.rate_limit_per_minute), or null/undefined for the default. */
@@ -35,7 +26,7 @@ export interface WorkspaceRateLimiterOptions {
 }
 
 export interface WorkspaceRateLimiter {
-  readonly backend: RateLimitBackend["kind"];
+  readonly backend: LimitCounters["kind"];
   /** Counts one request; throws RateLimitedError (429, with retryAfterMs) once the window is used up. */
   consume(workspace: string): Promise<RateLimitDecision>;
   /** The limit in force for the workspace. */
@@ -49,20 +40,6 @@ export const DEFAULT_RATE_LIMIT_PER_MINUTE = 100;
 /** The `Retry-After` header value for a wait: whole seconds, rounded up, at least 1. */
 export function retryAfterSeconds(retryAfterMs: number): number {
   return Math.max(1, Math.ceil(retryAfterMs / 1_000));
-}
-
-/** A fixed-window limiter on the chosen counter store (the `rate_limits` table comes from migrations, so no request path runs DDL). */
-export function makeLimiter(backend: RateLimitBackend, points: number, duration: number, keyPrefix: string): RateLimiterAbstract {
-  const base = { points, duration, keyPrefix };
-  switch (backend.kind) {
-    case "redis":
-      return new RateLimiterRedis({ ...base, storeClient: backend.client });
-    case "postgres":
-      // The table comes from migrations/0003_intake.sql, so no request path runs DDL.
-      return new RateLimiterPostgres({ ...base, storeClient: backend.pool, storeType: "pool", tableName: "rate_limits", tableCreated: true });
-    case "memory":
-      return new RateLimiterMemory(base);
-  }
 }
 
 /**
@@ -79,7 +56,7 @@ export function createWorkspaceRateLimiter(options: WorkspaceRateLimiterOptions)
 
   const limiterFor = (points: number): RateLimiterAbstract => {
     let limiter = limiters.get(points);
-    if (!limiter) limiters.set(points, (limiter = makeLimiter(options.backend, points, windowSeconds, keyPrefix)));
+    if (!limiter) limiters.set(points, (limiter = options.counters.limiter({ points, durationSeconds: windowSeconds, keyPrefix })));
     return limiter;
   };
 
@@ -92,7 +69,7 @@ export function createWorkspaceRateLimiter(options: WorkspaceRateLimiterOptions)
   }
 
   return {
-    backend: options.backend.kind,
+    backend: options.counters.kind,
     limitFor,
     forgetLimit: (workspace) => limits.delete(workspace),
     async consume(workspace) {
@@ -112,15 +89,4 @@ export function createWorkspaceRateLimiter(options: WorkspaceRateLimiterOptions)
       }
     },
   };
-}
-
-/**
- * Picks the counter store: the Kv's Redis when intake runs on Redis; the PostgreSQL server's pool
- * when that is the store; else memory (embedded PGlite, one process).
- */
-export function resolveRateLimitBackend(deps: { store: Store; kv: Kv }): RateLimitBackend {
-  const { store, kv } = deps;
-  if (kv.kind === "redis" && "client" in kv) return { kind: "redis", client: kv.client as Redis };
-  if (store.kind === "postgres" && "pool" in store) return { kind: "postgres", pool: store.pool as pg.Pool };
-  return { kind: "memory" };
 }

@@ -36,11 +36,11 @@ export function createRuntimeHealth(deps: HealthDeps) {
   const lastPublished = new Map<string, number>();
 
   function publish(provider: string, remaining: number): void {
-    const redis = options.redis;
+    const kv = options.publishTo;
     const now = clock.now();
-    if (!redis || now - (lastPublished.get(provider) ?? 0) < PUBLISH_EVERY_MS) return;
+    if (!kv || now - (lastPublished.get(provider) ?? 0) < PUBLISH_EVERY_MS) return;
     lastPublished.set(provider, now);
-    redis.set(rateLimitKey(provider), String(remaining), "PX", 60_000).catch((err: unknown) => logger.debug({ err }, "could not publish provider rate limit"));
+    kv.set(rateLimitKey(provider), String(remaining), { ttlSeconds: 60 }).catch((err: unknown) => logger.debug({ err }, "could not publish provider rate limit"));
   }
 
   async function probe(provider: Provider) {

@@ -1,7 +1,8 @@
-import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import type { LimitCounters } from "../../ports/limits.ts";
 import { RateLimitedError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
-import type { LimitStore, ProviderRuntimeLimits, Route, RouteLimits, RuntimeClock } from "./types.ts";
+import type { ProviderRuntimeLimits, Route, RouteLimits, RuntimeClock } from "./types.ts";
 
 /**
  * Requests/min and tokens/min per route, on rate-limiter-flexible: in Redis (or Postgres) every
@@ -23,7 +24,7 @@ interface RouteBudgets {
 
 export interface LimiterDeps {
   limits: ProviderRuntimeLimits;
-  store: LimitStore;
+  counters: LimitCounters;
   clock: RuntimeClock;
   random: () => number;
   logger: Logger;
@@ -63,15 +64,8 @@ export function windowFor(perMinute: number, windowSeconds: number): { points: n
   return { points, seconds };
 }
 
-function sharedLimiter(store: LimitStore, base: { points: number; duration: number; keyPrefix: string; insuranceLimiter: RateLimiterMemory }): RateLimiterAbstract | undefined {
-  if (store.kind === "redis") return new RateLimiterRedis({ ...base, storeClient: store.client });
-  // The table comes from a migration, so no call path runs DDL.
-  if (store.kind === "postgres") return new RateLimiterPostgres({ ...base, storeClient: store.pool, storeType: "pool", tableName: store.tableName ?? "rate_limits", tableCreated: true });
-  return undefined;
-}
-
 export function createRouteLimiter(deps: LimiterDeps): RouteLimiter {
-  const { limits, store, clock, random, logger } = deps;
+  const { limits, counters, clock, random, logger } = deps;
   const windowSeconds = limits.windowSeconds ?? 10;
   const maxWaitMs = limits.maxWaitMs ?? 300_000;
   const maxPauseWaitMs = deps.maxPauseWaitMs ?? maxWaitMs;
@@ -84,9 +78,9 @@ export function createRouteLimiter(deps: LimiterDeps): RouteLimiter {
     if (!perMinute || perMinute <= 0) return undefined;
     const { points, seconds } = windowFor(perMinute, windowSeconds);
     const keyPrefix = `${prefix}:${kind}`;
-    // If Redis errors, each process keeps limiting on its own rather than stopping all calls.
-    const insurance = new RateLimiterMemory({ points, duration: seconds, keyPrefix });
-    return { limiter: sharedLimiter(store, { points, duration: seconds, keyPrefix, insuranceLimiter: insurance }) ?? insurance, points };
+    // If the shared store errors, each process keeps limiting on its own rather than stopping all calls.
+    const insurance = counters.kind === "memory" ? undefined : new RateLimiterMemory({ points, duration: seconds, keyPrefix });
+    return { limiter: counters.limiter({ points, durationSeconds: seconds, keyPrefix, ...(insurance ? { insurance } : {}) }), points };
   }
 
   function routeBudgets(route: Route): RouteBudgets {

@@ -1,3 +1,4 @@
+import { createMemoryLimitCounters } from "../../adapters/limits/memory/counters.ts";
 import { describe, expect, it } from "vitest";
 import { createLogger } from "../../adapters/log/pino.ts";
 import { createPrometheusMetrics } from "../../adapters/metrics/prometheus.ts";
@@ -41,6 +42,7 @@ describe("retry delays", () => {
 describe("provider runtime on the local provider", () => {
   const runtime = () =>
     createProviderRuntime({
+    limitCounters: createMemoryLimitCounters(),
       providers: [createLocalProvider({ dimensions: 32 })],
       metrics: createPrometheusMetrics({ processMetrics: false }),
       logger: createLogger({ level: "silent" }),

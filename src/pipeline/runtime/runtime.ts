@@ -59,7 +59,7 @@ export function createProviderRuntime(options: ProviderRuntimeOptions): Provider
   const deps: RouteCallDeps = {
     limiter: createRouteLimiter({
       limits: options.limits ?? {},
-      store: options.limitStore ?? (options.redis ? { kind: "redis", client: options.redis } : { kind: "memory" }),
+      counters: options.limitCounters,
       clock,
       random,
       logger,

@@ -1,5 +1,5 @@
-import type { Redis } from "ioredis";
-import type pg from "pg";
+import type { Kv } from "../../ports/kv.ts";
+import type { LimitCounters } from "../../ports/limits.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { Metrics } from "../../ports/metrics.ts";
 import type { CompletionRequest, CompletionResult, EmbeddingRequest, EmbeddingResult, Provider, ProviderHealth } from "../../ports/provider.ts";
@@ -44,15 +44,6 @@ export interface ProviderRuntimeLimits {
   keyPrefix?: string;
 }
 
-/**
- * Where limit counters live (the same shape as the intake limiter's backend). `redis` and
- * `postgres` are shared by every worker process; `memory` counts per process.
- */
-export type LimitStore =
-  | { kind: "redis"; client: Redis }
-  /** A `rate-limiter-flexible` table, e.g. `rate_limits` from migrations/0003_intake.sql. */
-  | { kind: "postgres"; pool: pg.Pool; tableName?: string }
-  | { kind: "memory" };
 
 export interface RetryOptions {
   /** Attempts per route, the first included. @default 4 */
@@ -103,13 +94,10 @@ export interface ProviderRuntimeOptions {
   defaults: RuntimeDefaults;
   /** @default {} (no limits) */
   limits?: ProviderRuntimeLimits;
-  /**
-   * Redis shared by worker processes: limit counters live there (unless `limitStore` says
-   * otherwise) and the providers' reported remaining budget is published there.
-   */
-  redis?: Redis;
-  /** @default `{kind: "redis", client: redis}` when `redis` is given, else `{kind: "memory"}` */
-  limitStore?: LimitStore;
+  /** Where the RPM/TPM counters live: the root's one choice, shared by every worker process (memory: this process only). */
+  limitCounters: LimitCounters;
+  /** Where each provider's reported remaining budget is published (`{provider}:rate_limit:remaining`, runbook 003), for the fleet to read. */
+  publishTo?: Kv;
   /** @default see RetryOptions */
   retry?: Partial<RetryOptions>;
   /** @default see BreakerOptions */

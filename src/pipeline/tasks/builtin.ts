@@ -1,6 +1,5 @@
 import { z } from "zod";
 import { SluiceError } from "../../core/errors.ts";
-import { classifyByLabels, classifySentiment } from "../../adapters/provider/local/rules.ts";
 import type { ProviderRuntime, RuntimeCompletionResult } from "../runtime/index.ts";
 import type { TaskDefinition } from "../jobs/tasks.ts";
 import type { Accounting } from "../accounting/index.ts";
@@ -56,10 +55,8 @@ function pickLabel(answer: string, labels: readonly string[]): string | undefine
   return hits.sort((a, b) => a.at - b.at)[0]?.l;
 }
 
-function ruleLabel(text: string, labels: readonly string[] | undefined): string {
-  if (!labels) return classifySentiment(text).label;
-  return classifyByLabels(text, labels) ?? labels[0] ?? "unknown";
-}
+/** Labels a text without a model (sentiment when no labels are given): the answer when every provider route is down. */
+export type RuleClassifier = (text: string, labels: readonly string[] | undefined) => string;
 
 /** The routes a request that names none goes to (they are part of the cache key). */
 export interface BuiltinDefaults {
@@ -82,6 +79,8 @@ export interface BuiltinTaskOptions {
   allowedModels?: readonly string[] | undefined;
   /** Providers a job may name (those configured); absent: any. */
   providers?: readonly string[] | undefined;
+  /** Answers `classify` when every provider route is down (marked fallback); absent: the job waits or fails like any other. */
+  ruleClassifier?: RuleClassifier | undefined;
 }
 
 /**
@@ -110,6 +109,7 @@ export function builtinTasks(runtime: ProviderRuntime, options: BuiltinTaskOptio
     options.accounting?.record({ workspace, provider: r.servedBy.provider, model: r.servedBy.model, inputTokens: r.usage.inputTokens, outputTokens: r.usage.outputTokens });
   const d = options.defaults;
   const check = routeCheck(options);
+  const rule = options.ruleClassifier;
   const complete: TaskDefinition<z.output<typeof completeInput>> = {
     name: "llm.complete",
     input: completeInput,
@@ -168,10 +168,11 @@ export function builtinTasks(runtime: ProviderRuntime, options: BuiltinTaskOptio
           signal: ctx.signal,
         },
         // When every provider route is down, the rule-based classifier answers (marked fallback).
-        { task: "classify", ruleFallback: () => ruleLabel(input.text, input.labels) },
+        { task: "classify", ...(rule ? { ruleFallback: () => rule(input.text, input.labels) } : {}) },
       );
       count(ctx.workspace, result);
-      const label = pickLabel(result.text, labels) ?? ruleLabel(input.text, input.labels);
+      // A model answer that names no label: the rules decide, else the first label.
+      const label = pickLabel(result.text, labels) ?? rule?.(input.text, input.labels) ?? labels[0] ?? "unknown";
       return { label, labels, model: result.model, provider: result.provider, ...meta(result) };
     },
   };

@@ -109,3 +109,9 @@ export function classifyByLabels(text: string, labels: readonly string[]): strin
 }
 
 export { truncate as truncateText };
+
+/** The rule-based `classify`: sentiment without labels, else the first label the text names (else the first label). */
+export function classifyByRules(text: string, labels: readonly string[] | undefined): string {
+  if (!labels) return classifySentiment(text).label;
+  return classifyByLabels(text, labels) ?? labels[0] ?? "unknown";
+}
