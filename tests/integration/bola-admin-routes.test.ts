@@ -136,7 +136,23 @@ for (const engine of embeddedAndServers("bola", 24)) {
         budget: await sluice.budgets.list("ws-a"),
         job: (await sluice.queues.findJob("ai-jobs", a.jobId))?.state ?? null,
         items: vectors ? [await sluice.embeddings.item("ws-a", "item-a"), await sluice.embeddings.item("ws-a", "item-b")] : null,
+        rows: await rowsOutsideB(),
       });
+    }
+
+    /** Every row of every table with a workspace_id that is not B's, hashed: any area's, present or future. */
+    async function rowsOutsideB(): Promise<Record<string, string | null>> {
+      const { store } = t.sluice;
+      const { rows: tables } = await store.query<{ table_name: string }>(
+        "SELECT DISTINCT table_name FROM information_schema.columns WHERE table_schema = 'public' AND column_name = 'workspace_id' ORDER BY table_name",
+      );
+      const hashes: Record<string, string | null> = {};
+      for (const { table_name: table } of tables) {
+        if (table === "action_audit") continue;
+        const { rows } = await store.query<{ h: string | null }>(`SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) AS h FROM "${table}" t WHERE workspace_id IS DISTINCT FROM 'ws-b'`);
+        hashes[table] = rows[0]?.h ?? null;
+      }
+      return hashes;
     }
 
     beforeAll(async () => {
