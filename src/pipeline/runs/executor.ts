@@ -30,16 +30,26 @@ export interface ExecutorDeps {
   onSettled(run: RunRow): Promise<void>;
 }
 
-/** Enqueues an invocation of the run: now, or at `wake.at` under an id that makes each wake-up happen once. */
-export async function enqueueRun(queues: QueueManager, queue: string, runId: string, wake?: { at: Date; key: string }, delayMs?: number): Promise<void> {
+/** The job id of one wake-up (a step and its due time), so re-suspending on it adds no second job. */
+export function wakeJobId(runId: string, wake: { at: Date; key: string }): string {
+  // BullMQ ids: no ':' and not a plain integer; the step name may hold either.
+  return `wake-${runId}-${createHash("sha1").update(`${wake.key}@${wake.at.getTime()}`).digest("hex").slice(0, 16)}`;
+}
+
+/**
+ * Enqueues an invocation of the run: now, or at `wake.at` under the wake-up's id. `currentJob`: a
+ * wake-up that fired early (clocks of two machines) re-suspends on itself, and BullMQ would ignore
+ * its own id, so it gets a fresh one.
+ */
+export async function enqueueRun(queues: QueueManager, queue: string, runId: string, wake?: { at: Date; key: string }, delayMs?: number, currentJob?: string): Promise<void> {
   const data: RunJobData = { runId };
   if (!wake) {
     await queues.add(queue, "run", data, delayMs ? { delay: delayMs } : {});
     return;
   }
-  // BullMQ ids: no ':' and not a plain integer; the step name may hold either.
-  const jobId = `wake-${runId}-${createHash("sha1").update(wake.key).digest("hex").slice(0, 16)}`;
-  await queues.add(queue, "run", data, { jobId, delay: Math.max(0, wake.at.getTime() - Date.now()) });
+  const jobId = wakeJobId(runId, wake);
+  const delay = Math.max(0, wake.at.getTime() - Date.now());
+  await queues.add(queue, "run", data, jobId === currentJob ? { delay: Math.max(delay, 100) } : { jobId, delay });
 }
 
 /**
@@ -85,7 +95,7 @@ export function runProcessor(deps: ExecutorDeps) {
 
   async function suspend(run: RunRow, owner: string, suspensions: readonly RunSuspended[]): Promise<{ status: string }> {
     const status = suspensions.some((s) => s.status === "waiting") ? "waiting" : "sleeping";
-    for (const s of suspensions) if (s.wake) await enqueueRun(deps.queues, deps.queue, run.id, s.wake);
+    for (const s of suspensions) if (s.wake) await enqueueRun(deps.queues, deps.queue, run.id, s.wake, undefined, owner);
     await releaseRun(deps.store, run.id, owner, status);
     return { status };
   }

@@ -6,7 +6,7 @@ import type { ActionExecutor, ApprovalRequester, StepError, StepRef } from "./co
 import { backoffAfter, durationMs, resolveRetryPolicy } from "./define.ts";
 import { Invocation, isRetryable, RunCancelled, RunSuspended, StepFailure, toStepError } from "./invocation.ts";
 import { findRun } from "./sql/runs.ts";
-import { listSteps, settleWaiting, writeStep, type StepWrite } from "./sql/steps.ts";
+import { listSteps, settleWaiting, startStep, writeStep, type StepWrite } from "./sql/steps.ts";
 import { applyTransition } from "./entity-state.ts";
 import type { ApprovalDecision, PipelineDefinition, StepApi, StepKind, StepOptions, StepRow } from "./types.ts";
 
@@ -58,9 +58,8 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
     if (row?.status === "retrying" && row.wake_at && row.wake_at.getTime() > Date.now()) {
       return inv.suspend(new RunSuspended("sleeping", { at: row.wake_at, key: `${name}#${row.attempts}` }));
     }
-    await assertNotCancelled();
     const attempts = (row?.attempts ?? 0) + 1;
-    await write({ name, position, kind, status: "running", attempts });
+    if (!(await startStep(store, { runId: run.id, name, position, kind, attempts }))) throw new RunCancelled();
     const outcome: Attempted = await call(attempts).then(
       (result) => ({ ok: true as const, result }),
       (error: unknown) => ({ ok: false as const, error }),

@@ -88,3 +88,18 @@ export async function deleteStepsFrom(db: Queryable, runId: string, position: nu
   const { rowCount } = await db.query("DELETE FROM pipeline_steps WHERE run_id = $1 AND position >= $2", [runId, position]);
   return rowCount;
 }
+
+/**
+ * Marks a try of the step as running, in the same statement as the check that its run is not
+ * cancelled (one round trip less per step); false when the run is cancelled.
+ */
+export async function startStep(db: Queryable, step: Pick<StepWrite, "runId" | "name" | "position" | "kind" | "attempts">): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `INSERT INTO pipeline_steps (run_id, name, position, kind, status, attempts)
+     SELECT $1, $2, $3, $4, 'running', $5 WHERE EXISTS (SELECT 1 FROM pipeline_runs WHERE id = $1 AND status <> 'cancelled')
+     ON CONFLICT (run_id, name) DO UPDATE SET status = 'running', attempts = EXCLUDED.attempts, wake_at = NULL, finished_at = NULL
+     WHERE pipeline_steps.status <> 'completed'`,
+    [step.runId, step.name, step.position, step.kind, step.attempts],
+  );
+  return rowCount > 0;
+}
