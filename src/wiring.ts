@@ -64,7 +64,7 @@ export function openCacheEngine(config: SluiceConfig): CacheEngine {
 /** Idempotency must never be evicted: it lives on the queue Redis (noeviction), not CACHE_REDIS_URL. */
 export function openKv(config: SluiceConfig, store: Store): { kv: Kv; redis: Redis | undefined } {
   if (!config.redis.url) return { kv: createPostgresKv({ store }), redis: undefined };
-  const kv = createRedisKv({ url: config.redis.url });
+  const kv = createRedisKv({ url: config.redis.url, commandTimeoutMs: config.redis.commandTimeoutMs });
   return { kv, redis: kv.client };
 }
 

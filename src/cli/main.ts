@@ -17,6 +17,7 @@ import { registerScheduleCommands } from "./commands/schedules.ts";
 import { registerActionCommands } from "./commands/actions.ts";
 import { registerRunCommands } from "./commands/runs.ts";
 import { registerSqlCommands } from "./commands/sql.ts";
+import { registerWorkspaceCommands } from "./commands/workspaces.ts";
 import { registerAuditCommands } from "./commands/audit.ts";
 import { registerDbCommands } from "./commands/db.ts";
 import { registerJobCommand } from "./commands/job.ts";
@@ -30,6 +31,13 @@ function packageVersion(): string {
   const file = [new URL("../../package.json", import.meta.url), new URL("../../../package.json", import.meta.url)].find((f) => existsSync(f));
   return file ? (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version : "unknown";
 }
+
+// `sluice status | head -1`: the reader has gone, so the rest of the output has no one to read it.
+// Exit quietly (0) instead of crashing with an EPIPE stack; any other stdout error is real.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code !== "EPIPE") throw err;
+  process.exit(0);
+});
 
 const program = new Command("sluice").description("Sluice: a self-hostable runtime for AI pipelines").version(packageVersion()).showHelpAfterError();
 
@@ -87,6 +95,7 @@ registerScheduleCommands(program);
 registerActionCommands(program);
 registerRunCommands(program);
 registerSqlCommands(program);
+registerWorkspaceCommands(program);
 registerAuditCommands(program);
 registerDbCommands(program);
 registerJobCommand(program);

@@ -1,3 +1,5 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Sluice } from "../../sluice.ts";
 import { exitOnSignals, serve } from "../serve.ts";
 import { runDemo } from "./demo.ts";
@@ -5,16 +7,35 @@ import { runDemo } from "./demo.ts";
 export const DEV_WORKSPACE = "dev";
 const DEV_KEY_NAME = "sluice dev";
 
+/** Where the dev key is kept between runs: in the data folder it opens, readable by its owner only. */
+export const DEV_KEY_FILE = "dev-admin-key";
+
+async function stillValid(sluice: Sluice, secret: string): Promise<boolean> {
+  try {
+    await sluice.intake.authenticate(secret);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * The embedded dev instance gets a `dev` workspace and a fresh operator key each start; the previous
- * run's dev key is revoked so keys don't pile up.
+ * The embedded dev instance gets a `dev` workspace and an operator key, kept in
+ * `<SLUICE_DATA_DIR>/dev-admin-key` so that restarting `sluice dev` on the same folder keeps the key
+ * an operator exported. A missing or revoked one is replaced, and older dev keys are revoked
+ * so they don't pile up.
  */
 export async function devAdminKey(sluice: Sluice): Promise<string> {
   await sluice.intake.ensureWorkspace(DEV_WORKSPACE, "Development");
+  const file = join(sluice.config.storage.dataDir, DEV_KEY_FILE);
+  const saved = existsSync(file) ? readFileSync(file, "utf8").trim() : "";
+  if (saved && (await stillValid(sluice, saved))) return saved;
   for (const key of await sluice.intake.listApiKeys(DEV_WORKSPACE)) {
     if (key.name === DEV_KEY_NAME) await sluice.intake.revokeApiKey(key.id);
   }
   const created = await sluice.intake.createApiKey({ workspaceId: DEV_WORKSPACE, scopes: ["jobs:read", "jobs:write", "admin", "operator"], name: DEV_KEY_NAME });
+  mkdirSync(sluice.config.storage.dataDir, { recursive: true });
+  writeFileSync(file, `${created.secret}\n`, { mode: 0o600 });
   return created.secret;
 }
 

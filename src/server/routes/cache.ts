@@ -3,14 +3,18 @@ import { z } from "zod";
 import { MAX_WARM_ITEMS, warmCache } from "../../pipeline/cache/index.ts";
 import type { Sluice } from "../../sluice.ts";
 import { requireScopes } from "../auth.ts";
+import { loadWarmDefault } from "../../pipeline/ops/warm-default.ts";
 import { actorOf } from "./admin-queues.ts";
 
 const clearBody = z.object({ pattern: z.string().min(1).max(500).optional(), reason: z.string().max(1000).optional() }).nullish();
 const warmItem = z.object({ type: z.string().min(1).max(100), input: z.unknown() });
-const warmBody = z.union([
-  z.array(warmItem).max(MAX_WARM_ITEMS),
-  z.object({ items: z.array(warmItem).max(MAX_WARM_ITEMS), refresh: z.boolean().optional(), reason: z.string().max(1000).optional() }),
-]);
+// No body, or no items: the CACHE_WARM_DEFAULT set (seed 004's bare `curl -X POST …/api/cache/warm`).
+const warmBody = z
+  .union([
+    z.array(warmItem).max(MAX_WARM_ITEMS),
+    z.object({ items: z.array(warmItem).max(MAX_WARM_ITEMS).optional(), refresh: z.boolean().optional(), reason: z.string().max(1000).optional() }),
+  ])
+  .nullish();
 
 /** Result cache admin (scope `operator`): seed 004 §3 the Sluice way. Clear and warm are audited. */
 export const cacheRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
@@ -28,7 +32,8 @@ export const cacheRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app
   });
 
   app.post("/api/cache/warm", { onRequest: operator, schema: { tags, summary: "Run task inputs ({type, input}) through the runtime and store their results", body: warmBody } }, async (request) => {
-    const body = Array.isArray(request.body) ? { items: request.body } : request.body;
+    const given = Array.isArray(request.body) ? { items: request.body } : (request.body ?? {});
+    const body = { ...given, items: given.items ?? loadWarmDefault(sluice.config.cache.warmDefault, MAX_WARM_ITEMS) };
     const { actor, workspaceId, reason } = actorOf(request, "reason" in body ? body.reason : undefined);
     const workspace = workspaceId ?? "default";
     const entry = { actor, action: "cache.warm", workspaceId: workspace, target: [...new Set(body.items.map((i) => i.type))].join(","), reason: reason ?? null };
