@@ -169,6 +169,17 @@ for (const engine of embeddedAndServers("actions_ledger", 20)) {
       expect(calls.get("live")).toBeUndefined();
     });
 
+    it("a result or error the database cannot hold still settles the execution (never left started)", async () => {
+      t.sluice.action(defineAction({ name: "test.nul", args: z.object({ fail: z.boolean() }), execute: async (_ctx, args) => {
+        if (args.fail) throw new Error("bad \u0000 byte");
+        return { text: "a\u0000b" };
+      } }));
+      await t.sluice.actions.policy.setWorkspaceAllowlist(WS, ["test.nul"], "test");
+      expect(await execute({ idempotencyKey: "nul-ok", action: "test.nul", args: { fail: false } })).toMatchObject({ status: "succeeded", result: { unstorable: expect.any(String) } });
+      expect(await execute({ idempotencyKey: "nul-fail", action: "test.nul", args: { fail: true } })).toMatchObject({ status: "failed", error: { message: "bad  byte" } });
+      await t.sluice.actions.policy.setWorkspaceAllowlist(WS, null, "test");
+    });
+
     it("task.create writes one row in Sluice's tasks table, audited", async () => {
       const outcome = await execute({ idempotencyKey: "task-1", action: "task.create", args: { title: "Call the client back", assignee: "ana", labels: ["gold"] } });
       expect(outcome).toMatchObject({ status: "succeeded", result: { title: "Call the client back", status: "open" } });

@@ -58,6 +58,19 @@ export function outcomeOf(row: ExecutionRow): ActionOutcome {
   return { status: "unknown", executionId: row.id, ...(row.approval_id ? { approvalId: row.approval_id } : {}) };
 }
 
+/**
+ * The result as the ledger can keep it. The call has happened: a result jsonb cannot hold (a NUL,
+ * a BigInt, a cycle) must not leave the row `started`, which a later caller would take for a crash.
+ */
+function storable(result: unknown): unknown {
+  try {
+    const text = JSON.stringify(result ?? null);
+    return text.includes("\\u0000") ? { unstorable: "the result contains a NUL character" } : (JSON.parse(text) as unknown);
+  } catch (err) {
+    return { unstorable: err instanceof Error ? err.message : String(err) };
+  }
+}
+
 function failureOf(err: unknown): { code: string; message: string; retryable: boolean } {
   if (isSluiceError(err)) return { code: err.code, message: err.message, retryable: err.retryable };
   const message = err instanceof Error ? err.message : String(err);
@@ -110,7 +123,7 @@ export function createActionExecutor(options: ActionExecutorOptions): LedgerExec
     let settled: ExecutionRow | undefined;
     try {
       const result = await definition.execute(ctx, args);
-      settled = await sql.settle(store, row.id, { status: "succeeded", result: result ?? null });
+      settled = await sql.settle(store, row.id, { status: "succeeded", result: storable(result) });
     } catch (err) {
       const failure = failureOf(err);
       logger.warn({ action: row.action, execution: row.id, code: failure.code }, "action failed");

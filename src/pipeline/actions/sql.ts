@@ -92,7 +92,8 @@ export async function settle(db: Queryable, id: string, outcome: { status: "succ
       outcome.status,
       succeeded ? JSON.stringify(outcome.result ?? null) : null,
       succeeded ? null : outcome.code,
-      succeeded ? null : outcome.message.slice(0, 2000),
+      // jsonb and text hold no NUL; an error text from outside may.
+      succeeded ? null : outcome.message.split("\u0000").join("").slice(0, 2000),
       succeeded ? false : outcome.retryable,
     ],
   );
