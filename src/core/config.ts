@@ -87,7 +87,6 @@ export const envSchema = z.object({
   CACHE_REDIS_URL: url(["redis", "rediss"]),
   REDIS_ALLOW_EVICTION: bool(false),
   REDIS_EVICTION_CHECK_MS: int(30_000, 1_000, 3_600_000),
-  REDIS_COMMAND_TIMEOUT_MS: int(5_000, 100, 600_000),
   QUEUE_BACKEND: z.enum(["auto", "redis", "postgres", "pglite"], { error: "expected auto, redis, postgres or pglite" }).default("auto"),
   QUEUE_CONCURRENCY: int(10, 1, 1000),
   QUEUES: csv(""),
@@ -127,7 +126,6 @@ export const envSchema = z.object({
   CACHE_TTL_SECONDS: int(86_400, 1, 2_592_000),
   CACHE_MAX_ENTRIES: int(10_000, 1, 10_000_000),
   CACHE_KEY_PREFIX: z.string().min(1).max(100).default("sluice:cache:"),
-  CACHE_WARM_DEFAULT: z.string().min(1).optional(),
   AI_MAX_ATTEMPTS: int(4, 1, 20),
   AI_RETRY_BASE_DELAY_MS: int(250, 0, 60_000),
   AI_MAX_RETRY_AFTER_MS: int(60_000, 0, 3_600_000),
@@ -185,7 +183,7 @@ export interface SluiceConfig {
   /** Who may read /metrics, /docs and the detailed health views (docs/security.md). */
   readonly ops: { readonly metricsToken: string | undefined; readonly endpoints: "loopback" | "open"; readonly docs: "loopback" | "true" | "false" };
   readonly storage: { readonly dataDir: string; readonly databaseUrl: string | undefined; readonly poolSize: number };
-  readonly redis: { readonly url: string | undefined; readonly cacheUrl: string | undefined; readonly allowEviction: boolean; readonly evictionCheckMs: number; readonly commandTimeoutMs: number };
+  readonly redis: { readonly url: string | undefined; readonly cacheUrl: string | undefined; readonly allowEviction: boolean; readonly evictionCheckMs: number };
   readonly queue: {
     readonly backend: QueueBackendKind;
     readonly concurrency: number;
@@ -255,7 +253,7 @@ export interface SluiceConfig {
   /** Kill switches: env defaults of the runtime flags, and how fresh each process keeps them. */
   readonly flags: { readonly disabledTasks: readonly string[]; readonly disabledProviders: readonly string[]; readonly cacheMs: number; readonly recheckMs: number };
   /** Result cache: Redis on `redis.cacheUrl` when set, else an in-process LRU. */
-  readonly cache: { readonly enabled: boolean; readonly ttlSeconds: number; readonly maxEntries: number; readonly keyPrefix: string; /** CACHE_WARM_DEFAULT: JSON file of the items a bodiless warm-up runs. */ readonly warmDefault: string | undefined };
+  readonly cache: { readonly enabled: boolean; readonly ttlSeconds: number; readonly maxEntries: number; readonly keyPrefix: string };
   /** Daily token budget per workspace when the workspace sets none; 0 = unlimited. */
   readonly budgets: { readonly workspaceDailyTokens: number };
   /** Completion webhooks: the default signing secret, SSRF guard, and the delivery queue's retries. */
@@ -283,6 +281,8 @@ function resolveQueueBackend(env: Env): QueueBackendKind {
 
 function crossFieldProblems(env: Env): string[] {
   const problems: string[] = [];
+  if (env.SLUICE_SQL_PORT > 0 && !env.SLUICE_SQL_PASSWORD) problems.push("SLUICE_SQL_PORT: serving the embedded database needs SLUICE_SQL_PASSWORD (8+ characters)");
+  if (env.SLUICE_SQL_PORT > 0 && env.DATABASE_URL) problems.push("SLUICE_SQL_PORT: serves the embedded database only; with DATABASE_URL connect to that server directly (sluice sql does)");
   if (env.QUEUE_BACKEND === "redis" && !env.REDIS_URL) problems.push("QUEUE_BACKEND: redis needs REDIS_URL to be set");
   if (env.QUEUE_BACKEND === "postgres" && !env.DATABASE_URL) problems.push("QUEUE_BACKEND: postgres needs DATABASE_URL to be set");
   if (env.AI_PROVIDER === "openai" && !env.OPENAI_API_KEY && !env.OPENAI_BASE_URL) problems.push("AI_PROVIDER: openai needs OPENAI_API_KEY (or OPENAI_BASE_URL for a keyless compatible server)");
@@ -309,8 +309,6 @@ export function loadConfig(source: Record<string, string | undefined> = process.
 function allowedModels(env: Env): string[] {
   const named = [...Object.keys(env.AI_ROUTE_LIMITS), ...Object.keys(env.AI_PRICES)].map((route) => route.slice(route.indexOf("/") + 1)).filter((m) => m !== "*");
   return [...new Set([env.AI_MODEL, env.AI_EMBEDDING_MODEL, ...(env.AI_FALLBACK_MODEL ? [env.AI_FALLBACK_MODEL] : []), ...named, ...env.AI_MODELS])];
-  if (env.SLUICE_SQL_PORT > 0 && !env.SLUICE_SQL_PASSWORD) problems.push("SLUICE_SQL_PORT: serving the embedded database needs SLUICE_SQL_PASSWORD (8+ characters)");
-  if (env.SLUICE_SQL_PORT > 0 && env.DATABASE_URL) problems.push("SLUICE_SQL_PORT: serves the embedded database only; with DATABASE_URL connect to that server directly (sluice sql does)");
 }
 
 function toConfig(env: Env): SluiceConfig {
@@ -318,7 +316,9 @@ function toConfig(env: Env): SluiceConfig {
     server: { port: env.PORT, host: env.HOST, bodyLimitBytes: env.BODY_LIMIT_BYTES, shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS },
     ops: { metricsToken: env.METRICS_TOKEN, endpoints: env.OPS_ENDPOINTS, docs: env.DOCS_ENABLED },
     storage: { dataDir: env.SLUICE_DATA_DIR, databaseUrl: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE },
-    redis: { url: env.REDIS_URL, cacheUrl: env.CACHE_REDIS_URL ?? env.REDIS_URL, allowEviction: env.REDIS_ALLOW_EVICTION, evictionCheckMs: env.REDIS_EVICTION_CHECK_MS, commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS },
+    sql: { port: env.SLUICE_SQL_PORT, password: env.SLUICE_SQL_PASSWORD },
+    audit: { retentionDays: env.AUDIT_RETENTION_DAYS, archiveIntervalMs: env.AUDIT_ARCHIVE_INTERVAL_MS },
+    redis: { url: env.REDIS_URL, cacheUrl: env.CACHE_REDIS_URL ?? env.REDIS_URL, allowEviction: env.REDIS_ALLOW_EVICTION, evictionCheckMs: env.REDIS_EVICTION_CHECK_MS },
     queue: {
       backend: resolveQueueBackend(env),
       concurrency: env.QUEUE_CONCURRENCY,
@@ -344,8 +344,6 @@ function toConfig(env: Env): SluiceConfig {
       fallback: { provider: env.AI_FALLBACK_PROVIDER === "none" ? undefined : env.AI_FALLBACK_PROVIDER, model: env.AI_FALLBACK_MODEL },
       limits: { rpm: env.AI_RPM_LIMIT, tpm: env.AI_TPM_LIMIT, routes: env.AI_ROUTE_LIMITS, maxWaitMs: env.AI_LIMIT_MAX_WAIT_MS, windowSeconds: env.AI_LIMIT_WINDOW_SECONDS },
       prices: env.AI_PRICES,
-    sql: { port: env.SLUICE_SQL_PORT, password: env.SLUICE_SQL_PASSWORD },
-    audit: { retentionDays: env.AUDIT_RETENTION_DAYS, archiveIntervalMs: env.AUDIT_ARCHIVE_INTERVAL_MS },
       retry: { maxAttempts: env.AI_MAX_ATTEMPTS, baseDelayMs: env.AI_RETRY_BASE_DELAY_MS, maxRetryAfterMs: env.AI_MAX_RETRY_AFTER_MS },
       breaker: { threshold: env.AI_BREAKER_THRESHOLD, halfOpenAfterMs: env.AI_BREAKER_HALF_OPEN_AFTER_MS },
       maxWaitForProviderMs: env.AI_MAX_WAIT_FOR_PROVIDER_MS,
@@ -378,7 +376,7 @@ function toConfig(env: Env): SluiceConfig {
       ingestBodyLimitBytes: env.EMBEDDING_INGEST_BODY_LIMIT_BYTES,
     },
     flags: { disabledTasks: env.DISABLED_TASKS, disabledProviders: env.DISABLED_PROVIDERS, cacheMs: env.FLAGS_CACHE_MS, recheckMs: env.KILL_SWITCH_RECHECK_MS },
-    cache: { enabled: env.CACHE_ENABLED, ttlSeconds: env.CACHE_TTL_SECONDS, maxEntries: env.CACHE_MAX_ENTRIES, keyPrefix: env.CACHE_KEY_PREFIX, warmDefault: env.CACHE_WARM_DEFAULT },
+    cache: { enabled: env.CACHE_ENABLED, ttlSeconds: env.CACHE_TTL_SECONDS, maxEntries: env.CACHE_MAX_ENTRIES, keyPrefix: env.CACHE_KEY_PREFIX },
     budgets: { workspaceDailyTokens: env.WORKSPACE_DAILY_TOKEN_BUDGET },
     webhooks: {
       signingSecret: env.WEBHOOK_SIGNING_SECRET,
