@@ -84,6 +84,10 @@ describe.each(engines)("GET /ai/jobs/{id}?wait on $name", (engine) => {
       expect(res.statusCode, query).toBe(400);
       expect(res.json<{ error: { code: string } }>().error.code).toBe("VALIDATION_FAILED");
     }
+    // No WEBHOOK_SIGNING_SECRET on this server: a callback could not be signed.
+    const unsigned = await t.app.inject({ method: "POST", url: "/ai/jobs", headers: auth(), payload: { type: "held", input: { name: "x" }, client_request_id: "cb-1", callback_url: "https://hooks.example.com/x" } });
+    expect(unsigned.statusCode).toBe(400);
+    expect(unsigned.json<{ error: { code: string } }>().error.code).toBe("WEBHOOK_SECRET_MISSING");
     await t.sluice.intake.ensureWorkspace("ws-other-wait", "Other");
     const other = (await t.sluice.intake.createApiKey({ workspaceId: "ws-other-wait", scopes: ["jobs:read"] })).secret;
     const peek = await t.app.inject({ method: "GET", url: `/ai/jobs/${id}?wait=1`, headers: { authorization: `Bearer ${other}` } });

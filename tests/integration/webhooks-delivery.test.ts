@@ -204,6 +204,22 @@ describe.each(engines)("completion webhooks on $name", (engine) => {
     expect(peek.json<{ error: { code: string } }>().error.code).toBe("WEBHOOK_DELIVERY_NOT_FOUND");
   });
 
+  it("rotates the workspace's secret: both the old and the new one sign during the grace period", async () => {
+    const rotated = await t.app.inject({ method: "POST", url: "/api/webhooks/secret/rotate", headers: auth(admin), payload: { reason: "yearly" } });
+    expect(rotated.statusCode, rotated.body).toBe(200);
+    const { secret, previous_valid_until } = rotated.json<{ secret: string; previous_valid_until: string }>();
+    expect(secret).toMatch(/^whsec_/);
+    expect(new Date(previous_valid_until).getTime()).toBeGreaterThan(Date.now());
+    const jobId = (await submit("echo", "rotated", `${receiver.url}/rotated`)).json<{ id: string }>().id;
+    await until(() => deliveries(`?job=${jobId}`), (r) => r[0]?.status === "delivered", 30_000, "delivered");
+    const [request] = receiver.received.get("/rotated") ?? [];
+    expect(request?.signature?.match(/v1=/g)).toHaveLength(2);
+    expect(verifySignature(secret, request?.body ?? "", request?.signature)).toMatchObject({ ok: true });
+    expect(verifySignature(SECRET, request?.body ?? "", request?.signature)).toMatchObject({ ok: true });
+    const other = await t.app.inject({ method: "POST", url: "/api/webhooks/secret/rotate", headers: auth(admin), payload: { workspace: "ws-someone-else" } });
+    expect(other.statusCode).toBe(404);
+  });
+
   it("sends a settled pipeline run's callback (run.completed) to the workspace's default URL", async () => {
     await t.app.inject({ method: "PATCH", url: "/api/workspaces/ws-hooks", headers: auth(await operatorKey()), payload: { webhook_url: `${receiver.url}/runs` } });
     const started = await t.app.inject({ method: "POST", url: "/api/pipelines/hooked/runs", headers: auth(writer), payload: { input: { name: "ada" }, client_request_id: `run-${Date.now()}` } });

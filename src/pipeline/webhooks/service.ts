@@ -103,8 +103,9 @@ export function createWebhooks(options: WebhooksOptions) {
 
   /** For intake: a URL Sluice will call, and a secret to sign with. Throws WEBHOOK_URL_REFUSED / WEBHOOK_SECRET_MISSING. */
   async function checkTarget(workspace: string, url: string): Promise<void> {
-    await assertDeliverable(url, { allowPrivate: settings.allowPrivate });
+    // The secret first: it costs one read, while the URL check may wait on DNS.
     if ((await secretsFor(workspace)).length === 0) throw new SluiceError("WEBHOOK_SECRET_MISSING");
+    await assertDeliverable(url, { allowPrivate: settings.allowPrivate });
   }
 
   async function enqueue(row: DeliveryRow, jobId: string, source?: DeliveryJobData["source"]): Promise<void> {
@@ -153,10 +154,10 @@ export function createWebhooks(options: WebhooksOptions) {
     cache.delete(workspace);
   }
 
-  /** A new per-workspace secret, returned once; the old one keeps signing for WEBHOOK_SECRET_GRACE_SECONDS. */
+  /** A new per-workspace secret, returned once; the old one (or WEBHOOK_SIGNING_SECRET on a first rotation) keeps signing for WEBHOOK_SECRET_GRACE_SECONDS. */
   async function rotateSecret(workspace: string): Promise<{ secret: string; previous_valid_until: string | null }> {
     const secret = `whsec_${randomBytes(24).toString("base64url")}`;
-    await rotateWorkspaceSecret(store, workspace, secret, settings.secretGraceSeconds);
+    await rotateWorkspaceSecret(store, workspace, secret, settings.secretGraceSeconds, settings.signingSecret ?? null);
     cache.delete(workspace);
     const row = await readWorkspaceWebhook(store, workspace);
     return { secret, previous_valid_until: iso(row?.previous_expires_at ?? null) };

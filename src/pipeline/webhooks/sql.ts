@@ -47,16 +47,21 @@ export async function upsertWorkspaceUrl(db: Queryable, workspace: string, url: 
   );
 }
 
-/** The new secret signs from now on; the one it replaces still signs for `graceSeconds`. */
-export async function rotateWorkspaceSecret(db: Queryable, workspace: string, secret: string, graceSeconds: number): Promise<void> {
+/**
+ * The new secret signs from now on; the one it replaces (the workspace's, or on a first rotation
+ * the server's `fallback`) still signs for `graceSeconds`.
+ */
+export async function rotateWorkspaceSecret(db: Queryable, workspace: string, secret: string, graceSeconds: number, fallback: string | null): Promise<void> {
+  const expiry = "make_interval(secs => $3::double precision)";
   await db.query(
-    `INSERT INTO workspace_webhooks (workspace, secret) VALUES ($1, $2)
+    `INSERT INTO workspace_webhooks (workspace, secret, previous_secret, previous_expires_at)
+     VALUES ($1, $2, $4::text, CASE WHEN $4::text IS NULL THEN NULL ELSE now() + ${expiry} END)
      ON CONFLICT (workspace) DO UPDATE SET
-       previous_secret = workspace_webhooks.secret,
-       previous_expires_at = CASE WHEN workspace_webhooks.secret IS NULL THEN NULL ELSE now() + make_interval(secs => $3::double precision) END,
+       previous_secret = coalesce(workspace_webhooks.secret, $4::text),
+       previous_expires_at = CASE WHEN coalesce(workspace_webhooks.secret, $4::text) IS NULL THEN NULL ELSE now() + ${expiry} END,
        secret = EXCLUDED.secret,
        updated_at = now()`,
-    [workspace, secret, graceSeconds],
+    [workspace, secret, graceSeconds, fallback],
   );
 }
 
