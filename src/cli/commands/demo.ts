@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Sluice } from "../../sluice.ts";
-import { createClient } from "../client.ts";
+import { createSluiceClient, type SluiceClient, type SluiceErrorBody } from "../../client/index.ts";
+import { ApiError } from "../client.ts";
 import { table } from "../output.ts";
 
 const REVIEWS = [
@@ -31,10 +32,20 @@ interface JobView {
   error: string | null;
 }
 
-async function waitForJobs(client: ReturnType<typeof createClient>, ids: string[], timeoutMs: number): Promise<JobView[]> {
+/** The body of a 2xx answer as `T` (the OpenAPI document declares no response bodies yet); a 4xx/5xx throws ApiError like the CLI's client. */
+async function body<T>(answer: Promise<{ data?: unknown; error?: unknown; response: Response }>): Promise<T> {
+  const { data, error, response } = await answer;
+  if (!response.ok) {
+    const detail = (error as Partial<SluiceErrorBody> | undefined)?.error;
+    throw new ApiError(response.status, detail?.code ?? "HTTP_ERROR", detail?.message ?? `HTTP ${response.status}`);
+  }
+  return data as T;
+}
+
+async function waitForJobs(client: SluiceClient, ids: string[], timeoutMs: number): Promise<JobView[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const jobs = await Promise.all(ids.map((id) => client.call<JobView>("GET", `/ai/jobs/${id}`)));
+    const jobs = await Promise.all(ids.map((id) => body<JobView>(client.GET("/ai/jobs/{id}", { params: { path: { id } } }))));
     if (jobs.every((j) => j.status === "completed" || j.status === "failed") || Date.now() > deadline) return jobs;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -46,10 +57,11 @@ async function waitForJobs(client: ReturnType<typeof createClient>, ids: string[
  * and the results come back from GET /ai/jobs/{id}.
  */
 export async function runDemo(sluice: Sluice, url: string, apiKey: string, say: (line: string) => void = console.log): Promise<void> {
-  const client = createClient({ url, apiKey });
+  // The demo is also an example of Sluice's TypeScript SDK (sluice/client).
+  const client = createSluiceClient({ url, apiKey });
   say(`\nDemo: classifying ${REVIEWS.length} reviews through POST /ai/jobs (queue ai-jobs, provider ${sluice.config.ai.provider}) ...`);
   const submitted = await Promise.all(
-    REVIEWS.map((text) => client.call<{ id: string }>("POST", "/ai/jobs", { type: "classify", input: { text }, client_request_id: `demo-${randomUUID()}` })),
+    REVIEWS.map((text) => body<{ id: string }>(client.POST("/ai/jobs", { body: { type: "classify", input: { text }, client_request_id: `demo-${randomUUID()}` } }))),
   );
   const jobs = await waitForJobs(client, submitted.map((s) => s.id), 30_000);
   const rows = jobs.map((job, i) => ({
@@ -63,19 +75,20 @@ export async function runDemo(sluice: Sluice, url: string, apiKey: string, say: 
 }
 
 /** Items in, embeddings by the backfill worker on ai-batch-queue, then a vector search. */
-async function searchDemo(client: ReturnType<typeof createClient>, dimensions: number, say: (line: string) => void): Promise<void> {
+async function searchDemo(client: SluiceClient, dimensions: number, say: (line: string) => void): Promise<void> {
   say(`\nDemo: ${CATALOGUE.length} products into workspace "dev" (PUT /api/workspaces/dev/items); the backfill embeds them (${dimensions} dims) ...`);
-  await client.call("PUT", "/api/workspaces/dev/items", { items: CATALOGUE.map(([id, text]) => ({ id, text, metadata: { demo: true } })) });
+  const ws = { ws: "dev" };
+  await body(client.PUT("/api/workspaces/{ws}/items", { params: { path: ws }, body: { items: CATALOGUE.map(([id, text]) => ({ id, text, metadata: { demo: true } })) } }));
   const deadline = Date.now() + 60_000;
   let statuses: string[] = [];
   while (Date.now() < deadline) {
-    statuses = await Promise.all(CATALOGUE.map(async ([id]) => (await client.call<{ status: string }>("GET", `/api/workspaces/dev/items/${id}`)).status));
+    statuses = await Promise.all(CATALOGUE.map(async ([id]) => (await body<{ status: string }>(client.GET("/api/workspaces/{ws}/items/{id}", { params: { path: { ...ws, id } } }))).status));
     if (statuses.every((s) => s === "completed" || s === "failed")) break;
     await new Promise((r) => setTimeout(r, 200));
   }
   say(`Embedded: ${statuses.filter((s) => s === "completed").length} of ${CATALOGUE.length}.`);
   const query = "shoes for running";
-  const found = await client.call<{ hits: Array<{ id: string; score: number }>; took_ms: number }>("POST", "/api/workspaces/dev/search", { query, k: 3 });
+  const found = await body<{ hits: Array<{ id: string; score: number }>; took_ms: number }>(client.POST("/api/workspaces/{ws}/search", { params: { path: ws }, body: { query, k: 3 } }));
   const text = new Map(CATALOGUE);
   say(`Search "${query}" (k=3, ${found.took_ms} ms):`);
   say(table(found.hits.map((h) => ({ id: h.id, score: h.score.toFixed(3), text: text.get(h.id) ?? "" })), ["id", "score", "text"]));
