@@ -125,6 +125,20 @@ describe.each(threeBackends("apv", 22))("human approvals on $name", (engine) => 
     expect((await settled(second.id)).status).toBe("completed");
   });
 
+  it("two people deciding one task at once: one decision wins, the other is 409, the run resumes once", async () => {
+    const run = await t.sluice.runs.start({ pipeline: "refund-flow", workspace: "ws-apa", input: { amount: 12 } });
+    const task = await taskOfRun(run.id);
+    const answers = await Promise.all([
+      call("POST", `/api/approvals/${task.id}/approve`, admin, { reason: "first" }),
+      call("POST", `/api/approvals/${task.id}/reject`, admin, { reason: "second" }),
+      call("POST", `/api/approvals/${task.id}/approve`, admin, { reason: "third" }),
+    ]);
+    expect(answers.map((a) => a.statusCode).sort()).toEqual([200, 409, 409]);
+    const winner = answers.find((a) => a.statusCode === 200)?.json<Task>();
+    const done = await settled(run.id);
+    expect(done.output).toEqual({ decision: { approved: winner?.status === "approved", decided_by: `key:${keyId}`, reason: winner?.reason } });
+  });
+
   it("keeps workspaces apart: another workspace's task is 404 to read, decide or reassign", async () => {
     const created = await call("POST", "/api/approvals", admin, { approval_type: "kyc", payload: { client: "c-1" } });
     expect(created.statusCode, created.body).toBe(201);
