@@ -11,7 +11,7 @@ export { createSluice, DEFAULT_QUEUE, BATCH_QUEUE, type Sluice, type SluiceOptio
 export { buildServer, type ServerOptions } from "./server/app.ts";
 export { loadConfig, type SluiceConfig } from "./core/config.ts";
 export { ERROR_CATALOGUE, RateLimitedError, SluiceError, isSluiceError, type ErrorCode } from "./core/errors.ts";
-export type { TaskContext, TaskDefinition, TaskHandler } from "./pipeline/jobs/tasks.ts";
+export type { TaskContext, TaskDefinition, TaskHandler } from "./pipeline/tasks/registry.ts";
 export type { Principal, Scope } from "./pipeline/intake/scopes.ts";
 export type { JobSummary, QueueListing } from "./pipeline/queues/types.ts";
 export { signPayload, verifySignature, SIGNATURE_HEADER, type WebhookBody, type WebhookEvent } from "./pipeline/webhooks/index.ts";

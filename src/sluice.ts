@@ -14,10 +14,10 @@ import { createJobsService, type JobsService } from "./pipeline/jobs/jobs-servic
 import { createJobIndex } from "./pipeline/jobs/job-index.ts";
 import { startTaskWorkers } from "./pipeline/jobs/task-workers.ts";
 import { createAdmission } from "./pipeline/jobs/admission.ts";
-import { TaskRegistry, type TaskDefinition, type TaskHandler } from "./pipeline/jobs/tasks.ts";
+import { TaskRegistry, type TaskDefinition, type TaskHandler } from "./pipeline/tasks/registry.ts";
 import { migrate, type MigrateResult } from "./pipeline/migrator.ts";
 import { createLlmHealthCheck, createProviderRuntime, runtimeOptionsFromConfig, type ProviderRuntime } from "./pipeline/runtime/index.ts";
-import { builtinTasks } from "./pipeline/tasks/builtin.ts";
+import { BUILTIN_TASK_NAMES, builtinTasks } from "./pipeline/tasks/builtin.ts";
 import { APPROVALS_QUEUE, createApprovals, type Approvals } from "./pipeline/approvals/index.ts";
 import { createSchedules, SCHEDULES_QUEUE, type ScheduleDefinition, type ScheduleJson, type Schedules, type StartRun } from "./pipeline/schedules/index.ts";
 import type { ActionExecutor, WaitingStepResumer } from "./pipeline/runs/contracts.ts";
@@ -122,7 +122,7 @@ async function openSteering(
 ): Promise<{ flags: RuntimeFlags; killSwitches: KillSwitches; cache: ResultCache; accounting: Accounting; budgets: Budgets }> {
   const { store, audit, metrics, runtime } = deps;
   const logger = deps.logger.child({ component: "steering" });
-  const defaults = flagDefaultsFromConfig(config, { tasks: ["llm.complete", "embed", "classify"], providers: deps.providers });
+  const defaults = flagDefaultsFromConfig(config, { tasks: Object.values(BUILTIN_TASK_NAMES), providers: deps.providers });
   const flags = createRuntimeFlags({ store, audit, defaults, cacheMs: config.flags.cacheMs, logger });
   const killSwitches = createKillSwitches({ flags, runtime, providers: deps.providers, recheckMs: config.flags.recheckMs, logger });
   await killSwitches.syncProviders();

@@ -1,4 +1,4 @@
-import type { TaskDefinition } from "../jobs/tasks.ts";
+import type { TaskDefinition } from "../tasks/registry.ts";
 import { cacheKey } from "./key.ts";
 import type { CachePolicy, ResultCache } from "./result-cache.ts";
 

@@ -1,7 +1,7 @@
 import { SluiceError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { Metrics } from "../../ports/metrics.ts";
-import type { TaskHandler } from "../jobs/tasks.ts";
+import type { TaskHandler } from "../tasks/registry.ts";
 import type { CacheEngine } from "../../ports/cache.ts";
 import type { CacheKeyParts } from "./key.ts";
 

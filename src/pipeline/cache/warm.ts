@@ -1,6 +1,6 @@
 import { isSluiceError, SluiceError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
-import type { TaskContext, TaskRegistry } from "../jobs/tasks.ts";
+import type { TaskContext, TaskRegistry } from "../tasks/registry.ts";
 import { cacheKey } from "./key.ts";
 import type { ResultCache } from "./result-cache.ts";
 

@@ -9,7 +9,7 @@ import type { JobIndex } from "./job-index.ts";
 import { intakeRow, listWorkspaceJobs, type JobList, type ListJobsRequest } from "./job-listing.ts";
 import { isEnvelope, toJobView, type JobEnvelope, type JobView } from "./job-view.ts";
 import { waitForJob, type WaitForJobOptions } from "./job-wait.ts";
-import type { TaskRegistry } from "./tasks.ts";
+import type { TaskRegistry } from "../tasks/registry.ts";
 
 export interface SubmitJobRequest {
   type: string;

@@ -6,7 +6,7 @@ import type { QueueManager } from "../queues/queue-manager.ts";
 import type { WorkerHandle } from "../queues/types.ts";
 import { defer, deferralOf, waitingSince, type Deferral, type DeferOptions } from "./deferral.ts";
 import { isEnvelope, type JobEnvelope } from "./job-view.ts";
-import type { TaskRegistry } from "./tasks.ts";
+import type { TaskRegistry } from "../tasks/registry.ts";
 
 export interface TaskWorkerOptions {
   queues: QueueManager;

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { Job } from "bullmq";
 import type { Logger } from "../../core/logger.ts";
 import type { Store } from "../../ports/store.ts";
-import type { TaskRegistry } from "../jobs/tasks.ts";
+import type { TaskRegistry } from "../tasks/registry.ts";
 import type { QueueManager } from "../queues/queue-manager.ts";
 import { Invocation, Nondeterminism, RunCancelled, RunSuspended, StepFailure, toStepError } from "./invocation.ts";
 import { claimRun, findRun, finishRun, releaseRun } from "./sql/runs.ts";

@@ -5,7 +5,7 @@ import type { Logger } from "../../core/logger.ts";
 import { validateWorkspaceId } from "../../core/workspace-id.ts";
 import type { Store } from "../../ports/store.ts";
 import type { AuditLog } from "../audit/audit-log.ts";
-import type { TaskRegistry } from "../jobs/tasks.ts";
+import type { TaskRegistry } from "../tasks/registry.ts";
 import type { QueueManager } from "../queues/queue-manager.ts";
 import type { StartWorkerOptions, WorkerHandle } from "../queues/types.ts";
 import type { ActionExecutor, ApprovalRequester, WaitingStepResumer } from "./contracts.ts";

@@ -1,7 +1,7 @@
 import { SluiceError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { Store } from "../../ports/store.ts";
-import type { TaskRegistry } from "../jobs/tasks.ts";
+import type { TaskRegistry } from "../tasks/registry.ts";
 import type { ActionExecutor, ApprovalRequester, StepError, StepRef } from "./contracts.ts";
 import { backoffAfter, durationMs, resolveRetryPolicy } from "./define.ts";
 import { Invocation, isRetryable, RunCancelled, RunSuspended, StepFailure, toStepError } from "./invocation.ts";

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { SluiceError } from "../../core/errors.ts";
 import type { ProviderRuntime, RuntimeCompletionResult } from "../runtime/index.ts";
-import type { TaskDefinition } from "../jobs/tasks.ts";
+import type { TaskDefinition } from "./registry.ts";
 import type { Accounting } from "../accounting/index.ts";
 import { withCache, type ResultCache } from "../cache/index.ts";
 
@@ -103,6 +103,9 @@ function routeCheck(options: BuiltinTaskOptions): (input: { provider?: string | 
 type Served = { servedBy: { provider: string; model: string }; usage: { inputTokens: number; outputTokens: number }; fallback: boolean };
 const notFallback = (output: { fallback?: unknown }): boolean => output.fallback !== true;
 
+/** The task types every Sluice runs; their kill switches are listed (and set from the environment) from here. */
+export const BUILTIN_TASK_NAMES = { complete: "llm.complete", embed: "embed", classify: "classify" } as const;
+
 /** The task types every Sluice runs: `llm.complete`, `embed`, `classify`. */
 export function builtinTasks(runtime: ProviderRuntime, options: BuiltinTaskOptions = {}): TaskDefinition[] {
   const count = (workspace: string, r: Served): void =>
@@ -111,7 +114,7 @@ export function builtinTasks(runtime: ProviderRuntime, options: BuiltinTaskOptio
   const check = routeCheck(options);
   const rule = options.ruleClassifier;
   const complete: TaskDefinition<z.output<typeof completeInput>> = {
-    name: "llm.complete",
+    name: BUILTIN_TASK_NAMES.complete,
     input: completeInput,
     check,
     handler: async (input, ctx) => {
@@ -133,7 +136,7 @@ export function builtinTasks(runtime: ProviderRuntime, options: BuiltinTaskOptio
   };
 
   const embed: TaskDefinition<z.output<typeof embedInput>> = {
-    name: "embed",
+    name: BUILTIN_TASK_NAMES.embed,
     input: embedInput,
     check,
     handler: async (input, ctx) => {
@@ -148,7 +151,7 @@ export function builtinTasks(runtime: ProviderRuntime, options: BuiltinTaskOptio
   };
 
   const classify: TaskDefinition<z.output<typeof classifyInput>> = {
-    name: "classify",
+    name: BUILTIN_TASK_NAMES.classify,
     input: classifyInput,
     check,
     handler: async (input, ctx) => {
