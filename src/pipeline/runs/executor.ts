@@ -4,7 +4,7 @@ import type { Logger } from "../../core/logger.ts";
 import type { Store } from "../../ports/store.ts";
 import type { TaskRegistry } from "../tasks/registry.ts";
 import type { QueueManager } from "../queues/queue-manager.ts";
-import { Invocation, Nondeterminism, RunCancelled, RunSuspended, StepFailure, toStepError } from "./invocation.ts";
+import { EngineFailure, Invocation, Nondeterminism, RunCancelled, RunSuspended, StepFailure, toStepError } from "./invocation.ts";
 import { claimRun, findRun, finishRun, releaseRun } from "./sql/runs.ts";
 import { listSteps } from "./sql/steps.ts";
 import { createStepApi, type RunSeams, type StepApiDeps } from "./step-api.ts";
@@ -63,6 +63,21 @@ export function runProcessor(deps: ExecutorDeps) {
   const logger = deps.logger.child({ component: "runs" });
 
   return async (job: Job<RunJobData>, _token?: string, signal?: AbortSignal): Promise<{ status: string }> => {
+    try {
+      return await invoke(job, signal);
+    } catch (err) {
+      // The store or queue failed under the invocation: the job's own retries try again; after the
+      // last one the run fails visibly instead of staying `running` behind its lease.
+      const attempts = job.opts.attempts ?? 1;
+      if (job.attemptsMade + 1 < attempts) throw err;
+      logger.error({ err, runId: job.data.runId }, "run invocation failed on its last job attempt");
+      const run = await findRun(deps.store, job.data.runId).catch(() => undefined);
+      if (run) await settle(run, String(job.id), { status: "failed", error: { code: "INTERNAL", message: "The run's invocation kept failing (see the server log)" }, failedStep: null }).catch(() => undefined);
+      throw err;
+    }
+  };
+
+  async function invoke(job: Job<RunJobData>, signal: AbortSignal | undefined): Promise<{ status: string }> {
     const { runId } = job.data;
     const owner = String(job.id);
     const run = await claimRun(deps.store, runId, owner, leaseMs);
@@ -79,11 +94,14 @@ export function runProcessor(deps: ExecutorDeps) {
       failure = err;
     }
     await inv.drain();
+    // Sluice's own store or a seam failed, not the pipeline: the job retries the invocation.
+    const engineFailure = inv.engineFailure ?? (failure instanceof EngineFailure ? failure : undefined);
+    if (engineFailure) throw engineFailure.cause;
     if (failure instanceof RunCancelled) return { status: "cancelled" };
     if (inv.suspensions.length > 0) return suspend(run, owner, inv.suspensions);
     if (failure === undefined) return settle(run, owner, { status: "completed", output: output ?? null });
     return settle(run, owner, failureOutcome(failure));
-  };
+  }
 
   async function bounce(runId: string): Promise<{ status: string }> {
     const current = await findRun(deps.store, runId);

@@ -37,6 +37,21 @@ export class RunCancelled extends Error {
   }
 }
 
+/** Sluice's own bookkeeping (the store, the approvals or actions module) failed: retry the invocation, do not fail the run. */
+export class EngineFailure extends Error {
+  constructor(override readonly cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.name = "EngineFailure";
+  }
+}
+
+/** Marks a failure of the engine's own I/O as such. */
+export function engineIo<T>(promise: Promise<T>): Promise<T> {
+  return promise.catch((err: unknown) => {
+    throw err instanceof EngineFailure ? err : new EngineFailure(err);
+  });
+}
+
 /** Throw from a step's code to fail it at once, without spending its other attempts. */
 export class NonRetryableError extends Error {
   readonly code: string;
@@ -67,6 +82,7 @@ export class Invocation {
   readonly inFlight = new Set<Promise<unknown>>();
   position = 0;
   stateChanges = 0;
+  engineFailure: EngineFailure | undefined;
 
   constructor(
     readonly run: RunRow,
@@ -125,7 +141,7 @@ export function toStepError(err: unknown): StepError {
 
 /** Plain errors retry (as in Inngest and Temporal); SluiceErrors say whether they may; NonRetryableError never does. */
 export function isRetryable(err: unknown): boolean {
-  if (err instanceof NonRetryableError || err instanceof StepFailure || err instanceof Nondeterminism) return false;
+  if (err instanceof NonRetryableError || err instanceof StepFailure || err instanceof Nondeterminism || err instanceof EngineFailure) return false;
   if (isSluiceError(err)) return err.retryable;
   return true;
 }

@@ -4,7 +4,7 @@ import type { Store } from "../../ports/store.ts";
 import type { TaskRegistry } from "../tasks/registry.ts";
 import type { ActionExecutor, ApprovalRequester, StepError, StepRef } from "./contracts.ts";
 import { backoffAfter, durationMs, resolveRetryPolicy } from "./define.ts";
-import { Invocation, isRetryable, RunCancelled, RunSuspended, StepFailure, toStepError } from "./invocation.ts";
+import { EngineFailure, engineIo, Invocation, isRetryable, RunCancelled, RunSuspended, StepFailure, toStepError } from "./invocation.ts";
 import { findRun } from "./sql/runs.ts";
 import { listSteps, settleWaiting, startStep, writeStep, type StepWrite } from "./sql/steps.ts";
 import { applyTransition } from "./entity-state.ts";
@@ -36,7 +36,7 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
   const { store, definition } = deps;
   const { run } = inv;
   const ref = (name: string): StepRef => ({ runId: run.id, stepName: name, pipeline: run.pipeline, workspace: run.workspace });
-  const write = (step: Omit<StepWrite, "runId">) => writeStep(store, { runId: run.id, ...step });
+  const write = (step: Omit<StepWrite, "runId">) => engineIo(writeStep(store, { runId: run.id, ...step }));
 
   const fail = async (name: string, kind: StepKind, position: number, attempts: number, error: StepError): Promise<never> => {
     await write({ name, position, kind, status: "failed", attempts, error });
@@ -48,7 +48,7 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
     return { done: false };
   };
   const assertNotCancelled = async (): Promise<void> => {
-    const current = await findRun(store, run.id);
+    const current = await engineIo(findRun(store, run.id));
     if (!current || current.status === "cancelled") throw new RunCancelled();
   };
 
@@ -59,7 +59,7 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
       return inv.suspend(new RunSuspended("sleeping", { at: row.wake_at, key: `${name}#${row.attempts}` }));
     }
     const attempts = (row?.attempts ?? 0) + 1;
-    if (!(await startStep(store, { runId: run.id, name, position, kind, attempts }))) throw new RunCancelled();
+    if (!(await engineIo(startStep(store, { runId: run.id, name, position, kind, attempts })))) throw new RunCancelled();
     const outcome: Attempted = await call(attempts).then(
       (result) => ({ ok: true as const, result }),
       (error: unknown) => ({ ok: false as const, error }),
@@ -86,7 +86,13 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
       const { row, position } = inv.enter(name, kind, width);
       const known = memo(row);
       if (known.done) return Promise.resolve(known.value as T);
-      return inv.track(body(row, position));
+      return inv.track(
+        body(row, position).catch((err: unknown) => {
+          // Remembered even if the function catches it: the invocation is retried, not the run settled.
+          if (err instanceof EngineFailure) inv.engineFailure ??= err;
+          throw err;
+        }),
+      );
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
@@ -107,7 +113,7 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
     const approvals = deps.seams.approvals;
     if (!approvals) return fail(name, "approval", position, 1, { code: "STEP_UNAVAILABLE", message: "No approval requester is wired on this server: step.approval cannot run" });
     return waitStep(name, "approval", row, position, async () => {
-      await approvals.request({ workspace: run.workspace, approvalType: request.approvalType, payload: request.payload ?? null, step: ref(name), ...optional(request) });
+      await engineIo(approvals.request({ workspace: run.workspace, approvalType: request.approvalType, payload: request.payload ?? null, step: ref(name), ...optional(request) }));
     }, {});
   }
 
@@ -117,7 +123,7 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
     const approvalName = `${name}:approval`;
     const approvalRow = inv.steps.get(approvalName);
     let approvedBy: string | undefined;
-    const verdict = await actions.policy(run.workspace, actionName);
+    const verdict = await engineIo(actions.policy(run.workspace, actionName));
     if (!verdict.allowed) return fail(name, "action", position + 1, 1, { code: verdict.code ?? "ACTION_NOT_ALLOWED", message: verdict.reason ?? `Action "${actionName}" is not allowed` });
     if (verdict.requiresApproval || approvalRow) {
       const known = memo(approvalRow);
@@ -170,8 +176,8 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
       durable(name, "wait_event", async (row, position) => {
         if (row?.status === "waiting" && row.wake_at && row.wake_at.getTime() <= Date.now()) {
           // Timed out: settle it as null unless an event got there first.
-          if (await settleWaiting(store, run.id, name, { ok: true, result: null })) return null;
-          const now = (await listSteps(store, run.id)).find((s) => s.name === name);
+          if (await engineIo(settleWaiting(store, run.id, name, { ok: true, result: null }))) return null;
+          const now = (await engineIo(listSteps(store, run.id))).find((s) => s.name === name);
           return (now?.result ?? null) as never;
         }
         const wakeAt = timeout === undefined ? null : new Date(Date.now() + durationMs(timeout));
@@ -182,7 +188,7 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
       const name = `setState#${inv.stateChanges}`;
       return durable(name, "set_state", async (_row, position) => {
         await assertNotCancelled();
-        const outcome = await applyTransition(store, { run, definition, to: state, reason: reason ?? null, stepName: name, position });
+        const outcome = await engineIo(applyTransition(store, { run, definition, to: state, reason: reason ?? null, stepName: name, position }));
         if (!outcome.ok) return fail(name, "set_state", position, 1, outcome.error);
       });
     },
