@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SluiceError } from "../../src/core/errors.ts";
+import { createJobIndex } from "../../src/pipeline/jobs/job-index.ts";
+import { intakeRow } from "../../src/pipeline/jobs/job-listing.ts";
 import { embeddedAndServers } from "../harness/databases.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
 import { until } from "../harness/wait.ts";
@@ -139,6 +141,16 @@ for (const engine of embeddedAndServers("jobsindex", 25)) {
         expect(plan, plan).toMatch(/Index (Only )?Scan using job_index_(newest|state)_idx/);
         expect(plan, plan).not.toMatch(/Seq Scan|Sort/);
       }
+    });
+
+    it("keeps the planner's statistics as jobs are taken: ANALYZE every analyzeEvery rows (PGlite has no autovacuum)", async () => {
+      const { store } = t.sluice;
+      const analyses = async () =>
+        Number((await store.query<{ n: string | number }>("SELECT coalesce(analyze_count, 0) + coalesce(autoanalyze_count, 0) AS n FROM pg_stat_user_tables WHERE relname = 'job_index'")).rows[0]?.n ?? 0);
+      const before = await analyses();
+      const index = createJobIndex(store, undefined, { analyzeEvery: 20 });
+      for (let i = 0; i < 20; i += 1) await index.record(intakeRow("ws-c", `c-${i}`, "ai-jobs", "echo"));
+      await until(analyses, (n) => n > before, 15_000, "an ANALYZE of job_index");
     });
 
     it("refuses bad filters with 400 VALIDATION_FAILED", async () => {

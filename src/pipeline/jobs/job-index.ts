@@ -123,7 +123,18 @@ export interface JobIndex {
   page(query: JobIndexQuery): Promise<JobIndexPage>;
 }
 
-export function createJobIndex(db: Queryable, logger?: Logger): JobIndex {
+export interface JobIndexOptions {
+  /**
+   * Rows this process records between two `ANALYZE job_index`. PGlite has no autovacuum: without
+   * statistics its planner sorts a workspace's rows instead of walking the index. On a PostgreSQL
+   * server autovacuum does the same, and this costs one sampled pass now and then. @default 10000
+   */
+  analyzeEvery?: number;
+}
+
+export function createJobIndex(db: Queryable, logger?: Logger, options: JobIndexOptions = {}): JobIndex {
+  const analyzeEvery = options.analyzeEvery ?? 10_000;
+  let recorded = 0;
   const quietly = async (what: string, work: () => Promise<void>): Promise<void> => {
     try {
       await work();
@@ -132,7 +143,11 @@ export function createJobIndex(db: Queryable, logger?: Logger): JobIndex {
     }
   };
   return {
-    record: (row) => indexJob(db, row),
+    async record(row) {
+      await indexJob(db, row);
+      recorded += 1;
+      if (recorded % analyzeEvery === 0) void quietly("analyze job_index", async () => void (await db.query("ANALYZE job_index")));
+    },
     settle: (workspaceId, jobId, state) => quietly("record a settled job", () => setIndexedState(db, workspaceId, jobId, state)),
     reconcile: (workspaceId, changed, gone) =>
       quietly("reconcile a page", async () => {
