@@ -254,6 +254,8 @@ describe.each(threeBackends("apv", 22))("human approvals on $name", (engine) => 
     const audit = await t.sluice.audit.list({ workspaceId: "ws-apa", action: "approvals.archive" });
     expect(audit[0]).toMatchObject({ reason: "monthly", details: { outcome: "succeeded", archived: aged.length, older_than_seconds: 2_592_000 } });
     expect((await call("POST", "/api/approvals/archive", admin, { older_than: "soon" })).statusCode).toBe(400);
+    expect((await call("POST", "/api/approvals/archive", admin, { older_than: 1e300 })).json().error.code).toBe("VALIDATION_FAILED");
+    expect((await call("POST", "/api/approvals/archive", admin, { older_than: "99999999999d" })).statusCode).toBe(400);
 
     const expired = decided.find((x) => x.approval_type === "t-expire" && x.pipeline_stage === "E5");
     expect(expired).toBeDefined();

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { SluiceError } from "../../core/errors.ts";
 import { parseGraceMs } from "../../pipeline/admin/queue-admin.ts";
 import type { Sluice } from "../../sluice.ts";
 import { requireScopes } from "../auth.ts";
@@ -52,6 +53,8 @@ const archiveBody = z
   .nullish();
 
 const THIRTY_DAYS_MS = 30 * 86_400_000;
+// Past this the database's interval arithmetic overflows; nothing is that old anyway.
+const TEN_YEARS_MS = 3_650 * 86_400_000;
 
 /** Human approvals of the key's own workspace (scope `admin`): seed 003's HITL inbox, decisions, SLA configs and archive. */
 export const approvalRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
@@ -90,6 +93,7 @@ export const approvalRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (
   );
   app.post("/api/approvals/archive", { onRequest: admin, schema: { tags, summary: "Move decided tasks older than older_than (default 30d) to approval_tasks_archive, in one transaction (audited)", body: archiveBody } }, (request) => {
     const olderThanMs = parseGraceMs(request.body?.older_than, THIRTY_DAYS_MS);
+    if (olderThanMs > TEN_YEARS_MS) throw new SluiceError("VALIDATION_FAILED", "older_than is at most 10 years (3650d)");
     return sluice.approvals.archive(own(request, request.body?.reason), { olderThanSeconds: olderThanMs / 1000, pipelineStage: request.body?.pipeline_stage });
   });
   app.get("/api/approval-types", { onRequest: admin, schema: { tags, summary: "Approval type configs: SLA, assignee rule, deadline behaviour, notification" } }, async (request) => ({
