@@ -4,6 +4,7 @@ import { SluiceError } from "../../core/errors.ts";
 import { parseGraceMs } from "../../pipeline/admin/queue-admin.ts";
 import { archiveAudit } from "../../pipeline/ops/audit-archive.ts";
 import { dbReport } from "../../pipeline/ops/db-report.ts";
+import { recentAttemptErrors } from "../../pipeline/ops/queue-errors.ts";
 import type { Sluice } from "../../sluice.ts";
 import { principalOf, requireScopes } from "../auth.ts";
 
@@ -48,5 +49,19 @@ export const adminOpsRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (
       const request_ = { actor: `key:${principalOf(request).keyId}`, reason: body.reason, olderThanMs, limit: body.limit, toTable: body.table };
       return archiveAudit(sluice.store, sluice.audit, request_, body.return_rows);
     },
+  );
+
+  app.get(
+    "/api/queues/:name/errors",
+    {
+      onRequest: operator,
+      schema: {
+        tags,
+        summary: "The queue's most recent job attempt errors, newest first: jobs that failed at least once (for good, or retrying), each with its last error and the earlier ones",
+        params: z.object({ name: z.string().min(1).max(200) }),
+        querystring: z.object({ limit: z.coerce.number().int().min(1).max(200).default(10) }),
+      },
+    },
+    async (request) => ({ queue: request.params.name, errors: await recentAttemptErrors(sluice.queues, request.params.name, request.query.limit) }),
   );
 };
