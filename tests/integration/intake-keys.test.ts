@@ -130,6 +130,7 @@ describe.each(targets)("workspaces and API keys on $name", ({ open }) => {
       } catch (e) {
         return e as SluiceError;
       }
+      return undefined;
     })();
     expect(err?.status).toBe(403);
     expect(err?.details).toEqual({ required: "admin", granted: ["jobs:read"] });
