@@ -117,7 +117,7 @@ export function createActionExecutor(options: ActionExecutorOptions): LedgerExec
       details: { execution_id: row.id, idempotency_key: row.idempotency_key, attempt: row.attempts, approved_by: request.approvedBy ?? null, policy: "allowed", outcome: "started" },
     });
     const controller = new AbortController();
-    const timeout = setTimeout(() => controller.abort(new SluiceError("ACTION_FAILED", `Action call timed out after ${options.callTimeoutMs} ms`)), options.callTimeoutMs);
+    const timeout = setTimeout(() => controller.abort(new SluiceError("ACTION_FAILED", `Action call timed out after ${options.callTimeoutMs} ms`, { retryable: false })), options.callTimeoutMs);
     const heartbeat = setInterval(() => void sql.touchHeartbeat(store, row.id).catch((err: unknown) => logger.warn({ err, execution: row.id }, "action heartbeat failed")), Math.max(100, Math.floor(leaseMs / 3)));
     const ctx = { workspace: row.workspace_id, executionId: row.id, idempotencyKey: row.idempotency_key, actor: request.actor, attempt: row.attempts, signal: controller.signal, logger, store };
     let settled: ExecutionRow | undefined;
