@@ -7,6 +7,7 @@ import type { QueueBackend } from "./adapters/queue/index.ts";
 import { loadConfig, type SluiceConfig } from "./core/config.ts";
 import type { Logger } from "./core/logger.ts";
 import { createAuditLog, type AuditLog } from "./pipeline/audit/audit-log.ts";
+import { createQueueAdmin, type QueueAdmin } from "./pipeline/admin/queue-admin.ts";
 import { createAuditRetention, MAINTENANCE_QUEUE } from "./pipeline/ops/audit-retention.ts";
 import { HealthRegistry } from "./pipeline/health.ts";
 import { createIntake, type Intake } from "./pipeline/intake/index.ts";
@@ -71,6 +72,8 @@ export interface Sluice {
   readonly audit: AuditLog;
   readonly queueBackend: QueueBackend;
   readonly queues: QueueManager;
+  /** Queue operations as operators run them (admin API, CLI): each mutation audited. */
+  readonly queueAdmin: QueueAdmin;
   readonly tasks: TaskRegistry;
   /** Provider calls with limits, retries, breaker and fallbacks. */
   readonly runtime: ProviderRuntime;
@@ -161,6 +164,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
 
     const intake = createIntake({ store, kv, limits, config, logger: logger.child({ component: "intake" }) });
     const audit = createAuditLog(store);
+    const queueAdmin = createQueueAdmin(queues, audit);
     const auditRetention = createAuditRetention({ store, audit, queues, logger, retentionDays: config.audit.retentionDays, everyMs: config.audit.archiveIntervalMs });
     const providers = createProvidersFromConfig(config);
     const runtime = createProviderRuntime({
@@ -230,6 +234,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       audit,
       queueBackend,
       queues,
+      queueAdmin,
       tasks,
       runtime,
       jobs,

@@ -87,6 +87,7 @@ export const envSchema = z.object({
   CACHE_REDIS_URL: url(["redis", "rediss"]),
   REDIS_ALLOW_EVICTION: bool(false),
   REDIS_EVICTION_CHECK_MS: int(30_000, 1_000, 3_600_000),
+  REDIS_COMMAND_TIMEOUT_MS: int(5_000, 100, 600_000),
   QUEUE_BACKEND: z.enum(["auto", "redis", "postgres", "pglite"], { error: "expected auto, redis, postgres or pglite" }).default("auto"),
   QUEUE_CONCURRENCY: int(10, 1, 1000),
   QUEUES: csv(""),
@@ -126,6 +127,7 @@ export const envSchema = z.object({
   CACHE_TTL_SECONDS: int(86_400, 1, 2_592_000),
   CACHE_MAX_ENTRIES: int(10_000, 1, 10_000_000),
   CACHE_KEY_PREFIX: z.string().min(1).max(100).default("sluice:cache:"),
+  CACHE_WARM_DEFAULT: z.string().min(1).optional(),
   AI_MAX_ATTEMPTS: int(4, 1, 20),
   AI_RETRY_BASE_DELAY_MS: int(250, 0, 60_000),
   AI_MAX_RETRY_AFTER_MS: int(60_000, 0, 3_600_000),
@@ -183,7 +185,11 @@ export interface SluiceConfig {
   /** Who may read /metrics, /docs and the detailed health views (docs/security.md). */
   readonly ops: { readonly metricsToken: string | undefined; readonly endpoints: "loopback" | "open"; readonly docs: "loopback" | "true" | "false" };
   readonly storage: { readonly dataDir: string; readonly databaseUrl: string | undefined; readonly poolSize: number };
-  readonly redis: { readonly url: string | undefined; readonly cacheUrl: string | undefined; readonly allowEviction: boolean; readonly evictionCheckMs: number };
+  /** Embedded mode: the PGlite served on a loopback PostgreSQL socket (port 0 = not served) for `psql` / `sluice sql`. */
+  readonly sql: { readonly port: number; readonly password: string | undefined };
+  /** Audit rows older than `retentionDays` move to `action_audit_archive` every `archiveIntervalMs` (0 days = never). */
+  readonly audit: { readonly retentionDays: number; readonly archiveIntervalMs: number };
+  readonly redis: { readonly url: string | undefined; readonly cacheUrl: string | undefined; readonly allowEviction: boolean; readonly evictionCheckMs: number; readonly commandTimeoutMs: number };
   readonly queue: {
     readonly backend: QueueBackendKind;
     readonly concurrency: number;
@@ -192,10 +198,6 @@ export interface SluiceConfig {
     /** Queues declared besides the built-in `ai-jobs` and `ai-batch-queue`. */
     readonly extraQueues: readonly string[];
   };
-  /** Embedded mode: the PGlite served on a loopback PostgreSQL socket (port 0 = not served) for `psql` / `sluice sql`. */
-  readonly sql: { readonly port: number; readonly password: string | undefined };
-  /** Audit rows older than `retentionDays` move to `action_audit_archive` every `archiveIntervalMs` (0 days = never). */
-  readonly audit: { readonly retentionDays: number; readonly archiveIntervalMs: number };
   readonly log: { readonly level: Env["LOG_LEVEL"] };
   readonly intake: { readonly rateLimitPerMinute: number; readonly idempotencyTtlSeconds: number; readonly authFailuresPerMinute: number; readonly perMinute: { readonly reads: number; readonly search: number; readonly ingest: number } };
   readonly ai: {
@@ -253,7 +255,7 @@ export interface SluiceConfig {
   /** Kill switches: env defaults of the runtime flags, and how fresh each process keeps them. */
   readonly flags: { readonly disabledTasks: readonly string[]; readonly disabledProviders: readonly string[]; readonly cacheMs: number; readonly recheckMs: number };
   /** Result cache: Redis on `redis.cacheUrl` when set, else an in-process LRU. */
-  readonly cache: { readonly enabled: boolean; readonly ttlSeconds: number; readonly maxEntries: number; readonly keyPrefix: string };
+  readonly cache: { readonly enabled: boolean; readonly ttlSeconds: number; readonly maxEntries: number; readonly keyPrefix: string; /** CACHE_WARM_DEFAULT: JSON file of the items a bodiless warm-up runs. */ readonly warmDefault: string | undefined };
   /** Daily token budget per workspace when the workspace sets none; 0 = unlimited. */
   readonly budgets: { readonly workspaceDailyTokens: number };
   /** Completion webhooks: the default signing secret, SSRF guard, and the delivery queue's retries. */
@@ -318,7 +320,7 @@ function toConfig(env: Env): SluiceConfig {
     storage: { dataDir: env.SLUICE_DATA_DIR, databaseUrl: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE },
     sql: { port: env.SLUICE_SQL_PORT, password: env.SLUICE_SQL_PASSWORD },
     audit: { retentionDays: env.AUDIT_RETENTION_DAYS, archiveIntervalMs: env.AUDIT_ARCHIVE_INTERVAL_MS },
-    redis: { url: env.REDIS_URL, cacheUrl: env.CACHE_REDIS_URL ?? env.REDIS_URL, allowEviction: env.REDIS_ALLOW_EVICTION, evictionCheckMs: env.REDIS_EVICTION_CHECK_MS },
+    redis: { url: env.REDIS_URL, cacheUrl: env.CACHE_REDIS_URL ?? env.REDIS_URL, allowEviction: env.REDIS_ALLOW_EVICTION, evictionCheckMs: env.REDIS_EVICTION_CHECK_MS, commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS },
     queue: {
       backend: resolveQueueBackend(env),
       concurrency: env.QUEUE_CONCURRENCY,
@@ -376,7 +378,7 @@ function toConfig(env: Env): SluiceConfig {
       ingestBodyLimitBytes: env.EMBEDDING_INGEST_BODY_LIMIT_BYTES,
     },
     flags: { disabledTasks: env.DISABLED_TASKS, disabledProviders: env.DISABLED_PROVIDERS, cacheMs: env.FLAGS_CACHE_MS, recheckMs: env.KILL_SWITCH_RECHECK_MS },
-    cache: { enabled: env.CACHE_ENABLED, ttlSeconds: env.CACHE_TTL_SECONDS, maxEntries: env.CACHE_MAX_ENTRIES, keyPrefix: env.CACHE_KEY_PREFIX },
+    cache: { enabled: env.CACHE_ENABLED, ttlSeconds: env.CACHE_TTL_SECONDS, maxEntries: env.CACHE_MAX_ENTRIES, keyPrefix: env.CACHE_KEY_PREFIX, warmDefault: env.CACHE_WARM_DEFAULT },
     budgets: { workspaceDailyTokens: env.WORKSPACE_DAILY_TOKEN_BUDGET },
     webhooks: {
       signingSecret: env.WEBHOOK_SIGNING_SECRET,

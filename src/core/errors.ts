@@ -61,14 +61,14 @@ export const ERROR_CATALOGUE = {
   ACTION_FAILED: { status: 502, retryable: true, message: "The action's outside call failed" },
   ACTION_NOT_CONFIGURED: { status: 503, retryable: false, message: "The action's service is not configured on this server" },
   ACTION_SKIPPED: { status: 409, retryable: false, message: "A person decided not to run this execution again after its outcome was unknown" },
-  WEBHOOK_URL_REFUSED: { status: 400, retryable: false, message: "The callback URL is not one Sluice will call (http or https to a public host)" },
-  WEBHOOK_SECRET_MISSING: { status: 400, retryable: false, message: "No webhook signing secret: set WEBHOOK_SIGNING_SECRET or rotate a workspace secret" },
-  WEBHOOK_DELIVERY_NOT_FOUND: { status: 404, retryable: false, message: "No such webhook delivery" },
   APPROVAL_NOT_FOUND: { status: 404, retryable: false, message: "No such approval task" },
   APPROVAL_ALREADY_DECIDED: { status: 409, retryable: false, message: "The approval task is already decided" },
   SCHEDULE_NOT_FOUND: { status: 404, retryable: false, message: "No such schedule" },
   SCHEDULE_INVALID: { status: 400, retryable: false, message: "Invalid schedule: cron pattern, time zone or target" },
   SCHEDULE_TARGET_UNAVAILABLE: { status: 400, retryable: false, message: "This server cannot start the schedule's target (pipeline runs are not available)" },
+  WEBHOOK_URL_REFUSED: { status: 400, retryable: false, message: "The callback URL is not one Sluice will call (http or https to a public host)" },
+  WEBHOOK_SECRET_MISSING: { status: 400, retryable: false, message: "No webhook signing secret: set WEBHOOK_SIGNING_SECRET or rotate a workspace secret" },
+  WEBHOOK_DELIVERY_NOT_FOUND: { status: 404, retryable: false, message: "No such webhook delivery" },
   INTERNAL: { status: 500, retryable: false, message: "Internal error" },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 

@@ -20,12 +20,11 @@ import { cacheRoutes } from "./routes/cache.ts";
 import { usageRoutes } from "./routes/usage.ts";
 import { embeddingRoutes } from "./routes/embeddings.ts";
 import { actionRoutes } from "./routes/actions.ts";
-import { approvalRoutes } from "./routes/approvals.ts";
-import { scheduleRoutes } from "./routes/schedules.ts";
 import { runRoutes } from "./routes/runs.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
+import { approvalRoutes } from "./routes/approvals.ts";
+import { scheduleRoutes } from "./routes/schedules.ts";
 import { mountBullBoard } from "./bull-board.ts";
-import { createQueueAdmin } from "../pipeline/admin/queue-admin.ts";
 
 export interface ServerOptions {
   /** api: the jobs and admin API; worker: health and metrics only; all: everything. @default "all" */
@@ -72,7 +71,7 @@ export async function buildServer(sluice: Sluice, options: ServerOptions = {}): 
     await app.register(adminBackupRoutes, { sluice });
     await app.register(adminOpsRoutes, { sluice });
     await app.register(jobRoutes, { sluice });
-    const admin = createQueueAdmin(sluice.queues, sluice.audit);
+    const admin = sluice.queueAdmin;
     await app.register(adminQueueRoutes, { sluice, admin });
     await app.register(runbookAliasRoutes, { sluice, admin });
     await app.register(flagRoutes, { sluice });
@@ -80,10 +79,10 @@ export async function buildServer(sluice: Sluice, options: ServerOptions = {}): 
     await app.register(usageRoutes, { sluice });
     await app.register(embeddingRoutes, { sluice });
     await app.register(actionRoutes, { sluice });
-    await app.register(approvalRoutes, { sluice });
-    await app.register(scheduleRoutes, { sluice });
     await app.register(runRoutes, { sluice });
     await app.register(webhookRoutes, { sluice });
+    await app.register(approvalRoutes, { sluice });
+    await app.register(scheduleRoutes, { sluice });
     await mountBullBoard(base, sluice);
   }
   app.get("/metrics", { schema: { tags: ["metrics"], summary: "Prometheus metrics", hide: true } }, async (_request, reply) => {

@@ -37,7 +37,10 @@ describe("queue admin over HTTP (embedded)", () => {
     const res = await t.app.inject({ method: "GET", url: "/api/queues", headers: auth() });
     expect(res.statusCode).toBe(200);
     const rows = res.json<Listing[]>();
-    expect(rows.map((r) => r.name)).toEqual(["ai-batch-queue", "ai-jobs", "churn", "sentiment"]);
+    // Besides these, Sluice's own internal queues (runs, approvals, schedules, webhooks, maintenance), all named sluice-*.
+    expect(rows.map((r) => r.name).filter((n) => !n.startsWith("sluice-"))).toEqual(["ai-batch-queue", "ai-jobs", "churn", "sentiment"]);
+    expect(rows.map((r) => r.name)).toEqual(expect.arrayContaining(["sluice-runs", "sluice-webhooks"]));
+    // Runbook 000: `jq '.[] | select(.name | contains("ai"))'` picks exactly the AI queues (internal ones avoid "ai" in their names).
     expect(rows.filter((r) => r.name.includes("ai")).map((r) => r.name)).toEqual(["ai-batch-queue", "ai-jobs"]);
     expect(rows.find((r) => r.name === "ai-jobs")).toMatchObject({ paused: false, workers: 1, waiting: 0 });
   });
@@ -59,7 +62,8 @@ describe("queue admin over HTTP (embedded)", () => {
 
   it("pause-all and resume-all (runbook 004 deploy steps, under its /api/queue path too)", async () => {
     const all = await t.app.inject({ method: "POST", url: "/api/queue/pause-all", headers: auth() });
-    expect(all.json<{ paused: string[] }>().paused).toHaveLength(4);
+    const listed = (await t.app.inject({ method: "GET", url: "/api/queues", headers: auth() })).json<Listing[]>().map((q) => q.name);
+    expect(all.json<{ paused: string[] }>().paused.sort()).toEqual(listed.sort());
     const wrapped = await t.app.inject({ method: "GET", url: "/api/queue/stats", headers: auth() });
     expect(wrapped.json<{ queues: Listing[] }>().queues.every((q) => q.paused)).toBe(true);
     await t.app.inject({ method: "POST", url: "/api/queues/resume-all", headers: auth() });

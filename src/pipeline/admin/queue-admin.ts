@@ -2,7 +2,7 @@ import ms from "ms";
 import { SluiceError } from "../../core/errors.ts";
 import type { AuditLog } from "../audit/audit-log.ts";
 import type { QueueManager } from "../queues/queue-manager.ts";
-import { CLEANABLE_STATES, type CleanableState, type QueueListing } from "../queues/types.ts";
+import { CLEANABLE_STATES, type CleanableState, type JobSummary, type QueueListing } from "../queues/types.ts";
 
 /** Who asks, and why: every admin action is written to the audit log with both. */
 export interface AdminActor {
@@ -44,8 +44,31 @@ export function parseCleanState(status: string | undefined, fallback: CleanableS
 
 const DAY_MS = 86_400_000;
 
-/** Queue operations as the admin API and CLI offer them: the queue manager's, audited. */
-export function createQueueAdmin(queues: QueueManager, audit: AuditLog) {
+export interface CleanRequest {
+  /** How old a job must be: milliseconds or a duration such as `24h`. @default 24h */
+  grace?: number | string | undefined;
+  /** Which list: completed, failed, waiting, delayed, paused, prioritized. @default failed */
+  status?: string | undefined;
+  limit?: number | undefined;
+}
+
+/** Queue operations as the admin API and CLI offer them: the queue manager's, each mutation audited (write-ahead) with its actor and reason. */
+export interface QueueAdmin {
+  list(): Promise<QueueListing[]>;
+  stats(name: string): Promise<QueueListing>;
+  pause(who: AdminActor, name: string): Promise<QueueListing>;
+  resume(who: AdminActor, name: string): Promise<QueueListing>;
+  pauseAll(who: AdminActor): Promise<{ paused: string[] }>;
+  resumeAll(who: AdminActor): Promise<{ resumed: string[] }>;
+  retryAll(who: AdminActor, name: string): Promise<{ retried: number }>;
+  clean(who: AdminActor, name: string, request: CleanRequest): Promise<{ removed: number; state: CleanableState; grace_ms: number }>;
+  /** Weekly maintenance (runbook 004 §9.1): completed and failed jobs past the grace, on every queue. */
+  cleanAll(who: AdminActor, request: Pick<CleanRequest, "grace">): Promise<{ removed: Record<string, number>; grace_ms: number }>;
+  retryJob(who: AdminActor, name: string, id: string): Promise<JobSummary>;
+  removeJob(who: AdminActor, name: string, id: string): Promise<{ removed: string }>;
+}
+
+export function createQueueAdmin(queues: QueueManager, audit: AuditLog): QueueAdmin {
   const audited = <T>(who: AdminActor, action: string, target: string, act: () => Promise<T>, describe?: (result: T) => Record<string, unknown>, details: Record<string, unknown> = {}) =>
     audit.audited({ actor: who.actor, action, workspaceId: who.workspaceId ?? null, target, reason: who.reason ?? null, details }, act, describe);
 
@@ -69,7 +92,7 @@ export function createQueueAdmin(queues: QueueManager, audit: AuditLog) {
       return { resumed: names };
     },
     retryAll: (who: AdminActor, name: string) => audited(who, "queue.retry-all", name, () => queues.retryAll(name), (result) => ({ ...result })),
-    async clean(who: AdminActor, name: string, options: { grace?: number | string | undefined; status?: string | undefined; limit?: number | undefined }) {
+    async clean(who, name, options) {
       const graceMs = parseGraceMs(options.grace, DAY_MS);
       const state = parseCleanState(options.status, "failed");
       const result = await audited(who, "queue.clean", name, () => queues.clean(name, { graceMs, state, ...(options.limit ? { limit: options.limit } : {}) }), (r) => ({ ...r }), {
@@ -78,8 +101,7 @@ export function createQueueAdmin(queues: QueueManager, audit: AuditLog) {
       });
       return { ...result, state, grace_ms: graceMs };
     },
-    /** Weekly maintenance (runbook 004 §9.1): completed and failed jobs past the grace, on every queue. */
-    async cleanAll(who: AdminActor, options: { grace?: number | string | undefined }) {
+    async cleanAll(who, options) {
       const graceMs = parseGraceMs(options.grace, DAY_MS);
       const removed = await audited(
         who,
@@ -106,5 +128,3 @@ export function createQueueAdmin(queues: QueueManager, audit: AuditLog) {
     },
   };
 }
-
-export type QueueAdmin = ReturnType<typeof createQueueAdmin>;

@@ -32,7 +32,22 @@ export interface AuditQuery {
 }
 
 /** Writes and reads `action_audit`, the table runbook 001 backs up with `pg_dump -t action_audit`. */
-export function createAuditLog(db: Queryable) {
+export interface AuditLog {
+  /** Writes one row; its id. */
+  record(entry: AuditEntry): Promise<number>;
+  /**
+   * Write-ahead audit: the row is written before `act` runs, so an action that cannot be recorded
+   * is not done at all; its outcome (`succeeded` with what `describe` says, or `failed` with the
+   * error code) completes the same row afterwards.
+   */
+  audited<T>(entry: AuditEntry, act: () => Promise<T>, describe?: (result: T) => Record<string, unknown>): Promise<T>;
+  /** Adds the outcome to a row written before its action; a failure here is swallowed, the intent row stays. */
+  complete(id: number, details: Record<string, unknown>): Promise<void>;
+  /** Newest first. */
+  list(query?: AuditQuery): Promise<AuditRow[]>;
+}
+
+export function createAuditLog(db: Queryable): AuditLog {
   return {
     async record(entry: AuditEntry): Promise<number> {
       const { rows } = await db.query<{ id: number }>(
@@ -43,11 +58,6 @@ export function createAuditLog(db: Queryable) {
       return rows[0]?.id ?? 0;
     },
 
-    /**
-     * Write-ahead audit: the row is written before `act` runs, so an action that cannot be recorded
-     * is not done at all; its outcome (`succeeded` with what `describe` says, or `failed` with the
-     * error code) completes the same row afterwards.
-     */
     async audited<T>(entry: AuditEntry, act: () => Promise<T>, describe: (result: T) => Record<string, unknown> = () => ({})): Promise<T> {
       const id = await this.record({ ...entry, details: { ...entry.details, outcome: "started" } });
       const settle = (details: Record<string, unknown>) => this.complete(id, details);
@@ -62,7 +72,6 @@ export function createAuditLog(db: Queryable) {
       return result;
     },
 
-    /** Adds the outcome to a row written before its action; a failure here is swallowed, the intent row stays. */
     async complete(id: number, details: Record<string, unknown>): Promise<void> {
       await db.query("UPDATE action_audit SET details = details || $2::jsonb WHERE id = $1", [id, JSON.stringify(details)]).catch(() => undefined);
     },
@@ -81,5 +90,3 @@ export function createAuditLog(db: Queryable) {
     },
   };
 }
-
-export type AuditLog = ReturnType<typeof createAuditLog>;

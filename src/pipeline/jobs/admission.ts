@@ -8,9 +8,9 @@ import type { KillSwitches } from "../flags/index.ts";
  */
 export interface Admission {
   /** At intake: TASK_DISABLED or BUDGET_EXCEEDED (with Retry-After) refuse the request. */
-  atIntake(workspace: string, type: string): Promise<void>;
+  readonly atIntake: (workspace: string, type: string) => Promise<void>;
   /** Before each run; a held-back job looks again every `recheckMs` (a budget raised, a switch turned back on). */
-  beforeRun(job: { workspace: string; type: string }): Promise<void>;
+  readonly beforeRun: (job: { workspace: string; type: string }) => Promise<void>;
 }
 
 export interface AdmissionDeps {

@@ -30,6 +30,18 @@ export interface SubmittedJob {
 
 export type { JobList, ListJobsRequest } from "./job-listing.ts";
 
+/** The jobs API's behaviour: idempotent intake, and reads confined to the caller's workspace. */
+export interface JobsService {
+  /** Validates, admits and queues a job; a repeat of `client_request_id` in the workspace returns the first job (`created: false`). */
+  submit(principal: Principal, request: SubmitJobRequest): Promise<SubmittedJob>;
+  /** Another workspace's job is JOB_NOT_FOUND exactly like a missing one: ids never leak across workspaces. */
+  get(principal: Principal, id: string): Promise<JobView>;
+  /** `get`, held until the job completes or fails or `waitMs` passes (long-poll). */
+  wait(principal: Principal, id: string, options: WaitForJobOptions): Promise<JobView>;
+  /** The caller's jobs from the workspace's index, newest first (keyset pages). */
+  list(principal: Principal, request: ListJobsRequest): Promise<JobList>;
+}
+
 export interface JobsServiceDeps {
   queues: QueueManager;
   intake: Intake;
@@ -56,7 +68,7 @@ function ownJob(job: JobSummary | undefined, workspace: string): (JobSummary & {
 }
 
 /** The jobs API's behaviour: idempotent intake into queues and workspace-scoped reads. */
-export function createJobsService(deps: JobsServiceDeps) {
+export function createJobsService(deps: JobsServiceDeps): JobsService {
   const { queues, intake, tasks } = deps;
 
   async function submit(principal: Principal, request: SubmitJobRequest): Promise<SubmittedJob> {
@@ -133,5 +145,3 @@ export function createJobsService(deps: JobsServiceDeps) {
 
   return { submit, get, wait, list };
 }
-
-export type JobsService = ReturnType<typeof createJobsService>;

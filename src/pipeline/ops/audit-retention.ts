@@ -8,7 +8,8 @@ import { jobSchedulersOn } from "../schedules/job-schedulers.ts";
 import { archiveAudit, hasAuditBefore } from "./audit-archive.ts";
 
 /** Sluice's own housekeeping queue; tenants cannot submit to it. */
-export const MAINTENANCE_QUEUE = "sluice-maintenance";
+// No "ai" in the name: runbook 000 picks the AI queues out with jq `contains("ai")`.
+export const MAINTENANCE_QUEUE = "sluice-housekeeping";
 const SCHEDULER_ID = "audit-archive";
 const ARCHIVE_JOB = "audit.archive";
 const BATCH = 1_000;
