@@ -51,7 +51,7 @@ export interface CompletionRequest {
   readonly maxOutputTokens: number;
   readonly temperature?: number;
   /** Aborts the call; the adapter passes it to the SDK. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
   /**
    * When given, the adapter streams and calls this with each piece of text as it arrives; the
    * result is the same as without streaming. A retried call streams again from the start.
@@ -66,8 +66,8 @@ export interface CompletionResult {
   readonly model: string;
   readonly provider: string;
   /** The provider's stop reason when it gives one (`stop`, `length`, `end_turn`, ...). */
-  readonly finishReason?: string;
-  readonly rateLimit?: ProviderRateLimitInfo;
+  readonly finishReason?: string | undefined;
+  readonly rateLimit?: ProviderRateLimitInfo | undefined;
 }
 
 export interface EmbeddingRequest {
@@ -75,7 +75,7 @@ export interface EmbeddingRequest {
   readonly inputs: readonly string[];
   /** Output dimension, for models that can shorten their vectors. */
   readonly dimensions?: number;
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 export interface EmbeddingResult {
@@ -85,7 +85,7 @@ export interface EmbeddingResult {
   readonly usage: TokenUsage;
   readonly model: string;
   readonly provider: string;
-  readonly rateLimit?: ProviderRateLimitInfo;
+  readonly rateLimit?: ProviderRateLimitInfo | undefined;
 }
 
 export interface ProviderHealth {

@@ -18,8 +18,8 @@ export const PID_DIR_ENV = "SLUICE_TEST_PID_DIR";
 interface Tracked {
   child: ChildProcess;
   /** Runs once the process is gone, however it went (e.g. removing its temp folder). */
-  cleanup?: () => void;
-  pidFile?: string;
+  cleanup?: (() => void) | undefined;
+  pidFile?: string | undefined;
 }
 
 interface Registry {

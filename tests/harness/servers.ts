@@ -14,7 +14,7 @@ export interface RunningServer {
   url: string;
   port: number;
   /** The server's process group: its leader's pid (under root, `runuser` in front of postgres). */
-  processGroup?: number;
+  processGroup?: number | undefined;
   stop(): Promise<void>;
 }
 

@@ -77,9 +77,13 @@ describe("ingest -> backfill -> search (embedded PGlite, local provider)", () =>
     const res = (await search(writerA, "ws-a", { query: "jacket", k: 20, filter: { colour: "black" } })).json<SearchAnswer>();
     expect(res.hits).toHaveLength(20);
     expect(res.hits.every((h) => h.metadata.colour === "black")).toBe(true);
-    const capped = (await search(writerA, "ws-a", { query: "jacket", k: 5_000 })).json<SearchAnswer>();
-    expect(capped.k).toBe(100);
-    expect(capped.hits).toHaveLength(100);
+    // k is at most MAX_SEARCH_K (100), on the API as in the library: above it is a clear 400, not a silent cap.
+    const most = (await search(writerA, "ws-a", { query: "jacket", k: 100 })).json<SearchAnswer>();
+    expect(most.k).toBe(100);
+    expect(most.hits).toHaveLength(100);
+    const tooMany = await search(writerA, "ws-a", { query: "jacket", k: 5_000 });
+    expect(tooMany.statusCode).toBe(400);
+    expect(tooMany.json()).toMatchObject({ error: { code: "VALIDATION_FAILED" } });
   });
 
   it("does not re-embed unchanged items; re-embeds a changed text", async () => {

@@ -5,7 +5,7 @@ import type { Queryable } from "../../ports/store.ts";
 export interface AuditEntry {
   actor: string;
   action: string;
-  workspaceId?: string | null;
+  workspaceId?: string | null | undefined;
   target?: string | null;
   reason?: string | null;
   details?: Record<string, unknown>;

@@ -7,17 +7,17 @@ import type { ProviderRuntime } from "../runtime/index.ts";
 
 export interface SearchRequest {
   /** Text to search for: embedded through the provider runtime with the backfill's model and dimensions. */
-  query?: string;
+  query?: string | undefined;
   /** Or a ready query vector of AI_EMBEDDING_DIMENSIONS numbers. */
-  vector?: readonly number[];
+  vector?: readonly number[] | undefined;
   /** Results wanted (capped at 100). @default 10 */
-  k?: number;
+  k?: number | undefined;
   /** Only items whose metadata contains this object (jsonb `@>`). */
-  filter?: Record<string, unknown>;
+  filter?: Record<string, unknown> | undefined;
   /** HNSW candidate list (`hnsw.ef_search`). @default 64 */
-  efSearch?: number;
+  efSearch?: number | undefined;
   /** Only vectors made by this model. @default the model that embedded `query`; none for `vector` */
-  model?: string;
+  model?: string | undefined;
 }
 
 export interface SearchResponse {

@@ -42,7 +42,7 @@ export interface ApiKeysOptions {
    * another process keeps working here for at most this long (revoking in this process is immediate).
    * @default 5000
    */
-  cacheTtlMs?: number;
+  cacheTtlMs?: number | undefined;
   /** Most keys (valid or not) remembered by the cache. @default 10000 */
   cacheMax?: number;
 }

@@ -30,9 +30,9 @@ export interface IntakeOptions {
   /** Where rate-limit counters live (chosen once at the root, shared with the provider limits). */
   limits: LimitCounters;
   /** How long `authenticate` trusts its in-process cache. @default 5000 */
-  authCacheTtlMs?: number;
+  authCacheTtlMs?: number | undefined;
   /** Rate-limit window; the configured limits are per this window. @default 60 */
-  rateLimitWindowSeconds?: number;
+  rateLimitWindowSeconds?: number | undefined;
   logger?: Logger;
 }
 

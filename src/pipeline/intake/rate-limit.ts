@@ -20,7 +20,7 @@ export interface WorkspaceRateLimiterOptions {
   /** How long a looked-up limit is trusted before it is read again. @default 5000 */
   limitCacheTtlMs?: number;
   /** Window length; limits are "per minute" at the default. @default 60 */
-  windowSeconds?: number;
+  windowSeconds?: number | undefined;
   /** Prefix of the counter keys (Redis keys and `rate_limits` rows are `{prefix}:{workspace}`). @default "ai:ratelimit" */
   keyPrefix?: string;
 }

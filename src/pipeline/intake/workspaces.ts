@@ -20,7 +20,7 @@ interface WorkspaceRow {
 
 export interface WorkspaceOptions {
   /** Overrides RATE_LIMIT_PER_MINUTE for this workspace; null goes back to the default. */
-  rateLimitPerMinute?: number | null;
+  rateLimitPerMinute?: number | null | undefined;
 }
 
 export interface ListWorkspacesOptions {

@@ -74,9 +74,9 @@ function checkOptions(opts: AddJobOptions): void {
 }
 
 /** Validates Sluice's job options and maps them to BullMQ's (only the fields given). */
-export function toBullJobOptions(opts: AddJobOptions = {}): BaseJobOptions & { jobId?: string; deduplication?: JobsOptions["deduplication"] } {
+export function toBullJobOptions(opts: AddJobOptions = {}): JobsOptions {
   checkOptions(opts);
-  const out: BaseJobOptions & { jobId?: string; deduplication?: JobsOptions["deduplication"] } = {};
+  const out: JobsOptions = {};
   if (opts.priority) out.priority = opts.priority;
   if (opts.delay) out.delay = Math.round(opts.delay);
   if (opts.attempts !== undefined) out.attempts = opts.attempts;

@@ -184,7 +184,7 @@ export interface RuntimeHealth {
   readonly breakers: readonly BreakerSnapshot[];
   readonly lastError: { readonly code: string; readonly message: string; readonly provider: string; readonly model: string; readonly at: string } | null;
   /** What providers last reported about their own limits. */
-  readonly rateLimits: readonly { readonly provider: string; readonly model: string; readonly remainingRequests?: number; readonly remainingTokens?: number; readonly at: string }[];
+  readonly rateLimits: readonly { readonly provider: string; readonly model: string; readonly remainingRequests?: number | undefined; readonly remainingTokens?: number | undefined; readonly at: string }[];
   /** Present when `health({probe: true})` asked each provider. */
   readonly probes?: readonly (ProviderHealth & { readonly provider: string })[];
 }

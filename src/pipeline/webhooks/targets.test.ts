@@ -23,7 +23,7 @@ describe("webhook targets", () => {
 
   it("refuses, in the socket's own lookup, a name that resolves to loopback unless private targets are allowed", async () => {
     const resolveWith = (allowPrivate: boolean) =>
-      new Promise<{ err: (Error & { code?: string }) | null; address: unknown }>((resolve) => guardedLookup(allowPrivate)("localhost", {}, (err, address) => resolve({ err, address })));
+      new Promise<{ err: NodeJS.ErrnoException | null; address: unknown }>((resolve) => guardedLookup(allowPrivate)("localhost", {}, (err, address) => resolve({ err, address })));
     const refused = await resolveWith(false);
     expect(refused.err?.code).toBe("WEBHOOK_URL_REFUSED");
     const allowed = await resolveWith(true);

@@ -19,9 +19,9 @@ export interface AnthropicProviderOptions {
   name?: string;
   apiKey: string;
   /** API root without `/v1`. @default "https://api.anthropic.com" */
-  baseURL?: string;
+  baseURL?: string | undefined;
   /** The client's own per-request timeout. @default 60000 */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
 }
 
 interface StreamState {

@@ -24,15 +24,15 @@ export interface OpenAIProviderOptions {
    */
   name?: string;
   /** Keyless compatible servers (vLLM, Ollama) accept any key. @default "sk-no-key" */
-  apiKey?: string;
+  apiKey?: string | undefined;
   /**
    * Server root including `/v1`, e.g. `http://127.0.0.1:8000/v1` (vLLM),
    * `http://127.0.0.1:11434/v1` (Ollama), `https://RESOURCE.openai.azure.com/openai/v1/` (Azure).
    * @default "https://api.openai.com/v1"
    */
-  baseURL?: string;
+  baseURL?: string | undefined;
   /** The client's own per-request timeout. @default 60000 */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /**
    * Which request field carries `maxOutputTokens`. `auto` sends `max_completion_tokens` to
    * reasoning models (o1, o3, o4, gpt-5, which reject `max_tokens`) and `max_tokens` to the rest,

@@ -27,7 +27,7 @@ export interface PgNotificationMessage {
 export interface PgResult<R = Record<string, unknown>> {
   rows: R[];
   rowCount: number;
-  command?: string;
+  command?: string | undefined;
   fields: { name: string; dataTypeID: number }[];
 }
 

@@ -49,7 +49,8 @@ export async function createPostgresQueueBackend(options: PostgresQueueBackendOp
     schema: BULLMQ_SCHEMA,
   });
   try {
-    await migrateBullmq(() => pools.connect());
+    // pg's PoolClient is what BullMQ's PgPoolClient describes; their optional fields differ only in `| undefined`.
+    await migrateBullmq(() => pools.connect() as Promise<PgPoolClient>);
   } catch (err) {
     await pools.end();
     throw err;

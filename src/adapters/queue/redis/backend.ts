@@ -13,7 +13,7 @@ export interface RedisQueueBackendOptions {
    * Key prefix for every queue key (`{prefix}:{queue}:...`). Wrap it in braces, e.g. `{sluice}`, on Redis Cluster.
    * @default "bull"
    */
-  prefix?: string;
+  prefix?: string | undefined;
   /** Run queues even when `maxmemory-policy` is not `noeviction` (REDIS_ALLOW_EVICTION). @default false */
   allowEviction?: boolean;
   /** How often `maxmemory-policy` is read again while running (REDIS_EVICTION_CHECK_MS); health checks also read it. @default 30000 */

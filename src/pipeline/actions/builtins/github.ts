@@ -49,7 +49,7 @@ export function githubActions(config: GithubConfig) {
     args: issueArgs,
     async execute(ctx, args) {
       try {
-        const { data } = await get("github.issue.create").rest.issues.create({ ...split(args.repo), title: args.title, body: args.body, labels: args.labels, assignees: args.assignees, request: { signal: ctx.signal } });
+        const { data } = await get("github.issue.create").rest.issues.create({ ...split(args.repo), title: args.title, ...(args.body === undefined ? {} : { body: args.body }), ...(args.labels ? { labels: args.labels } : {}), ...(args.assignees ? { assignees: args.assignees } : {}), request: { signal: ctx.signal } });
         return { number: data.number, url: data.html_url, id: data.id };
       } catch (err) {
         throw err instanceof SluiceError ? err : translate(err);

@@ -11,7 +11,7 @@ export interface EmbeddingMetrics {
 
 export interface EmbeddingMetricsOptions {
   /** Workspaces with their own ai_backlog_items series; the rest sum into workspace="_other". @default 50 */
-  maxWorkspaces?: number;
+  maxWorkspaces?: number | undefined;
 }
 
 /**

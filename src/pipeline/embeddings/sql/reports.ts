@@ -116,7 +116,7 @@ export const BACKLOG_STATUSES: readonly BacklogGaugeRow["status"][] = ["pending"
  * items gets all three statuses, 0 included: a drained backlog reads 0, not "no data", so an alert
  * like `sum(ai_backlog_items) < 1000` keeps answering.
  */
-export async function backlogGauge(db: Queryable, options: { maxWorkspaces?: number } = {}): Promise<BacklogGaugeRow[]> {
+export async function backlogGauge(db: Queryable, options: { maxWorkspaces?: number | undefined } = {}): Promise<BacklogGaugeRow[]> {
   const { rows } = await db.query<BacklogGaugeRow>(
     `WITH c AS (
        SELECT shop_id, status, COUNT(*) AS n FROM shop_product_embeddings GROUP BY shop_id, status),

@@ -98,7 +98,7 @@ export interface FailOptions {
   workerId: string;
   failures: readonly Failure[];
   /** Failed attempts after which the item stays `failed`. @default 3 */
-  maxAttempts?: number;
+  maxAttempts?: number | undefined;
 }
 
 export interface FailResult {
