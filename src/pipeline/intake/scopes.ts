@@ -36,7 +36,7 @@ export function isScope(value: unknown): value is Scope {
  * them): deduplicated, in catalogue order. Unknown or no scopes are VALIDATION_FAILED.
  */
 export function parseScopes(input: unknown): Scope[] {
-  const raw = typeof input === "string" ? input.split(",") : Array.isArray(input) ? input : null;
+  const raw = typeof input === "string" ? input.split(",") : Array.isArray(input) ? (input as unknown[]) : null;
   if (!raw) throw new SluiceError("VALIDATION_FAILED", "scopes must be a list or a comma-separated string", { details: { allowed: SCOPES } });
   const names = raw.map((s) => (typeof s === "string" ? s.trim() : s)).filter((s) => s !== "");
   const unknown = names.filter((s) => !isScope(s));

@@ -130,7 +130,7 @@ export function createQueueManager(options: QueueManagerOptions): QueueManager {
   // Gauges are read at scrape time; several gauges read one snapshot, reused for a second.
   let snapshotCache: { at: number; value: Promise<Map<string, QueueSnapshot>> } | undefined;
   const snapshot = (): Promise<Map<string, QueueSnapshot>> => {
-    if (closing) return Promise.resolve(new Map());
+    if (closing) return Promise.resolve(new Map<string, QueueSnapshot>());
     if (snapshotCache && performance.now() - snapshotCache.at < SNAPSHOT_TTL_MS) return snapshotCache.value;
     const value = (async () => {
       const rows = await Promise.all(sortedNames().map(async (name) => [name, await stats(name)] as const));

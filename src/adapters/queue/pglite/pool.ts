@@ -49,8 +49,8 @@ const asText = (value: string): string => value;
 const PG_PARSERS = {
   [INT8]: asText,
   [NUMERIC]: asText,
-  [INT8_ARRAY]: (value: string) => types.arrayParser(value, asText, INT8_ARRAY),
-  [NUMERIC_ARRAY]: (value: string) => types.arrayParser(value, asText, NUMERIC_ARRAY),
+  [INT8_ARRAY]: (value: string): unknown => types.arrayParser(value, asText, INT8_ARRAY) as unknown,
+  [NUMERIC_ARRAY]: (value: string): unknown => types.arrayParser(value, asText, NUMERIC_ARRAY) as unknown,
 };
 
 type Runner = Pick<PGlite | Transaction, "query" | "exec">;
