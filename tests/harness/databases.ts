@@ -7,11 +7,12 @@ export function freshPostgresDatabase(prefix = "t"): Promise<string> {
 }
 
 /**
- * The run's Redis server, with a logical database chosen by the caller (0-31). Test files run two at
+ * The run's Redis server, with a logical database chosen by the caller (0-63). Test files run two at
  * a time on one server: a file that pauses queues, runs workers or counts keys needs a database no
  * other file uses. Taken: 0 (many, nothing global), 2 shutdown-abandon's stall test, 3, 4 jobs-api; 8 auth throttle; 9 backfill-wire;
  * 10 audit-first; 11 intake-claim-faults; 12 shutdown-abandon; 13 http-fuzz; 14 fleet reports; 15 read limits.
- * Reserved for work in progress: 16-19 pipelines/runs, 20-23 actions/approvals/schedules, 24-25 operator scope, 26-27 operator commands.
+ * 16-19 pipelines/runs, 20-23 actions/approvals/schedules, 24-25 operator scope, 26-27 webhooks, 28-29 packaging, 30-31 ops.
+ * Reserved for work in progress: 32-35 runs follow-up, 36-39 queue groups/workers, 40-43 logs/doctor, 44-47 embedded performance.
  */
 export function redisUrl(db = 0): string {
   return `${inject("redisUrl")}/${db}`;

@@ -71,7 +71,7 @@ export interface RedisServerOptions {
 export async function startRedis(options: RedisServerOptions = {}): Promise<RunningServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "sluice-redis-"));
-  const child = spawnTracked("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction", "--databases", "32", ...(options.args ?? [])], {
+  const child = spawnTracked("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction", "--databases", "64", ...(options.args ?? [])], {
     stdio: "ignore",
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   });
