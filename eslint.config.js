@@ -1,8 +1,13 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import { createNodeResolver, importX } from "eslint-plugin-import-x";
 
 // Database, Redis and AI SDK clients: only adapters (and the root that builds them) import these.
 const DRIVERS = ["pg", "pg-*", "ioredis", "openai", "@anthropic-ai/*", "@electric-sql/*"];
+const WHOLE_SLUICE_PARAMETER = {
+  selector: "TSTypeReference[typeName.name='Sluice']:not(TSTypeReference[typeName.name='Pick'] > TSTypeParameterInstantiation > TSTypeReference)",
+  message: "Take the services you use (Pick<Sluice, \"jobs\" | ...>), not the whole Sluice.",
+};
 // `await import(...)` escapes no-restricted-imports: the same boundary for lazy imports.
 const NO_ADAPTER_IMPORT_EXPRESSION = {
   selector: "ImportExpression[source.value=/(^|\\/)adapters\\/|^(pg|ioredis|openai|@anthropic-ai\\/|@electric-sql\\/)/]",
@@ -39,6 +44,13 @@ export default tseslint.config(
   },
   { files: ["**/*.js", "**/*.mjs"], ...tseslint.configs.disableTypeChecked },
   {
+    // A cycle makes load order (and so which module sees an undefined import) an accident.
+    files: ["src/**/*.ts"],
+    plugins: { "import-x": importX },
+    settings: { "import-x/resolver-next": [createNodeResolver({ extensions: [".ts", ".js"] })], "import-x/ignore": ["node_modules"], "import-x/extensions": [".ts"], "import-x/parsers": { "@typescript-eslint/parser": [".ts"] } },
+    rules: { "import-x/no-cycle": ["error", { ignoreExternal: true }] },
+  },
+  {
     // Core holds no I/O: it never imports drivers, servers, SDKs or another layer.
     files: ["src/core/**/*.ts"],
     rules: { "no-restricted-imports": ["error", { patterns: [...DRIVERS, "bullmq", "**/adapters/**", "**/pipeline/**", "**/server/**", "**/cli/**"] }] },
@@ -69,6 +81,14 @@ export default tseslint.config(
     rules: {
       "no-restricted-imports": ["error", { patterns: [...DRIVERS, "**/adapters/**"] }],
       "no-restricted-syntax": ["error", NO_ADAPTER_IMPORT_EXPRESSION],
+    },
+  },
+  {
+    // Routes and commands name the services they use (Pick<Sluice, ...>), so a route's reach is in its signature.
+    files: ["src/server/**/*.ts", "src/cli/commands/**/*.ts"],
+    ignores: ["src/server/app.ts"],
+    rules: {
+      "no-restricted-syntax": ["error", NO_ADAPTER_IMPORT_EXPRESSION, WHOLE_SLUICE_PARAMETER],
     },
   },
   { files: ["src/cli/**/*.ts", "scripts/**", "bench/**", "tests/**"], rules: { "no-console": "off" } },

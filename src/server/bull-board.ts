@@ -30,7 +30,7 @@ declare module "fastify" {
  * request under /admin/queues/api: each is written to action_audit before Bull Board acts, with
  * the key behind the Basic-auth password as the actor, so the dashboard is no way around the audit.
  */
-async function auditBoardAction(sluice: Sluice, request: FastifyRequest, principal: Principal): Promise<void> {
+async function auditBoardAction(sluice: Pick<Sluice, "audit" | "intake" | "queues">, request: FastifyRequest, principal: Principal): Promise<void> {
   const path = (request.url.split("?")[0] ?? "").slice(BULL_BOARD_PATH.length);
   const header = request.headers["x-sluice-reason"];
   const queue = /^\/api\/queues\/([^/]+)/.exec(path)?.[1];
@@ -45,7 +45,7 @@ async function auditBoardAction(sluice: Sluice, request: FastifyRequest, princip
 }
 
 /** Bull Board at /admin/queues, on every backend, behind the operator scope. */
-export async function mountBullBoard(app: FastifyInstance, sluice: Sluice): Promise<void> {
+export async function mountBullBoard(app: FastifyInstance, sluice: Pick<Sluice, "audit" | "intake" | "queues">): Promise<void> {
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(BULL_BOARD_PATH);
   createBullBoard({

@@ -56,7 +56,7 @@ async function waitForJobs(client: SluiceClient, ids: string[], timeoutMs: numbe
  * through POST /ai/jobs (idempotent), workers run them on the queue through the provider runtime,
  * and the results come back from GET /ai/jobs/{id}.
  */
-export async function runDemo(sluice: Sluice, url: string, apiKey: string, say: (line: string) => void = console.log): Promise<void> {
+export async function runDemo(sluice: Pick<Sluice, "config">, url: string, apiKey: string, say: (line: string) => void = console.log): Promise<void> {
   // The demo is also an example of Sluice's TypeScript SDK (sluice/client).
   const client = createSluiceClient({ url, apiKey });
   say(`\nDemo: classifying ${REVIEWS.length} reviews through POST /ai/jobs (queue ai-jobs, provider ${sluice.config.ai.provider}) ...`);

@@ -10,7 +10,7 @@ const DEV_KEY_NAME = "sluice dev";
 /** Where the dev key is kept between runs: in the data folder it opens, readable by its owner only. */
 export const DEV_KEY_FILE = "dev-admin-key";
 
-async function stillValid(sluice: Sluice, secret: string): Promise<boolean> {
+async function stillValid(sluice: Pick<Sluice, "intake">, secret: string): Promise<boolean> {
   try {
     await sluice.intake.authenticate(secret);
     return true;
@@ -25,7 +25,7 @@ async function stillValid(sluice: Sluice, secret: string): Promise<boolean> {
  * an operator exported. A missing or revoked one is replaced, and older dev keys are revoked
  * so they don't pile up.
  */
-export async function devAdminKey(sluice: Sluice): Promise<string> {
+export async function devAdminKey(sluice: Pick<Sluice, "config" | "intake">): Promise<string> {
   await sluice.intake.ensureWorkspace(DEV_WORKSPACE, "Development");
   const file = join(sluice.config.storage.dataDir, DEV_KEY_FILE);
   const saved = existsSync(file) ? readFileSync(file, "utf8").trim() : "";
@@ -51,7 +51,7 @@ export function humanOutput(stdoutIsTerminal: boolean): Say {
   return (line) => void stream.write(`${line}\n`);
 }
 
-function printBanner(say: Say, sluice: Sluice, url: string, key: string): void {
+function printBanner(say: Say, sluice: Pick<Sluice, "config" | "store">, url: string, key: string): void {
   say(`\nSluice is running (embedded: ${sluice.store.kind}, data in ${sluice.config.storage.dataDir})`);
   say(`  API       ${url}`);
   say(`  Ready     ${url}/ready`);

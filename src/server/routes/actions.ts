@@ -51,7 +51,7 @@ const outcomeView = (outcome: ActionOutcome) => ({
  * Actions: the registry with the caller's effective policy, execution through the same gate and
  * ledger as pipelines (scope `admin` of the workspace), the ledger, and the actions' audit trail.
  */
-export const actionRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
+export const actionRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "actions" | "intake"> }> = async (app, { sluice }) => {
   const authenticate = (secret: string, client?: string) => sluice.intake.authenticate(secret, client);
   const reader = requireScopes(authenticate, "jobs:read");
   const admin = requireScopes(authenticate, "admin");

@@ -7,7 +7,7 @@ import { principalOf, requireScopes } from "../auth.ts";
  * A live backup of the embedded database (runbook 001/004 "Backup & Recovery"). On a PostgreSQL
  * server the answer is pg_dump, which this endpoint says rather than pretending.
  */
-export const adminBackupRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
+export const adminBackupRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "audit" | "intake" | "store"> }> = async (app, { sluice }) => {
   const operator = requireScopes((secret, client) => sluice.intake.authenticate(secret, client), "operator");
   app.get("/api/admin/backup", { onRequest: operator, schema: { tags: ["admin"], summary: "Download a gzipped tarball of the embedded (PGlite) database" } }, async (request, reply) => {
     if (!sluice.store.snapshot) {

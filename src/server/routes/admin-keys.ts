@@ -33,7 +33,7 @@ const workspaceView = (w: { id: string; name: string; rateLimitPerMinute: number
  * Workspaces and API keys. A workspace admin (`admin`) sees and keys its own workspace; creating
  * and changing workspaces, and keys for any workspace, take `operator`. Every change is audited.
  */
-export const adminKeyRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
+export const adminKeyRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "actions" | "audit" | "intake" | "webhooks"> }> = async (app, { sluice }) => {
   const { intake, audit } = sluice;
   const admin = requireScopes((secret, client) => intake.authenticate(secret, client), "admin");
   const operator = requireScopes((secret, client) => intake.authenticate(secret, client), "operator");

@@ -19,7 +19,7 @@ const archiveBody = z
   .default({ limit: 1_000, table: true, return_rows: false });
 
 /** Operator reports and housekeeping that the seeds do with psql: database report, audit archive. */
-export const adminOpsRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
+export const adminOpsRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "audit" | "config" | "intake" | "queues" | "store"> }> = async (app, { sluice }) => {
   const operator = requireScopes((secret, client) => sluice.intake.authenticate(secret, client), "operator");
   const tags = ["admin"];
 

@@ -32,7 +32,7 @@ export function actorOf(request: FastifyRequest, bodyReason?: string): AdminActo
 }
 
 /** Queue admin (scope `operator`): runbook 004's queue management and runbook 003's queue recovery. */
-export const adminQueueRoutes: FastifyPluginAsyncZod<{ sluice: Sluice; admin: QueueAdmin }> = async (app, { sluice, admin: ops }) => {
+export const adminQueueRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "intake" | "queues">; admin: QueueAdmin }> = async (app, { sluice, admin: ops }) => {
   const operator = requireScopes((secret, client) => sluice.intake.authenticate(secret, client), "operator");
   const tags = ["queues"];
 

@@ -57,7 +57,7 @@ const THIRTY_DAYS_MS = 30 * 86_400_000;
 const TEN_YEARS_MS = 3_650 * 86_400_000;
 
 /** Human approvals of the key's own workspace (scope `admin`): seed 003's HITL inbox, decisions, SLA configs and archive. */
-export const approvalRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
+export const approvalRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "approvals" | "intake"> }> = async (app, { sluice }) => {
   const admin = requireScopes((secret, client) => sluice.intake.authenticate(secret, client), "admin");
   const tags = ["approvals"];
   const own = (request: Parameters<typeof actorOf>[0], reason?: string) => {

@@ -17,7 +17,7 @@ const warmBody = z
   .nullish();
 
 /** Result cache admin (scope `operator`): seed 004 §3 the Sluice way. Clear and warm are audited. */
-export const cacheRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
+export const cacheRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "audit" | "budgets" | "cache" | "config" | "intake" | "killSwitches" | "logger" | "tasks"> }> = async (app, { sluice }) => {
   const operator = requireScopes((secret, client) => sluice.intake.authenticate(secret, client), "operator");
   const tags = ["cache"];
 
@@ -49,7 +49,7 @@ export const cacheRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app
   });
 };
 
-async function admitForWarm(sluice: Sluice, type: string, workspace: string): Promise<void> {
+async function admitForWarm(sluice: Pick<Sluice, "budgets" | "killSwitches">, type: string, workspace: string): Promise<void> {
   await sluice.killSwitches.assertTaskEnabled(type);
   await sluice.budgets.assertWithinBudget(workspace);
 }

@@ -51,7 +51,7 @@ function notFound(workspaceId: string): SluiceError {
  * exactly like a missing one: a key never learns which workspaces exist. A workspace admin reindexes
  * its own workspace; an operator key acts on any workspace and runs the fleet-wide operations.
  */
-export const embeddingRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
+export const embeddingRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "config" | "embeddings" | "intake"> }> = async (app, { sluice }) => {
   const authenticate = (secret: string, client?: string) => sluice.intake.authenticate(secret, client);
   const write = requireScopes(authenticate, "jobs:write");
   const read = requireScopes(authenticate, "jobs:read");

@@ -9,7 +9,7 @@ const setBody = z.object({ value: z.union([z.boolean(), z.number(), z.string().m
 const unsetBody = z.object({ reason: z.string().max(1000).optional() }).nullish();
 
 /** Runtime flags and kill switches (scope `operator`); every change lands in `action_audit`. */
-export const flagRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
+export const flagRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "flags" | "intake" | "killSwitches" | "tasks"> }> = async (app, { sluice }) => {
   const operator = requireScopes((secret, client) => sluice.intake.authenticate(secret, client), "operator");
   const tags = ["flags"];
   // Registered task types and configured providers are listed even while they have no override.

@@ -17,7 +17,7 @@ const submitBody = z.object({
 const submitted = z.object({ id: z.string(), queue: z.string(), status: z.string(), duplicate: z.boolean() });
 
 /** The jobs API of runbook 001: idempotent intake and workspace-scoped reads. */
-export const jobRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
+export const jobRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "intake" | "jobs"> }> = async (app, { sluice }) => {
   const authenticate = (secret: string, client?: string) => sluice.intake.authenticate(secret, client);
   const write = requireScopes(authenticate, "jobs:write");
   const read = [requireScopes(authenticate, "jobs:read"), spendBudget((ws, kind) => sluice.intake.consume(ws, kind), "reads")];

@@ -9,7 +9,7 @@ import { actorOf, cleanBody, queueParams, reasonBody } from "./admin-queues.ts";
  * as written (plus an operator key). Runbook 004 uses /api/queue/..., runbook 003 /api/admin/queues/...
  * Hidden from OpenAPI: /api/queues is the documented surface.
  */
-export const runbookAliasRoutes: FastifyPluginAsyncZod<{ sluice: Sluice; admin: QueueAdmin }> = async (app, { sluice, admin: ops }) => {
+export const runbookAliasRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "intake" | "queues">; admin: QueueAdmin }> = async (app, { sluice, admin: ops }) => {
   const operator = requireScopes((secret, client) => sluice.intake.authenticate(secret, client), "operator");
   const hidden = { hide: true };
   const wrapped = async () => ({ queues: await ops.list() });

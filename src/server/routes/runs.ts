@@ -36,7 +36,7 @@ const scopeOf = (principal: Principal): string | undefined => (hasScope(principa
 const actorOf = (principal: Principal) => `key:${principal.keyId}`;
 
 /** Pipelines and runs (issue 12): start, read, follow, cancel, replay; events; entity state. */
-export const runRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
+export const runRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "intake" | "runs"> }> = async (app, { sluice }) => {
   const authenticate = (secret: string, client?: string) => sluice.intake.authenticate(secret, client);
   const budget = (kind: "reads") => spendBudget((ws, k) => sluice.intake.consume(ws, k), kind);
   const read = [requireScopes(authenticate, "jobs:read"), budget("reads")];

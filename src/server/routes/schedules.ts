@@ -15,7 +15,7 @@ const putBody = z.object({
 const deleteBody = z.object({ reason: z.string().max(2000).optional() }).nullish();
 
 /** Cron schedules (scope `admin`; a schedule runs in the key's workspace). An operator lists every workspace's. */
-export const scheduleRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
+export const scheduleRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "intake" | "schedules"> }> = async (app, { sluice }) => {
   const admin = requireScopes((secret, client) => sluice.intake.authenticate(secret, client), "admin");
   const tags = ["schedules"];
 

@@ -9,7 +9,7 @@ const budgetParams = z.object({ workspace: z.string().min(1).max(100) });
 const budgetBody = z.object({ daily_token_budget: z.number().int().min(0).max(1_000_000_000_000).nullable(), reason: z.string().max(1000).optional() });
 
 /** Token and cost accounting (a workspace admin reads its own), and daily token budgets (set by an operator). */
-export const usageRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
+export const usageRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "accounting" | "budgets" | "intake"> }> = async (app, { sluice }) => {
   const admin = requireScopes((secret, client) => sluice.intake.authenticate(secret, client), "admin");
   const operator = requireScopes((secret, client) => sluice.intake.authenticate(secret, client), "operator");
   const tags = ["usage"];

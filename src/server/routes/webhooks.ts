@@ -21,7 +21,7 @@ const workspaceBody = z.object({ workspace: z.string().min(1).max(64).optional()
  * status, job or run), show one, redeliver one, rotate the signing secret. An admin key sees its
  * own workspace; an operator key every workspace (or one with `?workspace=`).
  */
-export const webhookRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (app, { sluice }) => {
+export const webhookRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "audit" | "intake" | "webhooks"> }> = async (app, { sluice }) => {
   const { webhooks, audit } = sluice;
   const admin = requireScopes((secret, client) => sluice.intake.authenticate(secret, client), "admin");
   const actorOf = (keyId: string) => `key:${keyId}`;
