@@ -261,7 +261,8 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       },
       async startWorkers(workerOptions = {}) {
         const handles = await startTaskWorkers({ queues, tasks, logger, metrics, exclude: [BATCH_QUEUE, APPROVALS_QUEUE, SCHEDULES_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE, MAINTENANCE_QUEUE], gate: admission.beforeRun, onSettled: async (outcome) => {
-            await jobIndex.settle(outcome.envelope.workspace, outcome.id, outcome.status);
+            const { envelope } = outcome;
+            await jobIndex.settle({ workspaceId: envelope.workspace, jobId: outcome.id, queue: outcome.queue, type: envelope.type, state: outcome.status, createdMs: outcome.createdMs });
             await webhooks.jobSettled(outcome);
           }, maxWaitMs: config.ai.maxWaitForProviderMs, ...workerOptions });
         handles.push(await approvals.startWorker(), await schedules.startWorker());

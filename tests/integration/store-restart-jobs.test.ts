@@ -88,5 +88,19 @@ describe("a PostgreSQL restart under load (queues on Redis)", () => {
     // The outage was met (and waited out), not dodged: some jobs were deferred for it.
     const deferred = sampleValue(await t.sluice.metrics.render(), "ai_jobs_deferred_total", 'code="DEPENDENCY_UNAVAILABLE"');
     expect(deferred).toBeGreaterThan(0);
+
+    // Jobs accepted while the store was down skipped the job index at intake; settling them
+    // writes their row, so the tenant's listing shows every one of them.
+    const listed = new Set<string>();
+    let cursor: string | null = null;
+    do {
+      const url: string = `/ai/jobs?status=completed&limit=500${cursor ? `&cursor=${cursor}` : ""}`;
+      const res = await t.app.inject({ method: "GET", url, headers: { authorization: `Bearer ${key}` } });
+      expect(res.statusCode).toBe(200);
+      const page = res.json<{ jobs: Array<{ id: string }>; next_cursor: string | null }>();
+      for (const job of page.jobs) listed.add(job.id);
+      cursor = page.next_cursor;
+    } while (cursor);
+    expect(accepted.filter((id) => !listed.has(id))).toEqual([]);
   });
 });

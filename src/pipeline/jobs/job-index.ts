@@ -8,6 +8,11 @@ import type { Queryable } from "../../ports/store.ts";
  * jobs reads this index by keyset instead of scanning the queues' lists, which hold every tenant's
  * jobs. A row knows `queued` until the worker settles the job (`completed`, `failed`); the live
  * state (waiting, delayed, active) is read from BullMQ for the jobs of one page only.
+ *
+ * When the store is down and the queues are not (queues on Redis), intake goes on and jobs settle:
+ * their index writes wait in this process's memory and are written when the store answers again,
+ * so a short store outage leaves no accepted job unlisted (a crash before that loses only the
+ * listing row; the job is still found by id).
  */
 export type IndexedState = "queued" | "completed" | "failed";
 
@@ -71,6 +76,15 @@ export async function indexJob(db: Queryable, row: JobIndexRow): Promise<void> {
   );
 }
 
+/** A settled job's row, written if intake could not write it (the store was down then). */
+export async function settleIndexedJob(db: Queryable, row: JobIndexRow): Promise<void> {
+  await db.query(
+    `INSERT INTO job_index (workspace_id, job_id, queue, type, state, created_ms) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (workspace_id, job_id) DO UPDATE SET state = EXCLUDED.state, updated_at = now() WHERE job_index.state <> EXCLUDED.state`,
+    [row.workspaceId, row.jobId, row.queue, row.type, row.state, row.createdMs],
+  );
+}
+
 export async function setIndexedState(db: Queryable, workspaceId: string, jobId: string, state: IndexedState): Promise<void> {
   await db.query("UPDATE job_index SET state = $3, updated_at = now() WHERE workspace_id = $1 AND job_id = $2 AND state <> $3", [workspaceId, jobId, state]);
 }
@@ -117,7 +131,14 @@ export async function pageJobIndex(db: Queryable, query: JobIndexQuery): Promise
 export interface JobIndex {
   record(row: JobIndexRow): Promise<void>;
   /** A worker settled the job (completed, or failed with no attempt left). Never throws. */
-  settle(workspaceId: string, jobId: string, state: Exclude<IndexedState, "queued">): Promise<void>;
+  /**
+   * Records a job's final state. An upsert: a job accepted while the store was down has no row yet
+   * (intake skipped it), and settling is where it gets one. Never throws: a write the store refuses
+   * waits and is retried.
+   */
+  settle(row: JobIndexRow & { state: Exclude<IndexedState, "queued"> }): Promise<void>;
+  /** A row intake could not write now (the store is down): written when the store answers. */
+  recordLater(row: JobIndexRow): void;
   /** Brings rows in line with what a page read from the queue: changed states, jobs gone. Never throws. */
   reconcile(workspaceId: string, changed: ReadonlyArray<{ jobId: string; state: IndexedState }>, gone: readonly string[]): Promise<void>;
   page(query: JobIndexQuery): Promise<JobIndexPage>;
@@ -130,6 +151,10 @@ export interface JobIndexOptions {
    * server autovacuum does the same, and this costs one sampled pass now and then. @default 10000
    */
   analyzeEvery?: number;
+  /** How often waiting writes are retried. @default 2000 */
+  retryEveryMs?: number;
+  /** Waiting writes kept at most (the oldest are dropped beyond it). @default 100000 */
+  maxWaiting?: number;
 }
 
 export function createJobIndex(db: Queryable, logger?: Logger, options: JobIndexOptions = {}): JobIndex {
@@ -142,18 +167,64 @@ export function createJobIndex(db: Queryable, logger?: Logger, options: JobIndex
       logger?.warn({ err }, `job index: could not ${what} (the next listing reads the state from the queue)`);
     }
   };
+  const waiting = createWaitingWrites(db, logger, options);
   return {
     async record(row) {
       await indexJob(db, row);
       recorded += 1;
       if (recorded % analyzeEvery === 0) void quietly("analyze job_index", async () => void (await db.query("ANALYZE job_index")));
     },
-    settle: (workspaceId, jobId, state) => quietly("record a settled job", () => setIndexedState(db, workspaceId, jobId, state)),
+    settle: async (row) => {
+      try {
+        await settleIndexedJob(db, row);
+      } catch (err) {
+        waiting.add(row, err);
+      }
+    },
+    recordLater: (row) => waiting.add(row, undefined),
     reconcile: (workspaceId, changed, gone) =>
       quietly("reconcile a page", async () => {
         for (const row of changed) await setIndexedState(db, workspaceId, row.jobId, row.state);
         await forgetIndexedJobs(db, workspaceId, gone);
       }),
     page: (query) => pageJobIndex(db, query),
+  };
+}
+
+/** Index writes the store refused, retried on a timer until it answers; a settle replaces a waiting record. */
+function createWaitingWrites(db: Queryable, logger: Logger | undefined, options: JobIndexOptions): { add(row: JobIndexRow, err: unknown): void } {
+  const rows = new Map<string, JobIndexRow>();
+  const maxWaiting = options.maxWaiting ?? 100_000;
+  let timer: NodeJS.Timeout | undefined;
+  const flush = async (): Promise<void> => {
+    for (const [key, row] of rows) {
+      try {
+        // A waiting intake row never overwrites a state the worker has written since.
+        await (row.state === "queued" ? indexJob(db, row) : settleIndexedJob(db, row));
+      } catch {
+        return; // still down: the next tick tries again
+      }
+      if (rows.get(key) === row) rows.delete(key);
+    }
+    clearInterval(timer);
+    timer = undefined;
+    logger?.info("job index: the writes that waited for the store are done");
+  };
+  return {
+    add(row, err) {
+      if (rows.size === 0) logger?.warn({ err }, "job index: store unavailable, index writes wait and are retried");
+      const key = `${row.workspaceId}\u0000${row.jobId}`;
+      const settledAlready = rows.has(key) && rows.get(key)?.state !== "queued";
+      if (settledAlready && row.state === "queued") return;
+      rows.delete(key);
+      rows.set(key, row);
+      if (rows.size > maxWaiting) rows.delete(rows.keys().next().value as string);
+      let flushing = false;
+      timer ??= setInterval(() => {
+        if (flushing) return;
+        flushing = true;
+        void flush().finally(() => (flushing = false));
+      }, options.retryEveryMs ?? 2_000).unref();
+    },
   };
 }

@@ -102,12 +102,13 @@ export function createJobsService(deps: JobsServiceDeps): JobsService {
         ...(request.callback_url !== undefined ? { callback_url: request.callback_url } : {}),
       };
       await deps.admit?.(workspace, task.name);
-      // Indexed before it is queued: a listed job may be missing (the add failed), never unlisted;
-      // except while the store is down and the queues are not (Redis): intake goes on, and such a
-      // job is found by id but not in GET /ai/jobs.
-      await deps.index.record(intakeRow(workspace, claim.jobId, queue, task.name)).catch((err: unknown) => {
+      // Indexed before it is queued: a listed job may be missing (the add failed), never unlisted.
+      // While the store is down and the queues are not (Redis), intake goes on and the row is
+      // written when the store answers again.
+      const row = intakeRow(workspace, claim.jobId, queue, task.name);
+      await deps.index.record(row).catch((err: unknown) => {
         if (!(isSluiceError(err) && err.code === "DEPENDENCY_UNAVAILABLE")) throw err;
-        deps.logger?.warn({ err, workspace, jobId: claim.jobId }, "job index unavailable: the job is queued but will not be listed by GET /ai/jobs");
+        deps.index.recordLater(row);
       });
       await queues.add(queue, task.name, envelope, { jobId: claim.jobId, ...(request.priority ? { priority: request.priority } : {}) });
     }

@@ -43,6 +43,8 @@ export interface JobOutcome {
   reason?: string;
   /** Runs so far, this one included. */
   attempts: number;
+  /** When the job was taken (the queue's timestamp, ms since epoch). */
+  createdMs: number;
 }
 
 /**
@@ -93,7 +95,7 @@ export function taskProcessor(tasks: TaskRegistry, logger: Logger, queue: string
     const settled = async (outcome: Pick<JobOutcome, "status" | "result" | "reason">): Promise<void> => {
       if (!options.onSettled) return;
       try {
-        await options.onSettled({ queue, id: String(job.id), envelope, attempts: job.attemptsMade + 1, ...outcome });
+        await options.onSettled({ queue, id: String(job.id), envelope, attempts: job.attemptsMade + 1, createdMs: job.timestamp, ...outcome });
       } catch (err) {
         jobLogger.error({ err }, "could not record the job's completion callback");
       }

@@ -28,6 +28,8 @@ export interface SettledJob {
   reason?: string;
   /** Runs so far, this one included. */
   attempts: number;
+  /** When the job was taken (the queue's timestamp, ms since epoch). */
+  createdMs: number;
 }
 
 export interface SettledEvent {
