@@ -24,10 +24,18 @@ export function registerBackupCommands(program: Command): void {
     .command("restore")
     .description("restore a backup into SLUICE_DATA_DIR (Sluice must be stopped; the old data is kept as pgdata.before-restore-<time>)")
     .requiredOption("--from <file>", "a .tar.gz written by `sluice backup`")
-    .action(async (flags: { from: string }) => {
+    .option("--table <name...>", "restore only these tables' rows, keep every other table as it is (pg_restore --data-only -t)")
+    .action(async (flags: { from: string; table?: string[] }) => {
       // Imported here: PGlite is heavy and no other command of this file needs it.
-      const [{ restoreDataFolder }, { loadConfig }] = await Promise.all([import("../../embedded-folder.ts"), import("../../core/config.ts")]);
-      const restored = await restoreDataFolder(loadConfig().storage.dataDir, readFileSync(flags.from));
+      const [{ restoreDataFolder, restoreTables }, { loadConfig }] = await Promise.all([import("../../embedded-folder.ts"), import("../../core/config.ts")]);
+      const dataDir = loadConfig().storage.dataDir;
+      if (flags.table) {
+        const done = await restoreTables(dataDir, readFileSync(flags.from), flags.table);
+        for (const { table, rows } of done.tables) console.log(`Restored ${table}: ${rows} rows from ${flags.from}.`);
+        console.log(`The folder as it was is kept in ${done.keptAs}. Start Sluice again.`);
+        return;
+      }
+      const restored = await restoreDataFolder(dataDir, readFileSync(flags.from));
       if (restored.movedAside) console.log(`Moved the current database to ${restored.movedAside}.`);
       console.log(`Restored ${flags.from} into ${restored.target} (${restored.migrations} migrations recorded). Start Sluice again.`);
     });
