@@ -1,7 +1,6 @@
 // Only what every command needs is imported here. Each action imports its own machinery (BullMQ,
 // PGlite, Fastify, drivers) when it runs, so `sluice --help` or `sluice status` starts in a
 // fraction of a second instead of loading the whole server.
-import { existsSync, readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { ApiError } from "./client.ts";
 import { SluiceError } from "../core/errors.ts";
@@ -26,13 +25,9 @@ import { registerJobCommand } from "./commands/job.ts";
 import { registerWebhookCommands } from "./commands/webhooks.ts";
 import { withClientOptions, clientFor, type ClientFlags } from "./commands/shared.ts";
 import { statusCommand } from "./commands/status.ts";
+import { registerDeployCheckCommand } from "./commands/deploy-check.ts";
 import type { Role } from "./serve.ts";
-
-/** package.json's version: two folders up from src/cli (tsx), three from dist/src/cli (the build). */
-function packageVersion(): string {
-  const file = [new URL("../../package.json", import.meta.url), new URL("../../../package.json", import.meta.url)].find((f) => existsSync(f));
-  return file ? (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version : "unknown";
-}
+import { packageVersion } from "../version.ts";
 
 // `sluice status | head -1`: the reader has gone, so the rest of the output has no one to read it.
 // Exit quietly (0) instead of crashing with an EPIPE stack; any other stdout error is real.
@@ -86,6 +81,7 @@ withClientOptions(program.command("status"))
   });
 
 registerKeyCommands(program);
+registerDeployCheckCommand(program);
 registerBackupCommands(program);
 registerQueueCommands(program);
 registerFlagCommands(program);

@@ -2,6 +2,7 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
+import { packageVersion } from "../version.ts";
 import type { Sluice } from "../sluice.ts";
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from "./errors.ts";
 import { registerHttpMetrics } from "./http-metrics.ts";
@@ -64,7 +65,7 @@ export async function buildServer(sluice: Sluice, options: ServerOptions = {}): 
     await app.register(swaggerUi, { routePrefix: "/docs" });
   }
 
-  await app.register(healthRoutes, { health: sluice.health });
+  await app.register(healthRoutes, { health: sluice.health, version: packageVersion() });
   const role = options.role ?? "all";
   if (role !== "worker") {
     await app.register(adminKeyRoutes, { sluice });

@@ -5,12 +5,13 @@ import type { HealthRegistry } from "../../pipeline/health.ts";
 const checkSchema = z.looseObject({ ok: z.boolean() });
 
 /** Liveness, readiness and one endpoint per dependency, in the shapes the runbooks curl. */
-export const healthRoutes: FastifyPluginAsyncZod<{ health: HealthRegistry }> = async (app, { health }) => {
+export const healthRoutes: FastifyPluginAsyncZod<{ health: HealthRegistry; version: string }> = async (app, { health, version }) => {
   // Runbook 002 checks /api/v1/health: the same route under its path.
   app.get("/api/v1/health", { schema: { hide: true } }, async () => ({ status: "healthy" as const, uptime_s: Math.round(process.uptime()) }));
-  app.get("/health", { schema: { tags: ["health"], summary: "Liveness: the process answers", response: { 200: z.object({ status: z.literal("healthy"), uptime_s: z.number() }) } } }, async () => ({
+  app.get("/health", { schema: { tags: ["health"], summary: "Liveness: the process answers, with the Sluice version it runs", response: { 200: z.object({ status: z.literal("healthy"), uptime_s: z.number(), version: z.string() }) } } }, async () => ({
     status: "healthy" as const,
     uptime_s: Math.round(process.uptime()),
+    version,
   }));
 
   app.get(
