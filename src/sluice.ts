@@ -115,7 +115,8 @@ export interface Sluice {
 }
 
 function declareQueues(queues: QueueManager, config: SluiceConfig): void {
-  for (const name of [DEFAULT_QUEUE, BATCH_QUEUE, ...config.queue.extraQueues]) queues.declare(name);
+  const grouped = Object.values(config.queue.groups).flat();
+  for (const name of new Set([DEFAULT_QUEUE, BATCH_QUEUE, ...config.queue.extraQueues, ...grouped])) queues.declare(name);
 }
 
 /** Flags, kill switches, result cache, accounting and budgets: what operators steer at run time. */
@@ -164,7 +165,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
 
     const intake = createIntake({ store, kv, limits, config, logger: logger.child({ component: "intake" }) });
     const audit = createAuditLog(store);
-    const queueAdmin = createQueueAdmin(queues, audit);
+    const queueAdmin = createQueueAdmin(queues, audit, { thresholds: config.queue.thresholds, groups: config.queue.groups });
     const auditRetention = createAuditRetention({ store, audit, queues, logger, retentionDays: config.audit.retentionDays, everyMs: config.audit.archiveIntervalMs });
     const providers = createProvidersFromConfig(config);
     const runtime = createProviderRuntime({
