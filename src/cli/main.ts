@@ -8,6 +8,7 @@ import { SluiceError } from "../core/errors.ts";
 import { registerBackupCommands } from "./commands/backup.ts";
 import { registerKeyCommands } from "./commands/keys.ts";
 import { registerQueueCommands } from "./commands/queues.ts";
+import { registerAlertCommands } from "./commands/alerts.ts";
 import { registerFlagCommands } from "./commands/flags.ts";
 import { registerCacheCommands } from "./commands/cache.ts";
 import { registerUsageCommands } from "./commands/usage.ts";
@@ -104,6 +105,7 @@ registerAuditCommands(program);
 registerDbCommands(program);
 registerJobCommand(program);
 registerWebhookCommands(program);
+registerAlertCommands(program);
 
 try {
   await program.parseAsync(process.argv);
