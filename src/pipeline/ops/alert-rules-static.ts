@@ -60,7 +60,8 @@ groups:
         labels: { severity: critical }
         annotations:
           summary: "AI job processing stalled on {{ $labels.queue }}: jobs waiting, none taken for 10 minutes"
-      # Seed 003 §4.1 "HighChurnQueueBacklog" (per-queue threshold; copy the rule per queue of yours)
+      # Seed 003 §4.1 "HighChurnQueueBacklog" as the seed names it; for your own queues set QUEUE_THRESHOLDS
+      # and re-render (QueueLengthWarning per queue, last group)
       - alert: HighChurnQueueBacklog
         expr: max by (queue) (bullmq_queue_waiting{queue="churn"}) > 100
         for: 10m

@@ -5,8 +5,8 @@ import type { FleetReports } from "../../ports/fleet-reports.ts";
 import type { QueueManager } from "./queue-manager.ts";
 
 /**
- * Every worker process registers itself in the fleet reports (Redis, else the store) and refreshes
- * the entry each second: host, pid, role, the queues it serves with their concurrency and running
+ * Every worker process registers itself in the fleet reports (Redis, else the store), at once when
+ * its entry changes and every 5 s otherwise: host, pid, role, the queues it serves with their concurrency and running
  * jobs, when it started and when it last reported. A process that dies drops out after the TTL.
  * The same tick applies runtime concurrency overrides (flag `queue.<name>.concurrency`), so a change
  * made through any process reaches every worker within FLAGS_CACHE_MS plus a second, without a restart.
@@ -63,7 +63,7 @@ export interface WorkerRegistry {
   list(): Promise<WorkerProcessView[]>;
   /** The processes serving `queue`, one row each. */
   forQueue(queue: string): Promise<QueueWorkerView[]>;
-  /** Publishes this process's entry now (after a change), applying overrides first. */
+  /** Applies overrides and publishes this process's entry if it changed. */
   refresh(): Promise<void>;
   close(): Promise<void>;
 }
@@ -97,10 +97,16 @@ export function createWorkerRegistry(options: WorkerRegistryOptions): WorkerRegi
     const rows = [...byQueue.values()].sort((a, b) => a.queue.localeCompare(b.queue));
     return { id, host: hostname(), pid: process.pid, role, started_at: startedAt, last_seen: new Date().toISOString(), queues: rows, active: rows.reduce((n, r) => n + r.active, 0) };
   };
+  // An unchanged entry is refreshed every third of its TTL only: on the embedded engine each publish is a write.
+  let last = { digest: "", at: 0 };
   const publish = async (): Promise<void> => {
     if (!registered) return;
     await applyOverrides();
-    await reports.publish(TOPIC, id, JSON.stringify(view(registered.role, registered.startedAt)), ttl);
+    const current = view(registered.role, registered.startedAt);
+    const digest = JSON.stringify({ ...current, last_seen: undefined });
+    if (digest === last.digest && Date.now() - last.at < (ttl * 1000) / 3) return;
+    await reports.publish(TOPIC, id, JSON.stringify(current), ttl);
+    last = { digest, at: Date.now() };
   };
   const tick = (): Promise<void> =>
     (publishing ??= publish()
