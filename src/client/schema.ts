@@ -410,7 +410,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/admin/queues/{group}": {
+    "/api/admin/queues/{name}": {
         parameters: {
             query?: never;
             header?: never;
@@ -423,7 +423,7 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
-                    group: string;
+                    name: string;
                 };
                 cookie?: never;
             };
@@ -480,7 +480,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/admin/workers/{queue}": {
+    "/api/admin/workers/{name}": {
         parameters: {
             query?: never;
             header?: never;
@@ -493,7 +493,7 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
-                    queue: string;
+                    name: string;
                 };
                 cookie?: never;
             };

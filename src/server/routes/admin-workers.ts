@@ -26,11 +26,11 @@ export const adminWorkerRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = asyn
     workers: await sluice.workers.list(),
   }));
   app.get(
-    "/api/admin/workers/:queue",
-    { onRequest: operator, schema: { tags, summary: "The worker processes serving one queue, with their concurrency and running jobs on it", params: z.object({ queue: z.string().min(1).max(100) }) } },
+    "/api/admin/workers/:name",
+    { onRequest: operator, schema: { tags, summary: "The worker processes serving one queue, with their concurrency and running jobs on it", params: z.object({ name: z.string().min(1).max(100) }) } },
     async (request) => {
-      mustExist(request.params.queue);
-      return { queue: request.params.queue, workers: await sluice.workers.forQueue(request.params.queue) };
+      mustExist(request.params.name);
+      return { queue: request.params.name, workers: await sluice.workers.forQueue(request.params.name) };
     },
   );
   app.post(
