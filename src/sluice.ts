@@ -34,6 +34,7 @@ import { classifyByRules } from "./adapters/provider/local/rules.ts";
 import { queueDefaultsFromConfig } from "./pipeline/queues/defaults.ts";
 import { createQueueManager, type QueueManager } from "./pipeline/queues/queue-manager.ts";
 import type { WorkerHandle } from "./pipeline/queues/types.ts";
+import { createWorkerRegistry, type WorkerRegistry } from "./pipeline/queues/worker-registry.ts";
 import { createWebhooks, WEBHOOKS_QUEUE, type Webhooks } from "./pipeline/webhooks/index.ts";
 import type { Kv } from "./ports/kv.ts";
 import type { Store } from "./ports/store.ts";
@@ -109,13 +110,19 @@ export interface Sluice {
   pipeline<I, O>(definition: PipelineDefinition<I, O>): void;
   /** Registers a task type that jobs can name; it gets the same queues, retries and metrics as the built-ins. */
   task<I, O>(name: string, handler: TaskHandler<I, O>, options?: Omit<TaskDefinition<I, O>, "name" | "handler">): void;
-  /** Starts workers for the task queues (role `worker` or `all`). */
-  startWorkers(options?: { concurrency?: number }): Promise<WorkerHandle[]>;
+  /** Worker processes of the fleet as each registers itself (host, pid, queues, concurrency, active); runtime concurrency overrides. */
+  readonly workers: WorkerRegistry;
+  /**
+   * Starts workers for the queues this process serves (WORKER_QUEUES, else every queue) and
+   * registers the process in `workers` under `role`. @default role "worker"
+   */
+  startWorkers(options?: { concurrency?: number; role?: string }): Promise<WorkerHandle[]>;
   close(): Promise<void>;
 }
 
 function declareQueues(queues: QueueManager, config: SluiceConfig): void {
-  for (const name of [DEFAULT_QUEUE, BATCH_QUEUE, ...config.queue.extraQueues]) queues.declare(name);
+  const grouped = Object.values(config.queue.groups).flat();
+  for (const name of new Set([DEFAULT_QUEUE, BATCH_QUEUE, ...config.queue.extraQueues, ...grouped, ...config.queue.workerQueues])) queues.declare(name);
 }
 
 /** Flags, kill switches, result cache, accounting and budgets: what operators steer at run time. */
@@ -164,7 +171,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
 
     const intake = createIntake({ store, kv, limits, config, logger: logger.child({ component: "intake" }) });
     const audit = createAuditLog(store);
-    const queueAdmin = createQueueAdmin(queues, audit);
+    const queueAdmin = createQueueAdmin(queues, audit, { thresholds: config.queue.thresholds, groups: config.queue.groups });
     const auditRetention = createAuditRetention({ store, audit, queues, logger, retentionDays: config.audit.retentionDays, everyMs: config.audit.archiveIntervalMs });
     const providers = createProvidersFromConfig(config);
     const runtime = createProviderRuntime({
@@ -178,6 +185,8 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
     closers.push(() => runtime.close());
     const { flags, killSwitches, cache, accounting, budgets } = await openSteering(config, { store, audit, metrics, logger, runtime, providers: providers.map((p) => p.name) });
     closers.push(async () => killSwitches.stop(), () => accounting.close(), () => cache.close());
+    const workers = createWorkerRegistry({ queues, reports: openFleetReports(redis, store), flags, logger });
+    closers.push(() => workers.close());
     const actions = createActions({ config, store, flags, audit, logger });
     const tasks = new TaskRegistry();
     const { ai } = config;
@@ -235,6 +244,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       queueBackend,
       queues,
       queueAdmin,
+      workers,
       tasks,
       runtime,
       jobs,
@@ -259,18 +269,26 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
         tasks.register({ name, handler, ...taskOptions });
         if (taskOptions.queue && !queues.has(taskOptions.queue)) queues.declare(taskOptions.queue);
       },
-      async startWorkers(workerOptions = {}) {
-        const handles = await startTaskWorkers({ queues, tasks, logger, metrics, exclude: [BATCH_QUEUE, APPROVALS_QUEUE, SCHEDULES_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE, MAINTENANCE_QUEUE], gate: admission.beforeRun, onSettled: async (outcome) => {
+      async startWorkers({ role = "worker", ...workerOptions } = {}) {
+        // WORKER_QUEUES: this process serves those queues and no other, the built-in ones included.
+        const serves = (queue: string) => config.queue.workerQueues.length === 0 || config.queue.workerQueues.includes(queue);
+        const concurrencyOf = (queue: string) => workerOptions.concurrency ?? config.queue.workerConcurrency[queue];
+        const builtIn = [BATCH_QUEUE, APPROVALS_QUEUE, SCHEDULES_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE, MAINTENANCE_QUEUE];
+        const handles = await startTaskWorkers({ queues, tasks, logger, metrics, names: queues.names().filter(serves), exclude: builtIn, gate: admission.beforeRun, onSettled: async (outcome) => {
             const { envelope } = outcome;
             await jobIndex.settle({ workspaceId: envelope.workspace, jobId: outcome.id, queue: outcome.queue, type: envelope.type, state: outcome.status, createdMs: outcome.createdMs });
             await webhooks.jobSettled(outcome);
-          }, maxWaitMs: config.ai.maxWaitForProviderMs, ...workerOptions });
-        handles.push(await approvals.startWorker(), await schedules.startWorker());
-        handles.push(await webhooks.startWorker());
-        handles.push(await auditRetention.startWorker());
-        const backfill = await embeddings.startWorker();
-        const runWorker = await runs.startWorker(workerOptions.concurrency ? { concurrency: workerOptions.concurrency } : {});
-        return [...handles, ...(backfill ? [backfill] : []), runWorker];
+          }, maxWaitMs: config.ai.maxWaitForProviderMs, concurrencyOf });
+        if (serves(APPROVALS_QUEUE)) handles.push(await approvals.startWorker());
+        if (serves(SCHEDULES_QUEUE)) handles.push(await schedules.startWorker());
+        if (serves(WEBHOOKS_QUEUE)) handles.push(await webhooks.startWorker());
+        if (serves(MAINTENANCE_QUEUE)) handles.push(await auditRetention.startWorker());
+        const backfill = serves(BATCH_QUEUE) ? await embeddings.startWorker() : undefined;
+        if (backfill) handles.push(backfill);
+        const runConcurrency = concurrencyOf(RUNS_QUEUE);
+        if (serves(RUNS_QUEUE)) handles.push(await runs.startWorker(runConcurrency ? { concurrency: runConcurrency } : {}));
+        workers.start(role);
+        return handles;
       },
       close: closeAll,
     };

@@ -7,6 +7,8 @@ import { SluiceError } from "../core/errors.ts";
 import { registerBackupCommands } from "./commands/backup.ts";
 import { registerKeyCommands } from "./commands/keys.ts";
 import { registerQueueCommands } from "./commands/queues.ts";
+import { registerAlertCommands } from "./commands/alerts.ts";
+import { registerWorkerCommands } from "./commands/workers.ts";
 import { registerFlagCommands } from "./commands/flags.ts";
 import { registerCacheCommands } from "./commands/cache.ts";
 import { registerUsageCommands } from "./commands/usage.ts";
@@ -51,9 +53,13 @@ program
   .command("start")
   .description("run a server process in one role")
   .addOption(new Option("--role <role>", "api: HTTP API; worker: queue workers; all: both").choices(["api", "worker", "all"]).default("all"))
-  .action(async (opts: { role: Role }) => {
+  .option("--queues <names>", "serve only these queues, comma-separated (sets WORKER_QUEUES)")
+  .option("--concurrency <queue=n,...>", "jobs at once per queue, e.g. churn=4,sentiment=2 (sets WORKER_CONCURRENCY)")
+  .action(async (opts: { role: Role; queues?: string; concurrency?: string }) => {
     const { serve, exitOnSignals } = await import("./serve.ts");
-    exitOnSignals(await serve(opts.role));
+    // Flag over environment: the config reads both from one place.
+    const env = { ...process.env, ...(opts.queues ? { WORKER_QUEUES: opts.queues } : {}), ...(opts.concurrency ? { WORKER_CONCURRENCY: opts.concurrency } : {}) };
+    exitOnSignals(await serve(opts.role, env));
   });
 
 program
@@ -100,6 +106,8 @@ registerAuditCommands(program);
 registerDbCommands(program);
 registerJobCommand(program);
 registerWebhookCommands(program);
+registerAlertCommands(program);
+registerWorkerCommands(program);
 
 try {
   await program.parseAsync(process.argv);

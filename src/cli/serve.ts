@@ -24,7 +24,7 @@ export async function serve(role: Role, env: Record<string, string | undefined> 
   let app: FastifyInstance;
   let address: string;
   try {
-    if (role !== "api") await sluice.startWorkers();
+    if (role !== "api") await sluice.startWorkers({ role });
     app = await buildServer(sluice, { role });
     address = await app.listen({ port: sluice.config.server.port, host: sluice.config.server.host });
   } catch (err) {

@@ -64,3 +64,32 @@ describe("per-route lists", () => {
     expect(() => loadConfig({ AI_PRICES: "openai/gpt-4o=cheap" })).toThrow(/AI_PRICES/);
   });
 });
+
+describe("queue groups, thresholds and worker queues", () => {
+  it("parses QUEUE_GROUPS, QUEUE_THRESHOLDS (with a * default), WORKER_QUEUES and WORKER_CONCURRENCY", () => {
+    const { queue } = loadConfig({
+      QUEUE_GROUPS: '{"etapa5":["churn","sentiment"]}',
+      QUEUE_THRESHOLDS: '{"*":{"failed":5},"churn":{"waiting":20}}',
+      WORKER_QUEUES: "churn, sentiment",
+      WORKER_CONCURRENCY: "churn=4,sentiment=2",
+    });
+    expect(queue.groups).toEqual({ etapa5: ["churn", "sentiment"] });
+    expect(queue.thresholds).toEqual({ default: { waiting: 100, failed: 5 }, perQueue: { churn: { waiting: 20, failed: 5 } } });
+    expect(queue.workerQueues).toEqual(["churn", "sentiment"]);
+    expect(queue.workerConcurrency).toEqual({ churn: 4, sentiment: 2 });
+    expect(loadConfig({}).queue.thresholds).toEqual({ default: { waiting: 100, failed: 100 }, perQueue: {} });
+  });
+
+  it("names the variable and the problem for bad JSON, unknown fields, empty groups and bad concurrency", () => {
+    const problems: Array<[Record<string, string>, RegExp]> = [
+      [{ QUEUE_GROUPS: "{" }, /QUEUE_GROUPS: expected JSON/],
+      [{ QUEUE_GROUPS: '{"etapa5":[]}' }, /QUEUE_GROUPS\.etapa5/],
+      [{ QUEUE_GROUPS: '{"etapa5":["bad name"]}' }, /QUEUE_GROUPS\.etapa5\.0: expected a queue name/],
+      [{ QUEUE_THRESHOLDS: '{"churn":{"waitin":1}}' }, /QUEUE_THRESHOLDS\.churn/],
+      [{ QUEUE_THRESHOLDS: '{"churn":{"waiting":-1}}' }, /QUEUE_THRESHOLDS\.churn\.waiting/],
+      [{ WORKER_CONCURRENCY: "churn=0" }, /WORKER_CONCURRENCY: expected queue=N/],
+      [{ WORKER_CONCURRENCY: "churn" }, /WORKER_CONCURRENCY/],
+    ];
+    for (const [env, message] of problems) expect(() => loadConfig(env), JSON.stringify(env)).toThrow(message);
+  });
+});

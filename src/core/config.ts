@@ -62,6 +62,35 @@ const routePairs = <K extends string>(entry: RegExp, error: string, [first, seco
         ) as Record<string, Record<K, number>>,
     );
 
+/** A JSON value in one variable, checked against `shape` (the message names the first bad field). */
+const json = <T extends z.ZodType>(shape: T, fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: "expected JSON" });
+        return z.NEVER;
+      }
+    })
+    .pipe(shape);
+
+const queueNameText = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, { error: "expected a queue name (letters, digits, '.', '_', '-')" });
+const thresholdCount = z.number({ error: "expected a whole number" }).int({ error: "expected a whole number" }).min(0).max(1_000_000_000);
+const queueThreshold = z.strictObject({ waiting: thresholdCount.optional(), failed: thresholdCount.optional() });
+
+/** "churn=4,sentiment=2" -> jobs at once per queue. */
+const perQueueCounts = () =>
+  z
+    .string()
+    .default("")
+    .refine((v) => v.trim() === "" || v.split(",").every((e) => /^\s*[A-Za-z0-9][A-Za-z0-9._-]{0,99}=\d{1,4}\s*$/.test(e) && Number(e.split("=")[1]) >= 1), {
+      error: "expected queue=N entries separated by commas (N from 1 to 9999)",
+    })
+    .transform((v) => Object.fromEntries(v.split(",").filter((e) => e.trim() !== "").map((e) => [e.split("=")[0]?.trim() ?? "", Number(e.split("=")[1])])) as Record<string, number>);
+
 /** "openai/gpt-4o=500:200000,anthropic/claude-3-5-haiku-latest=50:" -> limits per provider/model route. */
 const routeLimits = () =>
   routePairs(/^\s*[^/=\s]+\/[^=]+=\d*:\d*\s*$/, "expected provider/model=RPM:TPM entries separated by commas (either number may be empty)", ["rpm", "tpm"]);
@@ -93,6 +122,10 @@ export const envSchema = z.object({
   QUEUES: csv(""),
   QUEUE_LOCK_DURATION_MS: int(30_000, 1_000, 3_600_000),
   QUEUE_STALLED_INTERVAL_MS: int(30_000, 1_000, 3_600_000),
+  QUEUE_GROUPS: json(z.record(queueNameText, z.array(queueNameText).min(1).max(100)), "{}"),
+  QUEUE_THRESHOLDS: json(z.record(z.union([z.literal("*"), queueNameText]), queueThreshold), "{}"),
+  WORKER_QUEUES: csv(""),
+  WORKER_CONCURRENCY: perQueueCounts(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { error: "expected fatal, error, warn, info, debug, trace or silent" }).default("info"),
   BODY_LIMIT_BYTES: int(1_048_576, 1_024, 104_857_600),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
@@ -180,6 +213,25 @@ type Env = z.output<typeof envSchema>;
 
 export type QueueBackendKind = "redis" | "postgres" | "pglite";
 
+/** Counts a queue should stay at or under (seed 003's per-queue alerts, seed 004 §7.3's queue length > 100). */
+export interface QueueThresholds {
+  readonly waiting: number;
+  readonly failed: number;
+}
+
+/** The thresholds of a queue that QUEUE_THRESHOLDS does not name, unless its `"*"` entry says otherwise. */
+export const DEFAULT_QUEUE_THRESHOLDS: QueueThresholds = { waiting: 100, failed: 100 };
+
+function resolveThresholds(env: Env): SluiceConfig["queue"]["thresholds"] {
+  const { "*": star, ...named } = env.QUEUE_THRESHOLDS;
+  const over = (base: QueueThresholds, given: { waiting?: number | undefined; failed?: number | undefined } = {}): QueueThresholds => ({
+    waiting: given.waiting ?? base.waiting,
+    failed: given.failed ?? base.failed,
+  });
+  const fallback = over(DEFAULT_QUEUE_THRESHOLDS, star);
+  return { default: fallback, perQueue: Object.fromEntries(Object.entries(named).map(([queue, t]) => [queue, over(fallback, t)])) };
+}
+
 export interface SluiceConfig {
   readonly server: { readonly port: number; readonly host: string; readonly bodyLimitBytes: number; readonly shutdownTimeoutMs: number };
   /** Who may read /metrics, /docs and the detailed health views (docs/security.md). */
@@ -197,6 +249,14 @@ export interface SluiceConfig {
     readonly stalledIntervalMs: number;
     /** Queues declared besides the built-in `ai-jobs` and `ai-batch-queue`. */
     readonly extraQueues: readonly string[];
+    /** QUEUE_GROUPS: named sets of queues (seed 003's `etapa5`), shown together by `GET /api/admin/queues/{group}`. */
+    readonly groups: Readonly<Record<string, readonly string[]>>;
+    /** QUEUE_THRESHOLDS: waiting/failed counts a queue should stay at or under; `default` applies to every queue not in `perQueue`. */
+    readonly thresholds: { readonly default: QueueThresholds; readonly perQueue: Readonly<Record<string, QueueThresholds>> };
+    /** WORKER_QUEUES: the queues this process's workers serve (empty: every queue). */
+    readonly workerQueues: readonly string[];
+    /** WORKER_CONCURRENCY: jobs at once per queue for this process's workers, over `concurrency`. */
+    readonly workerConcurrency: Readonly<Record<string, number>>;
   };
   readonly log: { readonly level: Env["LOG_LEVEL"] };
   readonly intake: { readonly rateLimitPerMinute: number; readonly idempotencyTtlSeconds: number; readonly authFailuresPerMinute: number; readonly perMinute: { readonly reads: number; readonly search: number; readonly ingest: number } };
@@ -327,6 +387,10 @@ function toConfig(env: Env): SluiceConfig {
       lockDurationMs: env.QUEUE_LOCK_DURATION_MS,
       stalledIntervalMs: env.QUEUE_STALLED_INTERVAL_MS,
       extraQueues: env.QUEUES,
+      groups: env.QUEUE_GROUPS,
+      thresholds: resolveThresholds(env),
+      workerQueues: env.WORKER_QUEUES,
+      workerConcurrency: env.WORKER_CONCURRENCY,
     },
     log: { level: env.LOG_LEVEL },
     intake: { rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE, idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS, authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,

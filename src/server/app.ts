@@ -25,6 +25,7 @@ import { runRoutes } from "./routes/runs.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 import { approvalRoutes } from "./routes/approvals.ts";
 import { scheduleRoutes } from "./routes/schedules.ts";
+import { adminWorkerRoutes } from "./routes/admin-workers.ts";
 import { mountBullBoard } from "./bull-board.ts";
 
 export interface ServerOptions {
@@ -84,6 +85,7 @@ export async function buildServer(sluice: Sluice, options: ServerOptions = {}): 
     await app.register(webhookRoutes, { sluice });
     await app.register(approvalRoutes, { sluice });
     await app.register(scheduleRoutes, { sluice });
+    await app.register(adminWorkerRoutes, { sluice });
     await mountBullBoard(base, sluice);
   }
   app.get("/metrics", { schema: { tags: ["metrics"], summary: "Prometheus metrics", hide: true } }, async (_request, reply) => {

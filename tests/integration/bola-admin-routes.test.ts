@@ -96,6 +96,7 @@ const BODIES: Record<string, unknown> = {
   "POST /api/cache/warm": { items: [], reason: "bola" },
   "POST /ai/jobs": { type: "llm.complete", input: { prompt: "hi" }, client_request_id: "bola-1" },
   "POST /api/webhooks/secret/rotate": { workspace: "ws-a", reason: "bola" },
+  "POST /api/admin/workers/concurrency": { queue: "ai-jobs", concurrency: null, reason: "bola" },
 };
 const bodyOf = (route: Route): unknown => BODIES[`${route.method} ${route.path}`] ?? (route.method === "GET" ? undefined : { reason: "bola" });
 

@@ -24,14 +24,32 @@ function pauseOrResume(verb: "pause" | "resume") {
   };
 }
 
+interface QueueRow extends Record<string, unknown> {
+  thresholds?: { waiting: number; failed: number };
+  levels?: { waiting: string; failed: string };
+}
+
+/** "waiting<=100 failed<=10" and "OVER waiting" / "warn failed" / "ok": what an operator scans for. */
+function withAlertColumns(row: QueueRow): Record<string, unknown> {
+  const limits = row.thresholds;
+  const levels = row.levels ?? { waiting: "ok", failed: "ok" };
+  const over = Object.entries(levels).filter(([, level]) => level === "over").map(([count]) => count);
+  const warn = Object.entries(levels).filter(([, level]) => level === "warn").map(([count]) => count);
+  const alert = over.length > 0 ? `OVER ${over.join(",")}` : warn.length > 0 ? `warn ${warn.join(",")}` : "ok";
+  return { ...row, thresholds: limits ? `waiting<=${limits.waiting} failed<=${limits.failed}` : "", alert };
+}
+
 /** The queue commands of runbooks 000, 003 and 004, over the admin API. */
 export function registerQueueCommands(program: Command): void {
   withClientOptions(program.command("queues"))
-    .description("every queue with waiting/active/completed/failed/delayed, paused and workers")
+    .description("every queue (or a QUEUE_GROUPS group's) with its counts, paused, workers, and the counts over their thresholds")
+    .option("--group <group>", "only this group's queues (QUEUE_GROUPS)")
     .option("--json", "print JSON")
-    .action(async (flags: ClientFlags & { json?: boolean }) => {
-      const rows = await clientFor(flags).call<Array<Record<string, unknown>>>("GET", "/api/queues");
-      console.log(flags.json ? JSON.stringify(rows, null, 2) : table(rows, ["name", "waiting", "active", "completed", "failed", "delayed", "paused", "workers"]));
+    .action(async (flags: ClientFlags & { json?: boolean; group?: string }) => {
+      const client = clientFor(flags);
+      const rows = flags.group ? (await client.call<{ queues: QueueRow[] }>("GET", `/api/admin/queues/${q(flags.group)}`)).queues : await client.call<QueueRow[]>("GET", "/api/queues");
+      if (flags.json) return console.log(JSON.stringify(rows, null, 2));
+      console.log(table(rows.map(withAlertColumns), ["name", "waiting", "active", "completed", "failed", "delayed", "paused", "workers", "thresholds", "alert"]));
     });
 
   for (const verb of ["pause", "resume"] as const) {

@@ -2,7 +2,8 @@ import ms from "ms";
 import { SluiceError } from "../../core/errors.ts";
 import type { AuditLog } from "../audit/audit-log.ts";
 import type { QueueManager } from "../queues/queue-manager.ts";
-import { CLEANABLE_STATES, type CleanableState, type JobSummary, type QueueListing } from "../queues/types.ts";
+import { withThresholds, type QueueStatus, type ThresholdConfig } from "../queues/thresholds.ts";
+import { CLEANABLE_STATES, type CleanableState, type JobSummary } from "../queues/types.ts";
 
 /** Who asks, and why: every admin action is written to the audit log with both. */
 export interface AdminActor {
@@ -54,10 +55,13 @@ export interface CleanRequest {
 
 /** Queue operations as the admin API and CLI offer them: the queue manager's, each mutation audited (write-ahead) with its actor and reason. */
 export interface QueueAdmin {
-  list(): Promise<QueueListing[]>;
-  stats(name: string): Promise<QueueListing>;
-  pause(who: AdminActor, name: string): Promise<QueueListing>;
-  resume(who: AdminActor, name: string): Promise<QueueListing>;
+  /** Every queue with its counts and where they stand against QUEUE_THRESHOLDS. */
+  list(): Promise<QueueStatus[]>;
+  stats(name: string): Promise<QueueStatus>;
+  /** A QUEUE_GROUPS group's queues (or one queue's, named directly); QUEUE_NOT_FOUND for neither. */
+  group(name: string): Promise<QueueGroupStatus>;
+  pause(who: AdminActor, name: string): Promise<QueueStatus>;
+  resume(who: AdminActor, name: string): Promise<QueueStatus>;
   pauseAll(who: AdminActor): Promise<{ paused: string[] }>;
   resumeAll(who: AdminActor): Promise<{ resumed: string[] }>;
   retryAll(who: AdminActor, name: string): Promise<{ retried: number }>;
@@ -68,20 +72,44 @@ export interface QueueAdmin {
   removeJob(who: AdminActor, name: string, id: string): Promise<{ removed: string }>;
 }
 
-export function createQueueAdmin(queues: QueueManager, audit: AuditLog): QueueAdmin {
+/** `GET /api/admin/queues/{group}` (seed 003: `.queues[] | {name, waiting, active, failed}`). */
+export interface QueueGroupStatus {
+  group: string;
+  queues: QueueStatus[];
+  /** Queues with a count past its threshold. */
+  over: string[];
+}
+
+export interface QueueAdminOptions {
+  /** QUEUE_THRESHOLDS. @default waiting 100, failed 100 for every queue */
+  thresholds?: ThresholdConfig;
+  /** QUEUE_GROUPS. @default {} */
+  groups?: Readonly<Record<string, readonly string[]>>;
+}
+
+export function createQueueAdmin(queues: QueueManager, audit: AuditLog, options: QueueAdminOptions = {}): QueueAdmin {
+  const thresholds = options.thresholds ?? { default: { waiting: 100, failed: 100 }, perQueue: {} };
+  const groups = options.groups ?? {};
+  const stats = async (name: string) => withThresholds(await queues.stats(name), thresholds);
   const audited = <T>(who: AdminActor, action: string, target: string, act: () => Promise<T>, describe?: (result: T) => Record<string, unknown>, details: Record<string, unknown> = {}) =>
     audit.audited({ actor: who.actor, action, workspaceId: who.workspaceId ?? null, target, reason: who.reason ?? null, details }, act, describe);
 
   return {
-    list: (): Promise<QueueListing[]> => queues.list(),
-    stats: (name: string) => queues.stats(name),
+    list: async () => (await queues.list()).map((listing) => withThresholds(listing, thresholds)),
+    stats,
+    async group(name) {
+      const members = Object.hasOwn(groups, name) ? (groups[name] ?? []) : queues.has(name) ? [name] : undefined;
+      if (!members) throw new SluiceError("QUEUE_NOT_FOUND", `No queue group or queue named "${name}" (groups: ${Object.keys(groups).join(", ") || "none; set QUEUE_GROUPS"})`, { details: { group: name } });
+      const rows = await Promise.all(members.map(stats));
+      return { group: name, queues: rows, over: rows.filter((r) => r.over.length > 0).map((r) => r.name) };
+    },
     async pause(who: AdminActor, name: string) {
       await audited(who, "queue.pause", name, () => queues.pause(name));
-      return queues.stats(name);
+      return stats(name);
     },
     async resume(who: AdminActor, name: string) {
       await audited(who, "queue.resume", name, () => queues.resume(name));
-      return queues.stats(name);
+      return stats(name);
     },
     async pauseAll(who: AdminActor) {
       const names = await audited(who, "queue.pause-all", "*", () => queues.pauseAll(), (paused) => ({ queues: paused }));

@@ -16,6 +16,8 @@ export interface TaskWorkerOptions {
   names?: readonly string[];
   exclude?: readonly string[];
   concurrency?: number;
+  /** Jobs at once per queue (WORKER_CONCURRENCY); `concurrency` wins when both are given. */
+  concurrencyOf?: (queue: string) => number | undefined;
   /**
    * Runs before each job's handler (kill switches, budgets). A `RetryLaterError` it throws puts the
    * job back, delayed by `retryAfterMs`, without spending an attempt.
@@ -147,6 +149,9 @@ export async function startTaskWorkers(options: TaskWorkerOptions): Promise<Work
   });
   const processorOptions = { gate: options.gate, maxWaitMs: options.maxWaitMs, deferred, onSettled: options.onSettled };
   return Promise.all(
-    names.map((name) => options.queues.startWorker(name, taskProcessor(options.tasks, logger, name, processorOptions), options.concurrency ? { concurrency: options.concurrency } : {})),
+    names.map((name) => {
+      const concurrency = options.concurrency ?? options.concurrencyOf?.(name);
+      return options.queues.startWorker(name, taskProcessor(options.tasks, logger, name, processorOptions), concurrency ? { concurrency } : {});
+    }),
   );
 }

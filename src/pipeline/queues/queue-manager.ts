@@ -76,6 +76,8 @@ export interface QueueManager {
   startWorker(queue: string, processor: JobProcessor, options?: StartWorkerOptions): Promise<WorkerHandle>;
   /** Workers this manager runs, per queue (this process only). */
   localWorkers(queue: string): number;
+  /** The handles of this process's running workers, every queue. */
+  workerHandles(): WorkerHandle[];
   /** The BullMQ queues, for Bull Board. */
   bullQueues(): AnyQueue[];
   /**
@@ -282,6 +284,7 @@ export function createQueueManager(options: QueueManagerOptions): QueueManager {
       return started.handle;
     },
     localWorkers,
+    workerHandles: () => [...workers].filter((w) => w.handle.running).map((w) => w.handle),
     bullQueues: () => sortedNames().map((n) => queues.get(n)).filter((q): q is AnyQueue => q !== undefined),
 
     async abandonActive(reason) {

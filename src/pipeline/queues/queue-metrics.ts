@@ -61,6 +61,7 @@ export function createQueueInstruments(metrics: Metrics, snapshot: () => Promise
     },
   });
   metrics.gauge({ name: "bullmq_queue_waiting", help: `Jobs waiting to run (includes paused and prioritized). ${FLEET}`, labelNames: byQueue, collect: fill((s) => s.counts.waiting) });
+  metrics.gauge({ name: "bullmq_queue_failed", help: `Failed jobs kept in the queue (QUEUE_THRESHOLDS failed). ${FLEET}`, labelNames: byQueue, collect: fill((s) => s.counts.failed) });
   metrics.gauge({ name: "ai_queue_workers", help: `Workers connected to the queue. ${FLEET}`, labelNames: byQueue, collect: fill((s) => s.workers) });
   metrics.gauge({ name: "bullmq_workers_active", help: `Workers connected to the queue. ${FLEET}`, labelNames: byQueue, collect: fill((s) => s.workers) });
 

@@ -159,6 +159,14 @@ export interface WorkerHandle {
   readonly id: string;
   /** Whether it is taking jobs (false once closed). */
   readonly running: boolean;
+  /** Jobs it runs at once now (BullMQ's `worker.concurrency`). */
+  readonly concurrency: number;
+  /** What it was started with, before any runtime override. */
+  readonly configuredConcurrency: number;
+  /** Jobs it is running right now. */
+  readonly active: number;
+  /** Changes how many jobs it runs at once, without a restart (running jobs are not interrupted). */
+  setConcurrency(concurrency: number): void;
   /** Stops taking jobs and waits for the running ones to finish (force: don't wait). */
   close(force?: boolean): Promise<void>;
   /**

@@ -73,9 +73,10 @@ export async function startManagedWorker(input: ManagedWorkerInput): Promise<{ w
   const { backend, name, defaults, options } = input;
   const logger = input.logger.child({ queue: name });
   const inFlight: InFlight = new Map();
+  const configuredConcurrency = positiveInt(options.concurrency ?? defaults.concurrency, "concurrency", 1);
   const worker = new backend.Worker(name, trackingProcessor(input.processor, inFlight), {
     ...backend.workerOptions,
-    concurrency: positiveInt(options.concurrency ?? defaults.concurrency, "concurrency", 1),
+    concurrency: configuredConcurrency,
     lockDuration: positiveInt(options.lockDuration ?? defaults.lockDuration, "lockDuration", 100),
     stalledInterval: positiveInt(options.stalledInterval ?? defaults.stalledInterval, "stalledInterval", 100),
     maxStalledCount: positiveInt(options.maxStalledCount ?? defaults.maxStalledCount, "maxStalledCount", 0),
@@ -97,6 +98,19 @@ export async function startManagedWorker(input: ManagedWorkerInput): Promise<{ w
     id: worker.id,
     get running() {
       return closing === undefined && worker.isRunning();
+    },
+    get concurrency() {
+      return worker.concurrency;
+    },
+    configuredConcurrency,
+    get active() {
+      return inFlight.size;
+    },
+    setConcurrency(concurrency) {
+      const next = positiveInt(concurrency, "concurrency", 1);
+      if (next === worker.concurrency) return;
+      worker.concurrency = next;
+      logger.info({ concurrency: next }, "worker concurrency changed");
     },
     close: (force = false) => (closing ??= worker.close(force)),
     abandon: (reason) => abandonInFlight(worker, inFlight, reason, logger),

@@ -37,6 +37,9 @@ export const adminQueueRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "int
   const tags = ["queues"];
 
   app.get("/api/queues", { onRequest: operator, schema: { tags, summary: "Every queue with its counts, paused flag and workers" } }, () => ops.list());
+  app.get("/api/admin/queues/:name", { onRequest: operator, schema: { tags, summary: "A queue group's queues (QUEUE_GROUPS; or one queue by name), each with its counts against its thresholds", params: queueParams } }, (request) =>
+    ops.group(request.params.name),
+  );
   app.get("/api/queues/:name", { onRequest: operator, schema: { tags, summary: "One queue's counts", params: queueParams } }, (request) => ops.stats(request.params.name));
   app.post("/api/queues/pause-all", { onRequest: operator, schema: { tags, summary: "Pause every queue (deploys)", body: reasonBody } }, (request) => ops.pauseAll(actorOf(request, request.body?.reason)));
   app.post("/api/queues/resume-all", { onRequest: operator, schema: { tags, summary: "Resume every queue", body: reasonBody } }, (request) => ops.resumeAll(actorOf(request, request.body?.reason)));
