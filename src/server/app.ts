@@ -3,6 +3,7 @@ import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Sluice } from "../sluice.ts";
+import { inRequestLane } from "../core/request-lane.ts";
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from "./errors.ts";
 import { registerHttpMetrics } from "./http-metrics.ts";
 import { trackInFlight } from "./in-flight.ts";
@@ -47,6 +48,8 @@ export async function buildServer(sluice: Sluice, options: ServerOptions = {}): 
     clientErrorHandler,
   });
   trackInFlight(base);
+  // Statements made for a request go ahead of background ones on embedded PGlite (core/request-lane.ts).
+  base.addHook("onRequest", (_request, _reply, done) => inRequestLane(done));
   registerErrorHandling(base);
   registerJsonBodies(base);
   registerUrlTextCheck(base);
