@@ -29,7 +29,6 @@ import { createEmbeddingsService, type EmbeddingsService } from "./pipeline/embe
 import { createKillSwitches, createRuntimeFlags, flagDefaultsFromConfig, type KillSwitches, type RuntimeFlags } from "./pipeline/flags/index.ts";
 import { createActions, type ActionDefinition, type Actions } from "./pipeline/actions/index.ts";
 import { createProvidersFromConfig } from "./adapters/provider/from-config.ts";
-import { createOpenAIBatchApi } from "./adapters/provider/openai/batch-api.ts";
 import { classifyByRules } from "./adapters/provider/local/rules.ts";
 import { queueDefaultsFromConfig } from "./pipeline/queues/defaults.ts";
 import { createQueueManager, type QueueManager } from "./pipeline/queues/queue-manager.ts";
@@ -173,7 +172,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
     const audit = createAuditLog(store);
     const queueAdmin = createQueueAdmin(queues, audit, { thresholds: config.queue.thresholds, groups: config.queue.groups });
     const auditRetention = createAuditRetention({ store, audit, queues, logger, retentionDays: config.audit.retentionDays, everyMs: config.audit.archiveIntervalMs });
-    const providers = createProvidersFromConfig(config);
+    const providers = await createProvidersFromConfig(config);
     const runtime = createProviderRuntime({
       ...runtimeOptionsFromConfig(config),
       providers,
@@ -197,7 +196,8 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
     const jobIndex = createJobIndex(store, logger.child({ component: "job-index" }));
     const jobs = createJobsService({ index: jobIndex, queues, intake, tasks, defaultQueue: DEFAULT_QUEUE, internalQueues: [BATCH_QUEUE, APPROVALS_QUEUE, SCHEDULES_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE, MAINTENANCE_QUEUE], admit: admission.atIntake, checkCallback: webhooks.checkTarget, logger: logger.child({ component: "jobs" }) });
     const { openai } = config.ai;
-    const batchApi = openai.apiKey || openai.baseUrl ? createOpenAIBatchApi({ apiKey: openai.apiKey, baseURL: openai.baseUrl }) : undefined;
+    // Imported only when configured: the OpenAI SDK is a large load on every start.
+    const batchApi = openai.apiKey || openai.baseUrl ? (await import("./adapters/provider/openai/batch-api.ts")).createOpenAIBatchApi({ apiKey: openai.apiKey, baseURL: openai.baseUrl }) : undefined;
     const embeddings = await createEmbeddingsService({ store, queues, runtime, flags, metrics, logger, config, queue: BATCH_QUEUE, ...(batchApi ? { batchApi } : {}) });
     closers.push(() => embeddings.close());
     // A settled run's completion webhooks (workspace default URL), then the library user's own hook.

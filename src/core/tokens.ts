@@ -1,4 +1,17 @@
-import { countTokens as countO200k } from "gpt-tokenizer/encoding/o200k_base";
+import { createRequire } from "node:module";
+
+type Counter = (text: string) => number;
+let o200k: Counter | undefined;
+
+/**
+ * The encoder is loaded on the first count, not at import: building its tables costs ~0.3-0.7 s of
+ * CPU, on the path of every process start (`sluice dev`, `sluice --help`) that may never count a token.
+ * The CommonJS build keeps the first count synchronous.
+ */
+function countO200k(text: string): number {
+  o200k ??= (createRequire(import.meta.url)("gpt-tokenizer/encoding/o200k_base") as { countTokens: Counter }).countTokens;
+  return o200k(text);
+}
 
 /**
  * Texts longer than this are counted on their first this-many characters and scaled to the whole

@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import { packageVersion } from "../version.ts";
 import type { Sluice } from "../sluice.ts";
+import { inRequestLane } from "../core/request-lane.ts";
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from "./errors.ts";
 import { registerHttpMetrics } from "./http-metrics.ts";
 import { trackInFlight } from "./in-flight.ts";
@@ -49,6 +50,8 @@ export async function buildServer(sluice: Sluice, options: ServerOptions = {}): 
     clientErrorHandler,
   });
   trackInFlight(base);
+  // Statements made for a request go ahead of background ones on embedded PGlite (core/request-lane.ts).
+  base.addHook("onRequest", (_request, _reply, done) => inRequestLane(done));
   registerErrorHandling(base);
   registerJsonBodies(base);
   registerUrlTextCheck(base);

@@ -64,7 +64,8 @@ describe("batch mode with the OpenAI Batch API (fake provider)", () => {
     await t.sluice.startWorkers();
 
     await until(() => statusCounts(t.sluice, "shop-batch"), (c) => c.completed === 99 && c.failed === 1, 30_000, "batches applied");
-    const rows = await batchRows("shop-batch");
+    // A batch is closed in the statement after its results are applied: wait for the close too.
+    const rows = await until(() => batchRows("shop-batch"), (r) => r.length === 3 && r.every((b) => b.status !== "processing"), 10_000, "batches closed");
     expect(rows.map((r) => [r.status, r.total_items])).toEqual([
       ["completed", 40],
       ["completed", 40],

@@ -50,6 +50,10 @@ describe("kill switch mid-run (runtime flag, fake OpenAI provider)", () => {
     await until(() => statusCounts(t.sluice), (c) => c.completed >= 20, 20_000, "a few chunks embedded");
 
     expect((await setFlag(t, admin, false)).statusCode).toBe(200);
+    // Between two chunks `processing` is 0 for a moment before the drain sees the switch (the flag
+    // request answers fast, ahead of the backfill's statements): wait for the drain to say it stopped.
+    const sawDisabled = () => t.logs().some((l) => l.msg === "backfill step finished" && l.stopped === "disabled");
+    await until(async () => sawDisabled(), Boolean, 10_000, "the drain noticed the switch");
     const stopped = await until(() => statusCounts(t.sluice), (c) => c.processing === 0, 10_000, "no item left processing");
     expect(stopped.pending).toBeGreaterThan(0);
     expect(stopped.pending + stopped.completed).toBe(150);

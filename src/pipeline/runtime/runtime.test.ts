@@ -68,7 +68,7 @@ describe("provider runtime on the local provider", () => {
 });
 
 describe("runtime options from the environment", () => {
-  it("maps fallbacks, limits, retries and breaker settings", () => {
+  it("maps fallbacks, limits, retries and breaker settings", async () => {
     const config = loadConfig({
       AI_PROVIDER: "openai",
       OPENAI_API_KEY: "sk-x",
@@ -86,7 +86,7 @@ describe("runtime options from the environment", () => {
     expect(options.retry).toMatchObject({ maxAttempts: 6 });
     expect(options.breaker).toEqual({ threshold: 3, halfOpenAfterMs: 1000 });
     expect(options.defaults).toMatchObject({ provider: "openai", embeddingProvider: "openai" });
-    expect(createProvidersFromConfig(config).map((p) => p.name)).toEqual(["local", "openai"]);
+    expect((await createProvidersFromConfig(config)).map((p) => p.name)).toEqual(["local", "openai"]);
   });
 
   it("sends Anthropic deployments' embeddings to local when OpenAI is not configured", () => {

@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import { types, type PGlite, type Results, type SerializerOptions, type Transaction } from "@electric-sql/pglite";
 import { checkedSerializers, yieldToEventLoop } from "../../store/pglite/query-options.ts";
+import { gateFor } from "../../store/pglite/statement-gate.ts";
 import { classifyStatement, type Statement } from "./statements.ts";
 
 /**
@@ -69,8 +70,6 @@ function toPgResult<R>(result: Results<R>): PgResult<R> {
 const EMPTY: PgResult<never> = { rows: [], rowCount: 0, fields: [] };
 
 async function run<R>(runner: Runner, options: Options, text: string, params: readonly unknown[] | undefined): Promise<PgResult<R>> {
-  // BullMQ's worker loop is a chain of statements too: let the API's sockets in between (see query-options.ts).
-  await yieldToEventLoop();
   if (params && params.length > 0) return toPgResult(await runner.query<R>(text, [...params], options));
   // Parameterless text may hold several statements (BullMQ's migration files): the simple protocol takes them.
   const results = await runner.exec(text, { parsers: options.parsers });
@@ -78,13 +77,39 @@ async function run<R>(runner: Runner, options: Options, text: string, params: re
   return last ? toPgResult(last as Results<R>) : EMPTY;
 }
 
+/** A statement outside a transaction waits its turn at the instance's gate (statement-gate.ts). */
+function runOutside<R>(db: PGlite, options: Options, text: string, params: readonly unknown[] | undefined): Promise<PgResult<R>> {
+  return gateFor(db).run(() => run<R>(db, options, text, params));
+}
+
+/** Inside a transaction (which holds the gate) each statement still lets the API's sockets in between. */
+async function runInside<R>(tx: Transaction, options: Options, text: string, params: readonly unknown[] | undefined): Promise<PgResult<R>> {
+  await yieldToEventLoop();
+  return run<R>(tx, options, text, params);
+}
+
 interface OpenTransaction {
   tx: Transaction;
   end(rollback: boolean): Promise<void>;
 }
 
-/** Starts a PGlite transaction whose callback stays open until `end` is called. */
+/** Starts a PGlite transaction whose callback stays open until `end` is called; it holds the instance's gate until then. */
 async function openTransaction(db: PGlite): Promise<OpenTransaction> {
+  const gate = gateFor(db);
+  await gate.acquire();
+  try {
+    const open = await openHeldTransaction(db);
+    return {
+      tx: open.tx,
+      end: (rollback) => open.end(rollback).finally(() => gate.release()),
+    };
+  } catch (err) {
+    gate.release();
+    throw err;
+  }
+}
+
+async function openHeldTransaction(db: PGlite): Promise<OpenTransaction> {
   let finish!: (rollback: boolean) => void;
   const ended = new Promise<boolean>((resolve) => (finish = resolve));
   let started!: (tx: Transaction) => void;
@@ -145,7 +170,7 @@ export class PgliteClient extends EventEmitter {
       case "client-list":
         return this.pool.clientList<R>();
       case "other":
-        return run<R>(this.#tx?.tx ?? this.db, this.pool.queryOptions, text, params);
+        return this.#tx ? runInside<R>(this.#tx.tx, this.pool.queryOptions, text, params) : runOutside<R>(this.db, this.pool.queryOptions, text, params);
     }
   }
 
@@ -217,7 +242,7 @@ export class PglitePool extends EventEmitter {
     const statement = classifyStatement(text);
     if (statement.kind === "client-list") return this.clientList<R>();
     if (statement.kind !== "other") throw new Error(`${statement.kind} needs a dedicated client: use pool.connect()`);
-    return run<R>(this.db, this.queryOptions, text, params);
+    return runOutside<R>(this.db, this.queryOptions, text, params);
   }
 
   async connect(): Promise<PgliteClient> {

@@ -3,6 +3,7 @@ import type { QueryResult, Store, StoreTransaction } from "../../../ports/store.
 import { translateStoreError } from "../translate-error.ts";
 import { openPglite } from "./open.ts";
 import { checkedSerializers, yieldToEventLoop } from "./query-options.ts";
+import { gateFor } from "./statement-gate.ts";
 
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
@@ -13,7 +14,6 @@ type Runner = Pick<PGlite | Transaction, "query">;
 type Options = { parsers: typeof parsers; serializers: SerializerOptions };
 
 async function run<R>(runner: Runner, options: Options, sql: string, params: readonly unknown[] | undefined): Promise<QueryResult<R>> {
-  await yieldToEventLoop();
   try {
     const result = await runner.query<R>(sql, params as unknown[] | undefined, options);
     return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
@@ -34,32 +34,40 @@ export async function createPgliteStore(options: PgliteStoreOptions): Promise<St
   const db = options.db ?? (await openPglite(options.dataDir));
   let closed = false;
   const perQuery: Options = { parsers, serializers: checkedSerializers(db) };
+  const gate = gateFor(db);
   return {
     kind: "pglite",
     db,
-    query: (sql, params) => run(db, perQuery, sql, params),
-    async exec(sql) {
-      try {
-        await db.exec(sql);
-      } catch (err) {
-        throw translateStoreError(err);
-      }
-    },
+    query: (sql, params) => gate.run(() => run(db, perQuery, sql, params)),
+    exec: (sql) =>
+      gate.run(async () => {
+        try {
+          await db.exec(sql);
+        } catch (err) {
+          throw translateStoreError(err);
+        }
+      }),
+    // The transaction holds the gate to its end; its statements still let timers and sockets run in between.
     transaction: (fn) =>
-      db.transaction((tx) =>
-        fn({
-          query: (sql, params) => run(tx, perQuery, sql, params),
-          exec: async (sql) => {
-            try {
-              await tx.exec(sql);
-            } catch (err) {
-              throw translateStoreError(err);
-            }
-          },
-        } satisfies StoreTransaction),
+      gate.run(() =>
+        db.transaction((tx) =>
+          fn({
+            query: async (sql, params) => {
+              await yieldToEventLoop();
+              return run(tx, perQuery, sql, params);
+            },
+            exec: async (sql) => {
+              try {
+                await tx.exec(sql);
+              } catch (err) {
+                throw translateStoreError(err);
+              }
+            },
+          } satisfies StoreTransaction),
+        ),
       ),
     async ping() {
-      await run(db, perQuery, "SELECT 1", []);
+      await gate.run(() => run(db, perQuery, "SELECT 1", []));
     },
     async hasVectorExtension() {
       return true;

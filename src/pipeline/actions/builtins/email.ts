@@ -1,4 +1,4 @@
-import nodemailer, { type Transporter } from "nodemailer";
+import type { Transporter } from "nodemailer";
 import { SluiceError } from "../../../core/errors.ts";
 import type { SluiceConfig } from "../../../core/config.ts";
 import { defineAction } from "../define.ts";
@@ -23,8 +23,10 @@ function translate(err: unknown): SluiceError {
 /** `email.send`: nodemailer over SMTP (ACTIONS_SMTP_URL). */
 export function emailSend(config: EmailConfig, timeoutMs: number) {
   let transport: Transporter | undefined;
-  const transporter = (): Transporter => {
+  // nodemailer is imported on the first send: it is a large load on every start otherwise.
+  const transporter = async (): Promise<Transporter> => {
     if (!config.smtpUrl) throw notConfigured("email.send", "ACTIONS_SMTP_URL");
+    const { default: nodemailer } = await import("nodemailer");
     transport ??= nodemailer.createTransport(config.smtpUrl, { connectionTimeout: timeoutMs, greetingTimeout: timeoutMs, socketTimeout: timeoutMs } as never);
     return transport;
   };
@@ -36,7 +38,7 @@ export function emailSend(config: EmailConfig, timeoutMs: number) {
       const options = mailOptions(args, ctx.executionId, config.from);
       if (!options.from) throw new SluiceError("ACTION_ARGS_INVALID", "email.send needs `from` or ACTIONS_EMAIL_FROM");
       try {
-        const info = (await transporter().sendMail(options)) as { messageId?: string; accepted?: unknown[]; rejected?: unknown[] };
+        const info = (await (await transporter()).sendMail(options)) as { messageId?: string; accepted?: unknown[]; rejected?: unknown[] };
         return { message_id: info.messageId ?? null, accepted: info.accepted ?? [], rejected: info.rejected ?? [] };
       } catch (err) {
         throw err instanceof SluiceError ? err : translate(err);

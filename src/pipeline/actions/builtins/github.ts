@@ -1,4 +1,4 @@
-import { Octokit } from "@octokit/rest";
+import type { Octokit } from "@octokit/rest";
 import { z } from "zod";
 import { SluiceError } from "../../../core/errors.ts";
 import type { SluiceConfig } from "../../../core/config.ts";
@@ -28,8 +28,10 @@ function translate(err: unknown): SluiceError {
   return new SluiceError("ACTION_FAILED", `GitHub: ${e.status ?? ""} ${e.message ?? String(err)}`.trim().slice(0, 500), { retryable: rateLimited || refused, details: { status: e.status ?? null }, cause: err });
 }
 
-function client(config: GithubConfig, action: string): Octokit {
+async function client(config: GithubConfig, action: string): Promise<Octokit> {
   if (!config.token) throw notConfigured(action, "ACTIONS_GITHUB_TOKEN");
+  // Imported on the first call, not at every process start.
+  const { Octokit } = await import("@octokit/rest");
   // Octokit's own retries would call again behind the ledger's back: none here, the ledger decides.
   return new Octokit({ auth: config.token, baseUrl: config.baseUrl, log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} } });
 }
@@ -41,15 +43,20 @@ const split = (full: string) => {
 
 /** `github.issue.create` and `github.issue.comment` (@octokit/rest, ACTIONS_GITHUB_BASE_URL). */
 export function githubActions(config: GithubConfig) {
-  let octokit: Octokit | undefined;
-  const get = (action: string) => (octokit ??= client(config, action));
+  let octokit: Promise<Octokit> | undefined;
+  const get = (action: string) => {
+    octokit ??= client(config, action);
+    // A failed creation (not configured) is tried again on the next call.
+    octokit.catch(() => (octokit = undefined));
+    return octokit;
+  };
   const create = defineAction({
     name: "github.issue.create",
     description: "Open a GitHub issue",
     args: issueArgs,
     async execute(ctx, args) {
       try {
-        const { data } = await get("github.issue.create").rest.issues.create({ ...split(args.repo), title: args.title, ...(args.body === undefined ? {} : { body: args.body }), ...(args.labels ? { labels: args.labels } : {}), ...(args.assignees ? { assignees: args.assignees } : {}), request: { signal: ctx.signal } });
+        const { data } = await (await get("github.issue.create")).rest.issues.create({ ...split(args.repo), title: args.title, ...(args.body === undefined ? {} : { body: args.body }), ...(args.labels ? { labels: args.labels } : {}), ...(args.assignees ? { assignees: args.assignees } : {}), request: { signal: ctx.signal } });
         return { number: data.number, url: data.html_url, id: data.id };
       } catch (err) {
         throw err instanceof SluiceError ? err : translate(err);
@@ -62,7 +69,7 @@ export function githubActions(config: GithubConfig) {
     args: commentArgs,
     async execute(ctx, args) {
       try {
-        const { data } = await get("github.issue.comment").rest.issues.createComment({ ...split(args.repo), issue_number: args.issue_number, body: args.body, request: { signal: ctx.signal } });
+        const { data } = await (await get("github.issue.comment")).rest.issues.createComment({ ...split(args.repo), issue_number: args.issue_number, body: args.body, request: { signal: ctx.signal } });
         return { id: data.id, url: data.html_url };
       } catch (err) {
         throw err instanceof SluiceError ? err : translate(err);

@@ -1,4 +1,3 @@
-import MailComposer from "nodemailer/lib/mail-composer/index.js";
 import type { SluiceConfig } from "../../../core/config.ts";
 import { defineAction } from "../define.ts";
 import { callHttp, joinUrl, notConfigured } from "./http.ts";
@@ -8,6 +7,8 @@ type GmailConfig = SluiceConfig["actions"]["gmail"];
 
 /** The RFC 2822 message, base64url-encoded, as users.messages.send takes it in `raw`. */
 async function rawMessage(options: ReturnType<typeof mailOptions>): Promise<string> {
+  // Imported here, not at start: nodemailer is a large load that most processes never use.
+  const { default: MailComposer } = await import("nodemailer/lib/mail-composer/index.js");
   const message = await new MailComposer(options).compile().build();
   return message.toString("base64url");
 }
