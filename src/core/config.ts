@@ -94,6 +94,9 @@ export const envSchema = z.object({
   QUEUE_LOCK_DURATION_MS: int(30_000, 1_000, 3_600_000),
   QUEUE_STALLED_INTERVAL_MS: int(30_000, 1_000, 3_600_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { error: "expected fatal, error, warn, info, debug, trace or silent" }).default("info"),
+  LOG_FILE: z.string().min(1).optional(),
+  LOG_FILE_MAX_SIZE: z.string().regex(/^[1-9]\d*[BKMG]$/, { error: "expected a size like 10M (B, K, M or G)" }).default("10M"),
+  LOG_FILE_COUNT: int(5, 1, 1000),
   BODY_LIMIT_BYTES: int(1_048_576, 1_024, 104_857_600),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
   RATE_LIMIT_PER_MINUTE: int(100, 1, 1_000_000),
@@ -198,7 +201,8 @@ export interface SluiceConfig {
     /** Queues declared besides the built-in `ai-jobs` and `ai-batch-queue`. */
     readonly extraQueues: readonly string[];
   };
-  readonly log: { readonly level: Env["LOG_LEVEL"] };
+  /** `file`: JSON lines also go to LOG_FILE, rotated at `fileMaxSize` with `fileCount` rotated files kept. */
+  readonly log: { readonly level: Env["LOG_LEVEL"]; readonly file: { readonly path: string; readonly maxSize: string; readonly count: number } | undefined };
   readonly intake: { readonly rateLimitPerMinute: number; readonly idempotencyTtlSeconds: number; readonly authFailuresPerMinute: number; readonly perMinute: { readonly reads: number; readonly search: number; readonly ingest: number } };
   readonly ai: {
     readonly provider: Env["AI_PROVIDER"];
@@ -328,7 +332,7 @@ function toConfig(env: Env): SluiceConfig {
       stalledIntervalMs: env.QUEUE_STALLED_INTERVAL_MS,
       extraQueues: env.QUEUES,
     },
-    log: { level: env.LOG_LEVEL },
+    log: { level: env.LOG_LEVEL, file: env.LOG_FILE ? { path: env.LOG_FILE, maxSize: env.LOG_FILE_MAX_SIZE, count: env.LOG_FILE_COUNT } : undefined },
     intake: { rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE, idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS, authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,
       perMinute: { reads: env.RATE_LIMIT_READS_PER_MINUTE, search: env.RATE_LIMIT_SEARCH_PER_MINUTE, ingest: env.RATE_LIMIT_INGEST_PER_MINUTE },
     },
