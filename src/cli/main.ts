@@ -24,6 +24,8 @@ import { registerAuditCommands } from "./commands/audit.ts";
 import { registerDbCommands } from "./commands/db.ts";
 import { registerJobCommand } from "./commands/job.ts";
 import { registerWebhookCommands } from "./commands/webhooks.ts";
+import { registerLogCommands } from "./commands/logs.ts";
+import { registerIncidentCommands } from "./commands/incident.ts";
 import { withClientOptions, clientFor, type ClientFlags } from "./commands/shared.ts";
 import { statusCommand } from "./commands/status.ts";
 import type { Role } from "./serve.ts";
@@ -104,6 +106,8 @@ registerAuditCommands(program);
 registerDbCommands(program);
 registerJobCommand(program);
 registerWebhookCommands(program);
+registerLogCommands(program);
+registerIncidentCommands(program);
 
 try {
   await program.parseAsync(process.argv);
