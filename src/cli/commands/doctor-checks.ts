@@ -21,23 +21,23 @@ const ok = (check: string, evidence: string): Finding => ({ check, level: "OK", 
 const skipped = (check: string, status: number): Finding => ({ check, level: "WARN", evidence: `not checked: the server answered ${status}`, fix: "give an operator key (--api-key)" });
 
 interface Backlog {
-  byWorkspace?: Array<{ workspaceId: string; status: string; count: number }>;
-  stuckBatches?: Array<{ id: number; workspaceId: string | null; ageSeconds: number; status: string }>;
+  by_workspace?: Array<{ workspace_id: string; status: string; count: number }>;
+  stuck_batches?: Array<{ id: number; workspace_id: string | null; age_seconds: number; status: string }>;
 }
 
 /** Seed 000 "Investigare Backlog": pending items, and batches stuck over 2 h. */
 export async function backlogFindings(client: Client, t: DoctorThresholds): Promise<Finding[]> {
   const { status, body } = await client.request<Backlog>("GET", "/api/embeddings/backlog");
   if (status !== 200) return [skipped("embeddings backlog", status)];
-  const pending = (body.byWorkspace ?? []).filter((r) => r.status === "pending" || r.status === "failed").reduce((sum, r) => sum + Number(r.count), 0);
+  const pending = (body.by_workspace ?? []).filter((r) => r.status === "pending" || r.status === "failed").reduce((sum, r) => sum + Number(r.count), 0);
   const level = pending > t.backlogFail ? "FAIL" : pending > t.backlogWarn ? "WARN" : "OK";
   const backlog: Finding = level === "OK"
     ? ok("embeddings backlog", `${pending} pending or failed items`)
     : { check: "embeddings backlog", level, evidence: `${pending} pending or failed items (> ${level === "FAIL" ? t.backlogFail : t.backlogWarn})`, fix: "sluice backlog; check workers and the provider (sluice doctor: breaker, rate limit); sluice reindex --failed" };
-  const stuck = body.stuckBatches ?? [];
+  const stuck = body.stuck_batches ?? [];
   const batches: Finding = stuck.length === 0
     ? ok("stuck batches", "none older than 2 h")
-    : { check: "stuck batches", level: "WARN", evidence: `${stuck.length} batch(es) still ${stuck[0]?.status} after ${Math.round((stuck[0]?.ageSeconds ?? 0) / 3600)} h or more (ids ${stuck.map((b) => b.id).join(", ")})`, fix: "sluice backlog; the worker re-claims stale claims; else re-queue: sluice reindex --workspace <id>" };
+    : { check: "stuck batches", level: "WARN", evidence: `${stuck.length} batch(es) still ${stuck[0]?.status} after ${Math.round((stuck[0]?.age_seconds ?? 0) / 3600)} h or more (ids ${stuck.map((b) => b.id).join(", ")})`, fix: "sluice backlog; the worker re-claims stale claims; else re-queue: sluice reindex --workspace <id>" };
   return [backlog, batches];
 }
 
