@@ -5,16 +5,8 @@ import { until } from "../harness/wait.ts";
 /** Keys whose values are the caller's own JSON, kept as sent. */
 const USER_DATA = new Set(["metadata", "input", "output", "result", "payload", "details", "notify_args", "args"]);
 
-/**
- * Answers not converted yet (issue 11, "snake_case everywhere"): the readiness checks and the
- * dependency reports, whose camelCase keys (`lastError`, `rateLimits`, `reportedBy`, `latencyMs`)
- * several processes' tests read. Each entry names exactly what is still camelCase there, so a new
- * camelCase key anywhere else, or a new one here, fails this test.
- */
-const NOT_YET: Record<string, string[]> = {
-  "/ready": ["lastError", "latencyMs", "rateLimits", "reportedBy"],
-  "/health/llm": ["lastError", "latencyMs", "rateLimits", "reportedBy"],
-};
+/** Answers not converted yet (issue 11, "snake_case everywhere"): none; a camelCase key anywhere fails this test. */
+const NOT_YET: Record<string, string[]> = {};
 
 function camelKeys(value: unknown, into = new Set<string>()): Set<string> {
   if (Array.isArray(value)) for (const v of value) camelKeys(v, into);
@@ -45,7 +37,7 @@ describe("the HTTP API answers in snake_case", () => {
     await t.close();
   });
 
-  it("has no camelCase key outside user data, except the ones listed as not yet converted", async () => {
+  it("has no camelCase key outside user data", async () => {
     const doc = (await t.app.inject({ method: "GET", url: "/docs/json", headers: { authorization: `Bearer ${key}` } })).json<{ paths: Record<string, Record<string, unknown>> }>();
     const paths = Object.entries(doc.paths).filter(([p, ops]) => "get" in ops && !p.includes("{")).map(([p]) => p);
     expect(paths).toEqual(expect.arrayContaining(["/api/queues", "/api/embeddings/backlog", "/api/embeddings/batches", "/api/cache/stats", "/api/usage"]));

@@ -62,18 +62,18 @@ interface Breaker {
   provider: string;
   model: string;
   state: string;
-  reportedBy?: string[];
+  reported_by?: string[];
 }
 interface RateLimit {
   provider: string;
   model: string;
-  remainingRequests?: number;
-  remainingTokens?: number;
+  remaining_requests?: number;
+  remaining_tokens?: number;
 }
 interface LlmHealth {
   breakers?: Breaker[];
-  rateLimits?: RateLimit[];
-  lastError?: { code: string; message: string } | null;
+  rate_limits?: RateLimit[];
+  last_error?: { code: string; message: string } | null;
   fleet?: { processes?: Array<{ reporter: { id: string; host?: string; pid?: number }; at: string }> };
 }
 
@@ -85,13 +85,13 @@ export function providerFindings(body: LlmHealth): Finding[] {
     : {
         check: "breakers",
         level: open.some((b) => b.state === "open") ? "FAIL" : "WARN",
-        evidence: `${open.map((b) => `${b.provider}/${b.model} ${b.state}`).join(", ")}${body.lastError ? `; last error ${body.lastError.code}: ${body.lastError.message}` : ""}`,
+        evidence: `${open.map((b) => `${b.provider}/${b.model} ${b.state}`).join(", ")}${body.last_error ? `; last error ${body.last_error.code}: ${body.last_error.message}` : ""}`,
         fix: "curl $SLUICE/health/llm; wait for the half-open probe, or switch: sluice flags set provider.<name>.enabled false --reason …",
       };
-  const low = (body.rateLimits ?? []).filter((r) => r.remainingRequests === 0 || r.remainingRequests === 1 || (r.remainingTokens !== undefined && r.remainingTokens < 1_000));
+  const low = (body.rate_limits ?? []).filter((r) => r.remaining_requests === 0 || r.remaining_requests === 1 || (r.remaining_tokens !== undefined && r.remaining_tokens < 1_000));
   const limits: Finding = low.length === 0
-    ? ok("provider rate limit", (body.rateLimits ?? []).length === 0 ? "no limit reported" : "headroom left")
-    : { check: "provider rate limit", level: "WARN", evidence: low.map((r) => `${r.provider}/${r.model}: ${r.remainingRequests ?? "?"} requests, ${r.remainingTokens ?? "?"} tokens left`).join("; "), fix: "lower AI_ROUTE_LIMITS or QUEUE_CONCURRENCY; the route pauses itself on 429 until the reset" };
+    ? ok("provider rate limit", (body.rate_limits ?? []).length === 0 ? "no limit reported" : "headroom left")
+    : { check: "provider rate limit", level: "WARN", evidence: low.map((r) => `${r.provider}/${r.model}: ${r.remaining_requests ?? "?"} requests, ${r.remaining_tokens ?? "?"} tokens left`).join("; "), fix: "lower AI_ROUTE_LIMITS or QUEUE_CONCURRENCY; the route pauses itself on 429 until the reset" };
   return [breaker, limits];
 }
 
