@@ -145,7 +145,7 @@ async function openSteering(
 
 export async function createSluice(options: SluiceOptions = {}): Promise<Sluice> {
   const config = options.config ?? loadConfig(options.env);
-  const logger = options.logger ?? createLogger({ level: config.log.level });
+  const logger = options.logger ?? createLogger({ level: config.log.level, file: config.log.file });
   const metrics = createPrometheusMetrics();
   const { store, pglite, pool } = await openStore(config);
   const closers: Array<() => Promise<void>> = [() => store.close()];

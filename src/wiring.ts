@@ -57,7 +57,7 @@ export function openFleetReports(redis: Redis | undefined, store: Store): FleetR
 /** Redis on `CACHE_REDIS_URL` (else `REDIS_URL`) when set, else the in-process LRU. */
 export function openCacheEngine(config: SluiceConfig): CacheEngine {
   const prefix = config.cache.keyPrefix.endsWith(":") ? config.cache.keyPrefix : `${config.cache.keyPrefix}:`;
-  if (config.redis.cacheUrl) return createRedisCacheEngine({ url: config.redis.cacheUrl, keyPrefix: prefix });
+  if (config.redis.cacheUrl) return createRedisCacheEngine({ url: config.redis.cacheUrl, keyPrefix: prefix, commandTimeoutMs: config.redis.commandTimeoutMs });
   return createMemoryCacheEngine({ maxEntries: config.cache.maxEntries });
 }
 

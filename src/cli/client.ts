@@ -7,6 +7,8 @@ export interface ClientOptions {
 export interface ApiResponse<T> {
   status: number;
   body: T;
+  /** The response's Date header: the server's clock, to whole seconds. */
+  date?: string | undefined;
 }
 
 export class ApiError extends Error {
@@ -33,7 +35,7 @@ export function createClient(options: ClientOptions) {
     }
     const text = await response.text();
     const parsed: unknown = text.length > 0 && response.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text;
-    return { status: response.status, body: parsed as T };
+    return { status: response.status, body: parsed as T, date: response.headers.get("date") ?? undefined };
   }
   /** Like request, but a non-2xx answer throws with the server's error code and message. */
   async function call<T>(method: string, path: string, body?: unknown): Promise<T> {

@@ -25,6 +25,8 @@ import { registerAuditCommands } from "./commands/audit.ts";
 import { registerDbCommands } from "./commands/db.ts";
 import { registerJobCommand } from "./commands/job.ts";
 import { registerWebhookCommands } from "./commands/webhooks.ts";
+import { registerLogCommands } from "./commands/logs.ts";
+import { registerIncidentCommands } from "./commands/incident.ts";
 import { withClientOptions, clientFor, type ClientFlags } from "./commands/shared.ts";
 import { statusCommand } from "./commands/status.ts";
 import { registerDeployCheckCommand } from "./commands/deploy-check.ts";
@@ -108,6 +110,8 @@ registerJobCommand(program);
 registerWebhookCommands(program);
 registerAlertCommands(program);
 registerWorkerCommands(program);
+registerLogCommands(program);
+registerIncidentCommands(program);
 
 try {
   await program.parseAsync(process.argv);

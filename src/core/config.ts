@@ -127,6 +127,9 @@ export const envSchema = z.object({
   WORKER_QUEUES: csv(""),
   WORKER_CONCURRENCY: perQueueCounts(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { error: "expected fatal, error, warn, info, debug, trace or silent" }).default("info"),
+  LOG_FILE: z.string().min(1).optional(),
+  LOG_FILE_MAX_SIZE: z.string().regex(/^[1-9]\d*[BKMG]$/, { error: "expected a size like 10M (B, K, M or G)" }).default("10M"),
+  LOG_FILE_COUNT: int(5, 1, 1000),
   BODY_LIMIT_BYTES: int(1_048_576, 1_024, 104_857_600),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
   RATE_LIMIT_PER_MINUTE: int(100, 1, 1_000_000),
@@ -258,7 +261,8 @@ export interface SluiceConfig {
     /** WORKER_CONCURRENCY: jobs at once per queue for this process's workers, over `concurrency`. */
     readonly workerConcurrency: Readonly<Record<string, number>>;
   };
-  readonly log: { readonly level: Env["LOG_LEVEL"] };
+  /** `file`: JSON lines also go to LOG_FILE, rotated at `fileMaxSize` with `fileCount` rotated files kept. */
+  readonly log: { readonly level: Env["LOG_LEVEL"]; readonly file: { readonly path: string; readonly maxSize: string; readonly count: number } | undefined };
   readonly intake: { readonly rateLimitPerMinute: number; readonly idempotencyTtlSeconds: number; readonly authFailuresPerMinute: number; readonly perMinute: { readonly reads: number; readonly search: number; readonly ingest: number } };
   readonly ai: {
     readonly provider: Env["AI_PROVIDER"];
@@ -392,7 +396,7 @@ function toConfig(env: Env): SluiceConfig {
       workerQueues: env.WORKER_QUEUES,
       workerConcurrency: env.WORKER_CONCURRENCY,
     },
-    log: { level: env.LOG_LEVEL },
+    log: { level: env.LOG_LEVEL, file: env.LOG_FILE ? { path: env.LOG_FILE, maxSize: env.LOG_FILE_MAX_SIZE, count: env.LOG_FILE_COUNT } : undefined },
     intake: { rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE, idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS, authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,
       perMinute: { reads: env.RATE_LIMIT_READS_PER_MINUTE, search: env.RATE_LIMIT_SEARCH_PER_MINUTE, ingest: env.RATE_LIMIT_INGEST_PER_MINUTE },
     },

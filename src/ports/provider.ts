@@ -105,6 +105,12 @@ export interface Provider {
   /** Stable name used in routes, metrics and results: `openai`, `anthropic`, `local`, ... */
   readonly name: string;
   readonly capabilities: ProviderCapabilities;
+  /**
+   * The models a provider answers with whatever a request names (the offline `local` one). Routes to
+   * it carry these names, so `served_by`, usage, metrics and health say which model really answered.
+   * @default undefined: the requested model answers
+   */
+  readonly ownModels?: { readonly completion: string; readonly embedding: string };
   /** Generates text. Throws SluiceError-based errors only (see the table above). */
   complete(request: CompletionRequest): Promise<CompletionResult>;
   /** Embeds inputs. Throws `PROVIDER_UNSUPPORTED` when `capabilities.embed` is false. */

@@ -51,9 +51,9 @@ async function itemCounts(target: ApiTarget): Promise<Record<string, number> | u
   try {
     const res = await fetch(`${target.url}/api/embeddings/backlog`, { headers: headers(target.key), signal: AbortSignal.timeout(10_000) });
     if (!res.ok) return undefined;
-    const body = (await res.json()) as { byWorkspace: Array<{ workspaceId: string; status: string; count: number }> };
+    const body = (await res.json()) as { by_workspace: Array<{ workspace_id: string; status: string; count: number }> };
     const counts: Record<string, number> = { pending: 0, processing: 0, completed: 0, failed: 0 };
-    for (const row of body.byWorkspace) if (row.workspaceId === WORKSPACE) counts[row.status] = Number(row.count);
+    for (const row of body.by_workspace) if (row.workspace_id === WORKSPACE) counts[row.status] = Number(row.count);
     return counts;
   } catch {
     return undefined;

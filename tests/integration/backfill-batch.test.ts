@@ -104,15 +104,15 @@ describe("batch mode with the OpenAI Batch API (fake provider)", () => {
     await t.sluice.store.query("UPDATE embedding_batches SET submitted_at = now() - interval '3 hours' WHERE id = $1", [open?.id]);
 
     const backlog = (await t.app.inject({ method: "GET", url: "/api/embeddings/backlog", headers: auth(admin) })).json<{
-      stuckBatches: Array<{ id: number; workspaceId: string; ageSeconds: number; totalItems: number }>;
-      byWorkspace: Array<{ workspaceId: string; status: string; count: number }>;
-      batchMode: string;
+      stuck_batches: Array<{ id: number; workspace_id: string; age_seconds: number; total_items: number }>;
+      by_workspace: Array<{ workspace_id: string; status: string; count: number }>;
+      batch_mode: string;
     }>();
-    expect(backlog.batchMode).toBe("openai");
-    expect(backlog.stuckBatches).toHaveLength(1);
-    expect(backlog.stuckBatches[0]).toMatchObject({ id: open?.id, workspaceId: "shop-stuck", totalItems: 5 });
-    expect(backlog.stuckBatches[0]?.ageSeconds).toBeGreaterThan(7_200);
-    expect(backlog.byWorkspace).toContainEqual({ workspaceId: "shop-stuck", status: "processing", count: 5 });
+    expect(backlog.batch_mode).toBe("openai");
+    expect(backlog.stuck_batches).toHaveLength(1);
+    expect(backlog.stuck_batches[0]).toMatchObject({ id: open?.id, workspace_id: "shop-stuck", total_items: 5 });
+    expect(backlog.stuck_batches[0]?.age_seconds).toBeGreaterThan(7_200);
+    expect(backlog.by_workspace).toContainEqual({ workspace_id: "shop-stuck", status: "processing", count: 5 });
     expect(await metricValue(t.app, "ai_batch_age_seconds")).toBeGreaterThan(7_200);
 
     // Runbook 000 "Batch-uri stuck (>2h)", verbatim.

@@ -136,6 +136,6 @@ describe("ingest -> backfill -> search (embedded PGlite, local provider)", () =>
     expect(await metricValue(t.app, "vector_search_latency_seconds_count")).toBeGreaterThan(5);
     expect(await metricValue(t.app, "ai_embedded_items_total")).toBeGreaterThanOrEqual(421);
     const item = await t.app.inject({ method: "GET", url: "/api/workspaces/ws-a/items/p-1", headers: auth(writerA) });
-    expect(item.json()).toMatchObject({ externalId: "p-1", status: "completed", retryCount: 0, errorMessage: null, dimensions: 384 });
+    expect(item.json()).toMatchObject({ external_id: "p-1", workspace_id: "ws-a", status: "completed", retry_count: 0, error_message: null, dimensions: 384 });
   });
 });

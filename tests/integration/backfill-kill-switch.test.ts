@@ -134,9 +134,9 @@ describe("kill switch from the environment (OPENAI_EMBEDDING_BACKFILL_ENABLED=fa
     expect(line).toMatchObject({ flag: "embeddings.backfill.enabled", source: "env" });
     await sleep(1_000);
     expect(await statusCounts(t.sluice)).toMatchObject({ pending: 80, processing: 0, completed: 0 });
-    const backlog = (await t.app.inject({ method: "GET", url: "/api/embeddings/backlog", headers: auth(admin) })).json<{ backfill: unknown; topPending: unknown[] }>();
+    const backlog = (await t.app.inject({ method: "GET", url: "/api/embeddings/backlog", headers: auth(admin) })).json<{ backfill: unknown; top_pending: unknown[] }>();
     expect(backlog.backfill).toEqual({ enabled: false, source: "env" });
-    expect(backlog.topPending).toEqual([{ workspaceId: "shop-2", pending: 80 }]);
+    expect(backlog.top_pending).toEqual([{ workspace_id: "shop-2", pending: 80 }]);
 
     expect((await setFlag(t, admin, true)).statusCode).toBe(200);
     await until(() => statusCounts(t.sluice), (c) => c.completed === 80, 20_000, "backfill ran once enabled at run time");

@@ -53,8 +53,8 @@ describe("provider errors -> retries -> failed after 3 (fake OpenAI)", () => {
     // 3 backfill attempts, each AI_MAX_ATTEMPTS=2 provider calls, one chunk of 20.
     expect(fake.stats.byRoute.embeddings).toBe(6);
 
-    const backlog = (await t.app.inject({ method: "GET", url: "/api/embeddings/backlog", headers: auth(admin) })).json<{ recentErrors: Array<{ errorMessage: string; count: number }> }>();
-    expect(backlog.recentErrors).toEqual([{ errorMessage: failed[0]?.error_message, count: 20 }]);
+    const backlog = (await t.app.inject({ method: "GET", url: "/api/embeddings/backlog", headers: auth(admin) })).json<{ recent_errors: Array<{ error_message: string; count: number }> }>();
+    expect(backlog.recent_errors).toEqual([{ error_message: failed[0]?.error_message, count: 20 }]);
   });
 
   it("`reindex --failed` follows the runbook (retry_count < 3 only); --force re-queues the exhausted ones", async () => {

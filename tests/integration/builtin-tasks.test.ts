@@ -94,8 +94,8 @@ describe("built-in tasks against an OpenAI-compatible server", () => {
     const job = await runJob(t, key, { type: "classify", input: { text: "awful and broken" }, client_request_id: "o2" });
     expect(job.status).toBe("completed");
     expect(job.result).toMatchObject({ label: "negative", fallback: true });
-    const health = (await t.app.inject({ method: "GET", url: "/health/llm" })).json<{ breakers: Array<{ provider: string; state: string }>; lastError: unknown }>();
-    expect(health.lastError).not.toBeNull();
+    const health = (await t.app.inject({ method: "GET", url: "/health/llm" })).json<{ breakers: Array<{ provider: string; state: string }>; last_error: unknown }>();
+    expect(health.last_error).not.toBeNull();
     fake.setOutage(false);
   });
 });

@@ -159,8 +159,8 @@ describe("sluice dev stopped and started again on the same folder", () => {
         const res = await fetch(`${url}/api/workspaces/dev/items`, { method: "PUT", headers, body: JSON.stringify({ items: catalogue(2, ids) }) });
         expect(res.status).toBe(200);
         const counts = async () => {
-          const backlog = (await (await fetch(`${url}/api/embeddings/backlog`, { headers })).json()) as { byWorkspace: { status: string; count: number }[] };
-          return backlog.byWorkspace.filter((b) => b.status === "completed").reduce((n, b) => n + b.count, 0);
+          const backlog = (await (await fetch(`${url}/api/embeddings/backlog`, { headers })).json()) as { by_workspace: { status: string; count: number }[] };
+          return backlog.by_workspace.filter((b) => b.status === "completed").reduce((n, b) => n + b.count, 0);
         };
         await until(counts, (n) => n === total, 30_000, `${total} items completed`);
       } finally {

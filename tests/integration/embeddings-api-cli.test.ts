@@ -27,7 +27,7 @@ describe("sluice embeddings commands", () => {
   });
 
   it("backlog shows the backfill draining, then search finds items", async () => {
-    await until(async () => JSON.parse(runCli(["backlog", "--json"], env).stdout) as { byWorkspace: unknown[] }, (b) => JSON.stringify(b.byWorkspace) === JSON.stringify([{ workspaceId: "dev", status: "completed", count: 120 }]), 30_000, "backlog drained");
+    await until(async () => JSON.parse(runCli(["backlog", "--json"], env).stdout) as { by_workspace: unknown[] }, (b) => JSON.stringify(b.by_workspace) === JSON.stringify([{ workspace_id: "dev", status: "completed", count: 120 }]), 30_000, "backlog drained");
     const text = runCli(["backlog"], env);
     expect(text.status, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/^Backfill: enabled \(env\)/);

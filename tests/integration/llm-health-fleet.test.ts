@@ -13,9 +13,9 @@ import { until } from "../harness/wait.ts";
  */
 interface LlmHealth {
   available: boolean;
-  breakers: Array<{ provider: string; model: string; state: string; reportedBy?: string[] }>;
-  lastError: { code: string; reportedBy?: string } | null;
-  rateLimits: Array<{ provider: string; remainingRequests?: number; reportedBy?: string }>;
+  breakers: Array<{ provider: string; model: string; state: string; reported_by?: string[] }>;
+  last_error: { code: string; reported_by?: string } | null;
+  rate_limits: Array<{ provider: string; remaining_requests?: number; reported_by?: string }>;
   fleet?: { reporter: string; processes?: Array<{ reporter: { id: string; host: string; pid: number } }> };
 }
 
@@ -77,9 +77,9 @@ describe.each([
     expect(apiId).not.toBe(workerId);
     expect(seen.status).toBe(503);
     expect(seen.body.available).toBe(false); // no fallback configured, and the workers refuse calls
-    expect(seen.body.breakers).toContainEqual({ provider: "openai", model: "gpt-4o-mini", state: "open", reportedBy: [workerId] });
-    expect(seen.body.lastError).toMatchObject({ code: "PROVIDER_ERROR", reportedBy: workerId });
-    expect(seen.body.rateLimits).toContainEqual(expect.objectContaining({ provider: "openai", remainingRequests: 9999, reportedBy: workerId }));
+    expect(seen.body.breakers).toContainEqual({ provider: "openai", model: "gpt-4o-mini", state: "open", reported_by: [workerId] });
+    expect(seen.body.last_error).toMatchObject({ code: "PROVIDER_ERROR", reported_by: workerId });
+    expect(seen.body.rate_limits).toContainEqual(expect.objectContaining({ provider: "openai", remaining_requests: 9999, reported_by: workerId }));
     expect(seen.body.fleet?.reporter).toBe(apiId);
     expect(seen.body.fleet?.processes?.map((p) => p.reporter.id).sort()).toEqual([apiId, workerId].sort());
     expect(seen.body.fleet?.processes?.[0]?.reporter).toMatchObject({ pid: process.pid });

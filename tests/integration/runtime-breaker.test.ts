@@ -2,7 +2,7 @@ import { createMemoryLimitCounters } from "../../src/adapters/limits/memory/coun
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/adapters/log/pino.ts";
 import { createPrometheusMetrics, type PrometheusMetrics } from "../../src/adapters/metrics/prometheus.ts";
-import { createLocalProvider } from "../../src/adapters/provider/local/provider.ts";
+import { createLocalProvider, LOCAL_COMPLETION_MODEL } from "../../src/adapters/provider/local/provider.ts";
 import { classifySentiment } from "../../src/adapters/provider/local/rules.ts";
 import { createOpenAIProvider } from "../../src/adapters/provider/openai/provider.ts";
 import { RetryLaterError, SluiceError } from "../../src/core/errors.ts";
@@ -15,7 +15,8 @@ import { sampleValue } from "../harness/metrics.ts";
 let server: FakeProviderServer;
 let metrics: PrometheusMetrics;
 const PRIMARY = { provider: "openai", model: "gpt-4o-mini" };
-const LOCAL = { provider: "local", model: "local" };
+// The fallback route names model "local"; the local provider reports the model that answers.
+const LOCAL = { provider: "local", model: LOCAL_COMPLETION_MODEL };
 
 function runtime(overrides: Partial<ProviderRuntimeOptions> = {}): ProviderRuntime {
   return createProviderRuntime({
@@ -72,7 +73,7 @@ describe("provider runtime: circuit breaker and fallbacks", () => {
     expect(recovered).toMatchObject({ text: "echo: back", fallback: false, servedBy: PRIMARY });
     expect(rt.breakers()).toContainEqual({ ...PRIMARY, state: "closed" });
     expect(await metricLine("ai_provider_breaker_state", 'model="gpt-4o-mini"')).toBe(0);
-    expect(await metricLine("ai_provider_fallbacks_total", 'served_by="local/local"')).toBe(3);
+    expect(await metricLine("ai_provider_fallbacks_total", `served_by="local/${LOCAL_COMPLETION_MODEL}"`)).toBe(3);
   });
 
   it("reopens when the half-open trial fails", async () => {

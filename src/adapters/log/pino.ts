@@ -1,4 +1,6 @@
-import { pino, type DestinationStream } from "pino";
+import { resolve } from "node:path";
+import { pino, type DestinationStream, type StreamEntry } from "pino";
+import { createStream } from "rotating-file-stream";
 import { PinoPretty } from "pino-pretty";
 import type { Logger } from "../../core/logger.ts";
 
@@ -47,6 +49,16 @@ export interface LoggerOptions {
    * (`sluice dev` on a TTY). Written synchronously so nothing is lost at exit. @default false
    */
   pretty?: boolean;
+  /** Also write JSON lines to this file, rotated (LOG_FILE). @default none */
+  file?: LogFileOptions | undefined;
+}
+
+export interface LogFileOptions {
+  path: string;
+  /** Rotate when the file reaches this size ("10M", "500K", "1G"). */
+  maxSize: string;
+  /** Rotated files kept beside it (`<path>.1` newest … `<path>.<count>` oldest). */
+  count: number;
 }
 
 export function createLogger(options: LoggerOptions): Logger {
@@ -57,8 +69,24 @@ export function createLogger(options: LoggerOptions): Logger {
       redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    options.pretty ? prettyStream(options.destination) : options.destination,
+    outputs(options),
   );
+}
+
+function outputs(options: LoggerOptions): DestinationStream | ReturnType<typeof pino.multistream> | undefined {
+  const console = options.pretty ? prettyStream(options.destination) : options.destination;
+  if (!options.file) return console;
+  // Each stream takes every line the logger lets through; LOG_LEVEL alone decides which those are.
+  const streams: StreamEntry[] = [{ level: "trace", stream: console ?? pino.destination(1) }, { level: "trace", stream: rotatingFile(options.file) }];
+  return pino.multistream(streams);
+}
+
+/** Classic logrotate naming (`sluice.log`, `sluice.log.1`, …), so `sluice logs` and people find the files. */
+function rotatingFile(file: LogFileOptions): DestinationStream {
+  const stream = createStream(resolve(file.path), { size: file.maxSize, rotate: file.count });
+  // A full disk or a vanished folder must not take the process down: stdout still has the lines.
+  stream.on("error", (err) => process.stderr.write(`sluice: cannot write LOG_FILE ${file.path}: ${err.message}\n`));
+  return stream;
 }
 
 function prettyStream(destination: DestinationStream | undefined): DestinationStream {

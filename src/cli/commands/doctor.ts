@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import type { Client } from "../client.ts";
 import { table } from "../output.ts";
 import { clientFor, withClientOptions, type ClientFlags } from "./shared.ts";
+import { DEFAULT_THRESHOLDS, backlogFindings, cacheFinding, llmFindings, scheduleFindings, slaFindings, stalledFindings, type DoctorThresholds } from "./doctor-checks.ts";
 
 type Level = "OK" | "WARN" | "FAIL";
 
@@ -74,7 +75,7 @@ function queueFindings(queues: QueueRow[]): Finding[] {
   });
 }
 
-async function serverFindings(client: Client): Promise<Finding[]> {
+async function serverFindings(client: Client, thresholds: DoctorThresholds): Promise<Finding[]> {
   let ready: { status: number; body: ReadyBody };
   try {
     ready = await client.request<ReadyBody>("GET", "/ready");
@@ -85,21 +86,32 @@ async function serverFindings(client: Client): Promise<Finding[]> {
   const queues = await client.request<QueueRow[]>("GET", "/api/queues");
   if (queues.status === 200 && Array.isArray(queues.body)) findings.push(...queueFindings(queues.body));
   else findings.push({ check: "queues", level: "WARN", evidence: `GET /api/queues answered ${queues.status}`, fix: "give an operator key (--api-key) to see the queues" });
+  const names = Array.isArray(queues.body) ? queues.body.map((q) => q.name) : [];
+  findings.push(...(await stalledFindings(client, names)), ...(await backlogFindings(client, thresholds)), ...(await llmFindings(client, thresholds)));
+  findings.push(...(await cacheFinding(client, thresholds)), ...(await scheduleFindings(client)), ...(await slaFindings(client)));
   return findings;
 }
 
 /** Every check, in order: configuration, the data folder's disk, then what the running server reports. */
-export async function runDoctor(client: Client, dataDir: string): Promise<Finding[]> {
-  return [await configFinding(), diskFinding(dataDir), ...(await serverFindings(client))];
+export async function runDoctor(client: Client, dataDir: string, thresholds: DoctorThresholds = DEFAULT_THRESHOLDS): Promise<Finding[]> {
+  return [await configFinding(), diskFinding(dataDir), ...(await serverFindings(client, thresholds))];
+}
+
+function thresholdsFrom(opts: { backlogWarn: string; backlogFail: string; clockSkew: string }): DoctorThresholds {
+  const n = (v: string, fallback: number): number => (Number.isFinite(Number(v)) && Number(v) >= 0 ? Number(v) : fallback);
+  return { ...DEFAULT_THRESHOLDS, backlogWarn: n(opts.backlogWarn, DEFAULT_THRESHOLDS.backlogWarn), backlogFail: n(opts.backlogFail, DEFAULT_THRESHOLDS.backlogFail), clockSkewSeconds: n(opts.clockSkew, DEFAULT_THRESHOLDS.clockSkewSeconds) };
 }
 
 /** `sluice doctor`: the seeds' troubleshooting checks, each OK/WARN/FAIL with its evidence and its fix. */
 export function registerDoctorCommands(program: Command): void {
   withClientOptions(program.command("doctor"))
-    .description("check configuration, disk, the server's dependencies (Redis eviction policy included) and queues; exits 1 on any FAIL")
+    .description("check configuration, disk, the server's dependencies (Redis eviction policy included), queues, stalled jobs, the embeddings backlog and stuck batches, breakers, provider rate limits, clock skew, cache hit rate, stale schedules and approval SLAs; exits 1 on any FAIL")
     .option("--json", "print the findings as JSON")
-    .action(async (opts: ClientFlags & { json?: boolean }) => {
-      const findings = await runDoctor(clientFor(opts), resolve(process.env.SLUICE_DATA_DIR ?? "."));
+    .option("--backlog-warn <n>", "pending embedding items above which the backlog is a WARN (seed 000: normal < 1000)", String(DEFAULT_THRESHOLDS.backlogWarn))
+    .option("--backlog-fail <n>", "… and a FAIL (seed 000's alert: > 10000)", String(DEFAULT_THRESHOLDS.backlogFail))
+    .option("--clock-skew <seconds>", "clock difference between a process and the server worth a WARN", String(DEFAULT_THRESHOLDS.clockSkewSeconds))
+    .action(async (opts: ClientFlags & { json?: boolean; backlogWarn: string; backlogFail: string; clockSkew: string }) => {
+      const findings = await runDoctor(clientFor(opts), resolve(process.env.SLUICE_DATA_DIR ?? "."), thresholdsFrom(opts));
       console.log(opts.json ? JSON.stringify(findings, null, 2) : table(findings, ["level", "check", "evidence", "fix"]));
       if (findings.some((f) => f.level === "FAIL")) process.exitCode = 1;
     });

@@ -4,12 +4,12 @@ import { clientFor, withClientOptions, type ClientFlags } from "./shared.ts";
 
 interface Backlog {
   backfill: { enabled: boolean; source: string };
-  batchMode: string;
-  byWorkspace: Array<{ workspaceId: string; status: string; count: number }>;
-  topPending: Array<{ workspaceId: string; pending: number }>;
-  stuckBatches: Array<{ id: number; workspaceId: string | null; status: string; totalItems: number; completedItems: number; providerBatchId: string | null; ageSeconds: number }>;
-  recentErrors: Array<{ errorMessage: string | null; count: number }>;
-  oldestOpenBatchAgeSeconds: number;
+  batch_mode: string;
+  by_workspace: Array<{ workspace_id: string; status: string; count: number }>;
+  top_pending: Array<{ workspace_id: string; pending: number }>;
+  stuck_batches: Array<{ id: number; workspace_id: string | null; status: string; total_items: number; completed_items: number; provider_batch_id: string | null; age_seconds: number }>;
+  recent_errors: Array<{ error_message: string | null; count: number }>;
+  oldest_open_batch_age_seconds: number;
 }
 
 const hours = (seconds: number) => `${(seconds / 3600).toFixed(1)}h`;
@@ -18,19 +18,19 @@ const hours = (seconds: number) => `${(seconds / 3600).toFixed(1)}h`;
 export function renderBacklog(b: Backlog): string {
   const state = b.backfill.enabled ? "enabled" : "DISABLED";
   return [
-    `Backfill: ${state} (${b.backfill.source})   batch mode: ${b.batchMode}   oldest open batch: ${hours(b.oldestOpenBatchAgeSeconds)}`,
+    `Backfill: ${state} (${b.backfill.source})   batch mode: ${b.batch_mode}   oldest open batch: ${hours(b.oldest_open_batch_age_seconds)}`,
     "",
     "Backlog per workspace:",
-    table(b.byWorkspace, ["workspaceId", "status", "count"]),
+    table(b.by_workspace, ["workspace_id", "status", "count"]),
     "",
     "Top 10 workspaces by pending:",
-    table(b.topPending, ["workspaceId", "pending"]),
+    table(b.top_pending, ["workspace_id", "pending"]),
     "",
     "Stuck batches (open > 2h):",
-    table(b.stuckBatches.map((s) => ({ ...s, age: hours(s.ageSeconds) })), ["id", "workspaceId", "status", "totalItems", "completedItems", "providerBatchId", "age"]),
+    table(b.stuck_batches.map((s) => ({ ...s, age: hours(s.age_seconds) })), ["id", "workspace_id", "status", "total_items", "completed_items", "provider_batch_id", "age"]),
     "",
     "Recent errors (failed, last hour):",
-    table(b.recentErrors, ["count", "errorMessage"]),
+    table(b.recent_errors, ["count", "error_message"]),
   ].join("\n");
 }
 

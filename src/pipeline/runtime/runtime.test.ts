@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createLogger } from "../../adapters/log/pino.ts";
 import { createPrometheusMetrics } from "../../adapters/metrics/prometheus.ts";
 import { createProvidersFromConfig } from "../../adapters/provider/from-config.ts";
-import { createLocalProvider } from "../../adapters/provider/local/provider.ts";
+import { createLocalProvider, LOCAL_COMPLETION_MODEL } from "../../adapters/provider/local/provider.ts";
 import { loadConfig } from "../../core/config.ts";
 import { runtimeOptionsFromConfig } from "./from-config.ts";
 import { windowFor } from "./limiter.ts";
@@ -51,7 +51,8 @@ describe("provider runtime on the local provider", () => {
 
   it("fills in the defaults and marks the result as served by the requested route", async () => {
     const result = await runtime().complete({ prompt: "a long prompt that will be cut short" });
-    expect(result).toMatchObject({ fallback: false, servedBy: { provider: "local", model: "local" }, attempts: 1, finishReason: "length" });
+    // The local provider answers with its own model whatever the request named.
+    expect(result).toMatchObject({ fallback: false, servedBy: { provider: "local", model: LOCAL_COMPLETION_MODEL }, model: LOCAL_COMPLETION_MODEL, attempts: 1, finishReason: "length" });
     expect(result.text.length).toBeLessThanOrEqual(12);
   });
 
@@ -62,7 +63,7 @@ describe("provider runtime on the local provider", () => {
 
   it("reports health from breakers alone unless asked to probe", async () => {
     const rt = runtime();
-    expect(await rt.health()).toMatchObject({ available: true, primary: { provider: "local", model: "local" }, lastError: null });
+    expect(await rt.health()).toMatchObject({ available: true, primary: { provider: "local", model: LOCAL_COMPLETION_MODEL }, lastError: null });
     expect((await rt.health({ probe: true })).probes).toEqual([expect.objectContaining({ provider: "local", ok: true })]);
   });
 });

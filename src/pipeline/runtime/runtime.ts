@@ -46,8 +46,10 @@ const sameRoute = (a: Route, b: Route): boolean => a.provider === b.provider && 
  * honour Retry-After, a per-attempt timeout, a circuit breaker per route, and a fallback chain
  * ending in the task's rule-based answer. It depends on no queue.
  */
-export function createProviderRuntime(options: ProviderRuntimeOptions): ProviderRuntime {
-  const providers = new Map<string, Provider>(options.providers.map((p) => [p.name, p]));
+export function createProviderRuntime(given: ProviderRuntimeOptions): ProviderRuntime {
+  const providers = new Map<string, Provider>(given.providers.map((p) => [p.name, p]));
+  const routeOf = (route: Route, kind: ModelKind): Route => ({ provider: route.provider, model: providers.get(route.provider)?.ownModels?.[kind] ?? route.model });
+  const options = withOwnModels(given, routeOf);
   const logger = options.logger.child({ component: "provider-runtime" });
   const clock = options.clock ?? realClock;
   const random = options.random ?? Math.random;
@@ -78,10 +80,10 @@ export function createProviderRuntime(options: ProviderRuntimeOptions): Provider
     onRateLimitInfo: (route, info) => health.recordRateLimit(route, info),
   };
   const { defaults } = options;
-  const primaryRoute = (provider: string | undefined, model: string): Route => {
+  const primaryRoute = (provider: string | undefined, model: string, kind: ModelKind): Route => {
     const name = provider ?? defaults.provider;
     if (!providers.has(name)) throw new SluiceError("PROVIDER_NOT_CONFIGURED", `No AI provider named ${name} is configured`, { details: { provider: name, configured: [...providers.keys()] } });
-    return { provider: name, model };
+    return routeOf({ provider: name, model }, kind);
   };
 
   /** Tries the routes in order, then the rule; each result says who served it. */
@@ -124,13 +126,13 @@ export function createProviderRuntime(options: ProviderRuntimeOptions): Provider
 
   return {
     async complete(request, callOptions = {}) {
-      const primary = primaryRoute(request.provider, request.model ?? defaults.model);
+      const primary = primaryRoute(request.provider, request.model ?? defaults.model, "completion");
       const { provider: _p, model: _m, ...rest } = request;
       const base: CompletionRequest = { ...rest, model: primary.model, maxOutputTokens: request.maxOutputTokens ?? defaults.maxOutputTokens };
       const estimate = estimateInputTokens(base) + base.maxOutputTokens;
       return serve(
         primary,
-        callOptions.fallbacks ?? options.fallbacks ?? [],
+        (callOptions.fallbacks ?? options.fallbacks ?? []).map((r) => routeOf(r, "completion")),
         (route, provider) =>
           provider.capabilities.complete
             ? {
@@ -146,12 +148,12 @@ export function createProviderRuntime(options: ProviderRuntimeOptions): Provider
     },
 
     async embed(request, callOptions = {}) {
-      const primary = primaryRoute(request.provider ?? defaults.embeddingProvider, request.model ?? defaults.embeddingModel);
+      const primary = primaryRoute(request.provider ?? defaults.embeddingProvider, request.model ?? defaults.embeddingModel, "embedding");
       const { provider: _p, model: _m, ...rest } = request;
       const base: EmbeddingRequest = { ...rest, model: primary.model };
       return serve(
         primary,
-        callOptions.fallbacks ?? options.embeddingFallbacks ?? [],
+        (callOptions.fallbacks ?? options.embeddingFallbacks ?? []).map((r) => routeOf(r, "embedding")),
         (route, provider) =>
           provider.capabilities.embed || sameRoute(route, primary)
             ? {
@@ -173,6 +175,23 @@ export function createProviderRuntime(options: ProviderRuntimeOptions): Provider
     async close() {
       await Promise.all([...providers.values()].map((p) => p.close()));
     },
+  };
+}
+
+type ModelKind = "completion" | "embedding";
+
+/** Defaults and fallbacks named after the model that answers on providers that have their own (health reports them). */
+function withOwnModels(options: ProviderRuntimeOptions, routeOf: (route: Route, kind: ModelKind) => Route): ProviderRuntimeOptions {
+  const { defaults } = options;
+  return {
+    ...options,
+    defaults: {
+      ...defaults,
+      model: routeOf({ provider: defaults.provider, model: defaults.model }, "completion").model,
+      embeddingModel: routeOf({ provider: defaults.embeddingProvider ?? defaults.provider, model: defaults.embeddingModel }, "embedding").model,
+    },
+    ...(options.fallbacks ? { fallbacks: options.fallbacks.map((r) => routeOf(r, "completion")) } : {}),
+    ...(options.embeddingFallbacks ? { embeddingFallbacks: options.embeddingFallbacks.map((r) => routeOf(r, "embedding")) } : {}),
   };
 }
 

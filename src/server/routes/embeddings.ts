@@ -8,6 +8,7 @@ import { MAX_SEARCH_K } from "../../pipeline/embeddings/sql/search-items.ts";
 import type { Sluice } from "../../sluice.ts";
 import { hasScope } from "../../pipeline/intake/scopes.ts";
 import { ownWorkspace, principalOf, requireScopes, spendBudget } from "../auth.ts";
+import { snakeCaseKeys } from "../snake-case.ts";
 import { actorOf } from "./admin-queues.ts";
 
 const wsParams = z.object({ ws: z.string().min(1).max(64) });
@@ -88,7 +89,7 @@ export const embeddingRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "conf
     const workspaceId = await workspaceOf(request, request.params.ws);
     const item = await embeddings.item(workspaceId, request.params.id);
     if (!item) throw new SluiceError("NOT_FOUND", `No item '${request.params.id}' in workspace '${workspaceId}'`);
-    return item;
+    return snakeCaseKeys(item);
   });
 
   app.delete("/api/workspaces/:ws/items/:id", { onRequest: write, schema: { tags, summary: "Delete one item (it leaves the index)", params: itemParams } }, async (request) => {
@@ -106,12 +107,12 @@ export const embeddingRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "conf
     return { ...found, took_ms: Math.round((performance.now() - started) * 100) / 100 };
   });
 
-  app.get("/api/embeddings/backlog", { onRequest: operator, schema: { tags, summary: "Backlog per workspace and status, top 10 pending, stuck batches, recent errors" } }, () => embeddings.backlog());
+  app.get("/api/embeddings/backlog", { onRequest: operator, schema: { tags, summary: "Backlog per workspace and status, top 10 pending, stuck batches, recent errors" } }, async () => snakeCaseKeys(await embeddings.backlog()));
 
   app.get("/api/embeddings/batches", { onRequest: operator, schema: { tags, summary: "Provider batches, oldest first (status: comma-separated)", querystring: batchesQuery } }, (request) => {
     const statuses = request.query.status?.split(",").map((s) => s.trim());
     if (statuses?.some((s) => !(BATCH_STATUSES as readonly string[]).includes(s))) throw new SluiceError("VALIDATION_FAILED", `status must be among ${BATCH_STATUSES.join(", ")}`);
-    return embeddings.batches(statuses as BatchStatus[] | undefined).then((batches) => ({ batches }));
+    return embeddings.batches(statuses as BatchStatus[] | undefined).then((batches) => ({ batches: snakeCaseKeys(batches) }));
   });
 
   app.post("/api/embeddings/reindex", { onRequest: admin, schema: { tags, summary: "Re-queue a workspace ({workspace}) or failed items ({failed: true, force?})", body: reindexBody } }, async (request) => {

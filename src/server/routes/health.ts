@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { HealthRegistry } from "../../pipeline/health.ts";
+import { snakeCaseKeys } from "../snake-case.ts";
 
 const checkSchema = z.looseObject({ ok: z.boolean() });
 
@@ -19,7 +20,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{ health: HealthRegistry; versi
     { schema: { tags: ["health"], summary: "Readiness with every dependency check", response: { 200: z.object({ ready: z.boolean(), checks: z.record(z.string(), checkSchema) }), 503: z.object({ ready: z.boolean(), checks: z.record(z.string(), checkSchema) }) } } },
     async (_request, reply) => {
       const report = await health.ready();
-      return reply.status(report.ready ? 200 : 503).send(report);
+      return reply.status(report.ready ? 200 : 503).send(snakeCaseKeys(report) as typeof report); // same shape; keys inside the checks become snake_case
     },
   );
 
@@ -30,7 +31,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{ health: HealthRegistry; versi
     async (request, reply) => {
       const result = await health.check(request.params.dependency);
       if (!result) return reply.status(404).send({ error: { code: "NOT_FOUND", message: `No health check named ${request.params.dependency}`, details: { known: health.names() } } });
-      return reply.status(result.ok ? 200 : 503).send(result);
+      return reply.status(result.ok ? 200 : 503).send(snakeCaseKeys(result));
     },
   );
 };

@@ -5,11 +5,13 @@ export interface RedisEngineOptions {
   url: string;
   /** Every entry key starts with it; SCAN patterns are confined to it. Ends with ":". */
   keyPrefix: string;
+  /** Longest one command may take before the lookup fails (and the task runs uncached). @default 5000 */
+  commandTimeoutMs?: number;
 }
 
 /** Entries at `<prefix><key>` with EX; counters in the hash `<prefix without ":">-stats`; SCAN + UNLINK for patterns. */
 export function createRedisCacheEngine(options: RedisEngineOptions): CacheEngine {
-  const kv: RedisKv = createRedisKv({ url: options.url, keyPrefix: options.keyPrefix, commandTimeoutMs: 2_000 });
+  const kv: RedisKv = createRedisKv({ url: options.url, keyPrefix: options.keyPrefix, commandTimeoutMs: options.commandTimeoutMs ?? 5_000 });
   const statsKey = `${options.keyPrefix.replace(/:+$/, "")}-stats`;
   return {
     kind: "redis",

@@ -122,6 +122,7 @@ export function createLocalProvider(options: LocalProviderOptions = {}): Provide
   return {
     name,
     capabilities: { complete: true, embed: true, stream: true },
+    ownModels: { completion: LOCAL_COMPLETION_MODEL, embedding: LOCAL_EMBEDDING_MODEL },
     complete: async (request) => complete(request),
     embed: async (request) => embed(request.inputs, request.dimensions),
     health: async () => ({ ok: true, latencyMs: 0, detail: "offline rules and hashed embeddings" }),
