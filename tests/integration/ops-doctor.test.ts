@@ -9,7 +9,7 @@ describe("sluice doctor", () => {
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    t = await startTestSluice({ QUEUES: "churn" });
+    t = await startTestSluice({ QUEUES: "churn", QUEUE_THRESHOLDS: '{"churn":{"waiting":2,"failed":5}}' });
     await t.sluice.intake.ensureWorkspace("ops", "Ops");
     const operator = (await t.sluice.intake.createApiKey({ workspaceId: "ops", scopes: ["operator"] })).secret;
     env = { SLUICE_URL: await t.app.listen({ port: 0, host: "127.0.0.1" }), SLUICE_API_KEY: operator };
@@ -37,6 +37,13 @@ describe("sluice doctor", () => {
     expect(result.stdout).toMatch(/^LEVEL\s+CHECK\s+EVIDENCE\s+FIX$/m);
     expect(result.stdout).toMatch(/^WARN\s+queue churn\s+paused\s+sluice resume churn$/m);
     expect(result.status, result.stdout).toBe(0);
+  });
+
+  it("holds each queue to its own QUEUE_THRESHOLDS", async () => {
+    for (let i = 0; i < 3; i++) await t.sluice.queues.add("churn", "job", {});
+    const findings = JSON.parse((await runCliAsync(["doctor", "--json"], env)).stdout) as Finding[];
+    expect(findings.find((f) => f.check === "queue churn")).toMatchObject({ level: "WARN", evidence: "3 waiting (> 2), paused", fix: "sluice resume churn" });
+    expect(findings.find((f) => f.check === "queue ai-jobs")).toMatchObject({ level: "OK" });
   });
 
   it("says FAIL when the server cannot be reached, and when the configuration is bad", () => {

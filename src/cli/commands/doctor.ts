@@ -28,8 +28,12 @@ interface QueueRow {
   failed: number;
   paused: boolean;
   workers: number;
+  /** The queue's configured thresholds (QUEUE_THRESHOLDS) and which counts are over them. */
+  thresholds?: { waiting: number; failed: number };
+  over?: Array<"waiting" | "failed">;
 }
 
+/** Used only when the server does not say the queue's own threshold (an older server). */
 const QUEUE_WAITING_WARN = 100;
 const DISK_WARN = 0.8;
 const DISK_FAIL = 0.9;
@@ -69,7 +73,9 @@ function readyFindings(body: ReadyBody): Finding[] {
 function queueFindings(queues: QueueRow[]): Finding[] {
   return queues.map((q) => {
     if (q.waiting > 0 && q.workers === 0 && !q.paused) return { check: `queue ${q.name}`, level: "FAIL", evidence: `${q.waiting} waiting, no worker`, fix: "start a worker: sluice start --role worker" };
-    if (q.waiting > QUEUE_WAITING_WARN) return { check: `queue ${q.name}`, level: "WARN", evidence: `${q.waiting} waiting (> ${QUEUE_WAITING_WARN})${q.paused ? ", paused" : ""}`, fix: q.paused ? `sluice resume ${q.name}` : "add workers, or sluice queues errors " + q.name };
+    const waitingLimit = q.thresholds?.waiting ?? QUEUE_WAITING_WARN;
+    if (q.over ? q.over.includes("waiting") : q.waiting > waitingLimit) return { check: `queue ${q.name}`, level: "WARN", evidence: `${q.waiting} waiting (> ${waitingLimit})${q.paused ? ", paused" : ""}`, fix: q.paused ? `sluice resume ${q.name}` : "add workers, or sluice queues errors " + q.name };
+    if (q.over?.includes("failed") && q.thresholds) return { check: `queue ${q.name}`, level: "WARN", evidence: `${q.failed} failed (> ${q.thresholds.failed})`, fix: `sluice queues errors ${q.name}; then sluice retry ${q.name} or sluice clean ${q.name}` };
     if (q.paused) return { check: `queue ${q.name}`, level: "WARN", evidence: "paused", fix: `sluice resume ${q.name}` };
     return { check: `queue ${q.name}`, level: "OK", evidence: `${q.waiting} waiting, ${q.failed} failed, ${q.workers} worker(s)`, fix: "" };
   });
