@@ -214,6 +214,14 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       const task = await approvals.get(workspace, id).catch(() => undefined);
       return task ? { status: task.status, decidedBy: task.decided_by, reason: task.reason } : undefined;
     });
+    // Resolved directly (not on its task): the task is closed with the same decision, which wakes the run.
+    actions.executor.onResolved(async (row, decidedBy, reason) => {
+      if (row.approval_id) {
+        const closed = await approvals.decide({ actor: decidedBy, workspaceId: row.workspace_id }, row.approval_id, row.resolution !== "skip", reason ?? `execution resolved: ${row.resolution ?? ""}`).catch(() => undefined);
+        if (closed) return;
+      }
+      if (row.run_id && row.step_name) await runs.resumer.wakeWaitingStep({ runId: row.run_id, stepName: row.step_name });
+    });
     seams.startRun = (request) => runs.start(request);
     runs.attach({ approvals, actions: () => seams.actions });
     const health = new HealthRegistry();

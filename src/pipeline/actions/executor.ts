@@ -32,9 +32,11 @@ export type ApprovalDecisionLookup = (workspace: string, approvalId: string) => 
 
 export interface LedgerExecutor extends ActionExecutor {
   /** A person's decision on an `unknown` execution: re-run it at the next call with its key, settle it as not run, or as done. */
-  resolve(executionId: string, resolution: Resolution, decidedBy: string, reason?: string): Promise<ExecutionRow>;
+  resolve(executionId: string, resolution: Resolution, decidedBy: string, reason?: string, result?: unknown): Promise<ExecutionRow>;
   /** Wires the approvals side after construction (the root builds both). */
   useApprovals(approvals: ApprovalRequester, decision?: ApprovalDecisionLookup): void;
+  /** Called after a person resolved an execution directly (not through its approval task): the root closes the task and wakes the run. */
+  onResolved(hook: (row: ExecutionRow, decidedBy: string, reason: string | undefined) => Promise<void>): void;
 }
 
 /** Sorted keys, so `{a,b}` and `{b,a}` hash alike. */
@@ -88,6 +90,7 @@ export function createActionExecutor(options: ActionExecutorOptions): LedgerExec
   const { store, registry, policy, audit, leaseMs } = options;
   let approvals = options.approvals;
   let approvalDecision = options.approvalDecision;
+  let resolvedHook: ((row: ExecutionRow, decidedBy: string, reason: string | undefined) => Promise<void>) | undefined;
   const logger = options.logger.child({ component: "actions" });
 
   async function refuse(request: ActionRequest, err: SluiceError): Promise<never> {
@@ -215,15 +218,20 @@ export function createActionExecutor(options: ActionExecutorOptions): LedgerExec
       if (!existing) throw new SluiceError("ACTION_IN_PROGRESS", "The execution row vanished while it was read; try again", { retryable: true });
       return resume(definition, existing, args, request);
     },
-    async resolve(executionId, resolution, decidedBy, reason) {
-      const row = await sql.resolveUnknown(store, executionId, resolution, decidedBy, reason ?? null);
+    async resolve(executionId, resolution, decidedBy, reason, result) {
+      const row = await sql.resolveUnknown(store, executionId, resolution, decidedBy, reason ?? null, result);
       if (!row) {
         const current = await sql.selectById(store, executionId);
         if (!current) throw new SluiceError("NOT_FOUND", `No action execution ${executionId}`);
         throw new SluiceError("CONFLICT", `Execution ${executionId} is ${current.status}: only an unknown outcome is decided by a person`, { details: { status: current.status } });
       }
       await audit.record({ actor: decidedBy, action: "action.resolve", workspaceId: row.workspace_id, target: row.action, reason: reason ?? null, details: { execution_id: row.id, resolution } });
+      // The decision is in the ledger; a failure to tell the run is logged, and the run picks it up at its next wake.
+      await resolvedHook?.(row, decidedBy, reason).catch((err: unknown) => logger.error({ err, execution: row.id }, "could not wake the run waiting on a resolved execution"));
       return row;
+    },
+    onResolved(hook) {
+      resolvedHook = hook;
     },
     useApprovals(requester, decision) {
       approvals = requester;

@@ -23,6 +23,8 @@ export type WaitOutcome = { readonly ok: true; readonly result: unknown } | { re
 /** Implemented by runs: settles a step a run is waiting on and re-enqueues the run. Idempotent per (runId, stepName). */
 export interface WaitingStepResumer {
   settleWaitingStep(ref: Pick<StepRef, "runId" | "stepName">, outcome: WaitOutcome): Promise<void>;
+  /** Re-enqueues a run whose action step waits on a decision taken elsewhere (the action ledger); a no-op for any other step. */
+  wakeWaitingStep(ref: Pick<StepRef, "runId" | "stepName">): Promise<void>;
 }
 
 // ---- approvals -------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import type { ActionExecutor, ApprovalRequester, WaitingStepResumer } from "./co
 import { enqueueRun, runProcessor } from "./executor.ts";
 import { createRunOperations } from "./operations.ts";
 import { findRun, findRunByRequest, insertRun, listRuns, type RunFilter } from "./sql/runs.ts";
-import { listSteps, settleWaiting } from "./sql/steps.ts";
+import { isWaitingAction, listSteps, settleWaiting } from "./sql/steps.ts";
 import type { RunSeams, StepApiDeps } from "./step-api.ts";
 import { SETTLED_STATUSES, type PipelineDefinition, type RunRow, type RunView, type StartedRun, type StartRunRequest } from "./types.ts";
 import { toRunView } from "./views.ts";
@@ -137,6 +137,10 @@ export function createRuns(options: RunsOptions) {
   const resumer: WaitingStepResumer = {
     async settleWaitingStep(ref, outcome) {
       if (await settleWaiting(store, ref.runId, ref.stepName, outcome)) await enqueueRun(queues, queue, ref.runId);
+      else if (await isWaitingAction(store, ref.runId, ref.stepName)) await enqueueRun(queues, queue, ref.runId);
+    },
+    async wakeWaitingStep(ref) {
+      if (await isWaitingAction(store, ref.runId, ref.stepName)) await enqueueRun(queues, queue, ref.runId);
     },
   };
 

@@ -131,14 +131,20 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
       if (!decision.approved) return fail(name, "action", position + 1, 1, { code: "ACTION_REJECTED", message: `Action "${actionName}" was rejected${decision.reason ? `: ${decision.reason}` : ""}` });
       approvedBy = decision.decided_by ?? undefined;
     }
-    if (row?.status === "waiting") return inv.suspend(new RunSuspended("waiting"));
-    return attempt(name, "action", position + 1, row, options, async () => {
-      const outcome = await actions.execute({ workspace: run.workspace, action: actionName, args, idempotencyKey: `${run.id}:${name}`, actor: `run:${run.id}`, step: ref(name), ...(approvedBy ? { approvedBy } : {}) });
+    // A `waiting` row was woken by a person's decision on an unknown outcome: the same key again, and
+    // the executor applies the decision (re-run once, not run, or done); undecided, it waits again.
+    return attempt(name, "action", position + 1, row, options, async (attemptNo) => {
+      const request = { workspace: run.workspace, action: actionName, args, idempotencyKey: `${run.id}:${name}`, actor: `run:${run.id}`, step: ref(name), ...(approvedBy ? { approvedBy } : {}) };
+      let outcome = await actions.execute(request);
+      if (outcome.status === "unknown") {
+        // Unknown (a crash mid-call): a person decides on the approval task, whose decision wakes this step.
+        await write({ name, position: position + 1, kind: "action", status: "waiting", attempts: attemptNo });
+        // A decision taken before the row said `waiting` woke nobody: look once more now that it does.
+        outcome = await actions.execute(request);
+        if (outcome.status === "unknown") return inv.suspend(new RunSuspended("waiting"));
+      }
       if (outcome.status === "succeeded") return outcome.result;
-      if (outcome.status === "failed") throw Object.assign(new SluiceError("STEP_FAILED", `${outcome.error.code}: ${outcome.error.message}`, { retryable: outcome.retryable }), { stepError: outcome.error });
-      // Unknown (a crash mid-call): a person settles it through the approval task, which resumes the step.
-      await write({ name, position: position + 1, kind: "action", status: "waiting", attempts: 1 });
-      return inv.suspend(new RunSuspended("waiting"));
+      throw Object.assign(new SluiceError("STEP_FAILED", `${outcome.error.code}: ${outcome.error.message}`, { retryable: outcome.retryable }), { stepError: outcome.error });
     });
   }
 

@@ -13,7 +13,7 @@ const executeBody = z.object({
   /** Only for actions that require approval: the person who approved this call outside Sluice. */
   approved_by: z.string().min(1).max(200).optional(),
 });
-const resolveBody = z.object({ resolution: z.enum(["retry", "skip", "succeeded"]), reason: z.string().min(1).max(1000) });
+const resolveBody = z.object({ resolution: z.enum(["retry", "skip", "succeeded"]), reason: z.string().min(1).max(1000), result: z.unknown().optional() });
 const workspaceQuery = z.string().min(1).max(64).optional();
 
 export function executionView(row: ExecutionRow) {
@@ -124,7 +124,7 @@ export const actionRoutes: FastifyPluginAsyncZod<{ sluice: Sluice }> = async (ap
     async (request) => {
       const current = await sluice.actions.execution(request.params.id);
       if (!current || workspaceScope(request, current.workspace_id) !== current.workspace_id) throw new SluiceError("NOT_FOUND", `No action execution ${request.params.id}`);
-      const row = await sluice.actions.executor.resolve(request.params.id, request.body.resolution, `key:${principalOf(request).keyId}`, request.body.reason);
+      const row = await sluice.actions.executor.resolve(request.params.id, request.body.resolution, `key:${principalOf(request).keyId}`, request.body.reason, request.body.result);
       return { ...executionView(row), outcome: outcomeView(outcomeOf(row)) };
     },
   );
