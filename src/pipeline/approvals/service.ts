@@ -220,6 +220,14 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
     async request(request): Promise<ApprovalTaskView> {
       return toContractView((await create(request)).row);
     },
+    async withdrawForRuns(runIds, by, reason) {
+      const rows = await sql.withdrawForRuns(store, runIds, by, reason);
+      for (const row of rows) {
+        await audit.record({ actor: by, action: "approval.withdraw", workspaceId: row.workspace_id, target: row.id, reason, details: { approval_type: row.approval_type, run_id: row.run_id, status: row.status } });
+        if (row.decided_at) instruments.resolved(row.approval_type, (row.decided_at.getTime() - row.created_at.getTime()) / 1000);
+      }
+      return rows.length;
+    },
   };
 
   return { ...requester, create, get, list, decide, reassign, putType, listTypes, archive, resume, settled };

@@ -55,6 +55,8 @@ export interface ApprovalTaskView {
 export interface ApprovalRequester {
   /** Creates the task, or returns the existing one for the same `step` (a replayed run must not open a second task). */
   request(request: ApprovalRequest): Promise<ApprovalTaskView>;
+  /** Closes the open tasks of cancelled runs (`expired`, with the reason), audited; returns how many. */
+  withdrawForRuns?(runIds: readonly string[], by: string, reason: string): Promise<number>;
 }
 
 // ---- actions ---------------------------------------------------------------------------------

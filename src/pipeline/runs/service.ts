@@ -144,7 +144,7 @@ export function createRuns(options: RunsOptions) {
     },
   };
 
-  const operations = createRunOperations({ store, queues, queue, audit: options.audit, logger, pipelineOf, start, get, resumer, onSettled });
+  const operations = createRunOperations({ store, queues, queue, audit: options.audit, logger, pipelineOf, start, get, resumer, approvals: () => seams.approvals, onSettled });
 
   return {
     queue,

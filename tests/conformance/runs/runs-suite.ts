@@ -267,6 +267,20 @@ export function runsConformance(target: RunsTarget): void {
       expect(run).toMatchObject({ status: "completed", output: { approved: true, decided_by: "key:test", reason: "within policy" } });
     });
 
+    it("cancelling runs (one, or by tag) closes their pending approval tasks as expired, 'run cancelled', audited", async () => {
+      const one = await start("gated", { amount: 1 });
+      const tagged = await Promise.all([2, 3].map((amount) => start("gated", { amount }, { tags: ["campaign:hitl"] })));
+      for (const { id } of [one, ...tagged]) await until(() => t.sluice.runs.get(id), (r) => r.status === "waiting", 20_000, "waiting on approval");
+      const tasks = await Promise.all([one, ...tagged].map(({ id }) => approvalOf(id)));
+      await t.sluice.runs.cancel(one.id, operator, "not needed");
+      await t.sluice.runs.cancelByTag("campaign:hitl", operator, "campaign stopped");
+      const pending = await t.sluice.approvals.list(WS, { status: ["pending", "escalated"] });
+      expect(pending.tasks.filter((x) => tasks.some((task) => task.id === x.id))).toEqual([]);
+      for (const task of tasks) expect(await t.sluice.approvals.get(WS, task.id)).toMatchObject({ status: "expired", reason: "run cancelled", decided_by: "key:test" });
+      const audit = await t.sluice.audit.list({ workspaceId: WS, action: "approval.withdraw" });
+      expect(audit.map((a) => a.target).sort()).toEqual(expect.arrayContaining(tasks.map((task) => task.id).sort()));
+    });
+
     it("an action step asks for approval first when the policy says so, then runs once; a refused action fails the step", async () => {
       const { id } = await start("acting", { title: "call the client", action: "task.create" });
       await until(() => t.sluice.runs.get(id), (r) => r.status === "waiting", 20_000, "waiting for the action's approval");
