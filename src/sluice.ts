@@ -196,7 +196,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       await webhooks.runSettled(run);
       await options.onRunSettled?.(run);
     };
-    const runs = createRuns({ store, queues, tasks, audit, logger, gate: admission.beforeRun, onRunSettled });
+    const runs = createRuns({ store, queues, tasks, audit, logger, gate: admission.beforeRun, onRunSettled, eventRetentionMs: config.runs.eventRetentionMs });
     // Runs, actions and approvals are built apart and meet here: each side reads the others late.
     const seams: { resumer?: WaitingStepResumer; actions?: ActionExecutor; startRun?: StartRun } = {};
     const approvals = createApprovals({ store, queues, audit, metrics, logger, defaultSlaSeconds: config.approvals.defaultSlaSeconds, sweepMs: config.approvals.sweepMs, resumer: () => seams.resumer, actions: () => seams.actions });

@@ -7,7 +7,7 @@ import type { ApprovalRequester, WaitingStepResumer } from "./contracts.ts";
 import { forceTransition } from "./entity-state.ts";
 import { enqueueRun } from "./executor.ts";
 import { listTransitions, readEntityState, type EntityKey } from "./sql/entities.ts";
-import { recordEvent, setEventMatched } from "./sql/events.ts";
+import { purgeEvents, recordEvent, setEventMatched } from "./sql/events.ts";
 import { cancelRuns, findRun, latestEntityRun, requeueRun } from "./sql/runs.ts";
 import { deleteStepsFrom, listSteps, stepsWaitingFor } from "./sql/steps.ts";
 import type { PipelineDefinition, RunRow, RunView, StartedRun, StartRunRequest } from "./types.ts";
@@ -26,6 +26,7 @@ export interface OperationsDeps {
   /** The approvals side, read late (wired after the runs). */
   approvals(): ApprovalRequester | undefined;
   onSettled(run: RunRow): Promise<void>;
+  eventRetentionMs: number;
 }
 
 /** Who acts and where: `workspace` null is every workspace (an operator's fleet-wide view; by-id operations only). */
@@ -114,6 +115,7 @@ export function createRunOperations(deps: OperationsDeps) {
   /** Records an event and settles every step of the workspace's runs waiting for it with a matching payload. */
   async function sendEvent(workspace: string, name: string, payload: unknown): Promise<{ id: number; matched: number; runs: string[] }> {
     if (!EVENT_NAME.test(name)) throw new SluiceError("VALIDATION_FAILED", "An event name is 1-200 letters, digits, '.', '_', ':', '/', '-'");
+    await purgeEvents(store, workspace, deps.eventRetentionMs).catch((err: unknown) => deps.logger.warn({ err }, "could not purge expired events"));
     const id = await recordEvent(store, workspace, name, payload);
     const waiting = (await stepsWaitingFor(store, workspace, name)).filter((s) => eventMatches(s.wait_match, payload));
     const runs: string[] = [];

@@ -73,6 +73,16 @@ function registerPipelines(sluice: Sluice, ledger: Ledger, switches: Map<string,
       return { event };
     }),
   );
+  // The race: the event is sent (by a step running beside the wait) while the wait step is being reached.
+  sluice.pipeline(
+    definePipeline({ name: "racer", input: z.object({ order: z.string() }) }, async (input, step) => {
+      const [event] = await Promise.all([
+        step.waitForEvent("paid", { event: "order.raced", match: { order: input.order } }, "20s"),
+        step.run("announce", () => sluice.runs.sendEvent(step.workspace, "order.raced", { order: input.order })),
+      ]);
+      return { event };
+    }),
+  );
   sluice.pipeline(
     definePipeline({ name: "replayable", input: z.object({ key: z.string() }) }, async (input, step) => {
       await step.run("first", () => ledger.hit(step.runId, "first"));
@@ -191,6 +201,18 @@ export function runsConformance(target: RunsTarget): void {
       const run = await settle((await start("waiter", { order: "o-late", timeoutMs: 300 })).id);
       expect(run).toMatchObject({ status: "completed", output: { event: null } });
       expect((await t.sluice.runs.sendEvent(WS, "order.paid", { order: { id: "o-late" } })).matched).toBe(0);
+    });
+
+    it("waitForEvent sees an event sent after the step was reached but before its wait was written; never one sent before", async () => {
+      const raced = await Promise.all(["r-1", "r-2", "r-3", "r-4", "r-5"].map((order) => start("racer", { order })));
+      for (const { id } of raced) {
+        const run = await settle(id, 30_000);
+        expect(run.status).toBe("completed");
+        expect((run.output as { event: unknown }).event).toMatchObject({ name: "order.raced", payload: { order: expect.stringMatching(/^r-\d$/) } });
+      }
+      await t.sluice.runs.sendEvent(WS, "order.paid", { order: { id: "early-1" } });
+      const late = await settle((await start("waiter", { order: "early-1", timeoutMs: 500 })).id);
+      expect(late).toMatchObject({ status: "completed", output: { event: null } });
     });
 
     it("cancels one run, and every run with a tag", async () => {
