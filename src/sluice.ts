@@ -178,7 +178,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
     closers.push(() => runtime.close());
     const { flags, killSwitches, cache, accounting, budgets } = await openSteering(config, { store, audit, metrics, logger, runtime, providers: providers.map((p) => p.name) });
     closers.push(async () => killSwitches.stop(), () => accounting.close(), () => cache.close());
-    const actions = createActions({ config, store, flags, audit, logger });
+    const actions = createActions({ config, store, flags, audit, logger, metrics });
     const tasks = new TaskRegistry();
     const { ai } = config;
     const defaults = { provider: ai.provider, model: ai.model, maxOutputTokens: ai.maxOutputTokens, embeddingProvider: ai.embeddingProvider, embeddingModel: ai.embeddingModel, embeddingDimensions: ai.embeddingDimensions };
