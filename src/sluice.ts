@@ -186,7 +186,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
     closers.push(async () => killSwitches.stop(), () => accounting.close(), () => cache.close());
     const workers = createWorkerRegistry({ queues, reports: openFleetReports(redis, store), flags, logger });
     closers.push(() => workers.close());
-    const actions = createActions({ config, store, flags, audit, logger });
+    const actions = createActions({ config, store, flags, audit, logger, metrics });
     const tasks = new TaskRegistry();
     const { ai } = config;
     const defaults = { provider: ai.provider, model: ai.model, maxOutputTokens: ai.maxOutputTokens, embeddingProvider: ai.embeddingProvider, embeddingModel: ai.embeddingModel, embeddingDimensions: ai.embeddingDimensions };
@@ -205,7 +205,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       await webhooks.runSettled(run);
       await options.onRunSettled?.(run);
     };
-    const runs = createRuns({ store, queues, tasks, audit, logger, gate: admission.beforeRun, onRunSettled });
+    const runs = createRuns({ store, queues, tasks, audit, logger, gate: admission.beforeRun, onRunSettled, eventRetentionMs: config.runs.eventRetentionMs });
     // Runs, actions and approvals are built apart and meet here: each side reads the others late.
     const seams: { resumer?: WaitingStepResumer; actions?: ActionExecutor; startRun?: StartRun } = {};
     const approvals = createApprovals({ store, queues, audit, metrics, logger, defaultSlaSeconds: config.approvals.defaultSlaSeconds, sweepMs: config.approvals.sweepMs, resumer: () => seams.resumer, actions: () => seams.actions });
@@ -222,6 +222,14 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
     actions.executor.useApprovals(approvals, async (workspace, id) => {
       const task = await approvals.get(workspace, id).catch(() => undefined);
       return task ? { status: task.status, decidedBy: task.decided_by, reason: task.reason } : undefined;
+    });
+    // Resolved directly (not on its task): the task is closed with the same decision, which wakes the run.
+    actions.executor.onResolved(async (row, decidedBy, reason) => {
+      if (row.approval_id) {
+        const closed = await approvals.decide({ actor: decidedBy, workspaceId: row.workspace_id }, row.approval_id, row.resolution !== "skip", reason ?? `execution resolved: ${row.resolution ?? ""}`).catch(() => undefined);
+        if (closed) return;
+      }
+      if (row.run_id && row.step_name) await runs.resumer.wakeWaitingStep({ runId: row.run_id, stepName: row.step_name });
     });
     seams.startRun = (request) => runs.start(request);
     runs.attach({ approvals, actions: () => seams.actions });

@@ -69,6 +69,7 @@ export const ERROR_CATALOGUE = {
   WEBHOOK_URL_REFUSED: { status: 400, retryable: false, message: "The callback URL is not one Sluice will call (http or https to a public host)" },
   WEBHOOK_SECRET_MISSING: { status: 400, retryable: false, message: "No webhook signing secret: set WEBHOOK_SIGNING_SECRET or rotate a workspace secret" },
   WEBHOOK_DELIVERY_NOT_FOUND: { status: 404, retryable: false, message: "No such webhook delivery" },
+  APPROVAL_INVALID: { status: 400, retryable: false, message: "The approval task given does not approve this call (workspace, status, action or arguments differ)" },
   INTERNAL: { status: 500, retryable: false, message: "Internal error" },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 

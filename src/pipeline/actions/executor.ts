@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { SluiceError, isSluiceError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
+import type { Metrics } from "../../ports/metrics.ts";
 import type { Queryable } from "../../ports/store.ts";
 import type { AuditEntry } from "../audit/audit-log.ts";
 import type { ActionExecutor, ActionOutcome, ActionRequest, ApprovalRequester, ApprovalStatus } from "../runs/contracts.ts";
@@ -26,15 +27,21 @@ export interface ActionExecutorOptions {
   approvals?: ApprovalRequester | undefined;
   /** Reads the decision on an approval task, so a decided `action.unknown` task settles its execution at the next call. */
   approvalDecision?: ApprovalDecisionLookup | undefined;
+  /** sluice_actions_executed_total and sluice_action_duration_seconds; absent in unit set-ups. */
+  metrics?: Metrics | undefined;
 }
+
+type CountedOutcome = "succeeded" | "failed" | "unknown" | "refused";
 
 export type ApprovalDecisionLookup = (workspace: string, approvalId: string) => Promise<{ status: ApprovalStatus; decidedBy?: string | null; reason?: string | null } | undefined>;
 
 export interface LedgerExecutor extends ActionExecutor {
   /** A person's decision on an `unknown` execution: re-run it at the next call with its key, settle it as not run, or as done. */
-  resolve(executionId: string, resolution: Resolution, decidedBy: string, reason?: string): Promise<ExecutionRow>;
+  resolve(executionId: string, resolution: Resolution, decidedBy: string, reason?: string, result?: unknown): Promise<ExecutionRow>;
   /** Wires the approvals side after construction (the root builds both). */
   useApprovals(approvals: ApprovalRequester, decision?: ApprovalDecisionLookup): void;
+  /** Called after a person resolved an execution directly (not through its approval task): the root closes the task and wakes the run. */
+  onResolved(hook: (row: ExecutionRow, decidedBy: string, reason: string | undefined) => Promise<void>): void;
 }
 
 /** Sorted keys, so `{a,b}` and `{b,a}` hash alike. */
@@ -88,9 +95,14 @@ export function createActionExecutor(options: ActionExecutorOptions): LedgerExec
   const { store, registry, policy, audit, leaseMs } = options;
   let approvals = options.approvals;
   let approvalDecision = options.approvalDecision;
+  let resolvedHook: ((row: ExecutionRow, decidedBy: string, reason: string | undefined) => Promise<void>) | undefined;
   const logger = options.logger.child({ component: "actions" });
+  const executed = options.metrics?.counter({ name: "sluice_actions_executed_total", help: "Action executions by outcome: succeeded, failed, unknown (a crash cut the call off), refused (policy)", labelNames: ["action", "outcome"] });
+  const duration = options.metrics?.histogram({ name: "sluice_action_duration_seconds", help: "Duration of actions' calls to their target (succeeded or failed)", labelNames: ["action"], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
+  const count = (action: string, outcome: CountedOutcome) => executed?.inc({ action, outcome });
 
   async function refuse(request: ActionRequest, err: SluiceError): Promise<never> {
+    count(request.action, "refused");
     await audit.record({ actor: request.actor, action: "action.refused", workspaceId: request.workspace, target: request.action, details: { code: err.code, idempotency_key: request.idempotencyKey, reason: err.message } });
     throw err;
   }
@@ -121,6 +133,7 @@ export function createActionExecutor(options: ActionExecutorOptions): LedgerExec
     const heartbeat = setInterval(() => void sql.touchHeartbeat(store, row.id).catch((err: unknown) => logger.warn({ err, execution: row.id }, "action heartbeat failed")), Math.max(100, Math.floor(leaseMs / 3)));
     const ctx = { workspace: row.workspace_id, executionId: row.id, idempotencyKey: row.idempotency_key, actor: request.actor, attempt: row.attempts, signal: controller.signal, logger, store };
     let settled: ExecutionRow | undefined;
+    const began = performance.now();
     try {
       const result = await definition.execute(ctx, args);
       settled = await sql.settle(store, row.id, { status: "succeeded", result: storable(result) });
@@ -132,12 +145,15 @@ export function createActionExecutor(options: ActionExecutorOptions): LedgerExec
       clearTimeout(timeout);
       clearInterval(heartbeat);
     }
+    duration?.observe({ action: row.action }, (performance.now() - began) / 1000);
     const outcome = settled ? outcomeOf(settled) : outcomeOf((await sql.selectById(store, row.id))!);
+    count(row.action, outcome.status);
     await audit.complete(auditId, { outcome: outcome.status, ...(outcome.status === "failed" ? { error: outcome.error.code } : {}) });
     return outcome;
   }
 
   async function announceUnknown(row: ExecutionRow, request: ActionRequest): Promise<ActionOutcome> {
+    count(row.action, "unknown");
     await audit.record({ actor: request.actor, action: "action.unknown", workspaceId: row.workspace_id, target: row.action, details: { execution_id: row.id, idempotency_key: row.idempotency_key, attempt: row.attempts } });
     logger.warn({ action: row.action, execution: row.id }, "action outcome unknown after a crash mid-call: not re-run, a person decides");
     return askPerson(row, request);
@@ -215,15 +231,20 @@ export function createActionExecutor(options: ActionExecutorOptions): LedgerExec
       if (!existing) throw new SluiceError("ACTION_IN_PROGRESS", "The execution row vanished while it was read; try again", { retryable: true });
       return resume(definition, existing, args, request);
     },
-    async resolve(executionId, resolution, decidedBy, reason) {
-      const row = await sql.resolveUnknown(store, executionId, resolution, decidedBy, reason ?? null);
+    async resolve(executionId, resolution, decidedBy, reason, result) {
+      const row = await sql.resolveUnknown(store, executionId, resolution, decidedBy, reason ?? null, result);
       if (!row) {
         const current = await sql.selectById(store, executionId);
         if (!current) throw new SluiceError("NOT_FOUND", `No action execution ${executionId}`);
         throw new SluiceError("CONFLICT", `Execution ${executionId} is ${current.status}: only an unknown outcome is decided by a person`, { details: { status: current.status } });
       }
       await audit.record({ actor: decidedBy, action: "action.resolve", workspaceId: row.workspace_id, target: row.action, reason: reason ?? null, details: { execution_id: row.id, resolution } });
+      // The decision is in the ledger; a failure to tell the run is logged, and the run picks it up at its next wake.
+      await resolvedHook?.(row, decidedBy, reason).catch((err: unknown) => logger.error({ err, execution: row.id }, "could not wake the run waiting on a resolved execution"));
       return row;
+    },
+    onResolved(hook) {
+      resolvedHook = hook;
     },
     useApprovals(requester, decision) {
       approvals = requester;

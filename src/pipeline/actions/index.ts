@@ -1,5 +1,6 @@
 import type { SluiceConfig } from "../../core/config.ts";
 import type { Logger } from "../../core/logger.ts";
+import type { Metrics } from "../../ports/metrics.ts";
 import type { Queryable } from "../../ports/store.ts";
 import type { AuditEntry } from "../audit/audit-log.ts";
 import type { ApprovalRequester } from "../runs/contracts.ts";
@@ -21,6 +22,7 @@ export interface ActionsOptions {
   audit: { record(entry: AuditEntry): Promise<number>; complete(id: number, details: Record<string, unknown>): Promise<void> };
   logger: Logger;
   approvals?: ApprovalRequester;
+  metrics?: Metrics;
 }
 
 export interface ActionView {
@@ -62,6 +64,7 @@ export function createActions(options: ActionsOptions): Actions {
     leaseMs: config.actions.leaseMs,
     callTimeoutMs: config.actions.callTimeoutMs,
     approvals: options.approvals,
+    metrics: options.metrics,
   });
   return {
     registry,

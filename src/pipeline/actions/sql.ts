@@ -127,16 +127,16 @@ export async function setApproval(db: Queryable, id: string, approvalId: string)
 }
 
 /** A person's decision on an `unknown` execution; undefined when it is not (or no longer) unknown. */
-export async function resolveUnknown(db: Queryable, id: string, resolution: Resolution, by: string, reason: string | null): Promise<ExecutionRow | undefined> {
+export async function resolveUnknown(db: Queryable, id: string, resolution: Resolution, by: string, reason: string | null, result?: unknown): Promise<ExecutionRow | undefined> {
   const { rows } = await db.query<ExecutionRow>(
     `UPDATE action_executions SET resolution = $2, resolved_by = $3,
        status = CASE $2 WHEN 'skip' THEN 'failed' WHEN 'succeeded' THEN 'succeeded' ELSE status END,
        error_code = CASE $2 WHEN 'skip' THEN 'ACTION_SKIPPED' ELSE error_code END,
        error_message = CASE $2 WHEN 'skip' THEN coalesce($4, 'not run again by decision of ' || $3) ELSE error_message END,
-       result = CASE $2 WHEN 'succeeded' THEN jsonb_build_object('resolved_by', $3::text, 'reason', $4::text) ELSE result END,
+       result = CASE $2 WHEN 'succeeded' THEN coalesce($5::jsonb, jsonb_build_object('resolved_by', $3::text, 'reason', $4::text)) ELSE result END,
        finished_at = CASE WHEN $2 = 'retry' THEN finished_at ELSE now() END
      WHERE id = $1 AND status = 'unknown' RETURNING ${COLUMNS}`,
-    [id, resolution, by, reason],
+    [id, resolution, by, reason, result === undefined ? null : JSON.stringify(result)],
   );
   return rows[0];
 }

@@ -64,7 +64,7 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
     return candidates.reduce<string | null>((best, c) => (best === null || (open.get(c) ?? 0) < (open.get(best) ?? 0) ? c : best), null);
   }
 
-  async function notify(row: sql.ApprovalTaskRow, config: sql.ApprovalTypeConfigRow | undefined): Promise<void> {
+  async function notify(row: sql.ApprovalTaskRow, config: sql.ApprovalTypeConfigRow | undefined, event: "created" | "escalated" = "created"): Promise<void> {
     if (!config?.notify_action) return;
     const executor = deps.actions?.();
     if (!executor) {
@@ -75,8 +75,8 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
       const outcome = await executor.execute({
         workspace: row.workspace_id,
         action: config.notify_action,
-        args: { ...config.notify_args, approval: toTaskJson(row) },
-        idempotencyKey: `approval:${row.id}:created`,
+        args: { ...config.notify_args, approval: toTaskJson(row), event },
+        idempotencyKey: `approval:${row.id}:${event}`,
         actor: "approvals",
       });
       if (outcome.status !== "succeeded") logger.warn({ approvalId: row.id, outcome }, "approval notification did not succeed");
@@ -133,6 +133,8 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
   async function settled(row: sql.ApprovalTaskRow, wasBreached: boolean): Promise<void> {
     if (!wasBreached && row.breached_at) instruments.breached(row.approval_type);
     if (row.decided_at) instruments.resolved(row.approval_type, (row.decided_at.getTime() - row.created_at.getTime()) / 1000);
+    // An escalation has a new assignee who must hear of it, through the same notify action as a new task.
+    if (row.status === "escalated") await notify(row, await sql.selectTypeConfig(store, row.workspace_id, row.approval_type).catch(() => undefined), "escalated");
     await resume(row);
   }
 
@@ -219,6 +221,14 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
   const requester: ApprovalRequester = {
     async request(request): Promise<ApprovalTaskView> {
       return toContractView((await create(request)).row);
+    },
+    async withdrawForRuns(runIds, by, reason) {
+      const rows = await sql.withdrawForRuns(store, runIds, by, reason);
+      for (const row of rows) {
+        await audit.record({ actor: by, action: "approval.withdraw", workspaceId: row.workspace_id, target: row.id, reason, details: { approval_type: row.approval_type, run_id: row.run_id, status: row.status } });
+        if (row.decided_at) instruments.resolved(row.approval_type, (row.decided_at.getTime() - row.created_at.getTime()) / 1000);
+      }
+      return rows.length;
     },
   };
 

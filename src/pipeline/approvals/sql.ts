@@ -122,6 +122,18 @@ export async function decideTask(db: Queryable, id: string, decision: Decision):
   return rows[0];
 }
 
+/** Open tasks of runs that were cancelled: expired with the reason, and marked told (the run is gone, nothing to resume). */
+export async function withdrawForRuns(db: Queryable, runIds: readonly string[], decidedBy: string, reason: string): Promise<ApprovalTaskRow[]> {
+  if (runIds.length === 0) return [];
+  const { rows } = await db.query<ApprovalTaskRow>(
+    `UPDATE approval_tasks SET status = 'expired', decided_at = now(), decided_by = $2, reason = $3, resumed_at = now()
+     WHERE run_id = ANY ($1::text[]) AND status IN ('pending', 'escalated')
+     RETURNING ${TASK_COLUMNS}`,
+    [runIds, decidedBy, reason],
+  );
+  return rows;
+}
+
 export async function reassignTask(db: Queryable, id: string, assignee: string): Promise<ApprovalTaskRow | undefined> {
   const { rows } = await db.query<ApprovalTaskRow>(
     `UPDATE approval_tasks SET assignee = $2 WHERE id = $1 AND status IN ('pending', 'escalated') RETURNING ${TASK_COLUMNS}`,

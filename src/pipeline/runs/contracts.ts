@@ -23,6 +23,8 @@ export type WaitOutcome = { readonly ok: true; readonly result: unknown } | { re
 /** Implemented by runs: settles a step a run is waiting on and re-enqueues the run. Idempotent per (runId, stepName). */
 export interface WaitingStepResumer {
   settleWaitingStep(ref: Pick<StepRef, "runId" | "stepName">, outcome: WaitOutcome): Promise<void>;
+  /** Re-enqueues a run whose action step waits on a decision taken elsewhere (the action ledger); a no-op for any other step. */
+  wakeWaitingStep(ref: Pick<StepRef, "runId" | "stepName">): Promise<void>;
 }
 
 // ---- approvals -------------------------------------------------------------------------------
@@ -53,6 +55,8 @@ export interface ApprovalTaskView {
 export interface ApprovalRequester {
   /** Creates the task, or returns the existing one for the same `step` (a replayed run must not open a second task). */
   request(request: ApprovalRequest): Promise<ApprovalTaskView>;
+  /** Closes the open tasks of cancelled runs (`expired`, with the reason), audited; returns how many. */
+  withdrawForRuns?(runIds: readonly string[], by: string, reason: string): Promise<number>;
 }
 
 // ---- actions ---------------------------------------------------------------------------------

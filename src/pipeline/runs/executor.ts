@@ -23,6 +23,7 @@ export interface ExecutorDeps {
   seams: RunSeams;
   pipelines: ReadonlyMap<string, PipelineDefinition>;
   gate?: StepApiDeps["gate"];
+  eventRetentionMs?: number | undefined;
   /** How long one invocation holds the run before another job may take it over. @default 600000 */
   leaseMs?: number;
   /** Another job holds the run: look again this much later. @default 250 */
@@ -85,7 +86,7 @@ export function runProcessor(deps: ExecutorDeps) {
     const definition = deps.pipelines.get(run.pipeline);
     if (!definition) return settle(run, owner, { status: "failed", error: { code: "PIPELINE_NOT_FOUND", message: `No pipeline "${run.pipeline}" is registered in this worker` }, failedStep: null });
     const inv = new Invocation(run, await listSteps(deps.store, runId));
-    const step = createStepApi({ store: deps.store, tasks: deps.tasks, logger, queue: deps.queue, gate: deps.gate, seams: deps.seams, definition, signal }, inv);
+    const step = createStepApi({ store: deps.store, tasks: deps.tasks, logger, queue: deps.queue, gate: deps.gate, seams: deps.seams, definition, signal, eventRetentionMs: deps.eventRetentionMs }, inv);
     let output: unknown;
     let failure: unknown;
     try {

@@ -3,11 +3,11 @@ import type { Logger } from "../../core/logger.ts";
 import type { Store } from "../../ports/store.ts";
 import type { AuditLog } from "../audit/audit-log.ts";
 import type { QueueManager } from "../queues/queue-manager.ts";
-import type { WaitingStepResumer } from "./contracts.ts";
+import type { ApprovalRequester, WaitingStepResumer } from "./contracts.ts";
 import { forceTransition } from "./entity-state.ts";
 import { enqueueRun } from "./executor.ts";
 import { listTransitions, readEntityState, type EntityKey } from "./sql/entities.ts";
-import { recordEvent, setEventMatched } from "./sql/events.ts";
+import { purgeEvents, recordEvent, setEventMatched } from "./sql/events.ts";
 import { cancelRuns, findRun, latestEntityRun, requeueRun } from "./sql/runs.ts";
 import { deleteStepsFrom, listSteps, stepsWaitingFor } from "./sql/steps.ts";
 import type { PipelineDefinition, RunRow, RunView, StartedRun, StartRunRequest } from "./types.ts";
@@ -23,7 +23,10 @@ export interface OperationsDeps {
   start(request: StartRunRequest): Promise<StartedRun>;
   get(id: string, workspace?: string): Promise<RunView>;
   resumer: WaitingStepResumer;
+  /** The approvals side, read late (wired after the runs). */
+  approvals(): ApprovalRequester | undefined;
   onSettled(run: RunRow): Promise<void>;
+  eventRetentionMs: number;
 }
 
 /** Who acts and where: `workspace` null is every workspace (an operator's fleet-wide view; by-id operations only). */
@@ -44,7 +47,10 @@ const EVENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$/;
 export function createRunOperations(deps: OperationsDeps) {
   const { store, audit } = deps;
 
-  async function settleCancelled(rows: RunRow[]): Promise<void> {
+  async function settleCancelled(rows: RunRow[], by: string): Promise<void> {
+    // Their open approval tasks are moot: closed, so the inbox and hitl_tasks_pending stop counting them.
+    const approvals = deps.approvals();
+    if (approvals?.withdrawForRuns && rows.length > 0) await approvals.withdrawForRuns(rows.map((r) => r.id), by, "run cancelled").catch((err: unknown) => deps.logger.error({ err }, "could not close the cancelled runs' approval tasks"));
     for (const row of rows) await deps.onSettled(row).catch((err: unknown) => deps.logger.error({ err, runId: row.id }, "onRunSettled failed"));
   }
 
@@ -56,7 +62,7 @@ export function createRunOperations(deps: OperationsDeps) {
       cancelRuns(store, { id, workspace: before.workspace }, reason),
     );
     if (rows.length === 0) throw new SluiceError("CONFLICT", `Run ${id} is ${before.status}: only unsettled runs can be cancelled`, { details: { status: before.status } });
-    await settleCancelled(rows);
+    await settleCancelled(rows, by.actor);
     return deps.get(id);
   }
 
@@ -67,7 +73,7 @@ export function createRunOperations(deps: OperationsDeps) {
       () => cancelRuns(store, { tag, workspace: by.workspace }, reason),
       (cancelled) => ({ cancelled: cancelled.length }),
     );
-    await settleCancelled(rows);
+    await settleCancelled(rows, by.actor);
     return { cancelled: rows.length, ids: rows.map((r) => r.id) };
   }
 
@@ -109,6 +115,7 @@ export function createRunOperations(deps: OperationsDeps) {
   /** Records an event and settles every step of the workspace's runs waiting for it with a matching payload. */
   async function sendEvent(workspace: string, name: string, payload: unknown): Promise<{ id: number; matched: number; runs: string[] }> {
     if (!EVENT_NAME.test(name)) throw new SluiceError("VALIDATION_FAILED", "An event name is 1-200 letters, digits, '.', '_', ':', '/', '-'");
+    await purgeEvents(store, workspace, deps.eventRetentionMs).catch((err: unknown) => deps.logger.warn({ err }, "could not purge expired events"));
     const id = await recordEvent(store, workspace, name, payload);
     const waiting = (await stepsWaitingFor(store, workspace, name)).filter((s) => eventMatches(s.wait_match, payload));
     const runs: string[] = [];

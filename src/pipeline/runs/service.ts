@@ -12,8 +12,8 @@ import type { ActionExecutor, ApprovalRequester, WaitingStepResumer } from "./co
 import { enqueueRun, runProcessor } from "./executor.ts";
 import { createRunOperations } from "./operations.ts";
 import { findRun, findRunByRequest, insertRun, listRuns, type RunFilter } from "./sql/runs.ts";
-import { listSteps, settleWaiting } from "./sql/steps.ts";
-import type { RunSeams, StepApiDeps } from "./step-api.ts";
+import { isWaitingAction, listSteps, settleWaiting } from "./sql/steps.ts";
+import { DEFAULT_EVENT_RETENTION_MS, type RunSeams, type StepApiDeps } from "./step-api.ts";
 import { SETTLED_STATUSES, type PipelineDefinition, type RunRow, type RunView, type StartedRun, type StartRunRequest } from "./types.ts";
 import { toRunView } from "./views.ts";
 
@@ -39,6 +39,8 @@ export interface RunsOptions {
   approvals?: Lazy<ApprovalRequester>;
   /** How long one invocation holds a run before another job may take it over. @default 600000 */
   leaseMs?: number;
+  /** RUN_EVENT_RETENTION_MS: how long sent events stay for waits that start later. @default 86400000 */
+  eventRetentionMs?: number | undefined;
 }
 
 // \p{Cc}: control characters. Keys and tags appear in URLs, logs and the CLI's tables.
@@ -137,10 +139,14 @@ export function createRuns(options: RunsOptions) {
   const resumer: WaitingStepResumer = {
     async settleWaitingStep(ref, outcome) {
       if (await settleWaiting(store, ref.runId, ref.stepName, outcome)) await enqueueRun(queues, queue, ref.runId);
+      else if (await isWaitingAction(store, ref.runId, ref.stepName)) await enqueueRun(queues, queue, ref.runId);
+    },
+    async wakeWaitingStep(ref) {
+      if (await isWaitingAction(store, ref.runId, ref.stepName)) await enqueueRun(queues, queue, ref.runId);
     },
   };
 
-  const operations = createRunOperations({ store, queues, queue, audit: options.audit, logger, pipelineOf, start, get, resumer, onSettled });
+  const operations = createRunOperations({ store, queues, queue, audit: options.audit, logger, pipelineOf, start, get, resumer, approvals: () => seams.approvals, onSettled, eventRetentionMs: options.eventRetentionMs ?? DEFAULT_EVENT_RETENTION_MS });
 
   return {
     queue,
@@ -165,7 +171,7 @@ export function createRuns(options: RunsOptions) {
       if (wiring.approvals) lazy.approvals = wiring.approvals;
     },
     startWorker(workerOptions: StartWorkerOptions = {}): Promise<WorkerHandle> {
-      const processor = runProcessor({ store, queues, queue, tasks: options.tasks, logger, seams, pipelines, gate: options.gate, onSettled, ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}) });
+      const processor = runProcessor({ store, queues, queue, tasks: options.tasks, logger, seams, pipelines, gate: options.gate, eventRetentionMs: options.eventRetentionMs, onSettled, ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}) });
       return queues.startWorker(queue, processor, workerOptions);
     },
   };

@@ -5,7 +5,9 @@ import type { TaskRegistry } from "../tasks/registry.ts";
 import type { ActionExecutor, ApprovalRequester, StepError, StepRef } from "./contracts.ts";
 import { backoffAfter, durationMs, resolveRetryPolicy } from "./define.ts";
 import { EngineFailure, engineIo, Invocation, isRetryable, RunCancelled, RunSuspended, StepFailure, toStepError } from "./invocation.ts";
+import { databaseNow, eventsSince } from "./sql/events.ts";
 import { findRun } from "./sql/runs.ts";
+import { eventMatches } from "./views.ts";
 import { listSteps, settleWaiting, startStep, writeStep, type StepWrite } from "./sql/steps.ts";
 import { applyTransition } from "./entity-state.ts";
 import type { ApprovalDecision, PipelineDefinition, StepApi, StepKind, StepOptions, StepRow } from "./types.ts";
@@ -27,7 +29,11 @@ export interface StepApiDeps {
   seams: RunSeams;
   definition: PipelineDefinition;
   signal?: AbortSignal | undefined;
+  /** RUN_EVENT_RETENTION_MS: how far back a new wait looks for events (never before its own start); 0 turns the buffer off. */
+  eventRetentionMs?: number | undefined;
 }
+
+export const DEFAULT_EVENT_RETENTION_MS = 86_400_000;
 
 type Attempted = { ok: true; result: unknown } | { ok: false; error: unknown };
 
@@ -109,6 +115,16 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
     return inv.suspend(new RunSuspended("waiting", at ? { at, key: `${name}#timeout` } : undefined));
   }
 
+  /** Settles the waiting step with the first buffered event that matches; true when the step is settled now (by this or by a send). */
+  async function takeBufferedEvent(name: string, spec: { event: string; match?: Record<string, unknown> }, since: Date): Promise<boolean> {
+    const retentionMs = deps.eventRetentionMs ?? DEFAULT_EVENT_RETENTION_MS;
+    if (retentionMs <= 0) return false;
+    const event = (await engineIo(eventsSince(store, run.workspace, spec.event, since, retentionMs))).find((e) => eventMatches(spec.match ?? {}, e.payload));
+    if (!event) return false;
+    await engineIo(settleWaiting(store, run.id, name, { ok: true, result: { name: event.name, payload: event.payload } }));
+    return true;
+  }
+
   async function approval(name: string, request: Parameters<StepApi["approval"]>[1], position: number, row: StepRow | undefined): Promise<ApprovalDecision> {
     const approvals = deps.seams.approvals;
     if (!approvals) return fail(name, "approval", position, 1, { code: "STEP_UNAVAILABLE", message: "No approval requester is wired on this server: step.approval cannot run" });
@@ -131,14 +147,20 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
       if (!decision.approved) return fail(name, "action", position + 1, 1, { code: "ACTION_REJECTED", message: `Action "${actionName}" was rejected${decision.reason ? `: ${decision.reason}` : ""}` });
       approvedBy = decision.decided_by ?? undefined;
     }
-    if (row?.status === "waiting") return inv.suspend(new RunSuspended("waiting"));
-    return attempt(name, "action", position + 1, row, options, async () => {
-      const outcome = await actions.execute({ workspace: run.workspace, action: actionName, args, idempotencyKey: `${run.id}:${name}`, actor: `run:${run.id}`, step: ref(name), ...(approvedBy ? { approvedBy } : {}) });
+    // A `waiting` row was woken by a person's decision on an unknown outcome: the same key again, and
+    // the executor applies the decision (re-run once, not run, or done); undecided, it waits again.
+    return attempt(name, "action", position + 1, row, options, async (attemptNo) => {
+      const request = { workspace: run.workspace, action: actionName, args, idempotencyKey: `${run.id}:${name}`, actor: `run:${run.id}`, step: ref(name), ...(approvedBy ? { approvedBy } : {}) };
+      let outcome = await actions.execute(request);
+      if (outcome.status === "unknown") {
+        // Unknown (a crash mid-call): a person decides on the approval task, whose decision wakes this step.
+        await write({ name, position: position + 1, kind: "action", status: "waiting", attempts: attemptNo });
+        // A decision taken before the row said `waiting` woke nobody: look once more now that it does.
+        outcome = await actions.execute(request);
+        if (outcome.status === "unknown") return inv.suspend(new RunSuspended("waiting"));
+      }
       if (outcome.status === "succeeded") return outcome.result;
-      if (outcome.status === "failed") throw Object.assign(new SluiceError("STEP_FAILED", `${outcome.error.code}: ${outcome.error.message}`, { retryable: outcome.retryable }), { stepError: outcome.error });
-      // Unknown (a crash mid-call): a person settles it through the approval task, which resumes the step.
-      await write({ name, position: position + 1, kind: "action", status: "waiting", attempts: 1 });
-      return inv.suspend(new RunSuspended("waiting"));
+      throw Object.assign(new SluiceError("STEP_FAILED", `${outcome.error.code}: ${outcome.error.message}`, { retryable: outcome.retryable }), { stepError: outcome.error });
     });
   }
 
@@ -180,8 +202,13 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
           const now = (await engineIo(listSteps(store, run.id))).find((s) => s.name === name);
           return (now?.result ?? null) as never;
         }
+        // The wait sees events recorded at or after the step was first reached (the database's clock).
+        const since = row?.started_at ?? (await engineIo(databaseNow(store)));
         const wakeAt = timeout === undefined ? null : new Date(Date.now() + durationMs(timeout));
-        return waitStep(name, "wait_event", row, position, async () => undefined, { wakeAt, waitEvent: spec.event, waitMatch: spec.match ?? {} });
+        return waitStep(name, "wait_event", row, position, async () => {
+          // An event sent between reaching the step and writing its row found no waiting step: take it from the buffer.
+          if (await takeBufferedEvent(name, spec, since)) inv.suspend(new RunSuspended("sleeping", { at: new Date(), key: `${name}#event` }));
+        }, { wakeAt, waitEvent: spec.event, waitMatch: spec.match ?? {} });
       }),
     setState: (state, reason) => {
       inv.stateChanges += 1;

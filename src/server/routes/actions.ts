@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { SluiceError } from "../../core/errors.ts";
+import { approverFrom } from "../../pipeline/actions/approval-proof.ts";
 import { outcomeOf, type ExecutionRow } from "../../pipeline/actions/index.ts";
 import type { ActionOutcome } from "../../pipeline/runs/contracts.ts";
 import type { Sluice } from "../../sluice.ts";
@@ -10,10 +11,12 @@ const STATUSES = ["started", "succeeded", "failed", "unknown"] as const;
 const executeBody = z.object({
   args: z.unknown(),
   idempotency_key: z.string().min(1).max(200),
-  /** Only for actions that require approval: the person who approved this call outside Sluice. */
-  approved_by: z.string().min(1).max(200).optional(),
+  /** Only for actions that require approval: a decided approval task (type `action`, payload {action, args}); the approver is read from it. */
+  approval_id: z.string().min(1).max(100).optional(),
+  /** Refused: an approver named by the client is not proof of anything. */
+  approved_by: z.string().max(200).optional(),
 });
-const resolveBody = z.object({ resolution: z.enum(["retry", "skip", "succeeded"]), reason: z.string().min(1).max(1000) });
+const resolveBody = z.object({ resolution: z.enum(["retry", "skip", "succeeded"]), reason: z.string().min(1).max(1000), result: z.unknown().optional() });
 const workspaceQuery = z.string().min(1).max(64).optional();
 
 export function executionView(row: ExecutionRow) {
@@ -51,7 +54,7 @@ const outcomeView = (outcome: ActionOutcome) => ({
  * Actions: the registry with the caller's effective policy, execution through the same gate and
  * ledger as pipelines (scope `admin` of the workspace), the ledger, and the actions' audit trail.
  */
-export const actionRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "actions" | "intake"> }> = async (app, { sluice }) => {
+export const actionRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "actions" | "approvals" | "intake"> }> = async (app, { sluice }) => {
   const authenticate = (secret: string, client?: string) => sluice.intake.authenticate(secret, client);
   const reader = requireScopes(authenticate, "jobs:read");
   const admin = requireScopes(authenticate, "admin");
@@ -75,13 +78,17 @@ export const actionRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "actions
     },
     async (request, reply) => {
       const principal = principalOf(request);
+      if (request.body.approved_by !== undefined) throw new SluiceError("VALIDATION_FAILED", "approved_by is not accepted: send approval_id, a decided approval task of type \"action\" for this action and arguments");
+      const { approval_id: approvalId } = request.body;
+      const task = approvalId ? await sluice.approvals.get(principal.workspaceId, approvalId).catch(() => undefined) : undefined;
+      const approvedBy = approvalId ? approverFrom(task, { workspace: principal.workspaceId, action: request.params.name, args: request.body.args, approvalId }) : undefined;
       const outcome = await sluice.actions.executor.execute({
         workspace: principal.workspaceId,
         action: request.params.name,
         args: request.body.args,
         idempotencyKey: request.body.idempotency_key,
         actor: `key:${principal.keyId}`,
-        ...(request.body.approved_by ? { approvedBy: request.body.approved_by } : {}),
+        ...(approvedBy ? { approvedBy } : {}),
       });
       return reply.status(outcome.status === "unknown" ? 202 : 200).send(outcomeView(outcome));
     },
@@ -124,7 +131,7 @@ export const actionRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "actions
     async (request) => {
       const current = await sluice.actions.execution(request.params.id);
       if (!current || workspaceScope(request, current.workspace_id) !== current.workspace_id) throw new SluiceError("NOT_FOUND", `No action execution ${request.params.id}`);
-      const row = await sluice.actions.executor.resolve(request.params.id, request.body.resolution, `key:${principalOf(request).keyId}`, request.body.reason);
+      const row = await sluice.actions.executor.resolve(request.params.id, request.body.resolution, `key:${principalOf(request).keyId}`, request.body.reason, request.body.result);
       return { ...executionView(row), outcome: outcomeView(outcomeOf(row)) };
     },
   );

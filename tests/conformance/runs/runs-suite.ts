@@ -73,6 +73,16 @@ function registerPipelines(sluice: Sluice, ledger: Ledger, switches: Map<string,
       return { event };
     }),
   );
+  // The race: the event is sent (by a step running beside the wait) while the wait step is being reached.
+  sluice.pipeline(
+    definePipeline({ name: "racer", input: z.object({ order: z.string() }) }, async (input, step) => {
+      const [event] = await Promise.all([
+        step.waitForEvent("paid", { event: "order.raced", match: { order: input.order } }, "20s"),
+        step.run("announce", () => sluice.runs.sendEvent(step.workspace, "order.raced", { order: input.order })),
+      ]);
+      return { event };
+    }),
+  );
   sluice.pipeline(
     definePipeline({ name: "replayable", input: z.object({ key: z.string() }) }, async (input, step) => {
       await step.run("first", () => ledger.hit(step.runId, "first"));
@@ -193,6 +203,18 @@ export function runsConformance(target: RunsTarget): void {
       expect((await t.sluice.runs.sendEvent(WS, "order.paid", { order: { id: "o-late" } })).matched).toBe(0);
     });
 
+    it("waitForEvent sees an event sent after the step was reached but before its wait was written; never one sent before", async () => {
+      const raced = await Promise.all(["r-1", "r-2", "r-3", "r-4", "r-5"].map((order) => start("racer", { order })));
+      for (const { id } of raced) {
+        const run = await settle(id, 30_000);
+        expect(run.status).toBe("completed");
+        expect((run.output as { event: unknown }).event).toMatchObject({ name: "order.raced", payload: { order: expect.stringMatching(/^r-\d$/) } });
+      }
+      await t.sluice.runs.sendEvent(WS, "order.paid", { order: { id: "early-1" } });
+      const late = await settle((await start("waiter", { order: "early-1", timeoutMs: 500 })).id);
+      expect(late).toMatchObject({ status: "completed", output: { event: null } });
+    });
+
     it("cancels one run, and every run with a tag", async () => {
       const one = await start("waiter", { order: "c-1" });
       await until(() => t.sluice.runs.get(one.id), (r) => r.status === "waiting", 20_000, "waiting");
@@ -265,6 +287,20 @@ export function runsConformance(target: RunsTarget): void {
       await t.sluice.approvals.decide({ actor: "key:test", workspaceId: WS }, task.id, true, "within policy");
       const run = await settle(id);
       expect(run).toMatchObject({ status: "completed", output: { approved: true, decided_by: "key:test", reason: "within policy" } });
+    });
+
+    it("cancelling runs (one, or by tag) closes their pending approval tasks as expired, 'run cancelled', audited", async () => {
+      const one = await start("gated", { amount: 1 });
+      const tagged = await Promise.all([2, 3].map((amount) => start("gated", { amount }, { tags: ["campaign:hitl"] })));
+      for (const { id } of [one, ...tagged]) await until(() => t.sluice.runs.get(id), (r) => r.status === "waiting", 20_000, "waiting on approval");
+      const tasks = await Promise.all([one, ...tagged].map(({ id }) => approvalOf(id)));
+      await t.sluice.runs.cancel(one.id, operator, "not needed");
+      await t.sluice.runs.cancelByTag("campaign:hitl", operator, "campaign stopped");
+      const pending = await t.sluice.approvals.list(WS, { status: ["pending", "escalated"] });
+      expect(pending.tasks.filter((x) => tasks.some((task) => task.id === x.id))).toEqual([]);
+      for (const task of tasks) expect(await t.sluice.approvals.get(WS, task.id)).toMatchObject({ status: "expired", reason: "run cancelled", decided_by: "key:test" });
+      const audit = await t.sluice.audit.list({ workspaceId: WS, action: "approval.withdraw" });
+      expect(audit.map((a) => a.target).sort()).toEqual(expect.arrayContaining(tasks.map((task) => task.id).sort()));
     });
 
     it("an action step asks for approval first when the policy says so, then runs once; a refused action fails the step", async () => {

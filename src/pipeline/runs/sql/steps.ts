@@ -58,12 +58,22 @@ export async function writeStep(db: Queryable, step: StepWrite): Promise<void> {
 export async function settleWaiting(db: Queryable, runId: string, name: string, outcome: WaitOutcome): Promise<boolean> {
   const { rowCount } = await db.query(
     `UPDATE pipeline_steps SET status = $3, result = $4::jsonb, error = $5::jsonb, wake_at = NULL, finished_at = now()
-     WHERE run_id = $1 AND name = $2 AND status = 'waiting'`,
+     WHERE run_id = $1 AND name = $2 AND status = 'waiting' AND kind <> 'action'`,
     outcome.ok
       ? [runId, name, "completed", JSON.stringify(outcome.result ?? null), null]
       : [runId, name, "failed", null, JSON.stringify(outcome.error)],
   );
   return rowCount > 0;
+}
+
+/**
+ * An action step waits on a person's decision about an unknown outcome; the decision lives in the
+ * action ledger, so the step is not settled from outside but run again (same key). True when the
+ * step is such a waiting action step.
+ */
+export async function isWaitingAction(db: Queryable, runId: string, name: string): Promise<boolean> {
+  const { rows } = await db.query("SELECT 1 FROM pipeline_steps WHERE run_id = $1 AND name = $2 AND status = 'waiting' AND kind = 'action'", [runId, name]);
+  return rows.length > 0;
 }
 
 export interface WaitingForEvent {
