@@ -186,6 +186,7 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        approval_id?: string;
                         approved_by?: string;
                         args: unknown;
                         idempotency_key: string;
@@ -273,6 +274,7 @@ export interface paths {
                         reason: string;
                         /** @enum {string} */
                         resolution: "retry" | "skip" | "succeeded";
+                        result?: unknown;
                     };
                 };
             };
@@ -3236,7 +3238,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness: the process answers */
+        /** Liveness: the process answers, with the Sluice version it runs */
         get: {
             parameters: {
                 query?: never;
@@ -3256,6 +3258,7 @@ export interface paths {
                             /** @enum {string} */
                             status: "healthy";
                             uptime_s: number;
+                            version: string;
                         };
                     };
                 };
