@@ -5,8 +5,9 @@ import { createNodeResolver, importX } from "eslint-plugin-import-x";
 // Database, Redis and AI SDK clients: only adapters (and the root that builds them) import these.
 const DRIVERS = ["pg", "pg-*", "ioredis", "openai", "@anthropic-ai/*", "@electric-sql/*"];
 const WHOLE_SLUICE_PARAMETER = {
-  selector: "TSTypeReference[typeName.name='Sluice']:not(TSTypeReference[typeName.name='Pick'] > TSTypeParameterInstantiation > TSTypeReference)",
-  message: "Take the services you use (Pick<Sluice, \"jobs\" | ...>), not the whole Sluice.",
+  selector:
+    "TSTypeReference[typeName.name='Sluice']:not(TSTypeReference[typeName.name='Pick'] > TSTypeParameterInstantiation > TSTypeReference)",
+  message: 'Take the services you use (Pick<Sluice, "jobs" | ...>), not the whole Sluice.',
 };
 // `await import(...)` escapes no-restricted-imports: the same boundary for lazy imports.
 const NO_ADAPTER_IMPORT_EXPRESSION = {
@@ -20,7 +21,10 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ["*.js", "bin/*.js", "scripts/*.mjs"] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ["*.js", "bin/*.js", "scripts/*.mjs"] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       "@typescript-eslint/no-floating-promises": "error",
@@ -47,13 +51,23 @@ export default tseslint.config(
     // A cycle makes load order (and so which module sees an undefined import) an accident.
     files: ["src/**/*.ts"],
     plugins: { "import-x": importX },
-    settings: { "import-x/resolver-next": [createNodeResolver({ extensions: [".ts", ".js"] })], "import-x/ignore": ["node_modules"], "import-x/extensions": [".ts"], "import-x/parsers": { "@typescript-eslint/parser": [".ts"] } },
+    settings: {
+      "import-x/resolver-next": [createNodeResolver({ extensions: [".ts", ".js"] })],
+      "import-x/ignore": ["node_modules"],
+      "import-x/extensions": [".ts"],
+      "import-x/parsers": { "@typescript-eslint/parser": [".ts"] },
+    },
     rules: { "import-x/no-cycle": ["error", { ignoreExternal: true }] },
   },
   {
     // Core holds no I/O: it never imports drivers, servers, SDKs or another layer.
     files: ["src/core/**/*.ts"],
-    rules: { "no-restricted-imports": ["error", { patterns: [...DRIVERS, "bullmq", "**/adapters/**", "**/pipeline/**", "**/server/**", "**/cli/**"] }] },
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        { patterns: [...DRIVERS, "bullmq", "**/adapters/**", "**/pipeline/**", "**/server/**", "**/cli/**"] },
+      ],
+    },
   },
   {
     // Ports are interfaces: the queue port names BullMQ's classes (types only), nothing runs here.
@@ -62,7 +76,13 @@ export default tseslint.config(
       "no-restricted-imports": "off",
       "@typescript-eslint/no-restricted-imports": [
         "error",
-        { patterns: [...DRIVERS.map((group) => ({ group: [group] })), { group: ["bullmq"], allowTypeImports: true }, { group: ["**/adapters/**", "**/pipeline/**", "**/server/**", "**/cli/**"] }] },
+        {
+          patterns: [
+            ...DRIVERS.map((group) => ({ group: [group] })),
+            { group: ["bullmq"], allowTypeImports: true },
+            { group: ["**/adapters/**", "**/pipeline/**", "**/server/**", "**/cli/**"] },
+          ],
+        },
       ],
     },
   },

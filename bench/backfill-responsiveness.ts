@@ -51,10 +51,20 @@ function send(message: Message): void {
 
 /** The child: Sluice with N items ingested, listening; starts its workers on "start" from stdin. */
 async function serveChild(dataDir: string): Promise<void> {
-  const [{ createSluice }, { buildServer }, E] = await Promise.all([import("../src/sluice.ts"), import("../src/server/app.ts"), import("../src/pipeline/embeddings/sql/index.ts")]);
+  const [{ createSluice }, { buildServer }, E] = await Promise.all([
+    import("../src/sluice.ts"),
+    import("../src/server/app.ts"),
+    import("../src/pipeline/embeddings/sql/index.ts"),
+  ]);
   const sluice = await createSluice({
     // The intake limit (100/min per key) would answer the probe's jobs 429: latency is measured here, not the limiter.
-    env: { SLUICE_DATA_DIR: dataDir, LOG_LEVEL: "warn", RATE_LIMIT_PER_MINUTE: "1000000", EMBEDDING_BACKFILL_CHUNK_SIZE: String(CHUNK), EMBEDDING_BACKFILL_CONCURRENCY: String(CONCURRENCY) },
+    env: {
+      SLUICE_DATA_DIR: dataDir,
+      LOG_LEVEL: "warn",
+      RATE_LIMIT_PER_MINUTE: "1000000",
+      EMBEDDING_BACKFILL_CHUNK_SIZE: String(CHUNK),
+      EMBEDDING_BACKFILL_CONCURRENCY: String(CONCURRENCY),
+    },
   });
   for (const ws of workspaces) await sluice.intake.ensureWorkspace(ws, ws);
   const per = Math.ceil(N / WS);
@@ -68,7 +78,11 @@ async function serveChild(dataDir: string): Promise<void> {
       await E.upsertItems(sluice.store, ws, batch, { maxItems: INGEST_CHUNK });
     }
   }
-  const { secret } = await sluice.intake.createApiKey({ workspaceId: workspaces[0]!, scopes: ["admin", "jobs:read", "jobs:write"], name: "bench" });
+  const { secret } = await sluice.intake.createApiKey({
+    workspaceId: workspaces[0]!,
+    scopes: ["admin", "jobs:read", "jobs:write"],
+    name: "bench",
+  });
   const app = await buildServer(sluice);
   const url = await app.listen({ port: 0, host: "127.0.0.1" });
   send({ ready: { url, key: secret } });
@@ -81,7 +95,9 @@ async function serveChild(dataDir: string): Promise<void> {
   loopDelay.enable();
   await sluice.startWorkers();
   for (;;) {
-    const { rows } = await sluice.store.query<{ n: number }>("SELECT count(*) AS n FROM shop_product_embeddings WHERE status <> 'completed'");
+    const { rows } = await sluice.store.query<{ n: number }>(
+      "SELECT count(*) AS n FROM shop_product_embeddings WHERE status <> 'completed'",
+    );
     if (rows[0]?.n === 0) break;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -137,7 +153,21 @@ function summary(probe: Probe): string {
 
 function startChild(dataDir: string): { child: ChildProcess; next: () => Promise<Message> } {
   const self = fileURLToPath(import.meta.url);
-  const args = ["--import", "tsx", self, "--serve", dataDir, "--items", String(N), "--chunk", String(CHUNK), "--concurrency", String(CONCURRENCY), "--workspaces", String(WS)];
+  const args = [
+    "--import",
+    "tsx",
+    self,
+    "--serve",
+    dataDir,
+    "--items",
+    String(N),
+    "--chunk",
+    String(CHUNK),
+    "--concurrency",
+    String(CONCURRENCY),
+    "--workspaces",
+    String(WS),
+  ];
   const child = spawn(process.execPath, args, { detached: true, stdio: ["pipe", "pipe", "inherit"] });
   const queue: Message[] = [];
   const waiting: Array<(m: Message) => void> = [];

@@ -80,7 +80,12 @@ async function bare(dir: string): Promise<number> {
 
 async function sluice(dir: string): Promise<number> {
   const s = await createSluice({
-    env: { SLUICE_DATA_DIR: join(dir, "sluice"), LOG_LEVEL: "warn", EMBEDDING_BACKFILL_CHUNK_SIZE: String(CHUNK), EMBEDDING_BACKFILL_CONCURRENCY: String(CONCURRENCY) },
+    env: {
+      SLUICE_DATA_DIR: join(dir, "sluice"),
+      LOG_LEVEL: "warn",
+      EMBEDDING_BACKFILL_CHUNK_SIZE: String(CHUNK),
+      EMBEDDING_BACKFILL_CONCURRENCY: String(CONCURRENCY),
+    },
   });
   for (const ws of workspaces) await s.intake.ensureWorkspace(ws, ws);
   await ingest((ws, batch) => E.upsertItems(s.store, ws, batch, { maxItems: INGEST_CHUNK }));

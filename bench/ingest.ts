@@ -77,7 +77,8 @@ async function vectorLine(store: Store, next: () => Float32Array): Promise<void>
   const claimed = await E.claimItems(store, { workerId: "bench", workspaceId: "vectors", limit: V });
   const results = claimed.map((c) => ({ id: c.id, vector: next() }));
   const binary = await timed(async () => {
-    for (let i = 0; i < V; i += CHUNK) await E.completeItems(store, { workerId: "bench", model: "bench", results: results.slice(i, i + CHUNK) });
+    for (let i = 0; i < V; i += CHUNK)
+      await E.completeItems(store, { workerId: "bench", model: "bench", results: results.slice(i, i + CHUNK) });
   });
   const text = await timed(async () => {
     for (let i = 0; i < V; i += CHUNK) {
@@ -89,7 +90,9 @@ async function vectorLine(store: Store, next: () => Float32Array): Promise<void>
       );
     }
   });
-  console.log(`vector-write pglite rows=${V} dims=${DIMS} (no HNSW index): sluice completeItems (binary) ${rate(V, binary)} rows/s | bare UPDATE text '[...]'::vector ${rate(V, text)} rows/s ${load()}`);
+  console.log(
+    `vector-write pglite rows=${V} dims=${DIMS} (no HNSW index): sluice completeItems (binary) ${rate(V, binary)} rows/s | bare UPDATE text '[...]'::vector ${rate(V, text)} rows/s ${load()}`,
+  );
   await E.ensureVectorIndex(store, { dimensions: DIMS });
 }
 
@@ -97,17 +100,27 @@ async function backfillLine(store: Store, next: () => Float32Array): Promise<voi
   await E.upsertItems(store, "backfill", items(B, 0), { maxItems: B });
   const ms = await timed(async () => {
     for (;;) {
-      const step = await embedNextChunk(store, { workerId: "bench", workspaceId: "backfill", limit: 500, model: "bench", embed: async (texts) => texts.map(() => next()) });
+      const step = await embedNextChunk(store, {
+        workerId: "bench",
+        workspaceId: "backfill",
+        limit: 500,
+        model: "bench",
+        embed: async (texts) => texts.map(() => next()),
+      });
       if (step.claimed === 0) break;
     }
   });
-  console.log(`backfill-store pglite items=${B} dims=${DIMS} chunk=500 (claim, synthetic embed, complete; HNSW index in place): ${rate(B, ms)} items/s ${load()}`);
+  console.log(
+    `backfill-store pglite items=${B} dims=${DIMS} chunk=500 (claim, synthetic embed, complete; HNSW index in place): ${rate(B, ms)} items/s ${load()}`,
+  );
 }
 
 async function main(): Promise<void> {
   const store = await createPgliteStore({});
   await migrate(store);
-  await store.query("INSERT INTO workspaces (id, name) SELECT w, w FROM unnest($1::text[]) AS w", [["ingest-sluice", "ingest-bare", "vectors", "backfill"]]);
+  await store.query("INSERT INTO workspaces (id, name) SELECT w, w FROM unnest($1::text[]) AS w", [
+    ["ingest-sluice", "ingest-bare", "vectors", "backfill"],
+  ]);
   const next = E.clusteredVectors({ dimensions: DIMS, clusters: 256, spread: 0.6, seed: 9 });
   await ingestLine(store);
   await vectorLine(store, next);

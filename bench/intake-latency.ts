@@ -21,7 +21,13 @@ import { buildServer } from "../src/server/app.ts";
 import { createSluice } from "../src/sluice.ts";
 import { startRedis, type RunningServer } from "../tests/harness/servers.ts";
 
-const { values } = parseArgs({ options: { rate: { type: "string", default: "500" }, seconds: { type: "string", default: "15" }, connections: { type: "string", default: "20" } } });
+const { values } = parseArgs({
+  options: {
+    rate: { type: "string", default: "500" },
+    seconds: { type: "string", default: "15" },
+    connections: { type: "string", default: "20" },
+  },
+});
 const RATE = Number(values.rate);
 const SECONDS = Number(values.seconds);
 const CONNECTIONS = Number(values.connections);
@@ -43,11 +49,25 @@ async function load(url: string, headers: Record<string, string>): Promise<Resul
     duration: SECONDS,
     overallRate: RATE,
     headers: { "content-type": "application/json", ...headers },
-    requests: [{ setupRequest: (req) => ({ ...req, body: JSON.stringify({ type: "classify", input: { text: "great product" }, client_request_id: randomUUID() }) }) }],
+    requests: [
+      {
+        setupRequest: (req) => ({
+          ...req,
+          body: JSON.stringify({ type: "classify", input: { text: "great product" }, client_request_id: randomUUID() }),
+        }),
+      },
+    ],
   });
   // autocannon's latency percentiles: p50, p97_5 and p99 are reported; p95 is not, so use p97_5 as the upper bound... unless present.
   const latency = result.latency as unknown as Record<string, number>;
-  return { p50: latency.p50 ?? 0, p95: latency.p95 ?? latency.p97_5 ?? 0, p99: latency.p99 ?? 0, rps: result.requests.average, errors: result.errors, non2xx: result.non2xx };
+  return {
+    p50: latency.p50 ?? 0,
+    p95: latency.p95 ?? latency.p97_5 ?? 0,
+    p99: latency.p99 ?? 0,
+    rps: result.requests.average,
+    errors: result.errors,
+    non2xx: result.non2xx,
+  };
 }
 
 function line(name: string, r: Result): string {

@@ -53,7 +53,10 @@ async function worker(): Promise<void> {
 
 function startWorker(env: Record<string, string>): Promise<ChildProcess> {
   // Tracked: killed with this process's servers however the run ends (tests/harness/processes.ts).
-  const child = spawnTracked(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--worker"], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawnTracked(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--worker"], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   return new Promise((resolve, reject) => {
     child.stdout?.on("data", (d: Buffer) => {
       if (d.toString().includes("ready")) resolve(child);
@@ -91,7 +94,13 @@ async function main(): Promise<void> {
     for (let i = 0; i < jobs; i += 500) {
       const chunk = Array.from({ length: Math.min(500, jobs - i) }, (_, k) => ({
         name: "llm.complete",
-        data: { workspace: "bench", type: "llm.complete", input: { prompt: `Job ${i + k}: classify the sentiment of this short review.`, max_output_tokens: 16 }, client_request_id: `bench-${i + k}`, submitted_by: "bench" },
+        data: {
+          workspace: "bench",
+          type: "llm.complete",
+          input: { prompt: `Job ${i + k}: classify the sentiment of this short review.`, max_output_tokens: 16 },
+          client_request_id: `bench-${i + k}`,
+          submitted_by: "bench",
+        },
       }));
       await producer.queues.addBulk("ai-jobs", chunk);
     }
@@ -103,7 +112,10 @@ async function main(): Promise<void> {
       await sleep(200);
     }
     const counts = await producer.queues.counts("ai-jobs");
-    const ok = fake.stats.log.filter((r) => r.route === "chat" && r.status === 200).map((r) => r.at).sort((a, b) => a - b);
+    const ok = fake.stats.log
+      .filter((r) => r.route === "chat" && r.status === 200)
+      .map((r) => r.at)
+      .sort((a, b) => a - b);
     const span = ((ok.at(-1) ?? 0) - (ok[0] ?? 0)) / 1000;
     // Any bucket lets the first window's quota through at once; the rate is measured after it.
     const firstWindow = Math.floor((rpm * windowSeconds) / 60);

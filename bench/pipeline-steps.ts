@@ -42,7 +42,8 @@ async function stepOverhead(sluice: Sluice): Promise<number[]> {
     const { id } = await sluice.runs.start({ pipeline: "steps", workspace: WS, input: { steps: Number(values.steps) } });
     await settle(sluice, id);
     const steps = (await sluice.runs.get(id)).steps ?? [];
-    for (let i = 1; i < steps.length; i++) deltas.push((steps[i]?.finished_at?.getTime() ?? 0) - (steps[i - 1]?.finished_at?.getTime() ?? 0));
+    for (let i = 1; i < steps.length; i++)
+      deltas.push((steps[i]?.finished_at?.getTime() ?? 0) - (steps[i - 1]?.finished_at?.getTime() ?? 0));
   }
   return deltas;
 }
@@ -66,20 +67,30 @@ async function startRate(sluice: Sluice): Promise<number> {
   const total = Number(values.starts);
   const started = performance.now();
   for (let i = 0; i < total; i += 50) {
-    await Promise.all(Array.from({ length: Math.min(50, total - i) }, () => sluice.runs.start({ pipeline: "steps", workspace: WS, input: { steps: 1 } })));
+    await Promise.all(
+      Array.from({ length: Math.min(50, total - i) }, () => sluice.runs.start({ pipeline: "steps", workspace: WS, input: { steps: 1 } })),
+    );
   }
   return total / ((performance.now() - started) / 1_000);
 }
 
-async function waitingRuns(sluice: Sluice): Promise<{ n: number; active: number; rssBefore: number; rssAfter: number; heapBefore: number; heapAfter: number }> {
+async function waitingRuns(
+  sluice: Sluice,
+): Promise<{ n: number; active: number; rssBefore: number; rssAfter: number; heapBefore: number; heapAfter: number }> {
   const n = Number(values.waiting);
   global.gc?.();
   const before = process.memoryUsage();
   for (let i = 0; i < n; i += 100) {
-    await Promise.all(Array.from({ length: Math.min(100, n - i) }, (_, k) => sluice.runs.start({ pipeline: "waits", workspace: WS, input: { key: `w-${i + k}` } })));
+    await Promise.all(
+      Array.from({ length: Math.min(100, n - i) }, (_, k) =>
+        sluice.runs.start({ pipeline: "waits", workspace: WS, input: { key: `w-${i + k}` } }),
+      ),
+    );
   }
   for (;;) {
-    const counts = await sluice.store.query<{ n: number }>("SELECT count(*)::int AS n FROM pipeline_runs WHERE pipeline = 'waits' AND status = 'waiting'");
+    const counts = await sluice.store.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pipeline_runs WHERE pipeline = 'waits' AND status = 'waiting'",
+    );
     if ((counts.rows[0]?.n ?? 0) >= n) break;
     await sleep(200);
   }
@@ -91,24 +102,41 @@ async function waitingRuns(sluice: Sluice): Promise<{ n: number; active: number;
 
 async function main(): Promise<void> {
   const servers: RunningServer[] = [];
-  const redisUrl = process.env.REDIS_URL ?? (servers[servers.push(await startRedis()) - 1]?.url ?? "");
-  const pgServer = process.env.DATABASE_URL ?? (servers[servers.push(await startPostgres()) - 1]?.url ?? "");
+  const redisUrl = process.env.REDIS_URL ?? servers[servers.push(await startRedis()) - 1]?.url ?? "";
+  const pgServer = process.env.DATABASE_URL ?? servers[servers.push(await startPostgres()) - 1]?.url ?? "";
   const databaseUrl = await createDatabase(pgServer, uniqueName("benchruns"));
-  const sluice = await createSluice({ env: { LOG_LEVEL: "silent", DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, QUEUE_BACKEND: "redis", VECTOR_SEARCH_ENABLED: "false", QUEUE_CONCURRENCY: "50" } });
+  const sluice = await createSluice({
+    env: {
+      LOG_LEVEL: "silent",
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redisUrl,
+      QUEUE_BACKEND: "redis",
+      VECTOR_SEARCH_ENABLED: "false",
+      QUEUE_CONCURRENCY: "50",
+    },
+  });
   try {
     sluice.pipeline(
       definePipeline({ name: "steps", input: z.object({ steps: z.number() }) }, async (input, step) => {
         for (let i = 0; i < input.steps; i++) await step.run(`s${i}`, () => i);
       }),
     );
-    sluice.pipeline(definePipeline({ name: "waits", input: z.object({ key: z.string() }) }, async (input, step) => step.waitForEvent("go", { event: "bench.go", match: { key: input.key } })));
+    sluice.pipeline(
+      definePipeline({ name: "waits", input: z.object({ key: z.string() }) }, async (input, step) =>
+        step.waitForEvent("go", { event: "bench.go", match: { key: input.key } }),
+      ),
+    );
     await sluice.startWorkers();
     const steps = await stepOverhead(sluice);
     const bare = await bareJobs(sluice);
-    console.log(`step overhead p50 ${p50(steps).toFixed(2)} ms/step (${steps.length} steps) vs bare queue job p50 ${p50(bare).toFixed(2)} ms (${bare.length} jobs), Redis queues + PostgreSQL store`);
+    console.log(
+      `step overhead p50 ${p50(steps).toFixed(2)} ms/step (${steps.length} steps) vs bare queue job p50 ${p50(bare).toFixed(2)} ms (${bare.length} jobs), Redis queues + PostgreSQL store`,
+    );
     console.log(`runs started: ${(await startRate(sluice)).toFixed(0)} runs/s (${values.starts}, 50 concurrent starts)`);
     const w = await waitingRuns(sluice);
-    console.log(`${w.n} waiting runs: ${w.active} worker slots held; rss ${mb(w.rssBefore)} -> ${mb(w.rssAfter)} MB, heap ${mb(w.heapBefore)} -> ${mb(w.heapAfter)} MB`);
+    console.log(
+      `${w.n} waiting runs: ${w.active} worker slots held; rss ${mb(w.rssBefore)} -> ${mb(w.rssAfter)} MB, heap ${mb(w.heapBefore)} -> ${mb(w.heapAfter)} MB`,
+    );
   } finally {
     await sluice.close();
     await Promise.all(servers.map((s) => s.stop()));

@@ -36,7 +36,8 @@ async function bullmq(url: string): Promise<number> {
   await queue.waitUntilReady();
   const started = performance.now();
   void worker.run();
-  for (let i = 0; i < JOBS; i += 500) await queue.addBulk(Array.from({ length: Math.min(500, JOBS - i) }, (_, j) => ({ name: "noop", data: { i: i + j } })));
+  for (let i = 0; i < JOBS; i += 500)
+    await queue.addBulk(Array.from({ length: Math.min(500, JOBS - i) }, (_, j) => ({ name: "noop", data: { i: i + j } })));
   await waitFor(() => done >= JOBS);
   const seconds = (performance.now() - started) / 1000;
   await worker.close();
@@ -59,7 +60,8 @@ async function pgBoss(url: string): Promise<number> {
       done += jobs.length;
     });
   }
-  for (let i = 0; i < JOBS; i += 500) await boss.insert(Array.from({ length: Math.min(500, JOBS - i) }, (_, j) => ({ name: "peers", data: { i: i + j } })));
+  for (let i = 0; i < JOBS; i += 500)
+    await boss.insert(Array.from({ length: Math.min(500, JOBS - i) }, (_, j) => ({ name: "peers", data: { i: i + j } })));
   await waitFor(() => done >= JOBS);
   const seconds = (performance.now() - started) / 1000;
   await boss.stop({ graceful: false, wait: true });
@@ -70,9 +72,16 @@ async function graphile(url: string): Promise<number> {
   let done = 0;
   const utils = await makeWorkerUtils({ connectionString: url });
   await utils.migrate();
-  const runner = await run({ connectionString: url, concurrency: CONCURRENCY, pollInterval: 500, noHandleSignals: true, taskList: { noop: async () => void (done += 1) } });
+  const runner = await run({
+    connectionString: url,
+    concurrency: CONCURRENCY,
+    pollInterval: 500,
+    noHandleSignals: true,
+    taskList: { noop: async () => void (done += 1) },
+  });
   const started = performance.now();
-  for (let i = 0; i < JOBS; i += 500) await utils.addJobs(Array.from({ length: Math.min(500, JOBS - i) }, (_, j) => ({ identifier: "noop", payload: { i: i + j } })));
+  for (let i = 0; i < JOBS; i += 500)
+    await utils.addJobs(Array.from({ length: Math.min(500, JOBS - i) }, (_, j) => ({ identifier: "noop", payload: { i: i + j } })));
   await waitFor(() => done >= JOBS);
   const seconds = (performance.now() - started) / 1000;
   await runner.stop();
@@ -85,7 +94,11 @@ async function main(): Promise<void> {
   const base = process.env.DATABASE_URL ?? (server = await startPostgres()).url;
   console.log(`# node ${process.version}, ${availableParallelism()} cores; ${JOBS} no-op jobs each, concurrency ${CONCURRENCY}`);
   try {
-    for (const [name, fn] of [["bullmq-postgres (bare)", bullmq], ["pg-boss", pgBoss], ["graphile-worker", graphile]] as const) {
+    for (const [name, fn] of [
+      ["bullmq-postgres (bare)", bullmq],
+      ["pg-boss", pgBoss],
+      ["graphile-worker", graphile],
+    ] as const) {
       const url = await createDatabase(base, uniqueName("peer"));
       const rate = await fn(url);
       console.log(`postgres-peers ${name.padEnd(24)} ${rate.toFixed(0).padStart(6)} jobs/s`);

@@ -40,9 +40,14 @@ async function completedCount(queue: AnyQueue): Promise<number> {
 }
 
 /** Adds `jobs` no-op jobs in chunks and returns ms until the last is completed. */
-async function drive(add: (chunk: { name: string; data: unknown }[]) => Promise<unknown>, counter: AnyQueue, jobs: number): Promise<number> {
+async function drive(
+  add: (chunk: { name: string; data: unknown }[]) => Promise<unknown>,
+  counter: AnyQueue,
+  jobs: number,
+): Promise<number> {
   const started = performance.now();
-  for (let i = 0; i < jobs; i += CHUNK) await add(Array.from({ length: Math.min(CHUNK, jobs - i) }, (_, k) => ({ name: "noop", data: { i: i + k } })));
+  for (let i = 0; i < jobs; i += CHUNK)
+    await add(Array.from({ length: Math.min(CHUNK, jobs - i) }, (_, k) => ({ name: "noop", data: { i: i + k } })));
   while ((await completedCount(counter)) < jobs) await sleep(POLL_MS);
   return performance.now() - started;
 }
@@ -69,7 +74,11 @@ async function bare(backend: QueueBackend, name: string, jobs: number): Promise<
 }
 
 async function sluice(backend: QueueBackend, name: string, jobs: number): Promise<number> {
-  const manager = createQueueManager({ backend, metrics: createPrometheusMetrics({ processMetrics: false }), logger: createLogger({ level: "silent" }) });
+  const manager = createQueueManager({
+    backend,
+    metrics: createPrometheusMetrics({ processMetrics: false }),
+    logger: createLogger({ level: "silent" }),
+  });
   manager.declare(name, declaration);
   await manager.startWorker(name, noop, { concurrency: CONCURRENCY });
   const counter = manager.bullQueues()[0]!;
@@ -103,10 +112,10 @@ async function main(): Promise<void> {
       let options: QueueBackendOptions;
       let cleanup = async () => undefined as unknown;
       if (kind === "redis") {
-        const url = process.env.REDIS_URL ?? (servers[servers.push(await startRedis()) - 1]!.url);
+        const url = process.env.REDIS_URL ?? servers[servers.push(await startRedis()) - 1]!.url;
         options = { kind: "redis", url, prefix: uniqueName("bench") };
       } else if (kind === "postgres") {
-        const server = process.env.DATABASE_URL ?? (servers[servers.push(await startPostgres()) - 1]!.url);
+        const server = process.env.DATABASE_URL ?? servers[servers.push(await startPostgres()) - 1]!.url;
         options = { kind: "postgres", connectionString: await createDatabase(server, uniqueName("bench")), concurrency: CONCURRENCY };
       } else if (kind === "pglite") {
         const db = await openPglite(undefined);

@@ -51,8 +51,14 @@ function runtime(withRedis: boolean): ProviderRuntime {
 const direct = new OpenAI({ baseURL: fake.openaiBaseUrl, apiKey: "sk-bench", maxRetries: 0 });
 const sides: Record<string, () => Promise<unknown>> = {
   direct: () => direct.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: PROMPT }], max_tokens: 20 }),
-  memory: ((rt) => () => rt.complete({ prompt: PROMPT }))(runtime(false)),
-  redis: ((rt) => () => rt.complete({ prompt: PROMPT }))(runtime(true)),
+  memory: (
+    (rt) => () =>
+      rt.complete({ prompt: PROMPT })
+  )(runtime(false)),
+  redis: (
+    (rt) => () =>
+      rt.complete({ prompt: PROMPT })
+  )(runtime(true)),
 };
 const names = Object.keys(sides);
 const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));

@@ -38,10 +38,18 @@ async function load(store: Awaited<ReturnType<typeof createPgliteStore>>, data: 
   await store.exec(`DROP INDEX ${E.VECTOR_INDEX}`);
   let started = performance.now();
   for (let i = 0; i < N; i += CHUNK) {
-    const items = Array.from({ length: Math.min(CHUNK, N - i) }, (_, j) => ({ externalId: `doc-${i + j}`, text: `document ${i + j}`, metadata: { n: i + j } }));
+    const items = Array.from({ length: Math.min(CHUNK, N - i) }, (_, j) => ({
+      externalId: `doc-${i + j}`,
+      text: `document ${i + j}`,
+      metadata: { n: i + j },
+    }));
     await E.upsertItems(store, WS, items);
     const claimed = await E.claimItems(store, { workerId: "bench", workspaceId: WS, limit: CHUNK });
-    await E.completeItems(store, { workerId: "bench", model: "bench", results: claimed.map((c) => ({ id: c.id, vector: data[Number(c.externalId.slice(4))]! })) });
+    await E.completeItems(store, {
+      workerId: "bench",
+      model: "bench",
+      results: claimed.map((c) => ({ id: c.id, vector: data[Number(c.externalId.slice(4))]! })),
+    });
   }
   log(`loaded ${N} items with vectors in ${seconds(started)} s`);
   started = performance.now();
@@ -121,11 +129,13 @@ async function main(): Promise<void> {
   const bareSql = `SELECT external_id FROM shop_product_embeddings WHERE shop_id = $1 AND dimensions = ${DIMS}
     ORDER BY ${E.indexExpression(DIMS)} <=> $2::vector(${DIMS}) LIMIT $3`;
   for (const ef of EF_LIST) {
-    const bare = (param: (q: Float32Array) => unknown): Search => (q) =>
-      store.transaction(async (tx) => {
-        await tx.exec(`SET LOCAL hnsw.ef_search = ${ef}; SET LOCAL hnsw.iterative_scan = relaxed_order`);
-        return (await tx.query<{ external_id: string }>(bareSql, [WS, param(q), K])).rows.map((r) => r.external_id);
-      });
+    const bare =
+      (param: (q: Float32Array) => unknown): Search =>
+      (q) =>
+        store.transaction(async (tx) => {
+          await tx.exec(`SET LOCAL hnsw.ef_search = ${ef}; SET LOCAL hnsw.iterative_scan = relaxed_order`);
+          return (await tx.query<{ external_id: string }>(bareSql, [WS, param(q), K])).rows.map((r) => r.external_id);
+        });
     const [sluice, text, binary] = await measure(queries, truth, [
       async (q) => (await E.searchItems(store, WS, { vector: q, k: K, efSearch: ef })).map((h) => h.externalId),
       bare((q) => `[${q.join(",")}]`),

@@ -19,7 +19,8 @@ const HEADER = `# Sluice settings: every variable src/core/config.ts reads, with
 function literalDefault(text) {
   if (text === "unset" || text === "empty") return { value: "", note: "" };
   if (text === "see text") return { value: "", note: " (default: see docs/configuration.md)" };
-  if (/^[A-Z][A-Z0-9_]+$/.test(text) || (/\s/.test(text) && !/^\d/.test(text)) || /^[A-Z][a-z]+$/.test(text)) return { value: "", note: ` (default: ${text})` };
+  if (/^[A-Z][A-Z0-9_]+$/.test(text) || (/\s/.test(text) && !/^\d/.test(text)) || /^[A-Z][a-z]+$/.test(text))
+    return { value: "", note: ` (default: ${text})` };
   return { value: text, note: "" };
 }
 
@@ -33,7 +34,11 @@ for (const row of doc.split("\n").filter((l) => /^\| `[A-Z][A-Z0-9_]*` \|/.test(
   const cells = row.split(" | ");
   const name = (cells[0] ?? "").replace(/^\| `|`$/g, "");
   const { value, note } = literalDefault((cells[1] ?? "").replaceAll("`", ""));
-  const text = cells.slice(2).join(" | ").replace(/\s*\|$/, "").replaceAll("`", "");
+  const text = cells
+    .slice(2)
+    .join(" | ")
+    .replace(/\s*\|$/, "")
+    .replaceAll("`", "");
   out += `\n# ${firstSentence(text)}${note}\n# ${name}=${value}\n`;
 }
 writeFileSync(new URL(".env.example", root), out);

@@ -1,12 +1,17 @@
 #!/usr/bin/env node
-// The whole test suite: lint, typecheck, then every test against real Redis and PostgreSQL.
+// The whole test suite: lint, formatting, unused code, typecheck, then every test against real Redis and PostgreSQL.
 // Installs the Debian packages the tests need when it can (root), else names them and stops.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 
 const needs = [
   { pkg: "redis-server", present: () => commandExists("redis-server") },
-  { pkg: "postgresql", present: () => existsSync("/usr/lib/postgresql") && readdirSync("/usr/lib/postgresql").some((v) => existsSync(`/usr/lib/postgresql/${v}/bin/initdb`)) },
+  {
+    pkg: "postgresql",
+    present: () =>
+      existsSync("/usr/lib/postgresql") &&
+      readdirSync("/usr/lib/postgresql").some((v) => existsSync(`/usr/lib/postgresql/${v}/bin/initdb`)),
+  },
   { pkg: "prometheus", present: () => commandExists("promtool") },
 ];
 
@@ -19,7 +24,10 @@ if (missing.length > 0) {
   if (process.getuid?.() === 0 && commandExists("apt-get")) {
     console.log(`Installing test dependencies from apt: ${missing.join(" ")}`);
     execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit" });
-    execFileSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+    execFileSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], {
+      stdio: "inherit",
+      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+    });
   } else {
     console.error(`The tests need these Debian packages: ${missing.join(" ")}. Install them: sudo apt-get install -y ${missing.join(" ")}`);
     process.exit(1);
@@ -28,6 +36,8 @@ if (missing.length > 0) {
 
 const steps = [
   ["lint", ["npx", "eslint", "."]],
+  ["format", ["npx", "prettier", "--check", "."]],
+  ["unused", ["npx", "knip"]],
   ["typecheck", ["npx", "tsc", "-p", "tsconfig.json", "--noEmit"]],
   ["tests", ["npx", "vitest", "run", ...process.argv.slice(2)]],
 ];

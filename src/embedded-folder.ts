@@ -51,7 +51,11 @@ export interface TableRestoreResult {
  */
 export async function restoreTables(dataDir: string, backup: Uint8Array, tables: readonly string[]): Promise<TableRestoreResult> {
   const target = resolve(dataDir, "pgdata");
-  if (!existsSync(target)) throw new SluiceError("VALIDATION_FAILED", `No embedded database in ${dataDir} to restore tables into (restore the whole backup without --table)`);
+  if (!existsSync(target))
+    throw new SluiceError(
+      "VALIDATION_FAILED",
+      `No embedded database in ${dataDir} to restore tables into (restore the whole backup without --table)`,
+    );
   const live = await openPglite(target);
   let source: PGlite | undefined;
   try {
@@ -88,12 +92,20 @@ async function schemaVersion(db: PGlite): Promise<number> {
 
 async function assertSameSchemaVersion(backup: PGlite, live: PGlite): Promise<void> {
   const [was, is] = await Promise.all([schemaVersion(backup), schemaVersion(live)]);
-  if (was !== is) throw new SluiceError("CONFLICT", `The backup has schema version ${was} and the folder ${is}: restore the whole backup (without --table), or start this Sluice version on the backup first so its migrations run`);
+  if (was !== is)
+    throw new SluiceError(
+      "CONFLICT",
+      `The backup has schema version ${was} and the folder ${is}: restore the whole backup (without --table), or start this Sluice version on the backup first so its migrations run`,
+    );
 }
 
 async function assertRestorableTable(db: PGlite, table: string): Promise<void> {
-  if (table === "sluice_migrations") throw new SluiceError("VALIDATION_FAILED", "sluice_migrations records the schema; it is not restored on its own");
-  const { rows } = await db.query("SELECT 1 FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name = $1", [table]);
+  if (table === "sluice_migrations")
+    throw new SluiceError("VALIDATION_FAILED", "sluice_migrations records the schema; it is not restored on its own");
+  const { rows } = await db.query(
+    "SELECT 1 FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name = $1",
+    [table],
+  );
   if (rows.length === 0) throw new SluiceError("NOT_FOUND", `No table "${table}" in the embedded database (sluice sql "\\dt" lists them)`);
 }
 

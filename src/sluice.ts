@@ -20,13 +20,26 @@ import { migrate, type MigrateResult } from "./pipeline/migrator.ts";
 import { createLlmHealthCheck, createProviderRuntime, runtimeOptionsFromConfig, type ProviderRuntime } from "./pipeline/runtime/index.ts";
 import { BUILTIN_TASK_NAMES, builtinTasks } from "./pipeline/tasks/builtin.ts";
 import { APPROVALS_QUEUE, createApprovals, type Approvals } from "./pipeline/approvals/index.ts";
-import { createSchedules, SCHEDULES_QUEUE, type ScheduleDefinition, type ScheduleJson, type Schedules, type StartRun } from "./pipeline/schedules/index.ts";
+import {
+  createSchedules,
+  SCHEDULES_QUEUE,
+  type ScheduleDefinition,
+  type ScheduleJson,
+  type Schedules,
+  type StartRun,
+} from "./pipeline/schedules/index.ts";
 import type { ActionExecutor, WaitingStepResumer } from "./pipeline/runs/contracts.ts";
 import { createRuns, RUNS_QUEUE, type PipelineDefinition, type Runs, type RunView } from "./pipeline/runs/index.ts";
 import { createAccounting, createBudgets, createPriceTable, type Accounting, type Budgets } from "./pipeline/accounting/index.ts";
 import { createResultCache, type ResultCache } from "./pipeline/cache/index.ts";
 import { createEmbeddingsService, type EmbeddingsService } from "./pipeline/embeddings/index.ts";
-import { createKillSwitches, createRuntimeFlags, flagDefaultsFromConfig, type KillSwitches, type RuntimeFlags } from "./pipeline/flags/index.ts";
+import {
+  createKillSwitches,
+  createRuntimeFlags,
+  flagDefaultsFromConfig,
+  type KillSwitches,
+  type RuntimeFlags,
+} from "./pipeline/flags/index.ts";
 import { createActions, type ActionDefinition, type Actions } from "./pipeline/actions/index.ts";
 import { createProvidersFromConfig } from "./adapters/provider/from-config.ts";
 import { classifyByRules } from "./adapters/provider/local/rules.ts";
@@ -37,7 +50,16 @@ import { createWorkerRegistry, type WorkerRegistry } from "./pipeline/queues/wor
 import { createWebhooks, WEBHOOKS_QUEUE, type Webhooks } from "./pipeline/webhooks/index.ts";
 import type { Kv } from "./ports/kv.ts";
 import type { Store } from "./ports/store.ts";
-import { openFleetReports, openCacheEngine, openKv, openLimitCounters, openQueueBackend, openSqlSocket, openStore, registerCoreChecks } from "./wiring.ts";
+import {
+  openFleetReports,
+  openCacheEngine,
+  openKv,
+  openLimitCounters,
+  openQueueBackend,
+  openSqlSocket,
+  openStore,
+  registerCoreChecks,
+} from "./wiring.ts";
 
 /** The queue `POST /ai/jobs` uses when neither the request nor the task names one. */
 export const DEFAULT_QUEUE = "ai-jobs";
@@ -121,7 +143,8 @@ export interface Sluice {
 
 function declareQueues(queues: QueueManager, config: SluiceConfig): void {
   const grouped = Object.values(config.queue.groups).flat();
-  for (const name of new Set([DEFAULT_QUEUE, BATCH_QUEUE, ...config.queue.extraQueues, ...grouped, ...config.queue.workerQueues])) queues.declare(name);
+  for (const name of new Set([DEFAULT_QUEUE, BATCH_QUEUE, ...config.queue.extraQueues, ...grouped, ...config.queue.workerQueues]))
+    queues.declare(name);
 }
 
 /** Flags, kill switches, result cache, accounting and budgets: what operators steer at run time. */
@@ -136,10 +159,24 @@ async function openSteering(
   const killSwitches = createKillSwitches({ flags, runtime, providers: deps.providers, recheckMs: config.flags.recheckMs, logger });
   await killSwitches.syncProviders();
   killSwitches.start(Math.max(500, config.flags.cacheMs));
-  const prices = createPriceTable(config.ai.prices, (route) => logger.warn({ route }, "no price for this provider/model: its cost is counted as 0 (set AI_PRICES)"));
+  const prices = createPriceTable(config.ai.prices, (route) =>
+    logger.warn({ route }, "no price for this provider/model: its cost is counted as 0 (set AI_PRICES)"),
+  );
   const accounting = createAccounting({ store, metrics, prices, logger });
-  const budgets = createBudgets({ store, accounting, audit, defaultDailyTokens: config.budgets.workspaceDailyTokens, cacheMs: config.flags.cacheMs });
-  const cache = createResultCache({ engine: openCacheEngine(config), metrics, logger, ttlSeconds: config.cache.ttlSeconds, enabled: config.cache.enabled });
+  const budgets = createBudgets({
+    store,
+    accounting,
+    audit,
+    defaultDailyTokens: config.budgets.workspaceDailyTokens,
+    cacheMs: config.flags.cacheMs,
+  });
+  const cache = createResultCache({
+    engine: openCacheEngine(config),
+    metrics,
+    logger,
+    ttlSeconds: config.cache.ttlSeconds,
+    enabled: config.cache.enabled,
+  });
   return { flags, killSwitches, cache, accounting, budgets };
 }
 
@@ -154,8 +191,10 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
   };
 
   try {
-    const migrations = options.migrate === false ? undefined : await migrate(store, { requireVector: config.embeddings.vectorSearchEnabled });
-    if (migrations && migrations.applied.length > 0) logger.info({ component: "migrator", applied: migrations.applied }, "migrations applied");
+    const migrations =
+      options.migrate === false ? undefined : await migrate(store, { requireVector: config.embeddings.vectorSearchEnabled });
+    if (migrations && migrations.applied.length > 0)
+      logger.info({ component: "migrator", applied: migrations.applied }, "migrations applied");
 
     const closeSqlSocket = await openSqlSocket(config, pglite, logger);
     if (closeSqlSocket) closers.push(closeSqlSocket);
@@ -171,7 +210,14 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
     const intake = createIntake({ store, kv, limits, config, logger: logger.child({ component: "intake" }) });
     const audit = createAuditLog(store);
     const queueAdmin = createQueueAdmin(queues, audit, { thresholds: config.queue.thresholds, groups: config.queue.groups });
-    const auditRetention = createAuditRetention({ store, audit, queues, logger, retentionDays: config.audit.retentionDays, everyMs: config.audit.archiveIntervalMs });
+    const auditRetention = createAuditRetention({
+      store,
+      audit,
+      queues,
+      logger,
+      retentionDays: config.audit.retentionDays,
+      everyMs: config.audit.archiveIntervalMs,
+    });
     const providers = await createProvidersFromConfig(config);
     const runtime = createProviderRuntime({
       ...runtimeOptionsFromConfig(config),
@@ -182,35 +228,107 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       ...(redis ? { publishTo: kv } : {}),
     });
     closers.push(() => runtime.close());
-    const { flags, killSwitches, cache, accounting, budgets } = await openSteering(config, { store, audit, metrics, logger, runtime, providers: providers.map((p) => p.name) });
-    closers.push(async () => killSwitches.stop(), () => accounting.close(), () => cache.close());
+    const { flags, killSwitches, cache, accounting, budgets } = await openSteering(config, {
+      store,
+      audit,
+      metrics,
+      logger,
+      runtime,
+      providers: providers.map((p) => p.name),
+    });
+    closers.push(
+      async () => killSwitches.stop(),
+      () => accounting.close(),
+      () => cache.close(),
+    );
     const workers = createWorkerRegistry({ queues, reports: openFleetReports(redis, store), flags, logger });
     closers.push(() => workers.close());
     const actions = createActions({ config, store, flags, audit, logger, metrics });
     const tasks = new TaskRegistry();
     const { ai } = config;
-    const defaults = { provider: ai.provider, model: ai.model, maxOutputTokens: ai.maxOutputTokens, embeddingProvider: ai.embeddingProvider, embeddingModel: ai.embeddingModel, embeddingDimensions: ai.embeddingDimensions };
-    for (const task of builtinTasks(runtime, { cache, accounting, defaults, allowedModels: ai.allowedModels, providers: providers.map((p) => p.name), ruleClassifier: classifyByRules })) tasks.register(task);
+    const defaults = {
+      provider: ai.provider,
+      model: ai.model,
+      maxOutputTokens: ai.maxOutputTokens,
+      embeddingProvider: ai.embeddingProvider,
+      embeddingModel: ai.embeddingModel,
+      embeddingDimensions: ai.embeddingDimensions,
+    };
+    for (const task of builtinTasks(runtime, {
+      cache,
+      accounting,
+      defaults,
+      allowedModels: ai.allowedModels,
+      providers: providers.map((p) => p.name),
+      ruleClassifier: classifyByRules,
+    }))
+      tasks.register(task);
     const admission = createAdmission({ killSwitches, budgets, recheckMs: config.flags.recheckMs });
     const webhooks = createWebhooks({ store, queues, config, logger, metrics });
     const jobIndex = createJobIndex(store, logger.child({ component: "job-index" }));
-    const jobs = createJobsService({ index: jobIndex, queues, intake, tasks, defaultQueue: DEFAULT_QUEUE, internalQueues: [BATCH_QUEUE, APPROVALS_QUEUE, SCHEDULES_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE, MAINTENANCE_QUEUE], admit: admission.atIntake, checkCallback: webhooks.checkTarget, logger: logger.child({ component: "jobs" }) });
+    const jobs = createJobsService({
+      index: jobIndex,
+      queues,
+      intake,
+      tasks,
+      defaultQueue: DEFAULT_QUEUE,
+      internalQueues: [BATCH_QUEUE, APPROVALS_QUEUE, SCHEDULES_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE, MAINTENANCE_QUEUE],
+      admit: admission.atIntake,
+      checkCallback: webhooks.checkTarget,
+      logger: logger.child({ component: "jobs" }),
+    });
     const { openai } = config.ai;
     // Imported only when configured: the OpenAI SDK is a large load on every start.
-    const batchApi = openai.apiKey || openai.baseUrl ? (await import("./adapters/provider/openai/batch-api.ts")).createOpenAIBatchApi({ apiKey: openai.apiKey, baseURL: openai.baseUrl }) : undefined;
-    const embeddings = await createEmbeddingsService({ store, queues, runtime, flags, metrics, logger, config, queue: BATCH_QUEUE, ...(batchApi ? { batchApi } : {}) });
+    const batchApi =
+      openai.apiKey || openai.baseUrl
+        ? (await import("./adapters/provider/openai/batch-api.ts")).createOpenAIBatchApi({ apiKey: openai.apiKey, baseURL: openai.baseUrl })
+        : undefined;
+    const embeddings = await createEmbeddingsService({
+      store,
+      queues,
+      runtime,
+      flags,
+      metrics,
+      logger,
+      config,
+      queue: BATCH_QUEUE,
+      ...(batchApi ? { batchApi } : {}),
+    });
     closers.push(() => embeddings.close());
     // A settled run's completion webhooks (workspace default URL), then the library user's own hook.
     const onRunSettled = async (run: RunView): Promise<void> => {
       await webhooks.runSettled(run);
       await options.onRunSettled?.(run);
     };
-    const runs = createRuns({ store, queues, tasks, audit, logger, gate: admission.beforeRun, onRunSettled, eventRetentionMs: config.runs.eventRetentionMs });
+    const runs = createRuns({
+      store,
+      queues,
+      tasks,
+      audit,
+      logger,
+      gate: admission.beforeRun,
+      onRunSettled,
+      eventRetentionMs: config.runs.eventRetentionMs,
+    });
     // Runs, actions and approvals are built apart and meet here: each side reads the others late.
     const seams: { resumer?: WaitingStepResumer; actions?: ActionExecutor; startRun?: StartRun } = {};
-    const approvals = createApprovals({ store, queues, audit, metrics, logger, defaultSlaSeconds: config.approvals.defaultSlaSeconds, sweepMs: config.approvals.sweepMs, resumer: () => seams.resumer, actions: () => seams.actions });
+    const approvals = createApprovals({
+      store,
+      queues,
+      audit,
+      metrics,
+      logger,
+      defaultSlaSeconds: config.approvals.defaultSlaSeconds,
+      sweepMs: config.approvals.sweepMs,
+      resumer: () => seams.resumer,
+      actions: () => seams.actions,
+    });
     const schedules = createSchedules({
-      store, queues, audit, metrics, logger,
+      store,
+      queues,
+      audit,
+      metrics,
+      logger,
       submitJob: (principal, request) => jobs.submit(principal, request),
       taskExists: (type) => tasks.names().includes(type),
       startRun: () => seams.startRun,
@@ -226,7 +344,14 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
     // Resolved directly (not on its task): the task is closed with the same decision, which wakes the run.
     actions.executor.onResolved(async (row, decidedBy, reason) => {
       if (row.approval_id) {
-        const closed = await approvals.decide({ actor: decidedBy, workspaceId: row.workspace_id }, row.approval_id, row.resolution !== "skip", reason ?? `execution resolved: ${row.resolution ?? ""}`).catch(() => undefined);
+        const closed = await approvals
+          .decide(
+            { actor: decidedBy, workspaceId: row.workspace_id },
+            row.approval_id,
+            row.resolution !== "skip",
+            reason ?? `execution resolved: ${row.resolution ?? ""}`,
+          )
+          .catch(() => undefined);
         if (closed) return;
       }
       if (row.run_id && row.step_name) await runs.resumer.wakeWaitingStep({ runId: row.run_id, stepName: row.step_name });
@@ -236,7 +361,9 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
     const health = new HealthRegistry();
     registerCoreChecks(health, { store, redis, queues: queueBackend, config });
     // Each process publishes its provider view so that any one (the API too) answers /health/llm for the fleet.
-    const llmHealth = createLlmHealthCheck(runtime, { fleet: { reports: openFleetReports(redis, store), logger: logger.child({ component: "llm-health" }) } });
+    const llmHealth = createLlmHealthCheck(runtime, {
+      fleet: { reports: openFleetReports(redis, store), logger: logger.child({ component: "llm-health" }) },
+    });
     health.register(llmHealth);
     closers.push(() => llmHealth.close());
 
@@ -282,11 +409,29 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
         const serves = (queue: string) => config.queue.workerQueues.length === 0 || config.queue.workerQueues.includes(queue);
         const concurrencyOf = (queue: string) => workerOptions.concurrency ?? config.queue.workerConcurrency[queue];
         const builtIn = [BATCH_QUEUE, APPROVALS_QUEUE, SCHEDULES_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE, MAINTENANCE_QUEUE];
-        const handles = await startTaskWorkers({ queues, tasks, logger, metrics, names: queues.names().filter(serves), exclude: builtIn, gate: admission.beforeRun, onSettled: async (outcome) => {
+        const handles = await startTaskWorkers({
+          queues,
+          tasks,
+          logger,
+          metrics,
+          names: queues.names().filter(serves),
+          exclude: builtIn,
+          gate: admission.beforeRun,
+          onSettled: async (outcome) => {
             const { envelope } = outcome;
-            await jobIndex.settle({ workspaceId: envelope.workspace, jobId: outcome.id, queue: outcome.queue, type: envelope.type, state: outcome.status, createdMs: outcome.createdMs });
+            await jobIndex.settle({
+              workspaceId: envelope.workspace,
+              jobId: outcome.id,
+              queue: outcome.queue,
+              type: envelope.type,
+              state: outcome.status,
+              createdMs: outcome.createdMs,
+            });
             await webhooks.jobSettled(outcome);
-          }, maxWaitMs: config.ai.maxWaitForProviderMs, concurrencyOf });
+          },
+          maxWaitMs: config.ai.maxWaitForProviderMs,
+          concurrencyOf,
+        });
         if (serves(APPROVALS_QUEUE)) handles.push(await approvals.startWorker());
         if (serves(SCHEDULES_QUEUE)) handles.push(await schedules.startWorker());
         if (serves(WEBHOOKS_QUEUE)) handles.push(await webhooks.startWorker());

@@ -49,7 +49,10 @@ async function openDataFolder(config: SluiceConfig): Promise<SqlTarget> {
   const folder = resolve(config.storage.dataDir, "pgdata");
   const db = await openPglite(folder).catch((err: unknown) => {
     if (isSluiceError(err) && err.code === "DATA_DIR_LOCKED") {
-      throw new SluiceError("DATA_DIR_LOCKED", `A running Sluice has ${folder} open. Start it with SLUICE_SQL_PORT and SLUICE_SQL_PASSWORD set, and run sluice sql with the same two.`);
+      throw new SluiceError(
+        "DATA_DIR_LOCKED",
+        `A running Sluice has ${folder} open. Start it with SLUICE_SQL_PORT and SLUICE_SQL_PASSWORD set, and run sluice sql with the same two.`,
+      );
     }
     throw err;
   });
@@ -72,7 +75,12 @@ export async function openSqlTarget(config: SluiceConfig): Promise<SqlTarget> {
   if (config.storage.databaseUrl) return { ...withoutPassword(config.storage.databaseUrl), engine: "postgres", close: nothing };
   const { port, password } = config.sql;
   if (port > 0 && (await portAnswers(port))) {
-    return { url: `postgres://sluice@127.0.0.1:${port}/postgres?sslmode=disable`, password, engine: "embedded (SLUICE_SQL_PORT)", close: nothing };
+    return {
+      url: `postgres://sluice@127.0.0.1:${port}/postgres?sslmode=disable`,
+      password,
+      engine: "embedded (SLUICE_SQL_PORT)",
+      close: nothing,
+    };
   }
   return openDataFolder(config);
 }
@@ -103,4 +111,3 @@ export async function runSql(target: SqlTarget, sql: string): Promise<ResultSet[
     await client.end();
   }
 }
-

@@ -41,11 +41,18 @@ export async function openStore(config: SluiceConfig): Promise<OpenedStore> {
 }
 
 /** Embedded mode with `SLUICE_SQL_PORT`: the PGlite on a loopback PostgreSQL socket; returns its closer. */
-export async function openSqlSocket(config: SluiceConfig, pglite: PGlite | undefined, logger: Logger): Promise<(() => Promise<void>) | undefined> {
+export async function openSqlSocket(
+  config: SluiceConfig,
+  pglite: PGlite | undefined,
+  logger: Logger,
+): Promise<(() => Promise<void>) | undefined> {
   if (!pglite || config.sql.port === 0 || !config.sql.password) return undefined;
   const { startSqlSocket } = await import("./adapters/store/pglite/sql-socket.ts");
   const socket = await startSqlSocket({ db: pglite, port: config.sql.port, password: config.sql.password });
-  logger.info({ component: "sql-socket", port: socket.port }, "embedded database served on a loopback PostgreSQL socket (sluice sql, psql)");
+  logger.info(
+    { component: "sql-socket", port: socket.port },
+    "embedded database served on a loopback PostgreSQL socket (sluice sql, psql)",
+  );
   return () => socket.close();
 }
 
@@ -57,7 +64,8 @@ export function openFleetReports(redis: Redis | undefined, store: Store): FleetR
 /** Redis on `CACHE_REDIS_URL` (else `REDIS_URL`) when set, else the in-process LRU. */
 export function openCacheEngine(config: SluiceConfig): CacheEngine {
   const prefix = config.cache.keyPrefix.endsWith(":") ? config.cache.keyPrefix : `${config.cache.keyPrefix}:`;
-  if (config.redis.cacheUrl) return createRedisCacheEngine({ url: config.redis.cacheUrl, keyPrefix: prefix, commandTimeoutMs: config.redis.commandTimeoutMs });
+  if (config.redis.cacheUrl)
+    return createRedisCacheEngine({ url: config.redis.cacheUrl, keyPrefix: prefix, commandTimeoutMs: config.redis.commandTimeoutMs });
   return createMemoryCacheEngine({ maxEntries: config.cache.maxEntries });
 }
 
@@ -82,9 +90,20 @@ export function openQueueBackend(config: SluiceConfig, pglite: PGlite | undefine
   const { queue, redis } = config;
   switch (queue.backend) {
     case "redis":
-      return createQueueBackend({ kind: "redis", url: redis.url ?? "", allowEviction: redis.allowEviction, evictionCheckIntervalMs: redis.evictionCheckMs, ...(logger ? { logger } : {}) });
+      return createQueueBackend({
+        kind: "redis",
+        url: redis.url ?? "",
+        allowEviction: redis.allowEviction,
+        evictionCheckIntervalMs: redis.evictionCheckMs,
+        ...(logger ? { logger } : {}),
+      });
     case "postgres":
-      return createQueueBackend({ kind: "postgres", connectionString: config.storage.databaseUrl ?? "", poolSize: config.storage.poolSize, concurrency: queue.concurrency });
+      return createQueueBackend({
+        kind: "postgres",
+        connectionString: config.storage.databaseUrl ?? "",
+        poolSize: config.storage.poolSize,
+        concurrency: queue.concurrency,
+      });
     case "pglite":
       if (!pglite) throw new Error("QUEUE_BACKEND=pglite needs the embedded store (unset DATABASE_URL)");
       return createQueueBackend({ kind: "pglite", db: pglite });
@@ -95,7 +114,13 @@ async function redisCheck(redis: Redis | undefined, queues: QueueBackend): Promi
   if (queues.kind === "redis") {
     const health = await queues.health();
     const connected = health.reachable ?? health.ok;
-    return { ok: health.ok, connected, ...(health.error ? { error: health.error } : {}), maxmemory_policy: health.eviction?.policy, eviction: health.eviction };
+    return {
+      ok: health.ok,
+      connected,
+      ...(health.error ? { error: health.error } : {}),
+      maxmemory_policy: health.eviction?.policy,
+      eviction: health.eviction,
+    };
   }
   if (!redis) return { ok: true, configured: false, connected: false, message: "REDIS_URL is not set; Sluice uses its database instead" };
   await redis.ping();
@@ -103,7 +128,10 @@ async function redisCheck(redis: Redis | undefined, queues: QueueBackend): Promi
 }
 
 /** The dependency checks behind /ready and /health/<name>. */
-export function registerCoreChecks(health: HealthRegistry, deps: { store: Store; redis: Redis | undefined; queues: QueueBackend; config: SluiceConfig }): void {
+export function registerCoreChecks(
+  health: HealthRegistry,
+  deps: { store: Store; redis: Redis | undefined; queues: QueueBackend; config: SluiceConfig },
+): void {
   health.register({
     name: "db",
     required: true,

@@ -31,7 +31,11 @@ export function createClient(options: ClientOptions) {
     try {
       response = await fetch(`${base}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
     } catch (err) {
-      throw new ApiError(0, "UNREACHABLE", `Cannot reach Sluice at ${base}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`);
+      throw new ApiError(
+        0,
+        "UNREACHABLE",
+        `Cannot reach Sluice at ${base}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`,
+      );
     }
     const text = await response.text();
     const parsed: unknown = text.length > 0 && response.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text;

@@ -41,7 +41,7 @@ const SNAPSHOTS: Array<[file: string, path: string]> = [
 const SECRET_KEY = /(api_?key|apikey|token|secret|password|authorization|credential)/i;
 
 /** Deep copy with secret-named fields masked and passwords cut out of connection strings. */
-export function redact(value: unknown, key = ""): unknown {
+function redact(value: unknown, key = ""): unknown {
   if (typeof value === "string") return SECRET_KEY.test(key) ? "[redacted]" : stripUrlPassword(value);
   if (Array.isArray(value)) return value.map((v) => redact(v));
   if (value !== null && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redact(v, k)]));
@@ -54,7 +54,13 @@ function stripUrlPassword(value: string): string {
 
 /** The configuration this command sees (the same environment as the server's, when run beside it). */
 function configSnapshot(env: Record<string, string | undefined>): Record<string, unknown> {
-  const settings = Object.fromEntries(Object.entries(env).filter(([k]) => /^(SLUICE_|DATABASE_|REDIS_|CACHE_|QUEUE|LOG_|AI_|OPENAI_|ANTHROPIC_|ACTIONS_|ALLOW_|RATE_LIMIT|METRICS_|EMBEDDING|VECTOR_|AUDIT_|FLAGS_|PORT$|HOST$)/.test(k)));
+  const settings = Object.fromEntries(
+    Object.entries(env).filter(([k]) =>
+      /^(SLUICE_|DATABASE_|REDIS_|CACHE_|QUEUE|LOG_|AI_|OPENAI_|ANTHROPIC_|ACTIONS_|ALLOW_|RATE_LIMIT|METRICS_|EMBEDDING|VECTOR_|AUDIT_|FLAGS_|PORT$|HOST$)/.test(
+        k,
+      ),
+    ),
+  );
   return redact({ note: "the environment of the process that made this bundle, secrets redacted", settings }) as Record<string, unknown>;
 }
 
@@ -104,19 +110,32 @@ async function collectServer(client: Client, json: (file: string, value: unknown
   return collected;
 }
 
-function collectLocal(options: BundleOptions, write: (file: string, text: string) => void, json: (file: string, value: unknown) => void): Collected[] {
+function collectLocal(
+  options: BundleOptions,
+  write: (file: string, text: string) => void,
+  json: (file: string, value: unknown) => void,
+): Collected[] {
   json("config.json", configSnapshot(options.env));
   const logFile = options.env.LOG_FILE;
   if (!logFile) {
     write("logs.jsonl", "");
-    return [{ file: "config.json", ok: true }, { file: "logs.jsonl", ok: false, note: "LOG_FILE is not set: no log lines collected" }];
+    return [
+      { file: "config.json", ok: true },
+      { file: "logs.jsonl", ok: false, note: "LOG_FILE is not set: no log lines collected" },
+    ];
   }
   try {
     const lines = readLogLines(logFile, { limit: options.logLines });
     write("logs.jsonl", lines.map((l) => l.raw).join("\n") + (lines.length > 0 ? "\n" : ""));
-    return [{ file: "config.json", ok: true }, { file: "logs.jsonl", ok: true, note: `last ${lines.length} lines of ${logFile}` }];
+    return [
+      { file: "config.json", ok: true },
+      { file: "logs.jsonl", ok: true, note: `last ${lines.length} lines of ${logFile}` },
+    ];
   } catch (err) {
-    return [{ file: "config.json", ok: true }, { file: "logs.jsonl", ok: false, note: (err as Error).message }];
+    return [
+      { file: "config.json", ok: true },
+      { file: "logs.jsonl", ok: false, note: (err as Error).message },
+    ];
   }
 }
 

@@ -40,7 +40,10 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   process.exit(0);
 });
 
-const program = new Command("sluice").description("Sluice: a self-hostable runtime for AI pipelines").version(packageVersion()).showHelpAfterError();
+const program = new Command("sluice")
+  .description("Sluice: a self-hostable runtime for AI pipelines")
+  .version(packageVersion())
+  .showHelpAfterError();
 
 program
   .command("dev")
@@ -54,13 +57,19 @@ program
 program
   .command("start")
   .description("run a server process in one role")
-  .addOption(new Option("--role <role>", "api: HTTP API; worker: queue workers; all: both").choices(["api", "worker", "all"]).default("all"))
+  .addOption(
+    new Option("--role <role>", "api: HTTP API; worker: queue workers; all: both").choices(["api", "worker", "all"]).default("all"),
+  )
   .option("--queues <names>", "serve only these queues, comma-separated (sets WORKER_QUEUES)")
   .option("--concurrency <queue=n,...>", "jobs at once per queue, e.g. churn=4,sentiment=2 (sets WORKER_CONCURRENCY)")
   .action(async (opts: { role: Role; queues?: string; concurrency?: string }) => {
     const { serve, exitOnSignals } = await import("./serve.ts");
     // Flag over environment: the config reads both from one place.
-    const env = { ...process.env, ...(opts.queues ? { WORKER_QUEUES: opts.queues } : {}), ...(opts.concurrency ? { WORKER_CONCURRENCY: opts.concurrency } : {}) };
+    const env = {
+      ...process.env,
+      ...(opts.queues ? { WORKER_QUEUES: opts.queues } : {}),
+      ...(opts.concurrency ? { WORKER_CONCURRENCY: opts.concurrency } : {}),
+    };
     exitOnSignals(await serve(opts.role, env));
   });
 

@@ -18,9 +18,16 @@ export interface ServeOptions {
 }
 
 /** Starts one Sluice process in a role and returns a handle that stops it in order. */
-export async function serve(role: Role, env: Record<string, string | undefined> = process.env, options: ServeOptions = {}): Promise<Running> {
+export async function serve(
+  role: Role,
+  env: Record<string, string | undefined> = process.env,
+  options: ServeOptions = {},
+): Promise<Running> {
   const config = loadConfig(env);
-  const sluice = await createSluice({ config, logger: createLogger({ level: config.log.level, pretty: options.prettyLogs ?? false, file: config.log.file }) });
+  const sluice = await createSluice({
+    config,
+    logger: createLogger({ level: config.log.level, pretty: options.prettyLogs ?? false, file: config.log.file }),
+  });
   let app: FastifyInstance;
   let address: string;
   try {

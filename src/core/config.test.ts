@@ -23,7 +23,11 @@ describe("loadConfig", () => {
   });
 
   it("parses lists and booleans", () => {
-    const config = loadConfig({ ALLOW_ACTIONS_DEFAULT: "gmail.send, outlook.send,task.create", ACTIONS_ENABLED: "true", OPENAI_EMBEDDING_BACKFILL_ENABLED: "false" });
+    const config = loadConfig({
+      ALLOW_ACTIONS_DEFAULT: "gmail.send, outlook.send,task.create",
+      ACTIONS_ENABLED: "true",
+      OPENAI_EMBEDDING_BACKFILL_ENABLED: "false",
+    });
     expect(config.actions.allowDefault).toEqual(["gmail.send", "outlook.send", "task.create"]);
     expect(config.actions.enabled).toBe(true);
     expect(config.embeddings.backfillEnabled).toBe(false);
@@ -54,8 +58,14 @@ describe("loadConfig", () => {
 
 describe("per-route lists", () => {
   it("parse AI_ROUTE_LIMITS and AI_PRICES, empty numbers as 0", () => {
-    const config = loadConfig({ AI_ROUTE_LIMITS: "openai/gpt-4o-mini=500:200000, anthropic/claude-3-5-haiku-latest=50:", AI_PRICES: "openai/gpt-4o-mini=0.15:0.60" });
-    expect(config.ai.limits.routes).toEqual({ "openai/gpt-4o-mini": { rpm: 500, tpm: 200000 }, "anthropic/claude-3-5-haiku-latest": { rpm: 50, tpm: 0 } });
+    const config = loadConfig({
+      AI_ROUTE_LIMITS: "openai/gpt-4o-mini=500:200000, anthropic/claude-3-5-haiku-latest=50:",
+      AI_PRICES: "openai/gpt-4o-mini=0.15:0.60",
+    });
+    expect(config.ai.limits.routes).toEqual({
+      "openai/gpt-4o-mini": { rpm: 500, tpm: 200000 },
+      "anthropic/claude-3-5-haiku-latest": { rpm: 50, tpm: 0 },
+    });
     expect(config.ai.prices["openai/gpt-4o-mini"]).toEqual({ input: 0.15, output: 0.6 });
   });
 

@@ -77,7 +77,9 @@ const json = <T extends z.ZodType>(shape: T, fallback: string) =>
     })
     .pipe(shape);
 
-const queueNameText = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, { error: "expected a queue name (letters, digits, '.', '_', '-')" });
+const queueNameText = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, { error: "expected a queue name (letters, digits, '.', '_', '-')" });
 const thresholdCount = z.number({ error: "expected a whole number" }).int({ error: "expected a whole number" }).min(0).max(1_000_000_000);
 const queueThreshold = z.strictObject({ waiting: thresholdCount.optional(), failed: thresholdCount.optional() });
 
@@ -86,20 +88,41 @@ const perQueueCounts = () =>
   z
     .string()
     .default("")
-    .refine((v) => v.trim() === "" || v.split(",").every((e) => /^\s*[A-Za-z0-9][A-Za-z0-9._-]{0,99}=\d{1,4}\s*$/.test(e) && Number(e.split("=")[1]) >= 1), {
-      error: "expected queue=N entries separated by commas (N from 1 to 9999)",
-    })
-    .transform((v) => Object.fromEntries(v.split(",").filter((e) => e.trim() !== "").map((e) => [e.split("=")[0]?.trim() ?? "", Number(e.split("=")[1])])) as Record<string, number>);
+    .refine(
+      (v) =>
+        v.trim() === "" ||
+        v.split(",").every((e) => /^\s*[A-Za-z0-9][A-Za-z0-9._-]{0,99}=\d{1,4}\s*$/.test(e) && Number(e.split("=")[1]) >= 1),
+      {
+        error: "expected queue=N entries separated by commas (N from 1 to 9999)",
+      },
+    )
+    .transform(
+      (v) =>
+        Object.fromEntries(
+          v
+            .split(",")
+            .filter((e) => e.trim() !== "")
+            .map((e) => [e.split("=")[0]?.trim() ?? "", Number(e.split("=")[1])]),
+        ) as Record<string, number>,
+    );
 
 /** "openai/gpt-4o=500:200000,anthropic/claude-3-5-haiku-latest=50:" -> limits per provider/model route. */
 const routeLimits = () =>
-  routePairs(/^\s*[^/=\s]+\/[^=]+=\d*:\d*\s*$/, "expected provider/model=RPM:TPM entries separated by commas (either number may be empty)", ["rpm", "tpm"]);
+  routePairs(
+    /^\s*[^/=\s]+\/[^=]+=\d*:\d*\s*$/,
+    "expected provider/model=RPM:TPM entries separated by commas (either number may be empty)",
+    ["rpm", "tpm"],
+  );
 
 /** "openai/gpt-4o-mini=0.15:0.60,local/*=0:0" -> USD per 1M input:output tokens per provider/model (or provider/*). */
 const prices = () =>
-  routePairs(/^\s*[^/=\s]+\/[^=]+=\d+(\.\d+)?:\d+(\.\d+)?\s*$/, "expected provider/model=INPUT:OUTPUT entries (USD per million tokens) separated by commas", ["input", "output"]);
+  routePairs(
+    /^\s*[^/=\s]+\/[^=]+=\d+(\.\d+)?:\d+(\.\d+)?\s*$/,
+    "expected provider/model=INPUT:OUTPUT entries (USD per million tokens) separated by commas",
+    ["input", "output"],
+  );
 
-export const envSchema = z.object({
+const envSchema = z.object({
   PORT: int(3000, 0, 65535),
   HOST: z.string().min(1).default("127.0.0.1"),
   METRICS_TOKEN: z.string().min(16, { error: "METRICS_TOKEN must be at least 16 characters" }).optional(),
@@ -126,9 +149,16 @@ export const envSchema = z.object({
   QUEUE_THRESHOLDS: json(z.record(z.union([z.literal("*"), queueNameText]), queueThreshold), "{}"),
   WORKER_QUEUES: csv(""),
   WORKER_CONCURRENCY: perQueueCounts(),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { error: "expected fatal, error, warn, info, debug, trace or silent" }).default("info"),
+  LOG_LEVEL: z
+    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
+      error: "expected fatal, error, warn, info, debug, trace or silent",
+    })
+    .default("info"),
   LOG_FILE: z.string().min(1).optional(),
-  LOG_FILE_MAX_SIZE: z.string().regex(/^[1-9]\d*[BKMG]$/, { error: "expected a size like 10M (B, K, M or G)" }).default("10M"),
+  LOG_FILE_MAX_SIZE: z
+    .string()
+    .regex(/^[1-9]\d*[BKMG]$/, { error: "expected a size like 10M (B, K, M or G)" })
+    .default("10M"),
   LOG_FILE_COUNT: int(5, 1, 1000),
   BODY_LIMIT_BYTES: int(1_048_576, 1_024, 104_857_600),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
@@ -146,7 +176,9 @@ export const envSchema = z.object({
   AI_EMBEDDING_DIMENSIONS: int(384, 8, 4096),
   AI_REQUEST_TIMEOUT_MS: int(60_000, 100, 600_000),
   AI_EMBEDDING_PROVIDER: z.enum(["local", "openai"], { error: "expected local or openai" }).optional(),
-  AI_FALLBACK_PROVIDER: z.enum(["none", "local", "openai", "anthropic"], { error: "expected none, local, openai or anthropic" }).default("none"),
+  AI_FALLBACK_PROVIDER: z
+    .enum(["none", "local", "openai", "anthropic"], { error: "expected none, local, openai or anthropic" })
+    .default("none"),
   AI_FALLBACK_MODEL: z.string().min(1).optional(),
   AI_RPM_LIMIT: int(0, 0, 100_000_000),
   AI_TPM_LIMIT: int(0, 0, 10_000_000_000),
@@ -224,7 +256,7 @@ export interface QueueThresholds {
 }
 
 /** The thresholds of a queue that QUEUE_THRESHOLDS does not name, unless its `"*"` entry says otherwise. */
-export const DEFAULT_QUEUE_THRESHOLDS: QueueThresholds = { waiting: 100, failed: 100 };
+const DEFAULT_QUEUE_THRESHOLDS: QueueThresholds = { waiting: 100, failed: 100 };
 
 function resolveThresholds(env: Env): SluiceConfig["queue"]["thresholds"] {
   const { "*": star, ...named } = env.QUEUE_THRESHOLDS;
@@ -239,13 +271,23 @@ function resolveThresholds(env: Env): SluiceConfig["queue"]["thresholds"] {
 export interface SluiceConfig {
   readonly server: { readonly port: number; readonly host: string; readonly bodyLimitBytes: number; readonly shutdownTimeoutMs: number };
   /** Who may read /metrics, /docs and the detailed health views (docs/security.md). */
-  readonly ops: { readonly metricsToken: string | undefined; readonly endpoints: "loopback" | "open"; readonly docs: "loopback" | "true" | "false" };
+  readonly ops: {
+    readonly metricsToken: string | undefined;
+    readonly endpoints: "loopback" | "open";
+    readonly docs: "loopback" | "true" | "false";
+  };
   readonly storage: { readonly dataDir: string; readonly databaseUrl: string | undefined; readonly poolSize: number };
   /** Embedded mode: the PGlite served on a loopback PostgreSQL socket (port 0 = not served) for `psql` / `sluice sql`. */
   readonly sql: { readonly port: number; readonly password: string | undefined };
   /** Audit rows older than `retentionDays` move to `action_audit_archive` every `archiveIntervalMs` (0 days = never). */
   readonly audit: { readonly retentionDays: number; readonly archiveIntervalMs: number };
-  readonly redis: { readonly url: string | undefined; readonly cacheUrl: string | undefined; readonly allowEviction: boolean; readonly evictionCheckMs: number; readonly commandTimeoutMs: number };
+  readonly redis: {
+    readonly url: string | undefined;
+    readonly cacheUrl: string | undefined;
+    readonly allowEviction: boolean;
+    readonly evictionCheckMs: number;
+    readonly commandTimeoutMs: number;
+  };
   readonly queue: {
     readonly backend: QueueBackendKind;
     readonly concurrency: number;
@@ -263,8 +305,16 @@ export interface SluiceConfig {
     readonly workerConcurrency: Readonly<Record<string, number>>;
   };
   /** `file`: JSON lines also go to LOG_FILE, rotated at `fileMaxSize` with `fileCount` rotated files kept. */
-  readonly log: { readonly level: Env["LOG_LEVEL"]; readonly file: { readonly path: string; readonly maxSize: string; readonly count: number } | undefined };
-  readonly intake: { readonly rateLimitPerMinute: number; readonly idempotencyTtlSeconds: number; readonly authFailuresPerMinute: number; readonly perMinute: { readonly reads: number; readonly search: number; readonly ingest: number } };
+  readonly log: {
+    readonly level: Env["LOG_LEVEL"];
+    readonly file: { readonly path: string; readonly maxSize: string; readonly count: number } | undefined;
+  };
+  readonly intake: {
+    readonly rateLimitPerMinute: number;
+    readonly idempotencyTtlSeconds: number;
+    readonly authFailuresPerMinute: number;
+    readonly perMinute: { readonly reads: number; readonly search: number; readonly ingest: number };
+  };
   readonly ai: {
     readonly provider: Env["AI_PROVIDER"];
     readonly model: string;
@@ -281,7 +331,13 @@ export interface SluiceConfig {
     /** Where completions go when the default route is unavailable; provider undefined = no fallback route. */
     readonly fallback: { readonly provider: Exclude<Env["AI_FALLBACK_PROVIDER"], "none"> | undefined; readonly model: string | undefined };
     /** Per-route limits (0 = unlimited); `routes` keyed `provider/model` override rpm/tpm. */
-    readonly limits: { readonly rpm: number; readonly tpm: number; readonly routes: Readonly<Record<string, { readonly rpm: number; readonly tpm: number }>>; readonly maxWaitMs: number; readonly windowSeconds: number };
+    readonly limits: {
+      readonly rpm: number;
+      readonly tpm: number;
+      readonly routes: Readonly<Record<string, { readonly rpm: number; readonly tpm: number }>>;
+      readonly maxWaitMs: number;
+      readonly windowSeconds: number;
+    };
     /** `AI_PRICES`: USD per million input/output tokens keyed `provider/model` or `provider/*`, over the built-in table. */
     readonly prices: Readonly<Record<string, { readonly input: number; readonly output: number }>>;
     readonly retry: { readonly maxAttempts: number; readonly baseDelayMs: number; readonly maxRetryAfterMs: number };
@@ -314,15 +370,32 @@ export interface SluiceConfig {
     readonly backfillEnabled: boolean;
     readonly vectorSearchEnabled: boolean;
     /** Backfill worker: items per provider call, workspace jobs per process, sweep period, retry backoff base, stale-claim age. */
-    readonly backfill: { readonly chunkSize: number; readonly concurrency: number; readonly sweepMs: number; readonly retryDelayMs: number; readonly claimTimeoutMs: number };
+    readonly backfill: {
+      readonly chunkSize: number;
+      readonly concurrency: number;
+      readonly sweepMs: number;
+      readonly retryDelayMs: number;
+      readonly claimTimeoutMs: number;
+    };
     /** Provider batch API (`openai`: OpenAI Batch) instead of synchronous calls, and items per batch. */
     readonly batch: { readonly mode: "off" | "openai"; readonly size: number };
     readonly ingestBodyLimitBytes: number;
   };
   /** Kill switches: env defaults of the runtime flags, and how fresh each process keeps them. */
-  readonly flags: { readonly disabledTasks: readonly string[]; readonly disabledProviders: readonly string[]; readonly cacheMs: number; readonly recheckMs: number };
+  readonly flags: {
+    readonly disabledTasks: readonly string[];
+    readonly disabledProviders: readonly string[];
+    readonly cacheMs: number;
+    readonly recheckMs: number;
+  };
   /** Result cache: Redis on `redis.cacheUrl` when set, else an in-process LRU. */
-  readonly cache: { readonly enabled: boolean; readonly ttlSeconds: number; readonly maxEntries: number; readonly keyPrefix: string; /** CACHE_WARM_DEFAULT: JSON file of the items a bodiless warm-up runs. */ readonly warmDefault: string | undefined };
+  readonly cache: {
+    readonly enabled: boolean;
+    readonly ttlSeconds: number;
+    readonly maxEntries: number;
+    readonly keyPrefix: string;
+    /** CACHE_WARM_DEFAULT: JSON file of the items a bodiless warm-up runs. */ readonly warmDefault: string | undefined;
+  };
   /** Daily token budget per workspace when the workspace sets none; 0 = unlimited. */
   readonly budgets: { readonly workspaceDailyTokens: number };
   /** Completion webhooks: the default signing secret, SSRF guard, and the delivery queue's retries. */
@@ -350,16 +423,25 @@ function resolveQueueBackend(env: Env): QueueBackendKind {
 
 function crossFieldProblems(env: Env): string[] {
   const problems: string[] = [];
-  if (env.SLUICE_SQL_PORT > 0 && !env.SLUICE_SQL_PASSWORD) problems.push("SLUICE_SQL_PORT: serving the embedded database needs SLUICE_SQL_PASSWORD (8+ characters)");
-  if (env.SLUICE_SQL_PORT > 0 && env.DATABASE_URL) problems.push("SLUICE_SQL_PORT: serves the embedded database only; with DATABASE_URL connect to that server directly (sluice sql does)");
+  if (env.SLUICE_SQL_PORT > 0 && !env.SLUICE_SQL_PASSWORD)
+    problems.push("SLUICE_SQL_PORT: serving the embedded database needs SLUICE_SQL_PASSWORD (8+ characters)");
+  if (env.SLUICE_SQL_PORT > 0 && env.DATABASE_URL)
+    problems.push(
+      "SLUICE_SQL_PORT: serves the embedded database only; with DATABASE_URL connect to that server directly (sluice sql does)",
+    );
   if (env.QUEUE_BACKEND === "redis" && !env.REDIS_URL) problems.push("QUEUE_BACKEND: redis needs REDIS_URL to be set");
   if (env.QUEUE_BACKEND === "postgres" && !env.DATABASE_URL) problems.push("QUEUE_BACKEND: postgres needs DATABASE_URL to be set");
-  if (env.AI_PROVIDER === "openai" && !env.OPENAI_API_KEY && !env.OPENAI_BASE_URL) problems.push("AI_PROVIDER: openai needs OPENAI_API_KEY (or OPENAI_BASE_URL for a keyless compatible server)");
+  if (env.AI_PROVIDER === "openai" && !env.OPENAI_API_KEY && !env.OPENAI_BASE_URL)
+    problems.push("AI_PROVIDER: openai needs OPENAI_API_KEY (or OPENAI_BASE_URL for a keyless compatible server)");
   if (env.AI_PROVIDER === "anthropic" && !env.ANTHROPIC_API_KEY) problems.push("AI_PROVIDER: anthropic needs ANTHROPIC_API_KEY");
-  if (env.AI_EMBEDDING_PROVIDER === "openai" && !env.OPENAI_API_KEY && !env.OPENAI_BASE_URL) problems.push("AI_EMBEDDING_PROVIDER: openai needs OPENAI_API_KEY or OPENAI_BASE_URL");
-  if (env.AI_FALLBACK_PROVIDER === "openai" && !env.OPENAI_API_KEY && !env.OPENAI_BASE_URL) problems.push("AI_FALLBACK_PROVIDER: openai needs OPENAI_API_KEY or OPENAI_BASE_URL");
-  if (env.AI_FALLBACK_PROVIDER === "anthropic" && !env.ANTHROPIC_API_KEY) problems.push("AI_FALLBACK_PROVIDER: anthropic needs ANTHROPIC_API_KEY");
-  if (env.EMBEDDING_BATCH_MODE === "openai" && !env.OPENAI_API_KEY && !env.OPENAI_BASE_URL) problems.push("EMBEDDING_BATCH_MODE: openai needs OPENAI_API_KEY or OPENAI_BASE_URL");
+  if (env.AI_EMBEDDING_PROVIDER === "openai" && !env.OPENAI_API_KEY && !env.OPENAI_BASE_URL)
+    problems.push("AI_EMBEDDING_PROVIDER: openai needs OPENAI_API_KEY or OPENAI_BASE_URL");
+  if (env.AI_FALLBACK_PROVIDER === "openai" && !env.OPENAI_API_KEY && !env.OPENAI_BASE_URL)
+    problems.push("AI_FALLBACK_PROVIDER: openai needs OPENAI_API_KEY or OPENAI_BASE_URL");
+  if (env.AI_FALLBACK_PROVIDER === "anthropic" && !env.ANTHROPIC_API_KEY)
+    problems.push("AI_FALLBACK_PROVIDER: anthropic needs ANTHROPIC_API_KEY");
+  if (env.EMBEDDING_BATCH_MODE === "openai" && !env.OPENAI_API_KEY && !env.OPENAI_BASE_URL)
+    problems.push("EMBEDDING_BATCH_MODE: openai needs OPENAI_API_KEY or OPENAI_BASE_URL");
   return problems;
 }
 
@@ -376,8 +458,18 @@ export function loadConfig(source: Record<string, string | undefined> = process.
 
 /** The models named anywhere in the AI settings: a job may ask for these and no others. */
 function allowedModels(env: Env): string[] {
-  const named = [...Object.keys(env.AI_ROUTE_LIMITS), ...Object.keys(env.AI_PRICES)].map((route) => route.slice(route.indexOf("/") + 1)).filter((m) => m !== "*");
-  return [...new Set([env.AI_MODEL, env.AI_EMBEDDING_MODEL, ...(env.AI_FALLBACK_MODEL ? [env.AI_FALLBACK_MODEL] : []), ...named, ...env.AI_MODELS])];
+  const named = [...Object.keys(env.AI_ROUTE_LIMITS), ...Object.keys(env.AI_PRICES)]
+    .map((route) => route.slice(route.indexOf("/") + 1))
+    .filter((m) => m !== "*");
+  return [
+    ...new Set([
+      env.AI_MODEL,
+      env.AI_EMBEDDING_MODEL,
+      ...(env.AI_FALLBACK_MODEL ? [env.AI_FALLBACK_MODEL] : []),
+      ...named,
+      ...env.AI_MODELS,
+    ]),
+  ];
 }
 
 function toConfig(env: Env): SluiceConfig {
@@ -387,7 +479,13 @@ function toConfig(env: Env): SluiceConfig {
     storage: { dataDir: env.SLUICE_DATA_DIR, databaseUrl: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE },
     sql: { port: env.SLUICE_SQL_PORT, password: env.SLUICE_SQL_PASSWORD },
     audit: { retentionDays: env.AUDIT_RETENTION_DAYS, archiveIntervalMs: env.AUDIT_ARCHIVE_INTERVAL_MS },
-    redis: { url: env.REDIS_URL, cacheUrl: env.CACHE_REDIS_URL ?? env.REDIS_URL, allowEviction: env.REDIS_ALLOW_EVICTION, evictionCheckMs: env.REDIS_EVICTION_CHECK_MS, commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS },
+    redis: {
+      url: env.REDIS_URL,
+      cacheUrl: env.CACHE_REDIS_URL ?? env.REDIS_URL,
+      allowEviction: env.REDIS_ALLOW_EVICTION,
+      evictionCheckMs: env.REDIS_EVICTION_CHECK_MS,
+      commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
+    },
     queue: {
       backend: resolveQueueBackend(env),
       concurrency: env.QUEUE_CONCURRENCY,
@@ -399,9 +497,19 @@ function toConfig(env: Env): SluiceConfig {
       workerQueues: env.WORKER_QUEUES,
       workerConcurrency: env.WORKER_CONCURRENCY,
     },
-    log: { level: env.LOG_LEVEL, file: env.LOG_FILE ? { path: env.LOG_FILE, maxSize: env.LOG_FILE_MAX_SIZE, count: env.LOG_FILE_COUNT } : undefined },
-    intake: { rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE, idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS, authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,
-      perMinute: { reads: env.RATE_LIMIT_READS_PER_MINUTE, search: env.RATE_LIMIT_SEARCH_PER_MINUTE, ingest: env.RATE_LIMIT_INGEST_PER_MINUTE },
+    log: {
+      level: env.LOG_LEVEL,
+      file: env.LOG_FILE ? { path: env.LOG_FILE, maxSize: env.LOG_FILE_MAX_SIZE, count: env.LOG_FILE_COUNT } : undefined,
+    },
+    intake: {
+      rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+      idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS,
+      authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,
+      perMinute: {
+        reads: env.RATE_LIMIT_READS_PER_MINUTE,
+        search: env.RATE_LIMIT_SEARCH_PER_MINUTE,
+        ingest: env.RATE_LIMIT_INGEST_PER_MINUTE,
+      },
     },
     ai: {
       provider: env.AI_PROVIDER,
@@ -413,9 +521,17 @@ function toConfig(env: Env): SluiceConfig {
       requestTimeoutMs: env.AI_REQUEST_TIMEOUT_MS,
       openai: { apiKey: env.OPENAI_API_KEY, baseUrl: env.OPENAI_BASE_URL },
       anthropic: { apiKey: env.ANTHROPIC_API_KEY, baseUrl: env.ANTHROPIC_BASE_URL },
-      embeddingProvider: env.AI_EMBEDDING_PROVIDER ?? (env.AI_PROVIDER !== "anthropic" ? env.AI_PROVIDER : env.OPENAI_API_KEY || env.OPENAI_BASE_URL ? "openai" : "local"),
+      embeddingProvider:
+        env.AI_EMBEDDING_PROVIDER ??
+        (env.AI_PROVIDER !== "anthropic" ? env.AI_PROVIDER : env.OPENAI_API_KEY || env.OPENAI_BASE_URL ? "openai" : "local"),
       fallback: { provider: env.AI_FALLBACK_PROVIDER === "none" ? undefined : env.AI_FALLBACK_PROVIDER, model: env.AI_FALLBACK_MODEL },
-      limits: { rpm: env.AI_RPM_LIMIT, tpm: env.AI_TPM_LIMIT, routes: env.AI_ROUTE_LIMITS, maxWaitMs: env.AI_LIMIT_MAX_WAIT_MS, windowSeconds: env.AI_LIMIT_WINDOW_SECONDS },
+      limits: {
+        rpm: env.AI_RPM_LIMIT,
+        tpm: env.AI_TPM_LIMIT,
+        routes: env.AI_ROUTE_LIMITS,
+        maxWaitMs: env.AI_LIMIT_MAX_WAIT_MS,
+        windowSeconds: env.AI_LIMIT_WINDOW_SECONDS,
+      },
       prices: env.AI_PRICES,
       retry: { maxAttempts: env.AI_MAX_ATTEMPTS, baseDelayMs: env.AI_RETRY_BASE_DELAY_MS, maxRetryAfterMs: env.AI_MAX_RETRY_AFTER_MS },
       breaker: { threshold: env.AI_BREAKER_THRESHOLD, halfOpenAfterMs: env.AI_BREAKER_HALF_OPEN_AFTER_MS },
@@ -449,8 +565,19 @@ function toConfig(env: Env): SluiceConfig {
       batch: { mode: env.EMBEDDING_BATCH_MODE, size: env.EMBEDDING_BATCH_SIZE },
       ingestBodyLimitBytes: env.EMBEDDING_INGEST_BODY_LIMIT_BYTES,
     },
-    flags: { disabledTasks: env.DISABLED_TASKS, disabledProviders: env.DISABLED_PROVIDERS, cacheMs: env.FLAGS_CACHE_MS, recheckMs: env.KILL_SWITCH_RECHECK_MS },
-    cache: { enabled: env.CACHE_ENABLED, ttlSeconds: env.CACHE_TTL_SECONDS, maxEntries: env.CACHE_MAX_ENTRIES, keyPrefix: env.CACHE_KEY_PREFIX, warmDefault: env.CACHE_WARM_DEFAULT },
+    flags: {
+      disabledTasks: env.DISABLED_TASKS,
+      disabledProviders: env.DISABLED_PROVIDERS,
+      cacheMs: env.FLAGS_CACHE_MS,
+      recheckMs: env.KILL_SWITCH_RECHECK_MS,
+    },
+    cache: {
+      enabled: env.CACHE_ENABLED,
+      ttlSeconds: env.CACHE_TTL_SECONDS,
+      maxEntries: env.CACHE_MAX_ENTRIES,
+      keyPrefix: env.CACHE_KEY_PREFIX,
+      warmDefault: env.CACHE_WARM_DEFAULT,
+    },
     budgets: { workspaceDailyTokens: env.WORKSPACE_DAILY_TOKEN_BUDGET },
     webhooks: {
       signingSecret: env.WEBHOOK_SIGNING_SECRET,

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { SluiceError } from "../core/errors.ts";
 import type { Queryable, Store } from "../ports/store.ts";
 
-export interface Migration {
+interface Migration {
   version: number;
   name: string;
   sql: string;
@@ -28,19 +28,25 @@ export interface MigrateResult {
 }
 
 // From src/pipeline (tsx, tests) the folder is two levels up; from the build in dist/src/pipeline, three.
-const DEFAULT_DIRECTORY = [new URL("../../migrations/", import.meta.url), new URL("../../../migrations/", import.meta.url)]
-  .map((url) => fileURLToPath(url))
-  .find((dir) => existsSync(dir)) ?? fileURLToPath(new URL("../../migrations/", import.meta.url));
+const DEFAULT_DIRECTORY =
+  [new URL("../../migrations/", import.meta.url), new URL("../../../migrations/", import.meta.url)]
+    .map((url) => fileURLToPath(url))
+    .find((dir) => existsSync(dir)) ?? fileURLToPath(new URL("../../migrations/", import.meta.url));
 // Any fixed number: every Sluice process takes the same lock, so two starters never interleave.
 const MIGRATION_LOCK_KEY = 7_102_335_411;
 
-export function loadMigrations(directory = DEFAULT_DIRECTORY): Migration[] {
+function loadMigrations(directory = DEFAULT_DIRECTORY): Migration[] {
   return readdirSync(directory)
     .filter((file) => /^\d{4}_[\w-]+\.sql$/.test(file))
     .sort()
     .map((file) => {
       const sql = readFileSync(`${directory}/${file}`, "utf8");
-      return { version: Number(file.slice(0, 4)), name: file.replace(/\.sql$/, ""), sql, requiresVector: /^--\s*requires:\s*vector\s*$/m.test(sql) };
+      return {
+        version: Number(file.slice(0, 4)),
+        name: file.replace(/\.sql$/, ""),
+        sql,
+        requiresVector: /^--\s*requires:\s*vector\s*$/m.test(sql),
+      };
     });
 }
 

@@ -16,7 +16,8 @@ export interface EmbeddingBatchApi {
 }
 
 /** OpenAI's batch statuses. */
-export type RemoteBatchStatus = "validating" | "failed" | "in_progress" | "finalizing" | "completed" | "expired" | "cancelling" | "cancelled";
+export type RemoteBatchStatus =
+  "validating" | "failed" | "in_progress" | "finalizing" | "completed" | "expired" | "cancelling" | "cancelled";
 
 export interface RemoteBatch {
   id: string;

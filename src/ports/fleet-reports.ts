@@ -5,7 +5,7 @@
  * the SQL store (src/adapters/fleet/sql.ts). A report nobody refreshes disappears after its TTL,
  * so a crashed process drops out by itself.
  */
-export interface FleetReport {
+interface FleetReport {
   /** The publishing process, e.g. `host:pid:1a2b`. */
   reporter: string;
   /** What it published (callers serialise). */

@@ -8,7 +8,7 @@
  * Values are strings; callers serialise. TTLs are whole seconds; an expired key is invisible to
  * every method at once, whenever its storage is actually reclaimed.
  */
-export type KvKind = "redis" | "postgres";
+type KvKind = "redis" | "postgres";
 
 export interface KvSetOptions {
   /** Seconds until the key expires; absent (or undefined) keeps it until deleted. */

@@ -1,8 +1,8 @@
 import type { RateLimiterAbstract, RateLimiterMemory } from "rate-limiter-flexible";
 
-export type LimitCountersKind = "redis" | "postgres" | "memory";
+type LimitCountersKind = "redis" | "postgres" | "memory";
 
-export interface CounterSpec {
+interface CounterSpec {
   /** Points per window. */
   points: number;
   durationSeconds: number;

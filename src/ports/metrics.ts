@@ -3,7 +3,7 @@
  * adapter (src/adapters/metrics/prometheus.ts) registers each instrument once by name;
  * asking again for the same name returns the same instrument.
  */
-export type Labels = Record<string, string | number>;
+type Labels = Record<string, string | number>;
 
 export interface Counter {
   inc(labels?: Labels, value?: number): void;
@@ -19,7 +19,7 @@ export interface Histogram {
   observe(labels: Labels, seconds: number): void;
 }
 
-export interface InstrumentOptions {
+interface InstrumentOptions {
   name: string;
   help: string;
   labelNames?: readonly string[];
@@ -27,9 +27,11 @@ export interface InstrumentOptions {
 
 export interface Metrics {
   counter(options: InstrumentOptions): Counter;
-  gauge(options: InstrumentOptions & {
-    /** Called at scrape time to refresh the gauge (e.g. queue depths read from the engine). */
-    collect?: (gauge: Gauge) => Promise<void> | void;
-  }): Gauge;
+  gauge(
+    options: InstrumentOptions & {
+      /** Called at scrape time to refresh the gauge (e.g. queue depths read from the engine). */
+      collect?: (gauge: Gauge) => Promise<void> | void;
+    },
+  ): Gauge;
   histogram(options: InstrumentOptions & { buckets?: readonly number[] }): Histogram;
 }

@@ -19,7 +19,7 @@
 
 import { countTokens } from "../core/tokens.ts";
 
-export type ChatRole = "system" | "user" | "assistant";
+type ChatRole = "system" | "user" | "assistant";
 
 export interface ChatMessage {
   readonly role: ChatRole;
@@ -95,7 +95,7 @@ export interface ProviderHealth {
   readonly detail?: string;
 }
 
-export interface ProviderCapabilities {
+interface ProviderCapabilities {
   readonly complete: boolean;
   readonly embed: boolean;
   readonly stream: boolean;

@@ -1,4 +1,14 @@
-import type { IQueueBackend, JobProgress, Processor, Queue, QueueEvents, QueueEventsOptions, QueueOptions, Worker, WorkerOptions } from "bullmq";
+import type {
+  IQueueBackend,
+  JobProgress,
+  Processor,
+  Queue,
+  QueueEvents,
+  QueueEventsOptions,
+  QueueOptions,
+  Worker,
+  WorkerOptions,
+} from "bullmq";
 import type { QueueBackendKind } from "../core/config.ts";
 
 /**
@@ -10,14 +20,14 @@ import type { QueueBackendKind } from "../core/config.ts";
 export type AnyQueue = Queue<any, any, string, any, any, string, IQueueBackend, unknown>;
 export type AnyWorker = Worker<any, any, string, IQueueBackend, JobProgress, unknown>;
 export type AnyQueueEvents = QueueEvents<any, IQueueBackend, unknown>;
-export type AnyProcessor = Processor<any, any, string>;
+type AnyProcessor = Processor<any, any, string>;
 /* eslint-enable @typescript-eslint/no-explicit-any */
 export type QueueClass = new (name: string, opts: QueueOptions<unknown>) => AnyQueue;
 export type WorkerClass = new (name: string, processor: AnyProcessor, opts: WorkerOptions<unknown>) => AnyWorker;
 export type QueueEventsClass = new (name: string, opts: QueueEventsOptions<unknown>) => AnyQueueEvents;
 
 /** What to spread into a Queue/Worker/QueueEvents options object. */
-export interface BackendClassOptions {
+interface BackendClassOptions {
   connection: unknown;
   /** Redis key prefix; absent on the Postgres backends (the `bullmq` schema is the namespace). */
   prefix?: string;

@@ -23,7 +23,7 @@ export interface StoreTransaction extends Queryable {
   exec(sql: string): Promise<void>;
 }
 
-export type StoreKind = "pglite" | "postgres";
+type StoreKind = "pglite" | "postgres";
 
 export interface Store extends Queryable {
   readonly kind: StoreKind;

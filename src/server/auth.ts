@@ -15,8 +15,18 @@ export type Authenticate = (secret: string, client?: string) => Promise<Principa
 export function logAuthFailure(request: FastifyRequest, err: unknown): void {
   if (!(err instanceof SluiceError) || !["UNAUTHENTICATED", "RATE_LIMITED", "FORBIDDEN_SCOPE"].includes(err.code)) return;
   // `status` and `code` make the runbooks' `grep -i "unauthorized\|forbidden\|401\|403"` find these lines.
-  const fields = { component: "auth", client: request.ip, method: request.method, route: request.routeOptions.url, status: err.status, code: err.code };
-  request.log.warn(fields, err.code === "FORBIDDEN_SCOPE" ? "authorization refused: forbidden scope" : "authentication failed (unauthorized)");
+  const fields = {
+    component: "auth",
+    client: request.ip,
+    method: request.method,
+    route: request.routeOptions.url,
+    status: err.status,
+    code: err.code,
+  };
+  request.log.warn(
+    fields,
+    err.code === "FORBIDDEN_SCOPE" ? "authorization refused: forbidden scope" : "authentication failed (unauthorized)",
+  );
 }
 
 /** The key from `Authorization: Bearer <key>` or `X-API-Key: <key>` (what curl users reach for). */
@@ -60,7 +70,10 @@ export function requireScopes(authenticate: Authenticate, scope: Scope): onReque
  * An onRequest hook, after `requireScopes`, that spends one request of `kind` from the caller's
  * workspace budget: 429 RATE_LIMITED with Retry-After once it is used up.
  */
-export function spendBudget(consume: (workspace: string, kind: RequestKind) => Promise<unknown>, kind: RequestKind): onRequestAsyncHookHandler {
+export function spendBudget(
+  consume: (workspace: string, kind: RequestKind) => Promise<unknown>,
+  kind: RequestKind,
+): onRequestAsyncHookHandler {
   return async (request: FastifyRequest) => {
     await consume(principalOf(request).workspaceId, kind);
   };
@@ -73,7 +86,7 @@ export function principalOf(request: FastifyRequest): Principal {
 }
 
 /** The same 404 for "not yours" and "does not exist": a key never learns which workspaces exist. */
-export function workspaceNotFound(workspaceId: string): SluiceError {
+function workspaceNotFound(workspaceId: string): SluiceError {
   return new SluiceError("NOT_FOUND", `Workspace '${workspaceId}' does not exist`, { details: { workspace: workspaceId } });
 }
 

@@ -7,7 +7,7 @@ import type { Principal } from "../pipeline/intake/scopes.ts";
 import type { Sluice } from "../sluice.ts";
 import { logAuthFailure, presentedKey } from "./auth.ts";
 
-export const BULL_BOARD_PATH = "/admin/queues";
+const BULL_BOARD_PATH = "/admin/queues";
 
 /** Browsers can't send a Bearer header to a dashboard: HTTP Basic with the operator key as password works too. */
 function basicPassword(request: FastifyRequest): string | undefined {
@@ -30,7 +30,11 @@ declare module "fastify" {
  * request under /admin/queues/api: each is written to action_audit before Bull Board acts, with
  * the key behind the Basic-auth password as the actor, so the dashboard is no way around the audit.
  */
-async function auditBoardAction(sluice: Pick<Sluice, "audit" | "intake" | "queues">, request: FastifyRequest, principal: Principal): Promise<void> {
+async function auditBoardAction(
+  sluice: Pick<Sluice, "audit" | "intake" | "queues">,
+  request: FastifyRequest,
+  principal: Principal,
+): Promise<void> {
   const path = (request.url.split("?")[0] ?? "").slice(BULL_BOARD_PATH.length);
   const header = request.headers["x-sluice-reason"];
   const queue = /^\/api\/queues\/([^/]+)/.exec(path)?.[1];
@@ -58,7 +62,8 @@ export async function mountBullBoard(app: FastifyInstance, sluice: Pick<Sluice, 
     scope.addHook("onRequest", async (request, reply) => {
       try {
         const secret = basicPassword(request) ?? presentedKey(request);
-        if (!secret) throw new SluiceError("UNAUTHENTICATED", "Bull Board needs an operator key (Basic auth password, or Authorization: Bearer)");
+        if (!secret)
+          throw new SluiceError("UNAUTHENTICATED", "Bull Board needs an operator key (Basic auth password, or Authorization: Bearer)");
         const principal = await sluice.intake.authenticate(secret, request.ip);
         sluice.intake.requireScope(principal, "operator");
         if (request.method !== "GET" && request.method !== "HEAD") await auditBoardAction(sluice, request, principal);
@@ -71,7 +76,11 @@ export async function mountBullBoard(app: FastifyInstance, sluice: Pick<Sluice, 
       }
     });
     scope.addHook("onResponse", async (request, reply) => {
-      if (request.boardAuditId !== undefined) await sluice.audit.complete(request.boardAuditId, { outcome: reply.statusCode < 400 ? "succeeded" : "failed", status: reply.statusCode });
+      if (request.boardAuditId !== undefined)
+        await sluice.audit.complete(request.boardAuditId, {
+          outcome: reply.statusCode < 400 ? "succeeded" : "failed",
+          status: reply.statusCode,
+        });
     });
     await scope.register(serverAdapter.registerPlugin(), { prefix: BULL_BOARD_PATH });
   });

@@ -17,7 +17,7 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_CONTENT_TYPE: "UNSUPPORTED_MEDIA_TYPE",
 };
 
-export function toSluiceError(err: FastifyError | Error): SluiceError {
+function toSluiceError(err: FastifyError | Error): SluiceError {
   if (err instanceof SluiceError) return err;
   if (hasZodFastifySchemaValidationErrors(err)) {
     const details = err.validation.map((v) => ({ path: v.instancePath || "/", message: v.message }));
@@ -26,13 +26,17 @@ export function toSluiceError(err: FastifyError | Error): SluiceError {
   const code = (err as FastifyError).code;
   const mapped = code ? FASTIFY_CODES[code] : undefined;
   // A JSON.parse failure inside Fastify's parser arrives as a SyntaxError with status 400.
-  if (!mapped && err instanceof SyntaxError && (err as FastifyError).statusCode === 400) return new SluiceError("BODY_MALFORMED", err.message, { cause: err });
+  if (!mapped && err instanceof SyntaxError && (err as FastifyError).statusCode === 400)
+    return new SluiceError("BODY_MALFORMED", err.message, { cause: err });
   if (mapped) return new SluiceError(mapped, err.message, { cause: err });
   return new SluiceError("INTERNAL", "Internal error", { cause: err });
 }
 
 /** A caller's view of an error: the catalogue's message where the text may carry internals (see `carriesInternals`). */
-export function publicBody(err: SluiceError, requestId: string): { error: { code: ErrorCode; message: string; details?: unknown; request_id: string } } {
+function publicBody(
+  err: SluiceError,
+  requestId: string,
+): { error: { code: ErrorCode; message: string; details?: unknown; request_id: string } } {
   if (carriesInternals(err.code)) return { error: { code: err.code, message: ERROR_CATALOGUE[err.code].message, request_id: requestId } };
   return { error: { ...err.toJSON().error, request_id: requestId } };
 }

@@ -64,7 +64,10 @@ export function registerOpsAccess(app: FastifyInstance, deps: { config: SluiceCo
       request.readySummaryOnly = true;
       return;
     }
-    throw new SluiceError("UNAUTHENTICATED", "This endpoint needs METRICS_TOKEN or an operator key from outside the machine (OPS_ENDPOINTS=open opens it)");
+    throw new SluiceError(
+      "UNAUTHENTICATED",
+      "This endpoint needs METRICS_TOKEN or an operator key from outside the machine (OPS_ENDPOINTS=open opens it)",
+    );
   });
 
   // /ready keeps its status code and `ready` for load balancers; only the per-check details go.

@@ -10,7 +10,7 @@ import { SluiceError } from "../core/errors.ts";
  */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-export function textProblem(value: string): string | undefined {
+function textProblem(value: string): string | undefined {
   if (value.includes("\u0000")) return "a NUL character (U+0000)";
   if (LONE_SURROGATE.test(value)) return "an unpaired UTF-16 surrogate";
   return undefined;
@@ -51,9 +51,13 @@ function parseJson(text: string): unknown {
     parsed = secureJson.parse(text, undefined, { protoAction: "error", constructorAction: "error" });
   } catch (err) {
     const poisoned = err instanceof SyntaxError && /prototype|constructor/i.test(err.message);
-    throw new SluiceError("BODY_MALFORMED", poisoned ? "The body uses a forbidden key (__proto__ or constructor.prototype)" : "The request body is not valid JSON", {
-      cause: err,
-    });
+    throw new SluiceError(
+      "BODY_MALFORMED",
+      poisoned ? "The body uses a forbidden key (__proto__ or constructor.prototype)" : "The request body is not valid JSON",
+      {
+        cause: err,
+      },
+    );
   }
   const problem = findInvalidText(parsed, "");
   if (problem) throw problem;
@@ -78,7 +82,12 @@ export function registerJsonBodies(app: FastifyInstance): void {
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (request, body, done) => {
     const text = typeof body === "string" ? body : body.toString("utf8");
     if (!/^\s*[[{]/.test(text)) {
-      done(new SluiceError("UNSUPPORTED_MEDIA_TYPE", "Form bodies are not accepted: send JSON (curl -d '{…}' works with or without -H 'content-type: application/json')"));
+      done(
+        new SluiceError(
+          "UNSUPPORTED_MEDIA_TYPE",
+          "Form bodies are not accepted: send JSON (curl -d '{…}' works with or without -H 'content-type: application/json')",
+        ),
+      );
       return;
     }
     parse(request, text, done);

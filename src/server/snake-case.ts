@@ -6,7 +6,7 @@
  */
 const USER_DATA_KEYS = new Set(["metadata", "input", "output", "result", "payload", "details", "notify_args", "args"]);
 
-export const snakeCaseKey = (key: string): string => key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase();
+const snakeCaseKey = (key: string): string => key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase();
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== "object") return false;
@@ -18,8 +18,10 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 export function snakeCaseKeys<T>(value: T): unknown {
   if (Array.isArray(value)) return value.map((v) => snakeCaseKeys(v));
   if (!isPlainObject(value)) return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => {
-    const key = snakeCaseKey(k);
-    return [key, USER_DATA_KEYS.has(key) ? v : snakeCaseKeys(v)];
-  }));
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => {
+      const key = snakeCaseKey(k);
+      return [key, USER_DATA_KEYS.has(key) ? v : snakeCaseKeys(v)];
+    }),
+  );
 }

@@ -24,14 +24,30 @@ export async function startFakeGithub(token: string): Promise<FakeGithub> {
       const repo = `${issue[1]}/${issue[2]}`;
       const number = issues.filter((i) => i.repo === repo).length + 1;
       issues.push({ repo, number, title: body.title, body: body.body ?? null, labels: body.labels ?? [] });
-      return { status: 201, body: { id: 1000 + issues.length, number, title: body.title, html_url: `https://github.example/${repo}/issues/${number}`, state: "open" } };
+      return {
+        status: 201,
+        body: {
+          id: 1000 + issues.length,
+          number,
+          title: body.title,
+          html_url: `https://github.example/${repo}/issues/${number}`,
+          state: "open",
+        },
+      };
     }
     if (req.method === "POST" && comment) {
       const repo = `${comment[1]}/${comment[2]}`;
       const issueNumber = Number(comment[3]);
       if (!issues.some((i) => i.repo === repo && i.number === issueNumber)) return { status: 404, body: { message: "Not Found" } };
       comments.push({ repo, issue_number: issueNumber, body: body.body ?? "" });
-      return { status: 201, body: { id: 5000 + comments.length, html_url: `https://github.example/${repo}/issues/${issueNumber}#issuecomment-${5000 + comments.length}`, body: body.body } };
+      return {
+        status: 201,
+        body: {
+          id: 5000 + comments.length,
+          html_url: `https://github.example/${repo}/issues/${issueNumber}#issuecomment-${5000 + comments.length}`,
+          body: body.body,
+        },
+      };
     }
     return { status: 404, body: { message: "Not Found" } };
   };

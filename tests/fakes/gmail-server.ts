@@ -16,7 +16,8 @@ export async function startFakeGmail(token: string): Promise<FakeGmail> {
     const match = /^\/gmail\/v1\/users\/([^/]+)\/messages\/send$/.exec(req.path.split("?")[0] ?? "");
     if (req.method !== "POST" || !match) return { status: 404, body: { error: { code: 404, message: "Not Found" } } };
     const raw = (req.json as { raw?: unknown } | null)?.raw;
-    if (typeof raw !== "string" || !/^[A-Za-z0-9_-]+={0,2}$/.test(raw)) return { status: 400, body: { error: { code: 400, message: "Invalid value for ByteString" } } };
+    if (typeof raw !== "string" || !/^[A-Za-z0-9_-]+={0,2}$/.test(raw))
+      return { status: 400, body: { error: { code: 400, message: "Invalid value for ByteString" } } };
     sent.push({ userId: decodeURIComponent(match[1] ?? ""), message: Buffer.from(raw, "base64url").toString("utf8") });
     return { status: 200, body: { id: `msg-${sent.length}`, threadId: `thread-${sent.length}`, labelIds: ["SENT"] } };
   };

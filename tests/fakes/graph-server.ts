@@ -4,7 +4,7 @@ import { startFakeRemote, type FakeRemote, type RecordedRequest, type Reply } fr
  * An API-compatible stand-in for Microsoft Graph's sendMail: POST /users/{id}/sendMail or
  * /me/sendMail with `{ message, saveToSentItems }` answers 202 with no body.
  */
-export interface GraphMessage {
+interface GraphMessage {
   subject: string;
   body: { contentType: string; content: string };
   toRecipients: Array<{ emailAddress: { address: string } }>;
@@ -19,9 +19,11 @@ export async function startFakeGraph(token: string): Promise<FakeGraph> {
   const route = (req: RecordedRequest): Reply => {
     const path = req.path.split("?")[0] ?? "";
     const match = /^\/(?:users\/([^/]+)|me)\/sendMail$/.exec(path);
-    if (req.method !== "POST" || !match) return { status: 404, body: { error: { code: "ResourceNotFound", message: "Resource not found" } } };
+    if (req.method !== "POST" || !match)
+      return { status: 404, body: { error: { code: "ResourceNotFound", message: "Resource not found" } } };
     const message = (req.json as { message?: GraphMessage } | null)?.message;
-    if (!message?.toRecipients?.length) return { status: 400, body: { error: { code: "ErrorInvalidRecipients", message: "At least one recipient is not valid." } } };
+    if (!message?.toRecipients?.length)
+      return { status: 400, body: { error: { code: "ErrorInvalidRecipients", message: "At least one recipient is not valid." } } };
     sent.push({ user: match[1] ? decodeURIComponent(match[1]) : "me", message });
     return { status: 202 };
   };

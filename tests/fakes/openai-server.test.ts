@@ -6,8 +6,13 @@ import { startFakeProviderServer, type FakeProviderServer } from "./openai-serve
 
 let server: FakeProviderServer;
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(`${server.url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
-const chat = (content = "hello", extra: Record<string, unknown> = {}) => post("/v1/chat/completions", { model: "m", messages: [{ role: "user", content }], max_tokens: 50, ...extra });
+  fetch(`${server.url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
+const chat = (content = "hello", extra: Record<string, unknown> = {}) =>
+  post("/v1/chat/completions", { model: "m", messages: [{ role: "user", content }], max_tokens: 50, ...extra });
 
 beforeAll(async () => {
   server = await startFakeProviderServer();
@@ -56,13 +61,25 @@ describe("fake provider server", () => {
 
   it("speaks Anthropic's error shape on /v1/messages", async () => {
     server.failNext(1, 529);
-    const res = await post("/v1/messages", { model: "c", max_tokens: 5, messages: [{ role: "user", content: "x" }] }, { "anthropic-version": "2023-06-01" });
+    const res = await post(
+      "/v1/messages",
+      { model: "c", max_tokens: 5, messages: [{ role: "user", content: "x" }] },
+      { "anthropic-version": "2023-06-01" },
+    );
     expect(res.status).toBe(529);
     expect(await res.json()).toMatchObject({ type: "error", error: { type: "server_error" } });
   });
 
   it("takes extra routes, with faults applied to them", async () => {
-    server.addRoutes([{ method: "GET", path: /^\/v1\/files\/[\w-]+$/, name: "files", format: "openai", handle: ({ res, url }) => sendJson(res, 200, { id: url.pathname.split("/").at(-1) }) }]);
+    server.addRoutes([
+      {
+        method: "GET",
+        path: /^\/v1\/files\/[\w-]+$/,
+        name: "files",
+        format: "openai",
+        handle: ({ res, url }) => sendJson(res, 200, { id: url.pathname.split("/").at(-1) }),
+      },
+    ]);
     expect(await (await fetch(`${server.url}/v1/files/file-1`)).json()).toEqual({ id: "file-1" });
     server.setOutage(true);
     expect((await fetch(`${server.url}/v1/files/file-1`)).status).toBe(503);

@@ -52,8 +52,6 @@ export interface FakeProviderServer {
   close(): Promise<void>;
 }
 
-export type { EnforcedLimits, FakeRoute, FakeStats, OutageOptions, RateLimitFault, Responder, RouteContext };
-
 async function dispatch(state: FakeState, routes: readonly FakeRoute[], req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://127.0.0.1");
   const route = routes.find((r) => matches(r, req.method, url.pathname));
@@ -69,7 +67,13 @@ async function dispatch(state: FakeState, routes: readonly FakeRoute[], req: Inc
   } catch (err) {
     const status = err instanceof HttpError ? err.status : 500;
     state.record(ctx, route, status);
-    sendError(res, route.format, status, err instanceof Error ? err.message : String(err), err instanceof HttpError ? err.type : "server_error");
+    sendError(
+      res,
+      route.format,
+      status,
+      err instanceof Error ? err.message : String(err),
+      err instanceof HttpError ? err.type : "server_error",
+    );
   }
 }
 

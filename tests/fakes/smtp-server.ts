@@ -28,7 +28,9 @@ export async function startTestSmtpServer(): Promise<TestSmtpServer> {
       stream.on("end", () => {
         if (refusals.count > 0) {
           refusals.count -= 1;
-          const err = Object.assign(new Error(refusals.code >= 500 ? "Mailbox unavailable" : "Try again later"), { responseCode: refusals.code });
+          const err = Object.assign(new Error(refusals.code >= 500 ? "Mailbox unavailable" : "Try again later"), {
+            responseCode: refusals.code,
+          });
           return callback(err);
         }
         const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";

@@ -38,11 +38,19 @@ const WORKSPACE = "dev";
 const headers = (key: string) => ({ authorization: `Bearer ${key}`, "content-type": "application/json" });
 
 function items(n: number, prefix: string): Array<{ id: string; text: string }> {
-  return Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${i}`, text: `${prefix} item ${i}: a ${["red", "blue", "green"][i % 3]} ${["shoe", "shirt", "bag", "hat"][i % 4]}` }));
+  return Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}-${i}`,
+    text: `${prefix} item ${i}: a ${["red", "blue", "green"][i % 3]} ${["shoe", "shirt", "bag", "hat"][i % 4]}`,
+  }));
 }
 
 async function ingest(target: ApiTarget, list: Array<{ id: string; text: string }>): Promise<void> {
-  const res = await fetch(`${target.url}/api/workspaces/${WORKSPACE}/items`, { method: "PUT", headers: headers(target.key), body: JSON.stringify({ items: list }), signal: AbortSignal.timeout(60_000) });
+  const res = await fetch(`${target.url}/api/workspaces/${WORKSPACE}/items`, {
+    method: "PUT",
+    headers: headers(target.key),
+    body: JSON.stringify({ items: list }),
+    signal: AbortSignal.timeout(60_000),
+  });
   if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
 }
 
@@ -60,7 +68,11 @@ async function itemCounts(target: ApiTarget): Promise<Record<string, number> | u
   }
 }
 
-async function untilItems(target: ApiTarget, ok: (c: Record<string, number>) => boolean, timeoutMs: number): Promise<Record<string, number> | undefined> {
+async function untilItems(
+  target: ApiTarget,
+  ok: (c: Record<string, number>) => boolean,
+  timeoutMs: number,
+): Promise<Record<string, number> | undefined> {
   const deadline = Date.now() + timeoutMs;
   let last: Record<string, number> | undefined;
   while (Date.now() < deadline) {
@@ -84,7 +96,11 @@ async function startDev(cwd: string, env: Record<string, string>, port?: number)
 
 /** A key of the dev workspace that outlives restarts (each `sluice dev` start revokes the previous dev key). */
 async function lastingKey(url: string, devKey: string): Promise<string> {
-  const res = await fetch(`${url}/api/keys`, { method: "POST", headers: headers(devKey), body: JSON.stringify({ workspace: WORKSPACE, scopes: "jobs:read,jobs:write,admin,operator", name: "fault suite" }) });
+  const res = await fetch(`${url}/api/keys`, {
+    method: "POST",
+    headers: headers(devKey),
+    body: JSON.stringify({ workspace: WORKSPACE, scopes: "jobs:read,jobs:write,admin,operator", name: "fault suite" }),
+  });
   const body = (await res.json()) as { key?: string };
   if (!body.key) throw new Error(`POST /api/keys answered ${res.status}: ${JSON.stringify(body)}`);
   return body.key;
@@ -145,8 +161,12 @@ describe("fault suite: embedded mode (PGlite)", () => {
     await stopProcess(proc, "SIGTERM");
     const missed = missedTargets(r);
     if (r.extra.exit !== "0") missed.push(`the first process exited ${r.extra.exit} on SIGTERM, not 0`);
-    if (r.extra.items_completed !== r.extra.items) missed.push(`${r.extra.items_completed} of ${r.extra.items} items embedded (${r.extra.items_failed} failed, ${r.extra.items_stuck} stuck)`);
-    if (process.env.FAULTS_LOG_DIR) writeFileSync(join(process.env.FAULTS_LOG_DIR, "embedded-restart.log"), `${first.output()}\n----- restarted -----\n${proc.output()}`);
+    if (r.extra.items_completed !== r.extra.items)
+      missed.push(
+        `${r.extra.items_completed} of ${r.extra.items} items embedded (${r.extra.items_failed} failed, ${r.extra.items_stuck} stuck)`,
+      );
+    if (process.env.FAULTS_LOG_DIR)
+      writeFileSync(join(process.env.FAULTS_LOG_DIR, "embedded-restart.log"), `${first.output()}\n----- restarted -----\n${proc.output()}`);
     expect(missed, `fault=${r.fault}`).toEqual([]);
   }, 300_000);
 
@@ -163,13 +183,19 @@ describe("fault suite: embedded mode (PGlite)", () => {
       const timer = setTimeout(() => second?.signal("SIGKILL"), 90_000);
       const exit = await second.exited;
       clearTimeout(timer);
-      const ready = await fetch(`${first.url}/ready`).then((res) => res.status, () => 0);
+      const ready = await fetch(`${first.url}/ready`).then(
+        (res) => res.status,
+        () => 0,
+      );
       return { second_exit: String(exit), first_ready: ready };
     });
     const missed = missedTargets(r);
-    if (r.extra.second_exit === "0" || r.extra.second_exit === "null") missed.push(`the second process exited ${r.extra.second_exit}, not with an error`);
-    if (!second?.output().includes("DATA_DIR_LOCKED")) missed.push(`the second process did not say DATA_DIR_LOCKED: ${second?.output().slice(-1_000)}`);
-    if (r.extra.first_ready !== 200) missed.push(`the first process's /ready answered ${r.extra.first_ready} after the second one's attempt`);
+    if (r.extra.second_exit === "0" || r.extra.second_exit === "null")
+      missed.push(`the second process exited ${r.extra.second_exit}, not with an error`);
+    if (!second?.output().includes("DATA_DIR_LOCKED"))
+      missed.push(`the second process did not say DATA_DIR_LOCKED: ${second?.output().slice(-1_000)}`);
+    if (r.extra.first_ready !== 200)
+      missed.push(`the first process's /ready answered ${r.extra.first_ready} after the second one's attempt`);
     expect(missed, `fault=${r.fault}`).toEqual([]);
     expect(await stopProcess(first, "SIGTERM")).toBe(0);
   }, 240_000);

@@ -37,7 +37,7 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 /** SIGKILLs every process this module started that has not exited, servers included. */
-export function killEverything(): void {
+function killEverything(): void {
   for (const p of live) signalGroup(p.pid, "SIGKILL");
   for (const server of servers) {
     const pid = server.pid();
@@ -87,7 +87,13 @@ export async function waitServing(proc: SluiceProcess, timeoutMs = 90_000): Prom
   void proc.exited.then((code) => (exitCode = code));
   for (;;) {
     if (exitCode !== undefined) throw new Error(`sluice exited early (${exitCode}): ${proc.output().slice(-4_000)}`);
-    if (await fetch(`${proc.url}/health`).then((r) => r.ok, () => false)) return;
+    if (
+      await fetch(`${proc.url}/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
     if (Date.now() > deadline) {
       proc.signal("SIGKILL");
       throw new Error(`sluice did not serve within ${timeoutMs} ms: ${proc.output().slice(-4_000)}`);
@@ -119,7 +125,7 @@ export async function stopProcess(proc: SluiceProcess, signal: NodeJS.Signals = 
  * --api-key). Not `runCli`: its synchronous spawn would stall this process (and the fake provider
  * it serves) and gives up after 60 s, which a first migration on a busy machine can take.
  */
-export async function createAdminKey(env: Record<string, string>, workspace: string, cwd?: string): Promise<string> {
+async function createAdminKey(env: Record<string, string>, workspace: string, cwd?: string): Promise<string> {
   const args = ["keys", "create", "--workspace", workspace, "--scopes", "jobs:read,jobs:write,admin,operator", "--name", "fault suite"];
   const proc = spawnSluice(args, { ...env, LOG_LEVEL: "warn" }, { port: 0, ...(cwd ? { cwd } : {}) });
   const timer = setTimeout(() => proc.signal("SIGKILL"), 180_000);

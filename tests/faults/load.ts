@@ -121,7 +121,11 @@ export interface LoadOptions {
 
 async function submitOne(target: () => ApiTarget, marker: string, givenUp: () => boolean): Promise<Submission> {
   const submission: Submission = { marker, tries: 0, refusals: [] };
-  const body = JSON.stringify({ type: "llm.complete", input: { prompt: `[job:${marker}] Say the marker back.`, cache: false }, client_request_id: marker });
+  const body = JSON.stringify({
+    type: "llm.complete",
+    input: { prompt: `[job:${marker}] Say the marker back.`, cache: false },
+    client_request_id: marker,
+  });
   for (;;) {
     submission.tries += 1;
     const { url, key } = target();
@@ -150,7 +154,10 @@ export class SteadyLoad {
   #faultOverAt: number | undefined;
 
   /** `target` is read per request, so a restarted API on another address can be swapped in. */
-  constructor(target: ApiTarget | (() => ApiTarget), readonly options: LoadOptions) {
+  constructor(
+    target: ApiTarget | (() => ApiTarget),
+    readonly options: LoadOptions,
+  ) {
     const resolve = typeof target === "function" ? target : () => target;
     this.done = this.#run(resolve);
   }
@@ -227,7 +234,11 @@ async function fetchJob(target: ApiTarget, id: string): Promise<JobView | undefi
 }
 
 /** Follows every accepted job until it is completed or failed, or until `deadlineMs` from now. */
-export async function followJobs(target: ApiTarget | (() => ApiTarget), submissions: readonly Submission[], deadlineMs: number): Promise<Map<string, JobView>> {
+async function followJobs(
+  target: ApiTarget | (() => ApiTarget),
+  submissions: readonly Submission[],
+  deadlineMs: number,
+): Promise<Map<string, JobView>> {
   const resolve = typeof target === "function" ? target : () => target;
   const final = new Map<string, JobView>();
   let open = submissions.filter((s) => s.id).map((s) => s.id as string);
@@ -244,8 +255,23 @@ export async function followJobs(target: ApiTarget | (() => ApiTarget), submissi
 }
 
 /** Puts the load, the jobs' final states and the provider's books together. */
-export function report(fault: string, submissions: readonly Submission[], final: Map<string, JobView>, ledger: ProviderLedger): FaultReport {
-  const r: FaultReport = { fault, accepted: 0, completed: 0, failed: 0, lost: 0, refused: 0, twice: 0, providerCalls: ledger.calls(), retried: 0, hidden: 0, wrong: 0, answersWhileRefused: "", extra: {}, samples: { failed: [], lost: [], refused: [], twice: [] } };
+function report(fault: string, submissions: readonly Submission[], final: Map<string, JobView>, ledger: ProviderLedger): FaultReport {
+  const r: FaultReport = {
+    fault,
+    accepted: 0,
+    completed: 0,
+    failed: 0,
+    lost: 0,
+    refused: 0,
+    twice: 0,
+    providerCalls: ledger.calls(),
+    retried: 0,
+    hidden: 0,
+    wrong: 0,
+    answersWhileRefused: "",
+    extra: {},
+    samples: { failed: [], lost: [], refused: [], twice: [] },
+  };
   const sample = (list: string[], text: string) => void (list.length < 5 && list.push(text));
   const refusals = new Map<string, number>();
   for (const s of submissions) {
@@ -280,8 +306,10 @@ export function report(fault: string, submissions: readonly Submission[], final:
 }
 
 /** The one line per fault the suite prints. */
-export function summaryLine(r: FaultReport): string {
-  const extra = Object.entries(r.extra).map(([k, v]) => ` ${k}=${v}`).join("");
+function summaryLine(r: FaultReport): string {
+  const extra = Object.entries(r.extra)
+    .map(([k, v]) => ` ${k}=${v}`)
+    .join("");
   return (
     `fault=${r.fault} accepted=${r.accepted} completed=${r.completed} lost=${r.lost} failed=${r.failed} twice=${r.twice} provider_calls=${r.providerCalls}` +
     ` refused=${r.refused} retried=${r.retried} hidden_reruns=${r.hidden} wrong=${r.wrong}${extra}` +
@@ -305,7 +333,8 @@ export function missedTargets(r: FaultReport, targets: Targets = {}): string[] {
   if (r.lost > 0) missed.push(`${r.lost} accepted jobs lost (never completed or failed), e.g. ${r.samples.lost.join(", ")}`);
   if (r.failed > 0) missed.push(`${r.failed} jobs failed, e.g. ${r.samples.failed.join(" | ")}`);
   if (r.refused > 0) missed.push(`${r.refused} submissions still refused long after the fault, e.g. ${r.samples.refused.join(" | ")}`);
-  if (r.twice > (targets.maxTwice ?? 0)) missed.push(`${r.twice} jobs paid twice (at most ${targets.maxTwice ?? 0} allowed), e.g. ${r.samples.twice.join(" | ")}`);
+  if (r.twice > (targets.maxTwice ?? 0))
+    missed.push(`${r.twice} jobs paid twice (at most ${targets.maxTwice ?? 0} allowed), e.g. ${r.samples.twice.join(" | ")}`);
   if (targets.attemptsUnchanged && r.retried > 0) missed.push(`${r.retried} jobs spent attempts on a fault that was not theirs`);
   if (targets.rerunsVisible && r.hidden > 0) missed.push(`${r.hidden} jobs ran again without it showing in attempts`);
   if (r.wrong > 0) missed.push(`${r.wrong} completed jobs carry no answer of their own provider call`);

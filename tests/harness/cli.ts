@@ -18,7 +18,13 @@ export interface CliResult {
 
 /** Runs the real `sluice` command to completion (killed after 60 s). */
 export function runCli(args: string[], env: Record<string, string> = {}, cwd?: string): CliResult {
-  const result = spawnSync(process.execPath, [SLUICE_BIN, ...args], { encoding: "utf8", env: { ...process.env, LOG_LEVEL: "warn", ...env }, cwd, timeout: 60_000, killSignal: "SIGKILL" });
+  const result = spawnSync(process.execPath, [SLUICE_BIN, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, LOG_LEVEL: "warn", ...env },
+    cwd,
+    timeout: 60_000,
+    killSignal: "SIGKILL",
+  });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -48,16 +54,29 @@ export interface StartCliOptions {
  * exits or does not answer in time, its process group is killed before this throws, so a failed
  * setup leaves nothing running.
  */
-export async function startCli(args: string[], env: Record<string, string>, port: number, cwd?: string, options: StartCliOptions = {}): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawnTracked(process.execPath, [SLUICE_BIN, ...args], { env: { ...process.env, LOG_LEVEL: "info", ...env, PORT: String(port) }, cwd });
+export async function startCli(
+  args: string[],
+  env: Record<string, string>,
+  port: number,
+  cwd?: string,
+  options: StartCliOptions = {},
+): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawnTracked(process.execPath, [SLUICE_BIN, ...args], {
+    env: { ...process.env, LOG_LEVEL: "info", ...env, PORT: String(port) },
+    cwd,
+  });
   let output = "";
   child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   try {
     for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`sluice exited early (${child.exitCode ?? child.signalCode}): ${output}`);
-      const up = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`sluice exited early (${child.exitCode ?? child.signalCode}): ${output}`);
+      const up = await fetch(`http://127.0.0.1:${port}/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (up) break;
       if (Date.now() > deadline) throw new Error(`sluice did not start: ${output}`);
       await new Promise((r) => setTimeout(r, 100));
@@ -91,7 +110,11 @@ export interface StartDevOptions extends StartCliOptions {
 }
 
 /** A real `sluice dev` in a temp folder on a free port, once it has printed its admin key. */
-export async function startDev(env: Record<string, string> = {}, args: string[] = ["--no-demo"], options: StartDevOptions = {}): Promise<DevServer> {
+export async function startDev(
+  env: Record<string, string> = {},
+  args: string[] = ["--no-demo"],
+  options: StartDevOptions = {},
+): Promise<DevServer> {
   const cwd = options.cwd ?? mkdtempSync(join(tmpdir(), "sluice-dev-"));
   // A new folder starts from the run's PGlite template (the default ./.sluice/pgdata), not initdb.
   if (!options.cwd && !env.DATABASE_URL && !env.SLUICE_DATA_DIR) seedPgliteDataDir(join(cwd, ".sluice", "pgdata"));

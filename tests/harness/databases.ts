@@ -30,6 +30,13 @@ export interface TestEngine {
 export function embeddedAndServers(prefix: string, redisDb: number): TestEngine[] {
   return [
     { name: "embedded PGlite", env: async () => ({}) },
-    { name: "PostgreSQL + Redis", env: async () => ({ REDIS_URL: redisUrl(redisDb), DATABASE_URL: await freshPostgresDatabase(prefix), VECTOR_SEARCH_ENABLED: "false" }) },
+    {
+      name: "PostgreSQL + Redis",
+      env: async () => ({
+        REDIS_URL: redisUrl(redisDb),
+        DATABASE_URL: await freshPostgresDatabase(prefix),
+        VECTOR_SEARCH_ENABLED: "false",
+      }),
+    },
   ];
 }

@@ -8,7 +8,7 @@ import { join } from "node:path";
  * folder costs about 2 s of CPU; initdb on a new one about 8 s more, which every `sluice dev` and
  * every in-process Sluice paid (the way Graphile Worker's tests copy a template database).
  */
-export const PGLITE_TEMPLATE_ENV = "SLUICE_TEST_PGLITE_TEMPLATE";
+const PGLITE_TEMPLATE_ENV = "SLUICE_TEST_PGLITE_TEMPLATE";
 
 /** For a vitest globalSetup: creates the template and announces it to the workers (forked later). */
 export async function createPgliteTemplate(): Promise<{ dir: string; remove(): void }> {

@@ -13,7 +13,7 @@ import { join } from "node:path";
  *  - a pid file per process under SLUICE_TEST_PID_DIR, which the vitest globalSetup teardown
  *    reads to kill what a worker that died hard (SIGKILL, OOM) could not.
  */
-export const PID_DIR_ENV = "SLUICE_TEST_PID_DIR";
+const PID_DIR_ENV = "SLUICE_TEST_PID_DIR";
 
 interface Tracked {
   child: ChildProcess;
@@ -47,7 +47,7 @@ function installRegistry(): Registry {
 }
 
 /** Sends `signal` to the whole process group led by `pid`; false when there is none. */
-export function killGroup(pid: number, signal: NodeJS.Signals = "SIGKILL"): boolean {
+function killGroup(pid: number, signal: NodeJS.Signals = "SIGKILL"): boolean {
   try {
     process.kill(-pid, signal);
     return true;
@@ -96,7 +96,11 @@ export interface TrackOptions {
  * `spawn` in a new process group, registered until it exits. An 'error' (e.g. ENOENT) is kept on
  * the child instead of crashing the process; `child.exitCode` stays null and `spawnError` says why.
  */
-export function spawnTracked(command: string, args: readonly string[], options: SpawnOptions & TrackOptions = {}): ChildProcess & { spawnError?: Error } {
+export function spawnTracked(
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions & TrackOptions = {},
+): ChildProcess & { spawnError?: Error } {
   const { cleanup, ...spawnOptions } = options;
   const child: ChildProcess & { spawnError?: Error } = spawn(command, args, { ...spawnOptions, detached: true });
   child.on("error", (err) => {
@@ -140,18 +144,13 @@ export async function stopTracked(child: ChildProcess, signal: NodeJS.Signals = 
   }
 }
 
-/** The pids of the processes this process has started that are still registered. */
-export function trackedPids(): number[] {
-  return [...registry.tracked.keys()];
-}
-
 /** Stops every registered process group (SIGTERM, SIGKILL after `graceMs`), e.g. in afterAll. */
 export async function stopAllTracked(graceMs = 5_000): Promise<void> {
   await Promise.all([...registry.tracked.values()].map((t) => stopTracked(t.child, "SIGTERM", graceMs)));
 }
 
 /** SIGKILLs every registered process group at once; synchronous, for exit and signal handlers. */
-export function killAllTracked(from: Registry = registry): void {
+function killAllTracked(from: Registry = registry): void {
   for (const pid of [...from.tracked.keys()]) {
     killGroup(pid);
     const entry = from.tracked.get(pid);
@@ -169,7 +168,7 @@ export function killAllTracked(from: Registry = registry): void {
  * The last net, for the vitest globalSetup teardown: SIGKILLs every process group still listed in
  * `pidDir` (its owner died before it could) and returns what it killed.
  */
-export function killLeftovers(pidDir: string): Array<{ pid: number; command: string }> {
+function killLeftovers(pidDir: string): Array<{ pid: number; command: string }> {
   if (!existsSync(pidDir)) return [];
   const killed: Array<{ pid: number; command: string }> = [];
   for (const entry of readdirSync(pidDir, { withFileTypes: true })) {
@@ -211,7 +210,10 @@ export function createPidNet(): { dir: string; teardown(): void } {
     teardown() {
       const leftovers = killLeftovers(dir);
       // Worth a line: a test lost track of these (its worker died before its afterAll ran).
-      if (leftovers.length > 0) console.warn(`killed ${leftovers.length} process(es) left running by tests: ${leftovers.map((l) => `${l.pid} ${l.command}`).join(", ")}`);
+      if (leftovers.length > 0)
+        console.warn(
+          `killed ${leftovers.length} process(es) left running by tests: ${leftovers.map((l) => `${l.pid} ${l.command}`).join(", ")}`,
+        );
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -35,13 +35,20 @@ export async function freePort(): Promise<number> {
  * Polls `check` until it holds. Fails fast when `child` exits or cannot be spawned, and otherwise
  * after `timeoutMs`; either way the caller kills the child (see `startedOrKilled`).
  */
-function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 30_000, child?: ChildProcess & { spawnError?: Error }): Promise<void> {
+function waitFor(
+  check: () => Promise<boolean>,
+  what: string,
+  timeoutMs = 30_000,
+  child?: ChildProcess & { spawnError?: Error },
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
     const attempt = (): void => {
       if (child?.spawnError) return reject(new Error(`${what} could not be started: ${child.spawnError.message}`));
-      if (child && (child.exitCode !== null || child.signalCode !== null)) return reject(new Error(`${what} exited during start (${child.exitCode ?? child.signalCode})`));
-      const retry = (): void => (Date.now() > deadline ? reject(new Error(`${what} did not start within ${timeoutMs} ms`)) : void setTimeout(attempt, 50));
+      if (child && (child.exitCode !== null || child.signalCode !== null))
+        return reject(new Error(`${what} exited during start (${child.exitCode ?? child.signalCode})`));
+      const retry = (): void =>
+        Date.now() > deadline ? reject(new Error(`${what} did not start within ${timeoutMs} ms`)) : void setTimeout(attempt, 50);
       check().then((ok) => (ok ? resolve() : retry()), retry);
     };
     attempt();
@@ -71,10 +78,30 @@ export interface RedisServerOptions {
 export async function startRedis(options: RedisServerOptions = {}): Promise<RunningServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "sluice-redis-"));
-  const child = spawnTracked("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction", "--databases", "64", ...(options.args ?? [])], {
-    stdio: "ignore",
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
-  });
+  const child = spawnTracked(
+    "redis-server",
+    [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--dir",
+      dir,
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--maxmemory-policy",
+      "noeviction",
+      "--databases",
+      "64",
+      ...(options.args ?? []),
+    ],
+    {
+      stdio: "ignore",
+      cleanup: () => rmSync(dir, { recursive: true, force: true }),
+    },
+  );
   const url = `redis://127.0.0.1:${port}`;
   const { Redis } = await import("ioredis");
   const probe = async (): Promise<boolean> => {
@@ -126,12 +153,36 @@ export async function startPostgres(): Promise<RunningServer> {
   chmodSync(dir, 0o700);
   ownForServerUser(dir);
   const data = join(dir, "data");
-  const [initCmd, initArgs] = asServerUser(join(bin, "initdb"), ["-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"]);
+  const [initCmd, initArgs] = asServerUser(join(bin, "initdb"), [
+    "-D",
+    data,
+    "-U",
+    "postgres",
+    "--auth=trust",
+    "--no-sync",
+    "-E",
+    "UTF8",
+    "--locale=C",
+  ]);
   const init = spawnSync(initCmd, initArgs, { encoding: "utf8" });
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`);
   const [cmd, args] = asServerUser(join(bin, "postgres"), [
-    "-D", data, "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-    "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300",
+    "-D",
+    data,
+    "-p",
+    String(port),
+    "-k",
+    dir,
+    "-c",
+    "listen_addresses=127.0.0.1",
+    "-c",
+    "fsync=off",
+    "-c",
+    "synchronous_commit=off",
+    "-c",
+    "full_page_writes=off",
+    "-c",
+    "max_connections=300",
   ]);
   const child = spawnTracked(cmd, args, { stdio: "ignore", cleanup: () => rmSync(dir, { recursive: true, force: true }) });
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
@@ -208,7 +259,23 @@ async function redisAnswers(url: string): Promise<boolean> {
 export async function startRestartableRedis(options: RedisServerOptions = {}): Promise<RestartableServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "sluice-redis-"));
-  const args = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory-policy", "noeviction", ...(options.args ?? [])];
+  const args = [
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--dir",
+    dir,
+    "--save",
+    "",
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "everysec",
+    "--maxmemory-policy",
+    "noeviction",
+    ...(options.args ?? []),
+  ];
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   const resume = async (): Promise<void> => {
@@ -245,12 +312,36 @@ export async function startRestartablePostgres(): Promise<RestartableServer> {
   chmodSync(dir, 0o700);
   ownForServerUser(dir);
   const data = join(dir, "data");
-  const [initCmd, initArgs] = asServerUser(join(bin, "initdb"), ["-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"]);
+  const [initCmd, initArgs] = asServerUser(join(bin, "initdb"), [
+    "-D",
+    data,
+    "-U",
+    "postgres",
+    "--auth=trust",
+    "--no-sync",
+    "-E",
+    "UTF8",
+    "--locale=C",
+  ]);
   const init = spawnSync(initCmd, initArgs, { encoding: "utf8" });
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`);
   const [cmd, args] = asServerUser(join(bin, "postgres"), [
-    "-D", data, "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-    "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300",
+    "-D",
+    data,
+    "-p",
+    String(port),
+    "-k",
+    dir,
+    "-c",
+    "listen_addresses=127.0.0.1",
+    "-c",
+    "fsync=off",
+    "-c",
+    "synchronous_commit=off",
+    "-c",
+    "full_page_writes=off",
+    "-c",
+    "max_connections=300",
   ]);
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   let child: ChildProcess | undefined;

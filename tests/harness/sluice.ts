@@ -14,7 +14,10 @@ export interface TestSluice {
 }
 
 /** A Sluice on embedded PGlite in a temp folder (or on the env given), with its HTTP app, for app.inject tests. */
-export async function startTestSluice(env: Record<string, string | undefined> = {}, options: { logger?: Logger } = {}): Promise<TestSluice> {
+export async function startTestSluice(
+  env: Record<string, string | undefined> = {},
+  options: { logger?: Logger } = {},
+): Promise<TestSluice> {
   const dataDir = mkdtempSync(join(tmpdir(), "sluice-test-"));
   if (!env.DATABASE_URL && !env.SLUICE_DATA_DIR) seedPgliteDataDir(join(dataDir, "pgdata"));
   const sluice = await createSluice({ env: { LOG_LEVEL: "silent", SLUICE_DATA_DIR: dataDir, ...env }, ...options });

@@ -10,7 +10,16 @@ import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
  */
 
 type JobView = { id: string; status: string; result: Record<string, unknown> | null; attempts: number };
-type UsageRow = { day: string; workspace_id: string; provider: string; model: string; input_tokens: number; output_tokens: number; cost_usd: number; requests: number };
+type UsageRow = {
+  day: string;
+  workspace_id: string;
+  provider: string;
+  model: string;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+  requests: number;
+};
 
 let fake: FakeProviderServer;
 let t: TestSluice;
@@ -20,7 +29,12 @@ const auth = (key: string) => ({ authorization: `Bearer ${key}` });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function submit(ws: string, type: string, input: object) {
-  return t.app.inject({ method: "POST", url: "/ai/jobs", headers: auth(writers[ws] ?? ""), payload: { type, input, client_request_id: randomUUID() } });
+  return t.app.inject({
+    method: "POST",
+    url: "/ai/jobs",
+    headers: auth(writers[ws] ?? ""),
+    payload: { type, input, client_request_id: randomUUID() },
+  });
 }
 
 async function waitJob(ws: string, id: string, done = (j: JobView) => j.status === "completed" || j.status === "failed"): Promise<JobView> {
@@ -39,14 +53,21 @@ async function run(ws: string, type: string, input: object): Promise<JobView> {
   return waitJob(ws, res.json<{ id: string }>().id);
 }
 
-async function usage(query: string): Promise<{ rows: UsageRow[]; totals: Record<string, number>; budgets: Array<Record<string, unknown>> }> {
+async function usage(
+  query: string,
+): Promise<{ rows: UsageRow[]; totals: Record<string, number>; budgets: Array<Record<string, unknown>> }> {
   const res = await t.app.inject({ method: "GET", url: `/api/usage?${query}`, headers: auth(admin) });
   expect(res.statusCode, res.body).toBe(200);
   return res.json();
 }
 
 const setBudget = (ws: string, tokens: number | null) =>
-  t.app.inject({ method: "PUT", url: `/api/usage/budgets/${ws}`, headers: auth(admin), payload: { daily_token_budget: tokens, reason: "test" } });
+  t.app.inject({
+    method: "PUT",
+    url: `/api/usage/budgets/${ws}`,
+    headers: auth(admin),
+    payload: { daily_token_budget: tokens, reason: "test" },
+  });
 
 beforeAll(async () => {
   fake = await startFakeProviderServer();
@@ -118,7 +139,9 @@ describe("accounting", () => {
     const row = (await usage("workspace=ws-b")).rows.find((r) => r.model === "text-embedding-3-small");
     expect(row).toMatchObject({ input_tokens: fake.stats.inputTokens, output_tokens: 0, requests: 1 });
     const metrics = (await t.app.inject({ method: "GET", url: "/metrics" })).body;
-    expect(metrics).toContain(`ai_tokens_total{workspace="ws-b",provider="openai",model="text-embedding-3-small",direction="input"} ${fake.stats.inputTokens}`);
+    expect(metrics).toContain(
+      `ai_tokens_total{workspace="ws-b",provider="openai",model="text-embedding-3-small",direction="input"} ${fake.stats.inputTokens}`,
+    );
     expect(metrics).toMatch(/ai_cost_usd_total\{workspace="ws-a",provider="openai",model="gpt-4o-mini"\} \d/);
   });
 
@@ -129,7 +152,12 @@ describe("accounting", () => {
 
 describe("daily token budget", () => {
   it("once spent, new jobs get 429 BUDGET_EXHAUSTED with Retry-After until UTC midnight; other workspaces are unaffected", async () => {
-    expect((await setBudget("ws-b", 5)).json()).toMatchObject({ workspace_id: "ws-b", daily_token_budget: 5, budget_source: "workspace", exhausted: true });
+    expect((await setBudget("ws-b", 5)).json()).toMatchObject({
+      workspace_id: "ws-b",
+      daily_token_budget: 5,
+      budget_source: "workspace",
+      exhausted: true,
+    });
     await sleep(250);
     const refused = await submit("ws-b", "llm.complete", { prompt: "one more" });
     expect(refused.statusCode).toBe(429);
@@ -146,6 +174,9 @@ describe("daily token budget", () => {
 
   it("a budget for a workspace that does not exist is a 404; a bad value a 400", async () => {
     expect((await setBudget("no-such-ws", 10)).statusCode).toBe(404);
-    expect((await t.app.inject({ method: "PUT", url: "/api/usage/budgets/ws-a", headers: auth(admin), payload: { daily_token_budget: -1 } })).statusCode).toBe(400);
+    expect(
+      (await t.app.inject({ method: "PUT", url: "/api/usage/budgets/ws-a", headers: auth(admin), payload: { daily_token_budget: -1 } }))
+        .statusCode,
+    ).toBe(400);
   });
 });

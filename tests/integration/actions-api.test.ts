@@ -19,7 +19,8 @@ let otherAdmin: string;
 
 const auth = (key: string) => ({ authorization: `Bearer ${key}` });
 const cli = (args: string[], key = operator) => runCliAsync(args, { SLUICE_URL: url, SLUICE_API_KEY: key });
-const execute = (name: string, payload: object, key = admin) => t.app.inject({ method: "POST", url: `/api/actions/${name}/execute`, headers: auth(key), payload });
+const execute = (name: string, payload: object, key = admin) =>
+  t.app.inject({ method: "POST", url: `/api/actions/${name}/execute`, headers: auth(key), payload });
 
 beforeAll(async () => {
   t = await startTestSluice({ ALLOW_ACTIONS_DEFAULT: "gmail.send,outlook.send,task.create", FLAGS_CACHE_MS: "0", ACTIONS_LEASE_MS: "500" });
@@ -38,11 +39,25 @@ describe("actions API and CLI", () => {
   it("lists the registry with the workspace's effective policy; ACTIONS_ENABLED defaults to off", async () => {
     const res = await t.app.inject({ method: "GET", url: "/api/actions", headers: auth(reader) });
     expect(res.statusCode).toBe(200);
-    const body = res.json<{ enabled: boolean; allowed_actions: string[]; actions: Array<{ name: string; allowed: boolean; refusal: string | null }> }>();
+    const body = res.json<{
+      enabled: boolean;
+      allowed_actions: string[];
+      actions: Array<{ name: string; allowed: boolean; refusal: string | null }>;
+    }>();
     expect(body).toMatchObject({ enabled: false, allowed_actions: ["gmail.send", "outlook.send", "task.create"] });
-    expect(body.actions.map((a) => a.name)).toEqual(["email.send", "github.issue.comment", "github.issue.create", "gmail.send", "outlook.send", "task.create", "webhook.post"]);
+    expect(body.actions.map((a) => a.name)).toEqual([
+      "email.send",
+      "github.issue.comment",
+      "github.issue.create",
+      "gmail.send",
+      "outlook.send",
+      "task.create",
+      "webhook.post",
+    ]);
     expect(body.actions.every((a) => !a.allowed && a.refusal === "ACTIONS_DISABLED")).toBe(true);
-    expect((await execute("task.create", { args: { title: "x" }, idempotency_key: "off-1" })).json()).toMatchObject({ error: { code: "ACTIONS_DISABLED" } });
+    expect((await execute("task.create", { args: { title: "x" }, idempotency_key: "off-1" })).json()).toMatchObject({
+      error: { code: "ACTIONS_DISABLED" },
+    });
   });
 
   it("the kill switch turns on and off at run time through `sluice flags set actions.enabled`", async () => {
@@ -83,13 +98,23 @@ describe("actions API and CLI", () => {
     const allow = await cli(["actions", "allow", "ws-a", "github.issue.create", "--reason", "triage bot"]);
     expect(allow.status, allow.stderr).toBe(0);
     expect(allow.stdout).toContain("allowlist (workspace): github.issue.create");
-    expect((await execute("task.create", { args: { title: "z" }, idempotency_key: "allow-1" })).json()).toMatchObject({ error: { code: "ACTION_NOT_ALLOWED" } });
+    expect((await execute("task.create", { args: { title: "z" }, idempotency_key: "allow-1" })).json()).toMatchObject({
+      error: { code: "ACTION_NOT_ALLOWED" },
+    });
     const list = await cli(["actions", "list"], admin);
     expect(list.stdout).toMatch(/github\.issue\.create\s+true/);
     expect(list.stdout).toMatch(/task\.create\s+false\s+ACTION_NOT_ALLOWED/);
-    const bad = await t.app.inject({ method: "PATCH", url: "/api/workspaces/ws-a", headers: auth(operator), payload: { allowed_actions: ["Not An Action"] } });
+    const bad = await t.app.inject({
+      method: "PATCH",
+      url: "/api/workspaces/ws-a",
+      headers: auth(operator),
+      payload: { allowed_actions: ["Not An Action"] },
+    });
     expect(bad.statusCode).toBe(400);
-    expect((await t.app.inject({ method: "PATCH", url: "/api/workspaces/ws-a", headers: auth(admin), payload: { allowed_actions: ["*"] } })).statusCode).toBe(403);
+    expect(
+      (await t.app.inject({ method: "PATCH", url: "/api/workspaces/ws-a", headers: auth(admin), payload: { allowed_actions: ["*"] } }))
+        .statusCode,
+    ).toBe(403);
     expect((await cli(["actions", "allow", "ws-a", "--default"])).status).toBe(0);
     expect((await execute("task.create", { args: { title: "z" }, idempotency_key: "allow-2" })).statusCode).toBe(200);
     const audit = await t.sluice.audit.list({ workspaceId: "ws-a", action: "workspace.update" });
@@ -101,11 +126,15 @@ describe("actions API and CLI", () => {
     const executions = res.json<{ executions: Array<{ idempotency_key: string; status: string; workspace: string }> }>().executions;
     expect(executions.map((e) => e.idempotency_key).sort()).toEqual(["allow-2", "task-1"]);
     expect(executions.every((e) => e.workspace === "ws-a" && e.status === "succeeded")).toBe(true);
-    expect((await t.app.inject({ method: "GET", url: "/api/actions/executions?workspace=ws-a", headers: auth(otherAdmin) })).statusCode).toBe(404);
+    expect(
+      (await t.app.inject({ method: "GET", url: "/api/actions/executions?workspace=ws-a", headers: auth(otherAdmin) })).statusCode,
+    ).toBe(404);
     const cliRows = await cli(["actions", "executions", "--workspace", "ws-a"]);
     expect(cliRows.status, cliRows.stderr).toBe(0);
     expect(cliRows.stdout).toMatch(/task\.create\s+task-1\s+succeeded/);
-    const audit = (await t.app.inject({ method: "GET", url: "/api/audit/actions", headers: auth(admin) })).json<{ entries: Array<{ action: string; details: { code?: string } }> }>().entries;
+    const audit = (await t.app.inject({ method: "GET", url: "/api/audit/actions", headers: auth(admin) })).json<{
+      entries: Array<{ action: string; details: { code?: string } }>;
+    }>().entries;
     expect(new Set(audit.map((e) => e.action))).toEqual(new Set(["action.execute", "action.refused"]));
     expect(audit.filter((e) => e.action === "action.refused").map((e) => e.details.code)).toContain("ACTIONS_DISABLED");
   });
@@ -117,7 +146,9 @@ describe("actions API and CLI", () => {
       [argsHash({ title: "cut" }), JSON.stringify({ title: "cut" })],
     );
     // task.create declares itself idempotent: a call cut off is simply run again.
-    expect((await execute("task.create", { args: { title: "cut" }, idempotency_key: "cut-off" })).json()).toMatchObject({ status: "succeeded" });
+    expect((await execute("task.create", { args: { title: "cut" }, idempotency_key: "cut-off" })).json()).toMatchObject({
+      status: "succeeded",
+    });
 
     await t.sluice.store.query(
       `INSERT INTO action_executions (workspace_id, action, idempotency_key, args_hash, args, status, actor, heartbeat_at)
@@ -134,8 +165,22 @@ describe("actions API and CLI", () => {
     expect(resolved.stdout).toMatch(/failed\s+skip/);
     const after = await execute("gmail.send", { args: { to: "a@example.com", subject: "s", text: "t" }, idempotency_key: "mail-cut" });
     expect(after.json()).toMatchObject({ status: "failed", error: { code: "ACTION_SKIPPED" } });
-    const twice = await t.app.inject({ method: "POST", url: `/api/actions/executions/${body.execution_id}/resolve`, headers: auth(admin), payload: { resolution: "retry", reason: "again" } });
+    const twice = await t.app.inject({
+      method: "POST",
+      url: `/api/actions/executions/${body.execution_id}/resolve`,
+      headers: auth(admin),
+      payload: { resolution: "retry", reason: "again" },
+    });
     expect(twice.statusCode).toBe(409);
-    expect((await t.app.inject({ method: "POST", url: `/api/actions/executions/${body.execution_id}/resolve`, headers: auth(otherAdmin), payload: { resolution: "retry", reason: "x" } })).statusCode).toBe(404);
+    expect(
+      (
+        await t.app.inject({
+          method: "POST",
+          url: `/api/actions/executions/${body.execution_id}/resolve`,
+          headers: auth(otherAdmin),
+          payload: { resolution: "retry", reason: "x" },
+        })
+      ).statusCode,
+    ).toBe(404);
   });
 });

@@ -13,8 +13,14 @@ describe("execute API: the approver comes from a checked approval task", () => {
   const keys: Record<string, string> = {};
   let calls = 0;
   const call = (ws: string, method: "POST", url: string, body: unknown) =>
-    t.app.inject({ method, url, headers: { authorization: `Bearer ${keys[ws]}`, "content-type": "application/json" }, payload: JSON.stringify(body) });
-  const execute = (ws: string, body: Record<string, unknown>) => call(ws, "POST", "/api/actions/m.gated/execute", { args: { amount: 10 }, ...body });
+    t.app.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${keys[ws]}`, "content-type": "application/json" },
+      payload: JSON.stringify(body),
+    });
+  const execute = (ws: string, body: Record<string, unknown>) =>
+    call(ws, "POST", "/api/actions/m.gated/execute", { args: { amount: 10 }, ...body });
   const approvedTask = async (ws: string, payload: unknown, approve = true): Promise<string> => {
     const created = await call(ws, "POST", "/api/approvals", { approval_type: "action", payload });
     expect(created.statusCode, created.body).toBe(201);
@@ -42,7 +48,12 @@ describe("execute API: the approver comes from a checked approval task", () => {
     const pending = await approvedTask("ws-pa", { action: "m.gated", args: { amount: 10 } }, false);
     const otherArgs = await approvedTask("ws-pa", { action: "m.gated", args: { amount: 9999 } });
     const foreign = await approvedTask("ws-pb", { action: "m.gated", args: { amount: 10 } });
-    for (const [key, id] of [["k-pending", pending], ["k-args", otherArgs], ["k-foreign", foreign], ["k-missing", "no-such-task"]] as const) {
+    for (const [key, id] of [
+      ["k-pending", pending],
+      ["k-args", otherArgs],
+      ["k-foreign", foreign],
+      ["k-missing", "no-such-task"],
+    ] as const) {
       const res = await execute("ws-pa", { idempotency_key: key, approval_id: id });
       expect([key, res.statusCode, res.json<{ error: { code: string } }>().error.code]).toEqual([key, 400, "APPROVAL_INVALID"]);
     }

@@ -19,7 +19,12 @@ import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
  */
 
 const WS = "ws-builtins";
-const TOKENS = { gmail: "ya29.gmail-secret-token", graph: "eyJ0eXAi.graph-secret-token", github: "ghp_github_secret_token", webhook: "whsec_0123456789abcdef" };
+const TOKENS = {
+  gmail: "ya29.gmail-secret-token",
+  graph: "eyJ0eXAi.graph-secret-token",
+  github: "ghp_github_secret_token",
+  webhook: "whsec_0123456789abcdef",
+};
 
 let t: TestSluice;
 let smtp: TestSmtpServer;
@@ -31,7 +36,8 @@ let receiverUrl: string;
 const received: Array<{ body: string; signature: string | undefined; idempotencyKey: string | undefined }> = [];
 let logText = "";
 
-const execute = (action: string, args: unknown, key: string) => t.sluice.actions.executor.execute({ workspace: WS, action, args, idempotencyKey: key, actor: "library" } satisfies ActionRequest);
+const execute = (action: string, args: unknown, key: string) =>
+  t.sluice.actions.executor.execute({ workspace: WS, action, args, idempotencyKey: key, actor: "library" } satisfies ActionRequest);
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
@@ -44,12 +50,21 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
 }
 
 beforeAll(async () => {
-  [smtp, gmail, graph, github] = await Promise.all([startTestSmtpServer(), startFakeGmail(TOKENS.gmail), startFakeGraph(TOKENS.graph), startFakeGithub(TOKENS.github)]);
+  [smtp, gmail, graph, github] = await Promise.all([
+    startTestSmtpServer(),
+    startFakeGmail(TOKENS.gmail),
+    startFakeGraph(TOKENS.graph),
+    startFakeGithub(TOKENS.github),
+  ]);
   receiver = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      received.push({ body: Buffer.concat(chunks).toString("utf8"), signature: req.headers["sluice-signature"] as string | undefined, idempotencyKey: req.headers["idempotency-key"] as string | undefined });
+      received.push({
+        body: Buffer.concat(chunks).toString("utf8"),
+        signature: req.headers["sluice-signature"] as string | undefined,
+        idempotencyKey: req.headers["idempotency-key"] as string | undefined,
+      });
       res.writeHead(204).end();
     });
   });
@@ -94,10 +109,18 @@ describe("email.send over a real SMTP server", () => {
 
   it("a 4xx reply is retryable on the same key; a 5xx is final", async () => {
     smtp.refuseNext(1, 451);
-    expect(await execute("email.send", { to: "bo@example.com", subject: "Hi", text: "x" }, "mail-451")).toMatchObject({ status: "failed", retryable: true });
-    expect(await execute("email.send", { to: "bo@example.com", subject: "Hi", text: "x" }, "mail-451")).toMatchObject({ status: "succeeded" });
+    expect(await execute("email.send", { to: "bo@example.com", subject: "Hi", text: "x" }, "mail-451")).toMatchObject({
+      status: "failed",
+      retryable: true,
+    });
+    expect(await execute("email.send", { to: "bo@example.com", subject: "Hi", text: "x" }, "mail-451")).toMatchObject({
+      status: "succeeded",
+    });
     smtp.refuseNext(1, 550);
-    expect(await execute("email.send", { to: "cy@example.com", subject: "Hi", text: "x" }, "mail-550")).toMatchObject({ status: "failed", retryable: false });
+    expect(await execute("email.send", { to: "cy@example.com", subject: "Hi", text: "x" }, "mail-550")).toMatchObject({
+      status: "failed",
+      retryable: false,
+    });
     expect(await execute("email.send", { to: "cy@example.com", subject: "Hi", text: "x" }, "mail-550")).toMatchObject({ status: "failed" });
     expect(smtp.messages.filter((m) => m.to.includes("cy@example.com"))).toHaveLength(0);
     expect(smtp.messages.filter((m) => m.to.includes("bo@example.com"))).toHaveLength(1);
@@ -111,7 +134,11 @@ describe("email.send over a real SMTP server", () => {
 
 describe("gmail.send and outlook.send against API-compatible servers", () => {
   it("gmail.send posts the RFC 2822 message base64url-encoded to users.messages.send", async () => {
-    const outcome = await execute("gmail.send", { to: ["ana@example.com", "bo@example.com"], subject: "Invoice 42", html: "<p>Paid</p>", from: "billing@example.com" }, "gmail-1");
+    const outcome = await execute(
+      "gmail.send",
+      { to: ["ana@example.com", "bo@example.com"], subject: "Invoice 42", html: "<p>Paid</p>", from: "billing@example.com" },
+      "gmail-1",
+    );
     expect(outcome).toMatchObject({ status: "succeeded", result: { id: "msg-1", thread_id: "thread-1" } });
     const [sent] = gmail.sent();
     expect(sent!.userId).toBe("me");
@@ -121,28 +148,49 @@ describe("gmail.send and outlook.send against API-compatible servers", () => {
   });
 
   it("outlook.send posts a Graph message to /users/{id}/sendMail and takes the 202", async () => {
-    const outcome = await execute("outlook.send", { to: "ana@example.com", cc: "bo@example.com", subject: "Meeting", text: "At 3" }, "outlook-1");
+    const outcome = await execute(
+      "outlook.send",
+      { to: "ana@example.com", cc: "bo@example.com", subject: "Meeting", text: "At 3" },
+      "outlook-1",
+    );
     expect(outcome).toMatchObject({ status: "succeeded", result: { status: 202 } });
     expect(graph.sent()).toEqual([
       {
         user: "ops@example.com",
-        message: expect.objectContaining({ subject: "Meeting", body: { contentType: "Text", content: "At 3" }, toRecipients: [{ emailAddress: { address: "ana@example.com" } }] }),
+        message: expect.objectContaining({
+          subject: "Meeting",
+          body: { contentType: "Text", content: "At 3" },
+          toRecipients: [{ emailAddress: { address: "ana@example.com" } }],
+        }),
       },
     ]);
   });
 
   it("a 503 from the service is retryable on the key; a 401 is final", async () => {
     graph.failNext(1, { status: 503, body: { error: { code: "ServiceUnavailable" } } });
-    expect(await execute("outlook.send", { to: "x@example.com", subject: "s", text: "t" }, "outlook-503")).toMatchObject({ status: "failed", retryable: true });
-    expect(await execute("outlook.send", { to: "x@example.com", subject: "s", text: "t" }, "outlook-503")).toMatchObject({ status: "succeeded" });
+    expect(await execute("outlook.send", { to: "x@example.com", subject: "s", text: "t" }, "outlook-503")).toMatchObject({
+      status: "failed",
+      retryable: true,
+    });
+    expect(await execute("outlook.send", { to: "x@example.com", subject: "s", text: "t" }, "outlook-503")).toMatchObject({
+      status: "succeeded",
+    });
     gmail.failNext(1, { status: 401, body: { error: { code: 401 } } });
-    expect(await execute("gmail.send", { to: "x@example.com", subject: "s", text: "t" }, "gmail-401")).toMatchObject({ status: "failed", retryable: false, error: { code: "ACTION_FAILED" } });
+    expect(await execute("gmail.send", { to: "x@example.com", subject: "s", text: "t" }, "gmail-401")).toMatchObject({
+      status: "failed",
+      retryable: false,
+      error: { code: "ACTION_FAILED" },
+    });
   });
 });
 
 describe("github.issue.create and github.issue.comment through @octokit/rest", () => {
   it("opens an issue and comments on it", async () => {
-    const created = await execute("github.issue.create", { repo: "acme/app", title: "Crash on login", body: "Steps...", labels: ["bug"] }, "gh-1");
+    const created = await execute(
+      "github.issue.create",
+      { repo: "acme/app", title: "Crash on login", body: "Steps...", labels: ["bug"] },
+      "gh-1",
+    );
     expect(created).toMatchObject({ status: "succeeded", result: { number: 1, url: "https://github.example/acme/app/issues/1" } });
     const commented = await execute("github.issue.comment", { repo: "acme/app", issue_number: 1, body: "Duplicate of #0?" }, "gh-2");
     expect(commented).toMatchObject({ status: "succeeded" });
@@ -152,7 +200,10 @@ describe("github.issue.create and github.issue.comment through @octokit/rest", (
   });
 
   it("a 404 is a final failure", async () => {
-    expect(await execute("github.issue.comment", { repo: "acme/app", issue_number: 99, body: "x" }, "gh-404")).toMatchObject({ status: "failed", retryable: false });
+    expect(await execute("github.issue.comment", { repo: "acme/app", issue_number: 99, body: "x" }, "gh-404")).toMatchObject({
+      status: "failed",
+      retryable: false,
+    });
   });
 });
 
@@ -177,7 +228,13 @@ describe("secrets", () => {
     const bare = await startTestSluice({ ACTIONS_ENABLED: "true", ALLOW_ACTIONS_DEFAULT: "*" });
     try {
       await bare.sluice.intake.ensureWorkspace(WS, "Bare");
-      const outcome = await bare.sluice.actions.executor.execute({ workspace: WS, action: "gmail.send", args: { to: "a@example.com", subject: "s", text: "t" }, idempotencyKey: "k", actor: "library" });
+      const outcome = await bare.sluice.actions.executor.execute({
+        workspace: WS,
+        action: "gmail.send",
+        args: { to: "a@example.com", subject: "s", text: "t" },
+        idempotencyKey: "k",
+        actor: "library",
+      });
       expect(outcome).toMatchObject({ status: "failed", error: { code: "ACTION_NOT_CONFIGURED" } });
     } finally {
       await bare.close();

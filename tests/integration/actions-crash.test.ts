@@ -70,7 +70,8 @@ function startWorker(env: Record<string, string>, config: Record<string, unknown
         if (failure) throw new Error(`worker failed: ${failure.message}`);
         if (check(events)) return;
         if (gone) throw new Error(`worker exited before ${what}; stderr: ${stderr.slice(-2000)}`);
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; events: ${JSON.stringify(events.slice(-20))}; stderr: ${stderr.slice(-2000)}`);
+        if (Date.now() > deadline)
+          throw new Error(`timed out waiting for ${what}; events: ${JSON.stringify(events.slice(-20))}; stderr: ${stderr.slice(-2000)}`);
         await new Promise((r) => setTimeout(r, 50));
       }
     },
@@ -95,7 +96,14 @@ async function crashAndFinish(env: Record<string, string>, finishers: number): P
   github.requests.length = 0;
   github.issues().length = 0;
   github.holdWhen((_req, index) => HELD.includes(index));
-  const full = { ...env, ...TIMING, ACTIONS_ENABLED: "true", ALLOW_ACTIONS_DEFAULT: "github.issue.create", ACTIONS_GITHUB_BASE_URL: github.url, ACTIONS_GITHUB_TOKEN: TOKEN };
+  const full = {
+    ...env,
+    ...TIMING,
+    ACTIONS_ENABLED: "true",
+    ALLOW_ACTIONS_DEFAULT: "github.issue.create",
+    ACTIONS_GITHUB_BASE_URL: github.url,
+    ACTIONS_GITHUB_TOKEN: TOKEN,
+  };
   const first = startWorker(full, { submit: N });
   await first.waitFor(() => github.requests.length >= Math.max(...HELD) + 1, "the held calls to reach the fake GitHub");
   first.process.kill("SIGKILL");
@@ -107,7 +115,8 @@ async function crashAndFinish(env: Record<string, string>, finishers: number): P
   await Promise.all(finishing.map((w) => w.waitFor((e) => e.some((x) => x.event === "done"), "every execution to settle")));
   await Promise.all(finishing.map((w) => w.exited));
   const statuses = new Map<string, string>();
-  for (const w of [first, ...finishing]) for (const e of w.events) if (e.event === "outcome" && e.key && e.status) statuses.set(e.key, e.status);
+  for (const w of [first, ...finishing])
+    for (const e of w.events) if (e.event === "outcome" && e.key && e.status) statuses.set(e.key, e.status);
   const last = finishing[0]!.events.find((e) => e.event === "done")!.statuses!;
   expect((last.succeeded ?? 0) + (last.unknown ?? 0)).toBe(N);
   return { statuses, held };

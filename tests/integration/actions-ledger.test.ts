@@ -31,11 +31,24 @@ for (const engine of embeddedAndServers("actions_ledger", 20)) {
     const calls = new Map<string, number>();
     let failNext: { retryable: boolean } | undefined;
 
-    const request = (over: Partial<ActionRequest> & { idempotencyKey: string }): ActionRequest => ({ workspace: WS, action: "test.count", args: { id: over.idempotencyKey }, actor: "library", ...over });
+    const request = (over: Partial<ActionRequest> & { idempotencyKey: string }): ActionRequest => ({
+      workspace: WS,
+      action: "test.count",
+      args: { id: over.idempotencyKey },
+      actor: "library",
+      ...over,
+    });
     const execute = (over: Partial<ActionRequest> & { idempotencyKey: string }) => t.sluice.actions.executor.execute(request(over));
 
     beforeAll(async () => {
-      t = await startTestSluice({ ...(await engine.env()), ACTIONS_ENABLED: "true", ALLOW_ACTIONS_DEFAULT: "test.count,test.slow,task.create,test.idem", ACTIONS_REQUIRE_APPROVAL: "test.idem", ACTIONS_LEASE_MS: "600", FLAGS_CACHE_MS: "0" });
+      t = await startTestSluice({
+        ...(await engine.env()),
+        ACTIONS_ENABLED: "true",
+        ALLOW_ACTIONS_DEFAULT: "test.count,test.slow,task.create,test.idem",
+        ACTIONS_REQUIRE_APPROVAL: "test.idem",
+        ACTIONS_LEASE_MS: "600",
+        FLAGS_CACHE_MS: "0",
+      });
       await t.sluice.intake.ensureWorkspace(WS, "Actions");
       t.sluice.action(
         defineAction({
@@ -54,7 +67,14 @@ for (const engine of embeddedAndServers("actions_ledger", 20)) {
           },
         }),
       );
-      t.sluice.action(defineAction({ name: "test.idem", args: z.object({ id: z.string() }), idempotent: true, execute: async (_ctx, args) => ({ again: args.id }) }));
+      t.sluice.action(
+        defineAction({
+          name: "test.idem",
+          args: z.object({ id: z.string() }),
+          idempotent: true,
+          execute: async (_ctx, args) => ({ again: args.id }),
+        }),
+      );
     });
     afterAll(async () => t?.close());
 
@@ -69,7 +89,13 @@ for (const engine of embeddedAndServers("actions_ledger", 20)) {
       await t.sluice.flags.unset("actions.enabled", { actor: "test" });
       expect(calls.size).toBe(0);
       const refused = await t.sluice.audit.list({ workspaceId: WS, action: "action.refused" });
-      expect(refused.map((r) => r.details.code).sort()).toEqual(["ACTIONS_DISABLED", "ACTION_APPROVAL_REQUIRED", "ACTION_ARGS_INVALID", "ACTION_NOT_ALLOWED", "ACTION_UNKNOWN"]);
+      expect(refused.map((r) => r.details.code).sort()).toEqual([
+        "ACTIONS_DISABLED",
+        "ACTION_APPROVAL_REQUIRED",
+        "ACTION_ARGS_INVALID",
+        "ACTION_NOT_ALLOWED",
+        "ACTION_UNKNOWN",
+      ]);
     });
 
     it("a workspace's own allowlist replaces ALLOW_ACTIONS_DEFAULT", async () => {
@@ -98,7 +124,11 @@ for (const engine of embeddedAndServers("actions_ledger", 20)) {
 
     it("a retryable failure may run again on its key; a final one is returned as stored", async () => {
       failNext = { retryable: true };
-      expect(await execute({ idempotencyKey: "flaky" })).toMatchObject({ status: "failed", retryable: true, error: { code: "ACTION_FAILED" } });
+      expect(await execute({ idempotencyKey: "flaky" })).toMatchObject({
+        status: "failed",
+        retryable: true,
+        error: { code: "ACTION_FAILED" },
+      });
       expect(await execute({ idempotencyKey: "flaky" })).toMatchObject({ status: "succeeded" });
       failNext = { retryable: false };
       expect(await execute({ idempotencyKey: "final" })).toMatchObject({ status: "failed", retryable: false });
@@ -126,7 +156,11 @@ for (const engine of embeddedAndServers("actions_ledger", 20)) {
       expect(a.approvalId).toBeTruthy();
       expect(calls.get("crash-a")).toBeUndefined();
       const task = await t.sluice.approvals.get(WS, a.approvalId!);
-      expect(task).toMatchObject({ approval_type: "action.unknown", status: "pending", payload: { execution_id: a.executionId, action: "test.count" } });
+      expect(task).toMatchObject({
+        approval_type: "action.unknown",
+        status: "pending",
+        payload: { execution_id: a.executionId, action: "test.count" },
+      });
       // Asked again before anyone decided: the same task, still no call.
       expect(await execute({ idempotencyKey: "crash-a" })).toMatchObject({ status: "unknown", approvalId: a.approvalId });
 
@@ -142,7 +176,12 @@ for (const engine of embeddedAndServers("actions_ledger", 20)) {
       expect(calls.get("crash-b")).toBeUndefined();
       const audit = await t.sluice.audit.list({ workspaceId: WS });
       expect(audit.filter((r) => r.action === "action.unknown")).toHaveLength(2);
-      expect(audit.filter((r) => r.action === "action.resolve").map((r) => r.details.resolution).sort()).toEqual(["retry", "skip"]);
+      expect(
+        audit
+          .filter((r) => r.action === "action.resolve")
+          .map((r) => r.details.resolution)
+          .sort(),
+      ).toEqual(["retry", "skip"]);
     });
 
     it("an idempotent action cut off by a crash is simply run again", async () => {
@@ -170,21 +209,44 @@ for (const engine of embeddedAndServers("actions_ledger", 20)) {
     });
 
     it("a result or error the database cannot hold still settles the execution (never left started)", async () => {
-      t.sluice.action(defineAction({ name: "test.nul", args: z.object({ fail: z.boolean() }), execute: async (_ctx, args) => {
-        if (args.fail) throw new Error("bad \u0000 byte");
-        return { text: "a\u0000b" };
-      } }));
+      t.sluice.action(
+        defineAction({
+          name: "test.nul",
+          args: z.object({ fail: z.boolean() }),
+          execute: async (_ctx, args) => {
+            if (args.fail) throw new Error("bad \u0000 byte");
+            return { text: "a\u0000b" };
+          },
+        }),
+      );
       await t.sluice.actions.policy.setWorkspaceAllowlist(WS, ["test.nul"], "test");
-      expect(await execute({ idempotencyKey: "nul-ok", action: "test.nul", args: { fail: false } })).toMatchObject({ status: "succeeded", result: { unstorable: expect.any(String) } });
-      expect(await execute({ idempotencyKey: "nul-fail", action: "test.nul", args: { fail: true } })).toMatchObject({ status: "failed", error: { message: "bad  byte" } });
+      expect(await execute({ idempotencyKey: "nul-ok", action: "test.nul", args: { fail: false } })).toMatchObject({
+        status: "succeeded",
+        result: { unstorable: expect.any(String) },
+      });
+      expect(await execute({ idempotencyKey: "nul-fail", action: "test.nul", args: { fail: true } })).toMatchObject({
+        status: "failed",
+        error: { message: "bad  byte" },
+      });
       await t.sluice.actions.policy.setWorkspaceAllowlist(WS, null, "test");
     });
 
     it("task.create writes one row in Sluice's tasks table, audited", async () => {
-      const outcome = await execute({ idempotencyKey: "task-1", action: "task.create", args: { title: "Call the client back", assignee: "ana", labels: ["gold"] } });
+      const outcome = await execute({
+        idempotencyKey: "task-1",
+        action: "task.create",
+        args: { title: "Call the client back", assignee: "ana", labels: ["gold"] },
+      });
       expect(outcome).toMatchObject({ status: "succeeded", result: { title: "Call the client back", status: "open" } });
-      await execute({ idempotencyKey: "task-1", action: "task.create", args: { title: "Call the client back", assignee: "ana", labels: ["gold"] } });
-      const { rows } = await t.sluice.store.query<{ title: string; assignee: string; labels: string[] }>("SELECT title, assignee, labels FROM tasks WHERE workspace_id = $1", [WS]);
+      await execute({
+        idempotencyKey: "task-1",
+        action: "task.create",
+        args: { title: "Call the client back", assignee: "ana", labels: ["gold"] },
+      });
+      const { rows } = await t.sluice.store.query<{ title: string; assignee: string; labels: string[] }>(
+        "SELECT title, assignee, labels FROM tasks WHERE workspace_id = $1",
+        [WS],
+      );
       expect(rows).toEqual([{ title: "Call the client back", assignee: "ana", labels: ["gold"] }]);
       const executed = await t.sluice.audit.list({ workspaceId: WS, action: "action.execute" });
       expect(executed.find((r) => r.target === "task.create")?.details).toMatchObject({ outcome: "succeeded", policy: "allowed" });

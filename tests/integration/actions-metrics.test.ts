@@ -15,13 +15,20 @@ describe("action metrics", () => {
     await t.sluice.intake.ensureWorkspace("ws-am", "Metrics");
     admin = (await t.sluice.intake.createApiKey({ workspaceId: "ws-am", scopes: ["admin"] })).secret;
     t.sluice.action(defineAction({ name: "m.ok", args: z.object({}), execute: async () => ({ ok: true }) }));
-    t.sluice.action(defineAction({ name: "m.fail", args: z.object({}), execute: async () => Promise.reject(new SluiceError("ACTION_FAILED", "target said no", { retryable: false })) }));
+    t.sluice.action(
+      defineAction({
+        name: "m.fail",
+        args: z.object({}),
+        execute: async () => Promise.reject(new SluiceError("ACTION_FAILED", "target said no", { retryable: false })),
+      }),
+    );
     t.sluice.action(defineAction({ name: "m.denied", args: z.object({}), execute: async () => ({ ok: true }) }));
   });
   afterAll(async () => t?.close());
 
   it("counts each outcome per action and times the calls", async () => {
-    const run = (action: string, key: string) => t.sluice.actions.executor.execute({ workspace: "ws-am", action, args: {}, idempotencyKey: key, actor: "test" });
+    const run = (action: string, key: string) =>
+      t.sluice.actions.executor.execute({ workspace: "ws-am", action, args: {}, idempotencyKey: key, actor: "test" });
     expect((await run("m.ok", "k1")).status).toBe("succeeded");
     expect((await run("m.ok", "k2")).status).toBe("succeeded");
     expect((await run("m.fail", "k3")).status).toBe("failed");

@@ -11,16 +11,30 @@ import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
  */
 
 const WS = "ws-pipe";
-type Run = { status: string; error: { code?: string } | null; steps?: Array<{ name: string; status: string; error: { code?: string } | null }> };
+type Run = {
+  status: string;
+  error: { code?: string } | null;
+  steps?: Array<{ name: string; status: string; error: { code?: string } | null }>;
+};
 
 let t: TestSluice;
 
 beforeAll(async () => {
-  t = await startTestSluice({ ACTIONS_ENABLED: "true", ALLOW_ACTIONS_DEFAULT: "task.create,email.send", ACTIONS_REQUIRE_APPROVAL: "email.send", ACTIONS_SMTP_URL: "smtp://127.0.0.1:1", ACTIONS_EMAIL_FROM: "x@example.com" });
+  t = await startTestSluice({
+    ACTIONS_ENABLED: "true",
+    ALLOW_ACTIONS_DEFAULT: "task.create,email.send",
+    ACTIONS_REQUIRE_APPROVAL: "email.send",
+    ACTIONS_SMTP_URL: "smtp://127.0.0.1:1",
+    ACTIONS_EMAIL_FROM: "x@example.com",
+  });
   await t.sluice.intake.ensureWorkspace(WS, "Pipelines");
   t.sluice.pipeline(
     definePipeline({ name: "follow-up", input: z.object({ title: z.string(), action: z.string() }) }, async (input, step) => {
-      const created = await step.action<{ task_id: string }>("create", input.action, input.action === "email.send" ? { to: "a@example.com", subject: input.title, text: "." } : { title: input.title });
+      const created = await step.action<{ task_id: string }>(
+        "create",
+        input.action,
+        input.action === "email.send" ? { to: "a@example.com", subject: input.title, text: "." } : { title: input.title },
+      );
       return { created };
     }),
   );
@@ -28,7 +42,8 @@ beforeAll(async () => {
 });
 afterAll(async () => t?.close());
 
-const run = async (title: string, action: string) => (await t.sluice.runs.start({ pipeline: "follow-up", workspace: WS, input: { title, action } })).id;
+const run = async (title: string, action: string) =>
+  (await t.sluice.runs.start({ pipeline: "follow-up", workspace: WS, input: { title, action } })).id;
 const settled = async (id: string): Promise<Run> => {
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -43,7 +58,13 @@ describe("step.action through the actions' gate and ledger", () => {
     const id = await run("Call ACME back", "task.create");
     expect((await settled(id)).status).toBe("completed");
     const [execution] = await t.sluice.actions.executions({ workspace: WS, action: "task.create" });
-    expect(execution).toMatchObject({ idempotency_key: `${id}:create`, run_id: id, step_name: "create", status: "succeeded", actor: `run:${id}` });
+    expect(execution).toMatchObject({
+      idempotency_key: `${id}:create`,
+      run_id: id,
+      step_name: "create",
+      status: "succeeded",
+      actor: `run:${id}`,
+    });
     const { rows } = await t.sluice.store.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE workspace_id = $1", [WS]);
     expect(rows[0]!.n).toBe(1);
   });

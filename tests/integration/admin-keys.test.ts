@@ -21,7 +21,8 @@ describe("workspaces and API keys over HTTP", () => {
 
   it("PATCH /api/workspaces/{id} changes a workspace's rate limit at once, audited with before and after", async () => {
     await t.sluice.intake.ensureWorkspace("ws-limit", "Limit", { rateLimitPerMinute: 100 });
-    const patch = (payload: object, id = "ws-limit") => t.app.inject({ method: "PATCH", url: `/api/workspaces/${id}`, headers: auth(admin), payload });
+    const patch = (payload: object, id = "ws-limit") =>
+      t.app.inject({ method: "PATCH", url: `/api/workspaces/${id}`, headers: auth(admin), payload });
     const changed = await patch({ rate_limit_per_minute: 5000, reason: "big import" });
     expect(changed.statusCode).toBe(200);
     expect(changed.json()).toMatchObject({ id: "ws-limit", name: "Limit", rate_limit_per_minute: 5000 });
@@ -44,10 +45,20 @@ describe("workspaces and API keys over HTTP", () => {
   });
 
   it("creates a workspace and a key whose secret is shown once and then authenticates", async () => {
-    const ws = await t.app.inject({ method: "POST", url: "/api/workspaces", headers: auth(admin), payload: { id: "ws-123", rate_limit_per_minute: 50 } });
+    const ws = await t.app.inject({
+      method: "POST",
+      url: "/api/workspaces",
+      headers: auth(admin),
+      payload: { id: "ws-123", rate_limit_per_minute: 50 },
+    });
     expect(ws.statusCode).toBe(201);
     expect(ws.json()).toMatchObject({ id: "ws-123", rate_limit_per_minute: 50 });
-    const created = await t.app.inject({ method: "POST", url: "/api/keys", headers: auth(admin), payload: { workspace: "ws-123", scopes: "jobs:write,jobs:read" } });
+    const created = await t.app.inject({
+      method: "POST",
+      url: "/api/keys",
+      headers: auth(admin),
+      payload: { workspace: "ws-123", scopes: "jobs:write,jobs:read" },
+    });
     expect(created.statusCode).toBe(201);
     const body = created.json<{ id: string; key: string; scopes: string[] }>();
     expect(body.key).toMatch(/^sk_sluice_/);
@@ -62,17 +73,26 @@ describe("workspaces and API keys over HTTP", () => {
   });
 
   it("a revoked key stops working and the revocation is audited", async () => {
-    const created = (await t.app.inject({ method: "POST", url: "/api/keys", headers: auth(admin), payload: { workspace: "ops", scopes: ["admin"] } })).json<{ id: string; key: string }>();
+    const created = (
+      await t.app.inject({ method: "POST", url: "/api/keys", headers: auth(admin), payload: { workspace: "ops", scopes: ["admin"] } })
+    ).json<{ id: string; key: string }>();
     expect((await t.app.inject({ method: "GET", url: "/api/keys", headers: auth(created.key) })).statusCode).toBe(200);
     const revoked = await t.app.inject({ method: "DELETE", url: `/api/keys/${created.id}`, headers: auth(admin) });
     expect(revoked.statusCode).toBe(200);
     expect((await t.app.inject({ method: "GET", url: "/api/keys", headers: auth(created.key) })).statusCode).toBe(401);
-    const audit = (await t.app.inject({ method: "GET", url: "/api/audit?action=key.revoke", headers: auth(admin) })).json<Array<{ target: string }>>();
+    const audit = (await t.app.inject({ method: "GET", url: "/api/audit?action=key.revoke", headers: auth(admin) })).json<
+      Array<{ target: string }>
+    >();
     expect(audit.map((a) => a.target)).toContain(created.id);
   });
 
   it("rejects bad input with stable codes", async () => {
-    const badScope = await t.app.inject({ method: "POST", url: "/api/keys", headers: auth(admin), payload: { workspace: "ops", scopes: "jobs:delete" } });
+    const badScope = await t.app.inject({
+      method: "POST",
+      url: "/api/keys",
+      headers: auth(admin),
+      payload: { workspace: "ops", scopes: "jobs:delete" },
+    });
     expect(badScope.statusCode).toBe(400);
     expect(badScope.json().error.code).toBe("VALIDATION_FAILED");
     const wrongType = await t.app.inject({ method: "POST", url: "/api/workspaces", headers: auth(admin), payload: { id: 42 } });
@@ -80,13 +100,23 @@ describe("workspaces and API keys over HTTP", () => {
     expect(wrongType.json().error.code).toBe("VALIDATION_FAILED");
     const badId = await t.app.inject({ method: "POST", url: "/api/workspaces", headers: auth(admin), payload: { id: "a:b" } });
     expect(badId.statusCode).toBe(400);
-    const noWorkspace = await t.app.inject({ method: "POST", url: "/api/keys", headers: auth(admin), payload: { workspace: "nope", scopes: "jobs:read" } });
+    const noWorkspace = await t.app.inject({
+      method: "POST",
+      url: "/api/keys",
+      headers: auth(admin),
+      payload: { workspace: "nope", scopes: "jobs:read" },
+    });
     expect(noWorkspace.statusCode).toBe(404);
     const unknownKey = await t.app.inject({ method: "DELETE", url: "/api/keys/key_missing", headers: auth(admin) });
     expect(unknownKey.statusCode).toBe(404);
     const dup = await t.app.inject({ method: "POST", url: "/api/workspaces", headers: auth(admin), payload: { id: "ops" } });
     expect(dup.statusCode).toBe(409);
-    const malformed = await t.app.inject({ method: "POST", url: "/api/workspaces", headers: { ...auth(admin), "content-type": "application/json" }, payload: "{oops" });
+    const malformed = await t.app.inject({
+      method: "POST",
+      url: "/api/workspaces",
+      headers: { ...auth(admin), "content-type": "application/json" },
+      payload: "{oops",
+    });
     expect(malformed.statusCode).toBe(400);
     expect(malformed.json().error.code).toBe("BODY_MALFORMED");
   });
@@ -95,7 +125,10 @@ describe("workspaces and API keys over HTTP", () => {
 describe("sluice keys create (bootstrap, straight to the database)", () => {
   it("creates the workspace and prints a working key once", async () => {
     const url = await freshPostgresDatabase("keys");
-    const result = runCli(["keys", "create", "--workspace", "ws-123", "--scopes", "jobs:write,jobs:read"], { DATABASE_URL: url, VECTOR_SEARCH_ENABLED: "false" });
+    const result = runCli(["keys", "create", "--workspace", "ws-123", "--scopes", "jobs:write,jobs:read"], {
+      DATABASE_URL: url,
+      VECTOR_SEARCH_ENABLED: "false",
+    });
     expect(result.status, result.stderr).toBe(0);
     const key = result.stdout.split("\n").find((l) => l.startsWith("sk_sluice_"));
     expect(key).toBeDefined();

@@ -61,17 +61,20 @@ describe("sluice alerts render", () => {
     expect(rendered.stdout).toBe(readFileSync(shipped, "utf8"));
   });
 
-  it.runIf(hasPromtool)("renders valid rules that fire for a queue over its configured threshold and not for one under it (promtool)", () => {
-    const rendered = runCli(["alerts", "render"], { QUEUE_THRESHOLDS: THRESHOLDS });
-    expect(rendered.status, rendered.stderr).toBe(0);
-    expect(rendered.stdout).toContain('expr: max by (queue) (bullmq_queue_waiting{queue="churn"}) > 10');
-    writeFileSync(join(dir, "alerts.yml"), rendered.stdout);
-    writeFileSync(join(dir, "queues.test.yml"), UNIT_TEST);
-    const check = spawnSync("promtool", ["check", "rules", "alerts.yml"], { cwd: dir, encoding: "utf8" });
-    expect(check.status, check.stdout + check.stderr).toBe(0);
-    const test = spawnSync("promtool", ["test", "rules", "queues.test.yml"], { cwd: dir, encoding: "utf8" });
-    expect(test.status, test.stdout + test.stderr).toBe(0);
-  });
+  it.runIf(hasPromtool)(
+    "renders valid rules that fire for a queue over its configured threshold and not for one under it (promtool)",
+    () => {
+      const rendered = runCli(["alerts", "render"], { QUEUE_THRESHOLDS: THRESHOLDS });
+      expect(rendered.status, rendered.stderr).toBe(0);
+      expect(rendered.stdout).toContain('expr: max by (queue) (bullmq_queue_waiting{queue="churn"}) > 10');
+      writeFileSync(join(dir, "alerts.yml"), rendered.stdout);
+      writeFileSync(join(dir, "queues.test.yml"), UNIT_TEST);
+      const check = spawnSync("promtool", ["check", "rules", "alerts.yml"], { cwd: dir, encoding: "utf8" });
+      expect(check.status, check.stdout + check.stderr).toBe(0);
+      const test = spawnSync("promtool", ["test", "rules", "queues.test.yml"], { cwd: dir, encoding: "utf8" });
+      expect(test.status, test.stdout + test.stderr).toBe(0);
+    },
+  );
 
   it("refuses bad thresholds with the config exit code, naming the variable", () => {
     const rendered = runCli(["alerts", "render"], { QUEUE_THRESHOLDS: '{"churn":{"waiting":"lots"}}' });

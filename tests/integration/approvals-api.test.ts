@@ -42,16 +42,31 @@ describe.each(threeBackends("apv", 22))("human approvals on $name", (engine) => 
     t.app.inject({
       method,
       url,
-      headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      headers: {
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
       ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
     });
-  const inbox = async (query: string, key = admin) => (await call("GET", `/api/approvals?${query}`, key)).json<{ tasks: Task[]; total: number }>();
+  const inbox = async (query: string, key = admin) =>
+    (await call("GET", `/api/approvals?${query}`, key)).json<{ tasks: Task[]; total: number }>();
   const taskOfRun = async (runId: string): Promise<Task> => {
-    const found = await until(async () => (await inbox("type=refund&limit=500")).tasks.find((x) => x.run_id === runId), (x) => x !== undefined, 20_000, `task of run ${runId}`);
+    const found = await until(
+      async () => (await inbox("type=refund&limit=500")).tasks.find((x) => x.run_id === runId),
+      (x) => x !== undefined,
+      20_000,
+      `task of run ${runId}`,
+    );
     if (!found) throw new Error(`no task for run ${runId}`);
     return found;
   };
-  const settled = (id: string) => until(() => t.sluice.runs.get(id, "ws-apa"), (r) => ["completed", "failed", "cancelled"].includes(r.status), 20_000, `run ${id}`);
+  const settled = (id: string) =>
+    until(
+      () => t.sluice.runs.get(id, "ws-apa"),
+      (r) => ["completed", "failed", "cancelled"].includes(r.status),
+      20_000,
+      `run ${id}`,
+    );
 
   beforeAll(async () => {
     t = await startTestSluice({ ...(await engine.env()), APPROVALS_SWEEP_MS: "300" });
@@ -63,10 +78,18 @@ describe.each(threeBackends("apv", 22))("human approvals on $name", (engine) => 
     otherAdmin = (await t.sluice.intake.createApiKey({ workspaceId: "ws-apb", scopes: ["admin"] })).secret;
     reader = (await t.sluice.intake.createApiKey({ workspaceId: "ws-apa", scopes: ["jobs:read"] })).secret;
     t.sluice.pipeline(
-      definePipeline({ name: "refund-flow", input: z.object({ amount: z.number(), dueInMs: z.number().optional() }) }, async (input, step) => {
-        const decision = await step.approval("sign-off", { approvalType: input.dueInMs ? "t-expire" : "refund", pipelineStage: "E5", payload: { amount: input.amount }, ...(input.dueInMs ? { dueInMs: input.dueInMs } : {}) });
-        return { decision };
-      }),
+      definePipeline(
+        { name: "refund-flow", input: z.object({ amount: z.number(), dueInMs: z.number().optional() }) },
+        async (input, step) => {
+          const decision = await step.approval("sign-off", {
+            approvalType: input.dueInMs ? "t-expire" : "refund",
+            pipelineStage: "E5",
+            payload: { amount: input.amount },
+            ...(input.dueInMs ? { dueInMs: input.dueInMs } : {}),
+          });
+          return { decision };
+        },
+      ),
     );
     await t.sluice.startWorkers({ concurrency: 2 });
   });
@@ -75,9 +98,21 @@ describe.each(threeBackends("apv", 22))("human approvals on $name", (engine) => 
   });
 
   it("configures an approval type (audited) and refuses configs that cannot work", async () => {
-    const put = await call("PUT", "/api/approval-types/refund", admin, { sla_seconds: 3600, assignee_rule: "least_pending:ana,bob", on_deadline: "escalate", escalate_to: "lead", reason: "E5 rollout" });
+    const put = await call("PUT", "/api/approval-types/refund", admin, {
+      sla_seconds: 3600,
+      assignee_rule: "least_pending:ana,bob",
+      on_deadline: "escalate",
+      escalate_to: "lead",
+      reason: "E5 rollout",
+    });
     expect(put.statusCode, put.body).toBe(200);
-    expect(put.json()).toMatchObject({ approval_type: "refund", sla_seconds: 3600, on_deadline: "escalate", escalate_to: "lead", updated_by: `key:${keyId}` });
+    expect(put.json()).toMatchObject({
+      approval_type: "refund",
+      sla_seconds: 3600,
+      on_deadline: "escalate",
+      escalate_to: "lead",
+      updated_by: `key:${keyId}`,
+    });
     expect((await call("GET", "/api/approval-types", admin)).json()).toMatchObject({ types: [{ approval_type: "refund" }] });
     expect((await call("GET", "/api/approval-types", otherAdmin)).json()).toEqual({ types: [] });
     const noTarget = await call("PUT", "/api/approval-types/x", admin, { sla_seconds: 60, on_deadline: "escalate" });
@@ -109,7 +144,12 @@ describe.each(threeBackends("apv", 22))("human approvals on $name", (engine) => 
     expect(again.statusCode).toBe(409);
     expect(again.json().error.code).toBe("APPROVAL_ALREADY_DECIDED");
     const audit = await t.sluice.audit.list({ workspaceId: "ws-apa", action: "approval.approve" });
-    expect(audit[0]).toMatchObject({ actor: `key:${keyId}`, target: task.id, reason: "within policy", details: { outcome: "succeeded", status: "approved" } });
+    expect(audit[0]).toMatchObject({
+      actor: `key:${keyId}`,
+      target: task.id,
+      reason: "within policy",
+      details: { outcome: "succeeded", status: "approved" },
+    });
   });
 
   it("rejecting resumes the run with approved false; the next task goes to the least loaded assignee", async () => {
@@ -136,7 +176,9 @@ describe.each(threeBackends("apv", 22))("human approvals on $name", (engine) => 
     expect(answers.map((a) => a.statusCode).sort()).toEqual([200, 409, 409]);
     const winner = answers.find((a) => a.statusCode === 200)?.json<Task>();
     const done = await settled(run.id);
-    expect(done.output).toEqual({ decision: { approved: winner?.status === "approved", decided_by: `key:${keyId}`, reason: winner?.reason } });
+    expect(done.output).toEqual({
+      decision: { approved: winner?.status === "approved", decided_by: `key:${keyId}`, reason: winner?.reason },
+    });
   });
 
   it("keeps workspaces apart: another workspace's task is 404 to read, decide or reassign", async () => {
@@ -191,17 +233,34 @@ describe.each(threeBackends("apv", 22))("human approvals on $name", (engine) => 
   });
 
   it("applies deadlines on the scheduled sweep (expire, escalate, auto-decide), fails a waiting run on expiry, counts breaches", async () => {
-    const rules = { "t-expire": { on_deadline: "expire" }, "t-escalate": { on_deadline: "escalate", escalate_to: "lead" }, "t-approve": { on_deadline: "auto_approve" }, "t-reject": { on_deadline: "auto_reject" } };
+    const rules = {
+      "t-expire": { on_deadline: "expire" },
+      "t-escalate": { on_deadline: "escalate", escalate_to: "lead" },
+      "t-approve": { on_deadline: "auto_approve" },
+      "t-reject": { on_deadline: "auto_reject" },
+    };
     const ids: Record<string, string> = {};
     for (const [type, rule] of Object.entries(rules)) {
       expect((await call("PUT", `/api/approval-types/${type}`, admin, { sla_seconds: 60, ...rule })).statusCode).toBe(200);
-      ids[type] = (await call("POST", "/api/approvals", admin, { approval_type: type, pipeline_stage: "E5", due_in_seconds: 1, payload: {} })).json<Task>().id;
+      ids[type] = (
+        await call("POST", "/api/approvals", admin, { approval_type: type, pipeline_stage: "E5", due_in_seconds: 1, payload: {} })
+      ).json<Task>().id;
     }
     const run = await t.sluice.runs.start({ pipeline: "refund-flow", workspace: "ws-apa", input: { amount: 7, dueInMs: 500 } });
     // Nobody calls the sweep here: the BullMQ job scheduler on sluice-approvals does, every 300 ms.
     const read = async (type: string) => (await call("GET", `/api/approvals/${ids[type]}`, admin)).json<Task>();
-    await until(() => read("t-reject"), (x) => x.status !== "pending", 20_000, "the sweep");
-    await until(() => read("t-escalate"), (x) => x.status !== "pending", 20_000, "the sweep");
+    await until(
+      () => read("t-reject"),
+      (x) => x.status !== "pending",
+      20_000,
+      "the sweep",
+    );
+    await until(
+      () => read("t-escalate"),
+      (x) => x.status !== "pending",
+      20_000,
+      "the sweep",
+    );
     expect(await read("t-expire")).toMatchObject({ status: "expired", decided_by: "system:deadline" });
     expect(await read("t-escalate")).toMatchObject({ status: "escalated", assignee: "lead", decided_by: null, overdue: true });
     expect(await read("t-approve")).toMatchObject({ status: "approved", decided_by: "system:deadline" });
@@ -215,7 +274,8 @@ describe.each(threeBackends("apv", 22))("human approvals on $name", (engine) => 
     const scrape = async () => (await t.app.inject({ method: "GET", url: "/metrics", headers: { authorization: `Bearer ${admin}` } })).body;
     let metrics = await scrape();
     // t-expire: the task above and the run's.
-    for (const type of Object.keys(rules)) expect(sampleValue(metrics, "hitl_sla_breached_total", `approval_type="${type}"`), type).toBe(type === "t-expire" ? 2 : 1);
+    for (const type of Object.keys(rules))
+      expect(sampleValue(metrics, "hitl_sla_breached_total", `approval_type="${type}"`), type).toBe(type === "t-expire" ? 2 : 1);
     expect(sampleValue(metrics, "hitl_task_resolution_time_seconds_count", 'approval_type="refund"')).toBeGreaterThanOrEqual(3);
     expect(sampleValue(metrics, "hitl_tasks_pending", 'approval_type="kyc"')).toBe(3);
     expect(sampleValue(metrics, "hitl_tasks_pending", 'approval_type="t-escalate"')).toBe(1);
@@ -247,19 +307,27 @@ describe.each(threeBackends("apv", 22))("human approvals on $name", (engine) => 
     const res = await call("POST", "/api/approvals/archive", admin, { reason: "monthly" });
     expect(res.statusCode, res.body).toBe(200);
     expect(res.json()).toEqual({ archived: aged.length });
-    const { rows: archived } = await t.sluice.store.query<{ id: string; archived_at: Date }>("SELECT id, archived_at FROM approval_tasks_archive WHERE id = ANY($1::text[])", [aged]);
+    const { rows: archived } = await t.sluice.store.query<{ id: string; archived_at: Date }>(
+      "SELECT id, archived_at FROM approval_tasks_archive WHERE id = ANY($1::text[])",
+      [aged],
+    );
     expect(archived).toHaveLength(aged.length);
     expect((await call("GET", `/api/approvals/${aged[0]}`, admin)).statusCode).toBe(404);
     expect((await inbox("status=approved,rejected,expired&limit=500")).total).toBe(decided.length - aged.length);
     const audit = await t.sluice.audit.list({ workspaceId: "ws-apa", action: "approvals.archive" });
-    expect(audit[0]).toMatchObject({ reason: "monthly", details: { outcome: "succeeded", archived: aged.length, older_than_seconds: 2_592_000 } });
+    expect(audit[0]).toMatchObject({
+      reason: "monthly",
+      details: { outcome: "succeeded", archived: aged.length, older_than_seconds: 2_592_000 },
+    });
     expect((await call("POST", "/api/approvals/archive", admin, { older_than: "soon" })).statusCode).toBe(400);
     expect((await call("POST", "/api/approvals/archive", admin, { older_than: 1e300 })).json().error.code).toBe("VALIDATION_FAILED");
     expect((await call("POST", "/api/approvals/archive", admin, { older_than: "99999999999d" })).statusCode).toBe(400);
 
     const expired = decided.find((x) => x.approval_type === "t-expire" && x.pipeline_stage === "E5");
     expect(expired).toBeDefined();
-    const agedExpired = await t.sluice.store.query("UPDATE approval_tasks SET decided_at = now() - interval '40 days' WHERE id = $1", [expired?.id]);
+    const agedExpired = await t.sluice.store.query("UPDATE approval_tasks SET decided_at = now() - interval '40 days' WHERE id = $1", [
+      expired?.id,
+    ]);
     expect(agedExpired.rowCount).toBe(1);
     await t.sluice.store.query(`
 INSERT INTO approval_tasks_archive 

@@ -14,7 +14,12 @@ describe("sluice approvals and sluice schedules (runbook, seed 003)", () => {
   let env: Record<string, string>;
   const cli = (...args: string[]) => runCliAsync(args, env);
   const open = async (body: unknown) => {
-    const res = await t.app.inject({ method: "POST", url: "/api/approvals", headers: { authorization: `Bearer ${env.SLUICE_API_KEY}`, "content-type": "application/json" }, payload: JSON.stringify(body) });
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/api/approvals",
+      headers: { authorization: `Bearer ${env.SLUICE_API_KEY}`, "content-type": "application/json" },
+      payload: JSON.stringify(body),
+    });
     expect(res.statusCode, res.body).toBe(201);
     return res.json<{ id: string }>().id;
   };
@@ -41,7 +46,11 @@ describe("sluice approvals and sluice schedules (runbook, seed 003)", () => {
     expect(list.stdout).toContain(first);
     expect(list.stdout).not.toContain(third);
     expect(list.stdout).toContain("2 of 2 task(s).");
-    expect(JSON.parse((await cli("approvals", "show", first)).stdout)).toMatchObject({ id: first, payload: { client: "c-9" }, status: "pending" });
+    expect(JSON.parse((await cli("approvals", "show", first)).stdout)).toMatchObject({
+      id: first,
+      payload: { client: "c-9" },
+      status: "pending",
+    });
 
     const approve = await cli("approvals", "approve", first, "--reason", "fits the campaign");
     expect(approve.status, approve.stderr).toBe(0);
@@ -65,26 +74,54 @@ describe("sluice approvals and sluice schedules (runbook, seed 003)", () => {
     });
     expect(put.statusCode, put.body).toBe(200);
     const late = await open({ approval_type: "callback", pipeline_stage: "E5", payload: {} });
-    await until(async () => (await cli("approvals", "list", "--overdue", "--json")).stdout, (out) => out.includes(late) && out.includes("escalated"), 20_000, "escalation");
+    await until(
+      async () => (await cli("approvals", "list", "--overdue", "--json")).stdout,
+      (out) => out.includes(late) && out.includes("escalated"),
+      20_000,
+      "escalation",
+    );
     const overdue = await cli("approvals", "list", "--overdue", "--stage", "E5");
     expect(overdue.stdout).toMatch(new RegExp(`${late}\\s+callback\\s+E5\\s+escalated\\s+team-lead\\s+\\S+\\s+true`));
     expect((await cli("approvals", "types")).stdout).toMatch(/^callback\s+1\s+escalate\s+team-lead/m);
   });
 
   it("archive: decided tasks older than --older-than move to approval_tasks_archive", async () => {
-    await t.sluice.store.query("UPDATE approval_tasks SET decided_at = now() - interval '31 days' WHERE status IN ('approved', 'rejected') AND workspace_id = 'ws-cli'");
+    await t.sluice.store.query(
+      "UPDATE approval_tasks SET decided_at = now() - interval '31 days' WHERE status IN ('approved', 'rejected') AND workspace_id = 'ws-cli'",
+    );
     const archive = await cli("approvals", "archive", "--older-than", "30d", "--stage", "E5", "--reason", "weekly maintenance");
     expect(archive.status, archive.stderr).toBe(0);
     expect(archive.stdout).toContain("Archived 2 decided task(s) older than 30d.");
-    const { rows } = await t.sluice.store.query<{ n: number }>("SELECT count(*)::int AS n FROM approval_tasks_archive WHERE workspace_id = 'ws-cli'");
+    const { rows } = await t.sluice.store.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM approval_tasks_archive WHERE workspace_id = 'ws-cli'",
+    );
     expect(rows[0]?.n).toBe(2);
     expect((await cli("approvals", "archive")).stdout).toContain("Archived 0 decided task(s) older than 30d.");
   });
 
   it("cron staleness: sluice schedules shows last/next run and status, marks STALE ones and exits 2", async () => {
-    const set = await cli("schedules", "set", "e5_rescore", "--cron", "*/2 * * * * *", "--tz", "Europe/Bucharest", "--task", "classify", "--input", '{"text":"renewal"}', "--reason", "E5");
+    const set = await cli(
+      "schedules",
+      "set",
+      "e5_rescore",
+      "--cron",
+      "*/2 * * * * *",
+      "--tz",
+      "Europe/Bucharest",
+      "--task",
+      "classify",
+      "--input",
+      '{"text":"renewal"}',
+      "--reason",
+      "E5",
+    );
     expect(set.status, set.stderr).toBe(0);
-    await until(() => cli("schedules"), (r) => /e5_rescore.*succeeded\s+OK/.test(r.stdout), 20_000, "a firing");
+    await until(
+      () => cli("schedules"),
+      (r) => /e5_rescore.*succeeded\s+OK/.test(r.stdout),
+      20_000,
+      "a firing",
+    );
     const ok = await cli("schedules");
     expect(ok.status).toBe(0);
     expect(ok.stdout).toMatch(/^JOB_NAME\s+CRON\s+TZ\s+TARGET\s+LAST_RUN_AT\s+NEXT_RUN_AT\s+STATUS\s+HEALTH/m);
@@ -92,7 +129,9 @@ describe("sluice approvals and sluice schedules (runbook, seed 003)", () => {
 
     expect((await cli("schedules", "set", "e5_yearly", "--cron", "0 3 1 1 *", "--task", "classify")).status).toBe(0);
     // Its last firing three days ago: the test cannot wait two days.
-    await t.sluice.store.query("INSERT INTO schedule_runs (schedule_name, fired_for, started_at, finished_at, status) VALUES ('e5_yearly', now() - interval '3 days', now() - interval '3 days', now() - interval '3 days', 'succeeded')");
+    await t.sluice.store.query(
+      "INSERT INTO schedule_runs (schedule_name, fired_for, started_at, finished_at, status) VALUES ('e5_yearly', now() - interval '3 days', now() - interval '3 days', now() - interval '3 days', 'succeeded')",
+    );
     const stale = await cli("schedules", "--stale");
     expect(stale.status).toBe(2);
     expect(stale.stdout).toMatch(/e5_yearly\s+0 3 1 1 \*\s+UTC\s+task:classify.*STALE/);

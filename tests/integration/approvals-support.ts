@@ -8,7 +8,14 @@ import { freshPostgresDatabase, redisUrl, type TestEngine } from "../harness/dat
 export function threeBackends(prefix: string, redisDb: number): TestEngine[] {
   return [
     { name: "PGlite", env: async () => ({}) },
-    { name: "PostgreSQL queues", env: async () => ({ DATABASE_URL: await freshPostgresDatabase(`${prefix}_pg`), QUEUE_BACKEND: "postgres", VECTOR_SEARCH_ENABLED: "false" }) },
+    {
+      name: "PostgreSQL queues",
+      env: async () => ({
+        DATABASE_URL: await freshPostgresDatabase(`${prefix}_pg`),
+        QUEUE_BACKEND: "postgres",
+        VECTOR_SEARCH_ENABLED: "false",
+      }),
+    },
     {
       name: "Redis queues + PostgreSQL",
       env: async () => {

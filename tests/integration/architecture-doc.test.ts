@@ -13,8 +13,12 @@ describe("docs/architecture.md", () => {
   it("names every pipeline folder, adapter folder and port", () => {
     expect(layout.length).toBeGreaterThan(0);
     const missing = [
-      ...dirs("src/pipeline").filter((d) => !layout.includes(`  ${d}/`)).map((d) => `src/pipeline/${d}/`),
-      ...dirs("src/adapters").filter((d) => !new RegExp(`\\b${d}/`).test(layout)).map((d) => `src/adapters/${d}/`),
+      ...dirs("src/pipeline")
+        .filter((d) => !layout.includes(`  ${d}/`))
+        .map((d) => `src/pipeline/${d}/`),
+      ...dirs("src/adapters")
+        .filter((d) => !new RegExp(`\\b${d}/`).test(layout))
+        .map((d) => `src/adapters/${d}/`),
       ...readdirSync(new URL("../../src/ports/", import.meta.url))
         .filter((f) => !layout.includes(f))
         .map((f) => `src/ports/${f}`),

@@ -15,9 +15,18 @@ describe.each(engines)("an admin action that cannot be audited is not done, on $
   let t: TestSluice;
   let admin: string;
   const post = (url: string, body: unknown) =>
-    t.app.inject({ method: "POST", url, headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" }, payload: JSON.stringify(body) });
+    t.app.inject({
+      method: "POST",
+      url,
+      headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+      payload: JSON.stringify(body),
+    });
   const board = (url: string) =>
-    t.app.inject({ method: "PUT", url: `/admin/queues/api/queues/${url}`, headers: { authorization: `Basic ${Buffer.from(`ops:${admin}`).toString("base64")}` } });
+    t.app.inject({
+      method: "PUT",
+      url: `/admin/queues/api/queues/${url}`,
+      headers: { authorization: `Basic ${Buffer.from(`ops:${admin}`).toString("base64")}` },
+    });
   const paused = async () => (await t.sluice.queues.list()).find((q) => q.name === "ai-jobs")?.paused;
 
   beforeAll(async () => {
@@ -50,7 +59,10 @@ describe.each(engines)("an admin action that cannot be audited is not done, on $
     expect((await post("/api/queues/ai-jobs/jobs/no-such-job/retry", { reason: "try" })).statusCode).toBe(404);
     const rows = await t.sluice.audit.list({ workspaceId: "ws-au", limit: 10 });
     expect(rows.find((r) => r.action === "queue.pause")).toMatchObject({ reason: "deploy 42", details: { outcome: "succeeded" } });
-    expect(rows.find((r) => r.action === "job.retry")).toMatchObject({ target: "ai-jobs/no-such-job", details: { outcome: "failed", error: "JOB_NOT_FOUND" } });
+    expect(rows.find((r) => r.action === "job.retry")).toMatchObject({
+      target: "ai-jobs/no-such-job",
+      details: { outcome: "failed", error: "JOB_NOT_FOUND" },
+    });
   });
 
   it("audits Bull Board's own buttons before they act, with the key behind the Basic-auth password as the actor", async () => {
@@ -60,6 +72,10 @@ describe.each(engines)("an admin action that cannot be audited is not done, on $
     expect((await board("ai-jobs/resume")).statusCode).toBe(200);
     const rows = await t.sluice.audit.list({ action: "bullboard.put", limit: 5 });
     expect(rows.map((r) => r.target)).toEqual(["/api/queues/ai-jobs/resume", "/api/queues/ai-jobs/pause"]);
-    expect(rows[1]).toMatchObject({ actor: `key:${keyId}`, reason: "via Bull Board", details: { queue: "ai-jobs", outcome: "succeeded", status: 200 } });
+    expect(rows[1]).toMatchObject({
+      actor: `key:${keyId}`,
+      reason: "via Bull Board",
+      details: { queue: "ai-jobs", outcome: "succeeded", status: 200 },
+    });
   });
 });

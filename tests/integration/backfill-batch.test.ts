@@ -1,7 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeProviderServer, type FakeProviderServer } from "../fakes/openai-server.ts";
 import { createFakeBatches, type FakeBatches } from "../fakes/provider-server/batches.ts";
-import { auth, catalogue, metricValue, startLoggedSluice, statusCounts, until, fakeOpenAIEnv, type LoggedSluice } from "./backfill-support.ts";
+import {
+  auth,
+  catalogue,
+  metricValue,
+  startLoggedSluice,
+  statusCounts,
+  until,
+  fakeOpenAIEnv,
+  type LoggedSluice,
+} from "./backfill-support.ts";
 
 /**
  * Batch mode (EMBEDDING_BATCH_MODE=openai) against the fake provider's Files and Batches endpoints:
@@ -63,9 +72,19 @@ describe("batch mode with the OpenAI Batch API (fake provider)", () => {
     batches.failLines([`item-${bad?.id}`]);
     await t.sluice.startWorkers();
 
-    await until(() => statusCounts(t.sluice, "shop-batch"), (c) => c.completed === 99 && c.failed === 1, 30_000, "batches applied");
+    await until(
+      () => statusCounts(t.sluice, "shop-batch"),
+      (c) => c.completed === 99 && c.failed === 1,
+      30_000,
+      "batches applied",
+    );
     // A batch is closed in the statement after its results are applied: wait for the close too.
-    const rows = await until(() => batchRows("shop-batch"), (r) => r.length === 3 && r.every((b) => b.status !== "processing"), 10_000, "batches closed");
+    const rows = await until(
+      () => batchRows("shop-batch"),
+      (r) => r.length === 3 && r.every((b) => b.status !== "processing"),
+      10_000,
+      "batches closed",
+    );
     expect(rows.map((r) => [r.status, r.total_items])).toEqual([
       ["completed", 40],
       ["completed", 40],
@@ -76,7 +95,11 @@ describe("batch mode with the OpenAI Batch API (fake provider)", () => {
     expect(rows.every((r) => r.provider_batch_id?.startsWith("batch_fake"))).toBe(true);
     expect(batches.counts).toMatchObject({ uploads: 3, creates: 3 });
     expect(fake.stats.byRoute.embeddings ?? 0).toBe(0);
-    expect(await t.sluice.embeddings.item("shop-batch", "q-13")).toMatchObject({ status: "failed", retryCount: 1, errorMessage: "Invalid input for this item (fake)" });
+    expect(await t.sluice.embeddings.item("shop-batch", "q-13")).toMatchObject({
+      status: "failed",
+      retryCount: 1,
+      errorMessage: "Invalid input for this item (fake)",
+    });
 
     // The vectors came from the batch output: a synchronous query embedding of the same text matches exactly.
     const found = await t.sluice.embeddings.search("shop-batch", { query: "red running shoe model 40", k: 3 });
@@ -87,20 +110,37 @@ describe("batch mode with the OpenAI Batch API (fake provider)", () => {
   it("a failed batch puts its items back to pending with an attempt counted; they complete in a later batch", async () => {
     batches.behave({ kind: "fail", message: "provider validation failed (fake)" });
     await t.sluice.embeddings.upsert("shop-fail", items(10, "f"));
-    await until(() => batchRows("shop-fail"), (r) => r.some((b) => b.status === "failed"), 20_000, "a failed batch");
+    await until(
+      () => batchRows("shop-fail"),
+      (r) => r.some((b) => b.status === "failed"),
+      20_000,
+      "a failed batch",
+    );
     batches.behave({ kind: "complete", afterPolls: 1 });
-    await until(() => statusCounts(t.sluice, "shop-fail"), (c) => c.completed === 10, 20_000, "resubmitted and completed");
+    await until(
+      () => statusCounts(t.sluice, "shop-fail"),
+      (c) => c.completed === 10,
+      20_000,
+      "resubmitted and completed",
+    );
     const rows = await batchRows("shop-fail");
     expect(rows[0]).toMatchObject({ status: "failed", error: "provider validation failed (fake)" });
     expect(rows.at(-1)).toMatchObject({ status: "completed", completed_items: 10 });
-    const { rows: attempts } = await t.sluice.store.query<{ retry_count: number }>("SELECT DISTINCT retry_count FROM shop_product_embeddings WHERE shop_id = 'shop-fail'");
+    const { rows: attempts } = await t.sluice.store.query<{ retry_count: number }>(
+      "SELECT DISTINCT retry_count FROM shop_product_embeddings WHERE shop_id = 'shop-fail'",
+    );
     expect(attempts.every((a) => a.retry_count >= 1 && a.retry_count < 3)).toBe(true);
   });
 
   it("a batch that never finishes is stuck after 2 h: backlog report, the runbook query and ai_batch_age_seconds", async () => {
     batches.behave({ kind: "stuck" });
     await t.sluice.embeddings.upsert("shop-stuck", items(5, "s"));
-    const [open] = await until(() => batchRows("shop-stuck"), (r) => r[0]?.status === "processing", 20_000, "batch in progress");
+    const [open] = await until(
+      () => batchRows("shop-stuck"),
+      (r) => r[0]?.status === "processing",
+      20_000,
+      "batch in progress",
+    );
     await t.sluice.store.query("UPDATE embedding_batches SET submitted_at = now() - interval '3 hours' WHERE id = $1", [open?.id]);
 
     const backlog = (await t.app.inject({ method: "GET", url: "/api/embeddings/backlog", headers: auth(admin) })).json<{
@@ -116,7 +156,10 @@ describe("batch mode with the OpenAI Batch API (fake provider)", () => {
     expect(await metricValue(t.app, "ai_batch_age_seconds")).toBeGreaterThan(7_200);
 
     // Runbook 000 "Batch-uri stuck (>2h)", verbatim.
-    const { rows: stuck } = await t.sluice.store.query<{ id: number; shop_id: string }>(`SELECT id, shop_id, status, total_items, completed_items,
+    const { rows: stuck } = await t.sluice.store.query<{
+      id: number;
+      shop_id: string;
+    }>(`SELECT id, shop_id, status, total_items, completed_items,
        now() - submitted_at AS age
 FROM embedding_batches
 WHERE status IN ('submitted', 'processing')
@@ -127,7 +170,9 @@ WHERE status IN ('submitted', 'processing')
     await new Promise((r) => setTimeout(r, 1_500));
     expect(await statusCounts(t.sluice, "shop-stuck")).toMatchObject({ processing: 5, pending: 0 });
     expect(t.logs().some((l) => l.msg?.startsWith("embedding batches stuck"))).toBe(true);
-    const listed = (await t.app.inject({ method: "GET", url: "/api/embeddings/batches?status=submitted,processing", headers: auth(admin) })).json<{ batches: Array<{ id: number }> }>();
+    const listed = (
+      await t.app.inject({ method: "GET", url: "/api/embeddings/batches?status=submitted,processing", headers: auth(admin) })
+    ).json<{ batches: Array<{ id: number }> }>();
     expect(listed.batches.map((b) => b.id)).toEqual([open?.id]);
   });
 });

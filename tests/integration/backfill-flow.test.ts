@@ -15,10 +15,19 @@ let writerA: string;
 let writerB: string;
 let admin: string;
 
-const put = (key: string, ws: string, payload: object) => t.app.inject({ method: "PUT", url: `/api/workspaces/${ws}/items`, headers: auth(key), payload });
-const search = (key: string, ws: string, payload: object) => t.app.inject({ method: "POST", url: `/api/workspaces/${ws}/search`, headers: auth(key), payload });
+const put = (key: string, ws: string, payload: object) =>
+  t.app.inject({ method: "PUT", url: `/api/workspaces/${ws}/items`, headers: auth(key), payload });
+const search = (key: string, ws: string, payload: object) =>
+  t.app.inject({ method: "POST", url: `/api/workspaces/${ws}/search`, headers: auth(key), payload });
 const embeddedAt = async (ws: string) =>
-  new Map((await t.sluice.store.query<{ external_id: string; embedded_at: Date }>("SELECT external_id, embedded_at FROM shop_product_embeddings WHERE shop_id = $1", [ws])).rows.map((r) => [r.external_id, r.embedded_at.getTime()]));
+  new Map(
+    (
+      await t.sluice.store.query<{ external_id: string; embedded_at: Date }>(
+        "SELECT external_id, embedded_at FROM shop_product_embeddings WHERE shop_id = $1",
+        [ws],
+      )
+    ).rows.map((r) => [r.external_id, r.embedded_at.getTime()]),
+  );
 
 beforeAll(async () => {
   t = await startLoggedSluice({ EMBEDDING_BACKFILL_SWEEP_MS: "300", FLAGS_CACHE_MS: "100", EMBEDDING_BACKFILL_CHUNK_SIZE: "50" });
@@ -37,10 +46,19 @@ describe("ingest -> backfill -> search (embedded PGlite, local provider)", () =>
     const res = await put(writerA, "ws-a", { items: catalogue(300) });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ received: 300, inserted: 300, updated: 0, unchanged: 0, deleted: 0, queued: true });
-    expect((await put(writerB, "ws-b", { items: catalogue(60).map((i) => ({ ...i, metadata: { ...i.metadata, tenant: "b" } })) })).statusCode).toBe(200);
+    expect(
+      (await put(writerB, "ws-b", { items: catalogue(60).map((i) => ({ ...i, metadata: { ...i.metadata, tenant: "b" } })) })).statusCode,
+    ).toBe(200);
 
-    await until(() => statusCounts(t.sluice), (c) => c.completed === 360, 30_000, "all 360 items completed");
-    const row = await t.sluice.store.query<{ n: number }>("SELECT count(*) AS n FROM shop_product_embeddings WHERE embedding IS NULL OR dimensions <> 384 OR retry_count <> 0");
+    await until(
+      () => statusCounts(t.sluice),
+      (c) => c.completed === 360,
+      30_000,
+      "all 360 items completed",
+    );
+    const row = await t.sluice.store.query<{ n: number }>(
+      "SELECT count(*) AS n FROM shop_product_embeddings WHERE embedding IS NULL OR dimensions <> 384 OR retry_count <> 0",
+    );
     expect(row.rows[0]?.n).toBe(0);
 
     const found = await search(writerA, "ws-a", { query: "blue leather bag model 17", k: 10 });
@@ -95,7 +113,12 @@ describe("ingest -> backfill -> search (embedded PGlite, local provider)", () =>
     changed[5] = { ...changed[5]!, text: "a completely new purple umbrella" };
     expect((await put(writerA, "ws-a", { items: changed })).json()).toMatchObject({ updated: 1, unchanged: 299, queued: true });
 
-    await until(() => statusCounts(t.sluice, "ws-a"), (c) => c.completed === 300, 20_000, "the changed item re-embedded");
+    await until(
+      () => statusCounts(t.sluice, "ws-a"),
+      (c) => c.completed === 300,
+      20_000,
+      "the changed item re-embedded",
+    );
     await new Promise((r) => setTimeout(r, 700)); // two sweeps: nothing else may be re-embedded
     const after = await embeddedAt("ws-a");
     const moved = [...after].filter(([id, at]) => at !== before.get(id)).map(([id]) => id);
@@ -118,13 +141,23 @@ describe("ingest -> backfill -> search (embedded PGlite, local provider)", () =>
 
   it("re-queues a whole workspace (audited) and embeds it again", async () => {
     const before = await embeddedAt("ws-b");
-    const res = await t.app.inject({ method: "POST", url: "/api/embeddings/reindex", headers: auth(admin), payload: { workspace: "ws-b", reason: "model drill" } });
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/api/embeddings/reindex",
+      headers: auth(admin),
+      payload: { workspace: "ws-b", reason: "model drill" },
+    });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ workspace: "ws-b", requeued: 60 });
     const audit = await t.sluice.audit.list({ action: "embeddings.reindex" });
     expect(audit[0]).toMatchObject({ target: "ws-b", reason: "model drill", details: { requeued: 60 } });
 
-    await until(() => statusCounts(t.sluice, "ws-b"), (c) => c.completed === 60, 20_000, "ws-b embedded again");
+    await until(
+      () => statusCounts(t.sluice, "ws-b"),
+      (c) => c.completed === 60,
+      20_000,
+      "ws-b embedded again",
+    );
     const after = await embeddedAt("ws-b");
     expect([...after].every(([id, at]) => at > (before.get(id) ?? Infinity))).toBe(true);
     expect((await statusCounts(t.sluice, "ws-a")).completed).toBe(298);
@@ -136,6 +169,13 @@ describe("ingest -> backfill -> search (embedded PGlite, local provider)", () =>
     expect(await metricValue(t.app, "vector_search_latency_seconds_count")).toBeGreaterThan(5);
     expect(await metricValue(t.app, "ai_embedded_items_total")).toBeGreaterThanOrEqual(421);
     const item = await t.app.inject({ method: "GET", url: "/api/workspaces/ws-a/items/p-1", headers: auth(writerA) });
-    expect(item.json()).toMatchObject({ external_id: "p-1", workspace_id: "ws-a", status: "completed", retry_count: 0, error_message: null, dimensions: 384 });
+    expect(item.json()).toMatchObject({
+      external_id: "p-1",
+      workspace_id: "ws-a",
+      status: "completed",
+      retry_count: 0,
+      error_message: null,
+      dimensions: 384,
+    });
   });
 });

@@ -32,15 +32,30 @@ describe("backfill through a provider outage (breaker open)", () => {
   it("fails no item whose attempts were not really spent", async () => {
     fake.reset();
     fake.setOutage(true);
-    await t.sluice.embeddings.upsert("shop-out", catalogue(30, "o").map((i) => ({ externalId: i.id, text: i.text })));
-    await until(async () => fake.stats.requests, (n) => n >= 1, 20_000, "the first failing call");
+    await t.sluice.embeddings.upsert(
+      "shop-out",
+      catalogue(30, "o").map((i) => ({ externalId: i.id, text: i.text })),
+    );
+    await until(
+      async () => fake.stats.requests,
+      (n) => n >= 1,
+      20_000,
+      "the first failing call",
+    );
     await sleep(1_500);
     const during = await statusCounts(t.sluice, "shop-out");
     fake.setOutage(false);
-    const done = await until(() => statusCounts(t.sluice, "shop-out"), (c) => c.completed + c.failed === 30, 30_000, "all 30 settled");
+    const done = await until(
+      () => statusCounts(t.sluice, "shop-out"),
+      (c) => c.completed + c.failed === 30,
+      30_000,
+      "all 30 settled",
+    );
     expect(during.failed).toBe(0);
     expect(done).toMatchObject({ completed: 30, failed: 0 });
-    const { rows } = await t.sluice.store.query<{ max: number }>("SELECT max(retry_count) AS max FROM shop_product_embeddings WHERE shop_id = 'shop-out'");
+    const { rows } = await t.sluice.store.query<{ max: number }>(
+      "SELECT max(retry_count) AS max FROM shop_product_embeddings WHERE shop_id = 'shop-out'",
+    );
     expect(rows[0]?.max ?? 0).toBeLessThanOrEqual(1);
   });
 });

@@ -16,7 +16,12 @@ let admin: string;
 
 const reindex = (payload: object) => t.app.inject({ method: "POST", url: "/api/embeddings/reindex", headers: auth(admin), payload });
 const rows = async (ws: string) =>
-  (await t.sluice.store.query<{ status: string; retry_count: number; error_message: string | null }>("SELECT status, retry_count, error_message FROM shop_product_embeddings WHERE shop_id = $1", [ws])).rows;
+  (
+    await t.sluice.store.query<{ status: string; retry_count: number; error_message: string | null }>(
+      "SELECT status, retry_count, error_message FROM shop_product_embeddings WHERE shop_id = $1",
+      [ws],
+    )
+  ).rows;
 const items = (n: number, prefix: string) => catalogue(n, prefix).map((i) => ({ externalId: i.id, text: i.text }));
 
 beforeAll(async () => {
@@ -45,7 +50,12 @@ describe("provider errors -> retries -> failed after 3 (fake OpenAI)", () => {
     fake.reset();
     fake.setOutage(true);
     await t.sluice.embeddings.upsert("shop-down", items(20, "d"));
-    await until(() => statusCounts(t.sluice, "shop-down"), (c) => c.failed === 20, 20_000, "all 20 failed");
+    await until(
+      () => statusCounts(t.sluice, "shop-down"),
+      (c) => c.failed === 20,
+      20_000,
+      "all 20 failed",
+    );
     const failed = await rows("shop-down");
     expect(failed.every((r) => r.retry_count === 3)).toBe(true);
     expect(new Set(failed.map((r) => r.error_message)).size).toBe(1);
@@ -53,7 +63,9 @@ describe("provider errors -> retries -> failed after 3 (fake OpenAI)", () => {
     // 3 backfill attempts, each AI_MAX_ATTEMPTS=2 provider calls, one chunk of 20.
     expect(fake.stats.byRoute.embeddings).toBe(6);
 
-    const backlog = (await t.app.inject({ method: "GET", url: "/api/embeddings/backlog", headers: auth(admin) })).json<{ recent_errors: Array<{ error_message: string; count: number }> }>();
+    const backlog = (await t.app.inject({ method: "GET", url: "/api/embeddings/backlog", headers: auth(admin) })).json<{
+      recent_errors: Array<{ error_message: string; count: number }>;
+    }>();
     expect(backlog.recent_errors).toEqual([{ error_message: failed[0]?.error_message, count: 20 }]);
   });
 
@@ -63,7 +75,12 @@ describe("provider errors -> retries -> failed after 3 (fake OpenAI)", () => {
     fake.setOutage(false);
     const forced = await reindex({ failed: true, force: true, reason: "provider back" });
     expect(forced.json()).toEqual({ requeued: 20, force: true });
-    await until(() => statusCounts(t.sluice, "shop-down"), (c) => c.completed === 20, 20_000, "all 20 completed after the forced retry");
+    await until(
+      () => statusCounts(t.sluice, "shop-down"),
+      (c) => c.completed === 20,
+      20_000,
+      "all 20 completed after the forced retry",
+    );
     expect((await rows("shop-down")).every((r) => r.retry_count === 0 && r.error_message === null)).toBe(true);
     const audit = await t.sluice.audit.list({ action: "embeddings.retry-failed" });
     expect(audit.map((a) => a.details)).toEqual([
@@ -75,17 +92,34 @@ describe("provider errors -> retries -> failed after 3 (fake OpenAI)", () => {
   it("a 400 from the provider fails the item at once (permanent); `reindex --failed` picks it up", async () => {
     fake.failNext(1, 400);
     await t.sluice.embeddings.upsert("shop-bad", items(5, "b"));
-    await until(() => statusCounts(t.sluice, "shop-bad"), (c) => c.failed === 5, 20_000, "all 5 failed permanently");
+    await until(
+      () => statusCounts(t.sluice, "shop-bad"),
+      (c) => c.failed === 5,
+      20_000,
+      "all 5 failed permanently",
+    );
     expect((await rows("shop-bad")).every((r) => r.retry_count === 1)).toBe(true);
     expect((await reindex({ failed: true, workspace: "shop-bad" })).json()).toEqual({ requeued: 5, force: false });
-    await until(() => statusCounts(t.sluice, "shop-bad"), (c) => c.completed === 5, 20_000, "re-queued items completed");
+    await until(
+      () => statusCounts(t.sluice, "shop-bad"),
+      (c) => c.completed === 5,
+      20_000,
+      "re-queued items completed",
+    );
   });
 
   it("takes back a claim whose worker died (counted as an attempt) and embeds the items", async () => {
     // A worker that claimed and vanished: claimed here directly, never completed.
     await upsertItems(t.sluice.store, "shop-dead", items(7, "z"));
-    expect(await claimItems(t.sluice.store, { workerId: "worker-killed-by-sigkill", workspaceId: "shop-dead", limit: 100 })).toHaveLength(7);
-    await until(() => statusCounts(t.sluice, "shop-dead"), (c) => c.completed === 7, 20_000, "reclaimed and completed");
+    expect(await claimItems(t.sluice.store, { workerId: "worker-killed-by-sigkill", workspaceId: "shop-dead", limit: 100 })).toHaveLength(
+      7,
+    );
+    await until(
+      () => statusCounts(t.sluice, "shop-dead"),
+      (c) => c.completed === 7,
+      20_000,
+      "reclaimed and completed",
+    );
     const done = await rows("shop-dead");
     expect(done.every((r) => r.retry_count === 1)).toBe(true);
     expect(t.logs().some((l) => l.msg?.startsWith("took back embedding items") && l.requeued === 7)).toBe(true);

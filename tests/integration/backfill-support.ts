@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { FastifyInstance, LightMyRequestResponse } from "fastify";
+import type { FastifyInstance } from "fastify";
 import { createLogger } from "../../src/adapters/log/pino.ts";
 import { buildServer } from "../../src/server/app.ts";
 import { createSluice, type Sluice } from "../../src/sluice.ts";
@@ -79,12 +79,9 @@ export async function metricValue(app: FastifyInstance, name: string, labels: Re
     }
   }
   // A labelled gauge with no series yet prints only its HELP/TYPE lines: that reads as 0.
-  if (!seen && !text.includes(`# TYPE ${name} `) && !text.includes(`# TYPE ${name.replace(/_(count|sum|bucket)$/, "")} `)) throw new Error(`metric ${name} not exposed`);
+  if (!seen && !text.includes(`# TYPE ${name} `) && !text.includes(`# TYPE ${name.replace(/_(count|sum|bucket)$/, "")} `))
+    throw new Error(`metric ${name} not exposed`);
   return sum;
-}
-
-export function json<T>(res: LightMyRequestResponse): T {
-  return res.json<T>();
 }
 
 /** Items with some variety: colours and kinds for metadata filters. */

@@ -55,22 +55,42 @@ describe("two worker processes, Redis queues, PGlite over the wire", () => {
     for (const ws of [...shops, "ops"]) await a.sluice.intake.ensureWorkspace(ws, ws);
     const admin = (await a.sluice.intake.createApiKey({ workspaceId: "ops", scopes: ["operator"] })).secret;
     for (const [i, ws] of shops.entries()) {
-      const res = await (i % 2 ? b : a).app.inject({ method: "PUT", url: `/api/workspaces/${ws}/items`, headers: auth(admin), payload: { items: catalogue(75, ws) } });
+      const res = await (i % 2 ? b : a).app.inject({
+        method: "PUT",
+        url: `/api/workspaces/${ws}/items`,
+        headers: auth(admin),
+        payload: { items: catalogue(75, ws) },
+      });
       expect(res.statusCode).toBe(200);
     }
-    await until(() => statusCounts(a.sluice), (c) => c.completed === 300, 60_000, "300 items completed");
+    await until(
+      () => statusCounts(a.sluice),
+      (c) => c.completed === 300,
+      60_000,
+      "300 items completed",
+    );
 
     const embedded = [await metricValue(a.app, "ai_embedded_items_total"), await metricValue(b.app, "ai_embedded_items_total")];
     expect(embedded[0]! + embedded[1]!).toBe(300);
-    const { rows } = await a.sluice.store.query<{ n: number }>("SELECT count(*) AS n FROM shop_product_embeddings WHERE retry_count <> 0 OR claimed_by IS NOT NULL");
+    const { rows } = await a.sluice.store.query<{ n: number }>(
+      "SELECT count(*) AS n FROM shop_product_embeddings WHERE retry_count <> 0 OR claimed_by IS NOT NULL",
+    );
     expect(rows[0]?.n).toBe(0);
 
     for (const t of [a, b]) {
-      const res = await t.app.inject({ method: "POST", url: "/api/workspaces/shop-3/search", headers: auth(admin), payload: { query: "red running shoe model 20", k: 5 } });
+      const res = await t.app.inject({
+        method: "POST",
+        url: "/api/workspaces/shop-3/search",
+        headers: auth(admin),
+        payload: { query: "red running shoe model 20", k: 5 },
+      });
       expect(res.json<{ hits: Array<{ id: string }> }>().hits[0]?.id).toBe("shop-3-20");
     }
     // One scheduler for the sweep, whichever process upserted it last.
-    const schedulers = await a.sluice.queues.bullQueues().find((q) => q.name === "ai-batch-queue")?.getJobSchedulers();
+    const schedulers = await a.sluice.queues
+      .bullQueues()
+      .find((q) => q.name === "ai-batch-queue")
+      ?.getJobSchedulers();
     expect(schedulers?.map((s) => s.key)).toEqual(["embeddings-backfill-sweep"]);
   });
 });

@@ -45,7 +45,12 @@ describe("backup and restore of the embedded database", () => {
     const file = join(dataDir, "..", `${dataDir.split("/").pop()}-b.tar.gz`);
     try {
       await t.sluice.audit.record({ actor: "ops", action: "drill.before", reason: "kept" });
-      const key = (await t.sluice.intake.createApiKey({ workspaceId: (await t.sluice.intake.ensureWorkspace("ws-ops", "Ops")).id, scopes: ["operator"] })).secret;
+      const key = (
+        await t.sluice.intake.createApiKey({
+          workspaceId: (await t.sluice.intake.ensureWorkspace("ws-ops", "Ops")).id,
+          scopes: ["operator"],
+        })
+      ).secret;
       const res = await t.app.inject({ method: "GET", url: "/api/admin/backup", headers: { authorization: `Bearer ${key}` } });
       expect(res.statusCode).toBe(200);
       writeFileSync(file, res.rawPayload);

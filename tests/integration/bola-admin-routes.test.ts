@@ -24,10 +24,21 @@ interface OpenApiDoc {
 const OPEN = new Set(["/health", "/ready", "/health/{dependency}", "/api/v1/health"]);
 // Not in the OpenAPI document: the seed runbooks' aliases, Bull Board, and the ops views (asked from off the machine).
 const EXTRA: Route[] = [
-  ...["/api/queue/stats", "/api/admin/queues", "/api/admin/queues/{name}/failed"].map((path) => ({ method: "GET" as const, path, queryParams: [] })),
-  ...["/api/queue/pause-all", "/api/queue/resume-all", "/api/queue/clean-all", "/api/queue/{name}/pause", "/api/queue/{name}/resume", "/api/queue/{name}/clean", "/api/admin/queues/{name}/retry-all", "/api/admin/queues/{name}/clean"].map(
-    (path) => ({ method: "POST" as const, path, queryParams: [] }),
-  ),
+  ...["/api/queue/stats", "/api/admin/queues", "/api/admin/queues/{name}/failed"].map((path) => ({
+    method: "GET" as const,
+    path,
+    queryParams: [],
+  })),
+  ...[
+    "/api/queue/pause-all",
+    "/api/queue/resume-all",
+    "/api/queue/clean-all",
+    "/api/queue/{name}/pause",
+    "/api/queue/{name}/resume",
+    "/api/queue/{name}/clean",
+    "/api/admin/queues/{name}/retry-all",
+    "/api/admin/queues/{name}/clean",
+  ].map((path) => ({ method: "POST" as const, path, queryParams: [] })),
   { method: "GET", path: "/admin/queues/api/queues", queryParams: [] },
   { method: "PUT", path: "/admin/queues/api/queues/{name}/pause", queryParams: [] },
   { method: "GET", path: "/metrics", queryParams: [] },
@@ -98,7 +109,8 @@ const BODIES: Record<string, unknown> = {
   "POST /api/webhooks/secret/rotate": { workspace: "ws-a", reason: "bola" },
   "POST /api/admin/workers/concurrency": { queue: "ai-jobs", concurrency: null, reason: "bola" },
 };
-const bodyOf = (route: Route): unknown => BODIES[`${route.method} ${route.path}`] ?? (route.method === "GET" ? undefined : { reason: "bola" });
+const bodyOf = (route: Route): unknown =>
+  BODIES[`${route.method} ${route.path}`] ?? (route.method === "GET" ? undefined : { reason: "bola" });
 
 for (const engine of embeddedAndServers("bola", 24)) {
   describe(`BOLA on every admin route, on ${engine.name}`, () => {
@@ -114,7 +126,9 @@ for (const engine of embeddedAndServers("bola", 24)) {
 
     async function call(route: Route, key: string) {
       const body = bodyOf(route);
-      const basic = route.path.startsWith("/admin/queues") ? { authorization: `Basic ${Buffer.from(`x:${key}`).toString("base64")}` } : { authorization: `Bearer ${key}` };
+      const basic = route.path.startsWith("/admin/queues")
+        ? { authorization: `Basic ${Buffer.from(`x:${key}`).toString("base64")}` }
+        : { authorization: `Bearer ${key}` };
       return t.app.inject({
         method: route.method,
         url: urlFor(route, a),
@@ -150,14 +164,22 @@ for (const engine of embeddedAndServers("bola", 24)) {
       const hashes: Record<string, string | null> = {};
       for (const { table_name: table } of tables) {
         if (table === "action_audit") continue;
-        const { rows } = await store.query<{ h: string | null }>(`SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) AS h FROM "${table}" t WHERE workspace_id IS DISTINCT FROM 'ws-b'`);
+        const { rows } = await store.query<{ h: string | null }>(
+          `SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) AS h FROM "${table}" t WHERE workspace_id IS DISTINCT FROM 'ws-b'`,
+        );
         hashes[table] = rows[0]?.h ?? null;
       }
       return hashes;
     }
 
     beforeAll(async () => {
-      t = await startTestSluice({ ...(await engine.env()), RATE_LIMIT_READS_PER_MINUTE: "1000000", RATE_LIMIT_SEARCH_PER_MINUTE: "1000000", RATE_LIMIT_INGEST_PER_MINUTE: "1000000", OPS_ENDPOINTS: "loopback" });
+      t = await startTestSluice({
+        ...(await engine.env()),
+        RATE_LIMIT_READS_PER_MINUTE: "1000000",
+        RATE_LIMIT_SEARCH_PER_MINUTE: "1000000",
+        RATE_LIMIT_INGEST_PER_MINUTE: "1000000",
+        OPS_ENDPOINTS: "loopback",
+      });
       const { intake } = t.sluice;
       for (const ws of ["ws-a", "ws-b", "ops"]) await intake.ensureWorkspace(ws, ws, { rateLimitPerMinute: 1_000_000 });
       const mint = async (workspaceId: string, scopes: string[]) => intake.createApiKey({ workspaceId, scopes });
@@ -168,7 +190,13 @@ for (const engine of embeddedAndServers("bola", 24)) {
       const writerA = await mint("ws-a", ["jobs:write", "jobs:read"]);
       keys.writerA = writerA.secret;
       a.keyId = (await mint("ws-a", ["admin"])).id;
-      a.jobId = (await t.sluice.jobs.submit(await intake.authenticate(writerA.secret), { type: "llm.complete", input: { prompt: "A's secret" }, client_request_id: "a-1" })).id;
+      a.jobId = (
+        await t.sluice.jobs.submit(await intake.authenticate(writerA.secret), {
+          type: "llm.complete",
+          input: { prompt: "A's secret" },
+          client_request_id: "a-1",
+        })
+      ).id;
       if (vectors) await t.sluice.embeddings.upsert("ws-a", [{ externalId: "item-a", text: "A's item" }]);
       routes = routesOf((await t.app.inject({ method: "GET", url: "/docs/json" })).json<OpenApiDoc>());
     });
@@ -179,7 +207,8 @@ for (const engine of embeddedAndServers("bola", 24)) {
     it("takes its routes from the OpenAPI document", () => {
       const names = routes.map((r) => `${r.method} ${r.path}`);
       expect(names.length).toBeGreaterThan(40);
-      for (const known of ["POST /api/keys", "GET /api/audit", "GET /api/queues/{name}/jobs/{id}", "PUT /api/usage/budgets/{workspace}"]) expect(names).toContain(known);
+      for (const known of ["POST /api/keys", "GET /api/audit", "GET /api/queues/{name}/jobs/{id}", "PUT /api/usage/budgets/{workspace}"])
+        expect(names).toContain(known);
     });
 
     it("workspace B's admin key: 403 or 404 on A's objects and the fleet, nothing of A in any answer, nothing changed", async () => {
@@ -220,10 +249,20 @@ for (const engine of embeddedAndServers("bola", 24)) {
     });
 
     it("an admin key cannot mint an operator key, even for its own workspace", async () => {
-      const res = await t.app.inject({ method: "POST", url: "/api/keys", headers: { authorization: `Bearer ${keys.adminB}` }, payload: { workspace: "ws-b", scopes: "operator" } });
+      const res = await t.app.inject({
+        method: "POST",
+        url: "/api/keys",
+        headers: { authorization: `Bearer ${keys.adminB}` },
+        payload: { workspace: "ws-b", scopes: "operator" },
+      });
       expect(res.statusCode).toBe(403);
       expect(res.json<{ error: { code: string } }>().error.code).toBe("FORBIDDEN_SCOPE");
-      const own = await t.app.inject({ method: "POST", url: "/api/keys", headers: { authorization: `Bearer ${keys.adminB}` }, payload: { workspace: "ws-b", scopes: "admin,jobs:read" } });
+      const own = await t.app.inject({
+        method: "POST",
+        url: "/api/keys",
+        headers: { authorization: `Bearer ${keys.adminB}` },
+        payload: { workspace: "ws-b", scopes: "admin,jobs:read" },
+      });
       expect(own.statusCode).toBe(201);
     });
 
@@ -238,7 +277,9 @@ for (const engine of embeddedAndServers("bola", 24)) {
         const code = res.statusCode >= 400 ? res.json<{ error?: { code?: string } }>().error?.code : undefined;
         // Allowed, and then answered on the merits: a waiting job cannot be retried (409), a PostgreSQL
         // server is backed up with pg_dump (409), and there is no pgvector on Debian's PostgreSQL (503).
-        const onMerits = (res.statusCode === 409 && ["CONFLICT", "JOB_STATE_CONFLICT", "JOB_NOT_FAILED"].includes(code ?? "")) || code === "EMBEDDINGS_UNAVAILABLE";
+        const onMerits =
+          (res.statusCode === 409 && ["CONFLICT", "JOB_STATE_CONFLICT", "JOB_NOT_FAILED"].includes(code ?? "")) ||
+          code === "EMBEDDINGS_UNAVAILABLE";
         if (isCore(route) ? res.statusCode >= 400 && !onMerits : [401, 403].includes(res.statusCode)) refused.push(where);
       }
       expect(refused).toEqual([]);

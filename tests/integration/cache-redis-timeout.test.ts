@@ -30,7 +30,10 @@ describe("the result cache's Redis command timeout", () => {
     await engine.set("warm", "1", 60); // connected before the pause
     await admin.client("PAUSE", pauseMs, "ALL");
     const started = Date.now();
-    const error = await engine.get("k").then(() => undefined, (err: unknown) => err);
+    const error = await engine.get("k").then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     return { ms: Date.now() - started, error };
   }
 

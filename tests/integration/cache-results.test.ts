@@ -23,7 +23,12 @@ async function setup(env: Record<string, string>): Promise<{ t: TestSluice; admi
 }
 
 async function run(t: TestSluice, key: string, type: string, input: object): Promise<Record<string, unknown>> {
-  const res = await t.app.inject({ method: "POST", url: "/ai/jobs", headers: auth(key), payload: { type, input, client_request_id: randomUUID() } });
+  const res = await t.app.inject({
+    method: "POST",
+    url: "/ai/jobs",
+    headers: auth(key),
+    payload: { type, input, client_request_id: randomUUID() },
+  });
   if (res.statusCode !== 202) throw new Error(`submit failed: ${res.statusCode} ${res.body}`);
   const { id } = res.json<{ id: string }>();
   const deadline = Date.now() + 20_000;
@@ -42,7 +47,8 @@ describe("result cache on Redis (CACHE_REDIS_URL)", () => {
   let writer: string;
   let redis: Redis;
   const prefix = `test:cache:${randomUUID()}:`;
-  const stats = async () => (await t.app.inject({ method: "GET", url: "/api/cache/stats", headers: auth(admin) })).json<Record<string, number | string>>();
+  const stats = async () =>
+    (await t.app.inject({ method: "GET", url: "/api/cache/stats", headers: auth(admin) })).json<Record<string, number | string>>();
 
   beforeAll(async () => {
     fake = await startFakeProviderServer();
@@ -78,7 +84,15 @@ describe("result cache on Redis (CACHE_REDIS_URL)", () => {
     expect(second.cached).toBe(true);
     expect(second.vectors).toEqual(first.vectors);
     expect(fake.stats.byRoute.embeddings).toBe(1);
-    expect(await stats()).toMatchObject({ engine: "redis", hits: 1, misses: 1, hit_rate: 0.5, keys: 1, counters: "fleet", ttl_seconds: 120 });
+    expect(await stats()).toMatchObject({
+      engine: "redis",
+      hits: 1,
+      misses: 1,
+      hit_rate: 0.5,
+      keys: 1,
+      counters: "fleet",
+      ttl_seconds: 120,
+    });
     const metrics = (await t.app.inject({ method: "GET", url: "/metrics" })).body;
     expect(metrics).toMatch(/ai_cache_hits_total\{task="embed"\} 1/);
     expect(metrics).toMatch(/ai_cache_misses_total\{task="embed"\} 1/);
@@ -130,14 +144,23 @@ describe("result cache on Redis (CACHE_REDIS_URL)", () => {
     expect(embedKeys).toBeGreaterThan(0);
     const forbidden = await t.app.inject({ method: "POST", url: "/api/cache/clear", headers: auth(writer), payload: {} });
     expect(forbidden.statusCode).toBe(403);
-    const res = await t.app.inject({ method: "POST", url: "/api/cache/clear", headers: auth(admin), payload: { pattern: "embed:*", reason: "model change" } });
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/api/cache/clear",
+      headers: auth(admin),
+      payload: { pattern: "embed:*", reason: "model change" },
+    });
     expect(res.json()).toMatchObject({ pattern: "embed:*", removed: embedKeys, engine: "redis" });
     expect(Number((await stats()).keys)).toBe(before - embedKeys);
     expect((await redis.keys(`${prefix}classify:*`)).length).toBeGreaterThan(0);
     const all = await t.app.inject({ method: "POST", url: "/api/cache/clear", headers: auth(admin), payload: {} });
     expect(all.json().removed).toBe(before - embedKeys);
     expect(await redis.get(outsider)).toBe("keep");
-    expect((await t.sluice.audit.list({ action: "cache.clear" }))[1]).toMatchObject({ target: "embed:*", reason: "model change", details: { removed: embedKeys } });
+    expect((await t.sluice.audit.list({ action: "cache.clear" }))[1]).toMatchObject({
+      target: "embed:*",
+      reason: "model change",
+      details: { removed: embedKeys },
+    });
     await redis.del(outsider);
   });
 
@@ -148,17 +171,35 @@ describe("result cache on Redis (CACHE_REDIS_URL)", () => {
       { type: "no.such.task", input: {} },
       { type: "classify", input: { text: 5 } },
     ];
-    const res = await t.app.inject({ method: "POST", url: "/api/cache/warm", headers: auth(admin), payload: { items, reason: "after deploy" } });
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/api/cache/warm",
+      headers: auth(admin),
+      payload: { items, reason: "after deploy" },
+    });
     expect(res.statusCode).toBe(200);
-    const report = res.json<{ warmed: number; not_cacheable: number; failed: number; items: Array<{ status: string; error?: { code: string } }> }>();
+    const report = res.json<{
+      warmed: number;
+      not_cacheable: number;
+      failed: number;
+      items: Array<{ status: string; error?: { code: string } }>;
+    }>();
     expect(report).toMatchObject({ warmed: 1, not_cacheable: 1, failed: 2 });
-    expect(report.items.map((i) => i.error?.code ?? i.status)).toEqual(["warmed", "not_cacheable", "JOB_TYPE_UNKNOWN", "VALIDATION_FAILED"]);
+    expect(report.items.map((i) => i.error?.code ?? i.status)).toEqual([
+      "warmed",
+      "not_cacheable",
+      "JOB_TYPE_UNKNOWN",
+      "VALIDATION_FAILED",
+    ]);
     expect(fake.stats.requests).toBe(1);
     const again = await t.app.inject({ method: "POST", url: "/api/cache/warm", headers: auth(admin), payload: [items[0]] });
     expect(again.json()).toMatchObject({ already_cached: 1, warmed: 0 });
     expect((await run(t, writer, "embed", { text: "warm me" })).cached).toBe(true);
     expect(fake.stats.requests).toBe(1);
-    expect((await t.sluice.audit.list({ action: "cache.warm" }))[1]).toMatchObject({ reason: "after deploy", details: { warmed: 1, failed: 2 } });
+    expect((await t.sluice.audit.list({ action: "cache.warm" }))[1]).toMatchObject({
+      reason: "after deploy",
+      details: { warmed: 1, failed: 2 },
+    });
   });
 });
 
@@ -179,7 +220,12 @@ describe("result cache in process (no Redis)", () => {
     await run(t, writer, "classify", { text: "lovely" });
     const stats = (await t.app.inject({ method: "GET", url: "/api/cache/stats", headers: auth(admin) })).json();
     expect(stats).toMatchObject({ engine: "memory", counters: "process", hits: 1, misses: 2, keys: 2 });
-    const cleared = await t.app.inject({ method: "POST", url: "/api/cache/clear", headers: auth(admin), payload: { pattern: "classify:local:*" } });
+    const cleared = await t.app.inject({
+      method: "POST",
+      url: "/api/cache/clear",
+      headers: auth(admin),
+      payload: { pattern: "classify:local:*" },
+    });
     expect(cleared.json()).toMatchObject({ removed: 1, engine: "memory" });
     expect((await run(t, writer, "embed", { text: "local text" })).cached).toBe(true);
     expect((await run(t, writer, "classify", { text: "lovely" })).cached).toBe(false);

@@ -28,7 +28,9 @@ describe("sluice CLI against a running dev server", () => {
 
   it("retries, cleans and lists jobs, and reports errors with the server's code", () => {
     expect(runCli(["retry", "churn"], env).stdout).toContain("Retried 0 failed job(s) of churn.");
-    expect(runCli(["clean", "churn", "--grace", "24h", "--status", "failed"], env).stdout).toContain("Removed 0 failed job(s) older than 24h from churn.");
+    expect(runCli(["clean", "churn", "--grace", "24h", "--status", "failed"], env).stdout).toContain(
+      "Removed 0 failed job(s) older than 24h from churn.",
+    );
     expect(runCli(["jobs", "churn", "--state", "failed"], env).stdout).toContain("0 of 0 failed");
     const missing = runCli(["pause", "no-such-queue"], env);
     expect(missing.status).toBe(1);

@@ -9,7 +9,11 @@ const trace = fileURLToPath(new URL("../fixtures/import-trace.mjs", import.meta.
 
 /** The packages `sluice <args>` loads, from the import-trace hook's lines on stderr. */
 function packagesLoaded(args: string[]): { status: number | null; stdout: string; packages: Set<string> } {
-  const result = spawnSync(process.execPath, ["--import", trace, SLUICE_BIN, ...args], { encoding: "utf8", timeout: 60_000, killSignal: "SIGKILL" });
+  const result = spawnSync(process.execPath, ["--import", trace, SLUICE_BIN, ...args], {
+    encoding: "utf8",
+    timeout: 60_000,
+    killSignal: "SIGKILL",
+  });
   const packages = new Set([...result.stderr.matchAll(/^IMPORT (\S+)$/gm)].map((m) => m[1]!));
   return { status: result.status, stdout: result.stdout, packages };
 }

@@ -40,7 +40,9 @@ async function superviseRestart(port: number): Promise<void> {
 }
 
 async function runScript(env: Record<string, string>): Promise<{ code: number | null; out: string }> {
-  const child = spawnTracked("bash", [SCRIPT], { env: { ...process.env, ...dev.env, SLUICE: `${process.execPath} ${SLUICE_BIN}`, BACKUP_DIR: dev.cwd, ...env } });
+  const child = spawnTracked("bash", [SCRIPT], {
+    env: { ...process.env, ...dev.env, SLUICE: `${process.execPath} ${SLUICE_BIN}`, BACKUP_DIR: dev.cwd, ...env },
+  });
   let out = "";
   child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
@@ -66,10 +68,23 @@ describe("ops/deploy/deploy.sh on the embedded engine", () => {
     expect((await queues()).every((q) => q.paused)).toBe(true);
 
     const supervisor = superviseRestart(Number(new URL(dev.url).port));
-    const ok = await runScript({ RESTART_CMD: restartCommand(), EXPECT_VERSION: (await (await fetch(`${dev.url}/health`)).json() as { version: string }).version, SMOKE_TYPE: "classify" });
+    const ok = await runScript({
+      RESTART_CMD: restartCommand(),
+      EXPECT_VERSION: ((await (await fetch(`${dev.url}/health`)).json()) as { version: string }).version,
+      SMOKE_TYPE: "classify",
+    });
     await supervisor;
     expect(ok.code, ok.out).toBe(0);
-    for (const step of ["1/7 backup", "2/7 pause", "4/7 migrate", "5/7 restart", "6/7 smoke check", "7/7 resume", "classify job end to end"]) expect(ok.out).toContain(step);
+    for (const step of [
+      "1/7 backup",
+      "2/7 pause",
+      "4/7 migrate",
+      "5/7 restart",
+      "6/7 smoke check",
+      "7/7 resume",
+      "classify job end to end",
+    ])
+      expect(ok.out).toContain(step);
     expect(ok.out).toMatch(/smoke job\s+OK\s+classify \S+ completed/);
     expect(readdirSync(dev.cwd).filter((f) => f.startsWith("sluice-pre-deploy-") && f.endsWith(".tar.gz")).length).toBe(2);
 

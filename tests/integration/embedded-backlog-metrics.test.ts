@@ -15,10 +15,20 @@ beforeAll(async () => {
   await t.sluice.intake.ensureWorkspace("drained", "Drained");
   await t.sluice.intake.ensureWorkspace("empty", "No items");
   const writer = (await t.sluice.intake.createApiKey({ workspaceId: "drained", scopes: ["jobs:write"] })).secret;
-  const res = await t.app.inject({ method: "PUT", url: "/api/workspaces/drained/items", headers: auth(writer), payload: { items: catalogue(3) } });
+  const res = await t.app.inject({
+    method: "PUT",
+    url: "/api/workspaces/drained/items",
+    headers: auth(writer),
+    payload: { items: catalogue(3) },
+  });
   expect(res.statusCode).toBe(200);
   await t.sluice.startWorkers();
-  await until(() => statusCounts(t.sluice), (c) => c.completed === 3, 30_000, "3 items completed");
+  await until(
+    () => statusCounts(t.sluice),
+    (c) => c.completed === 3,
+    30_000,
+    "3 items completed",
+  );
 });
 afterAll(async () => {
   await t?.close();

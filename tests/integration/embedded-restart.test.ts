@@ -51,9 +51,17 @@ let t: Running | undefined;
 let writer: string;
 let admin: string;
 
-const put = (r: Running, items: object[]) => r.app.inject({ method: "PUT", url: "/api/workspaces/shop/items", headers: auth(writer), payload: { items } });
-const search = (r: Running, query: string) => r.app.inject({ method: "POST", url: "/api/workspaces/shop/search", headers: auth(writer), payload: { query, k: 3 } });
-const completed = (r: Running, n: number) => until(() => statusCounts(r.sluice, "shop"), (c) => c.completed === n, 30_000, `${n} items completed`);
+const put = (r: Running, items: object[]) =>
+  r.app.inject({ method: "PUT", url: "/api/workspaces/shop/items", headers: auth(writer), payload: { items } });
+const search = (r: Running, query: string) =>
+  r.app.inject({ method: "POST", url: "/api/workspaces/shop/search", headers: auth(writer), payload: { query, k: 3 } });
+const completed = (r: Running, n: number) =>
+  until(
+    () => statusCounts(r.sluice, "shop"),
+    (c) => c.completed === n,
+    30_000,
+    `${n} items completed`,
+  );
 
 beforeAll(async () => {
   dataDir = tempDir("sluice-restart-");
@@ -100,8 +108,18 @@ describe("restart on an existing embedded data folder", () => {
     const failures: string[] = [];
     const jobIds: string[] = [];
     for (let i = 0; i < 15; i++) {
-      const job = await r.app.inject({ method: "POST", url: "/ai/jobs", headers: auth(writer), payload: { type: "classify", input: { text: `great product ${i}` }, client_request_id: `restart-${i}` } });
-      const flag = await r.app.inject({ method: "PUT", url: "/api/flags/task.embed.enabled", headers: auth(admin), payload: { value: i % 2 === 0, reason: "restart test" } });
+      const job = await r.app.inject({
+        method: "POST",
+        url: "/ai/jobs",
+        headers: auth(writer),
+        payload: { type: "classify", input: { text: `great product ${i}` }, client_request_id: `restart-${i}` },
+      });
+      const flag = await r.app.inject({
+        method: "PUT",
+        url: "/api/flags/task.embed.enabled",
+        headers: auth(admin),
+        payload: { value: i % 2 === 0, reason: "restart test" },
+      });
       const ready = await r.app.inject({ method: "GET", url: "/ready" });
       for (const res of [job, flag, ready]) if (res.statusCode >= 300) failures.push(`${res.statusCode} ${res.body}`);
       jobIds.push(job.json<{ id: string }>().id);
@@ -109,13 +127,24 @@ describe("restart on an existing embedded data folder", () => {
     expect(failures).toEqual([]);
     await completed(r, 44);
     for (const id of jobIds) {
-      await until(async () => (await r.app.inject({ method: "GET", url: `/ai/jobs/${id}`, headers: auth(writer) })).json<{ status: string }>().status, (s) => s === "completed", 30_000, `job ${id} completed`);
+      await until(
+        async () => (await r.app.inject({ method: "GET", url: `/ai/jobs/${id}`, headers: auth(writer) })).json<{ status: string }>().status,
+        (s) => s === "completed",
+        30_000,
+        `job ${id} completed`,
+      );
     }
   });
 
   it("turning the kill switch off and on again resumes the backfill", async () => {
     const r = t!;
-    const flag = (value: boolean) => r.app.inject({ method: "PUT", url: "/api/flags/embeddings.backfill.enabled", headers: auth(admin), payload: { value, reason: "restart test" } });
+    const flag = (value: boolean) =>
+      r.app.inject({
+        method: "PUT",
+        url: "/api/flags/embeddings.backfill.enabled",
+        headers: auth(admin),
+        payload: { value, reason: "restart test" },
+      });
     expect((await flag(false)).statusCode).toBe(200);
     expect((await put(r, catalogue(3, "fourth", 200))).statusCode).toBe(200);
     expect((await flag(true)).statusCode).toBe(200);
@@ -126,7 +155,12 @@ describe("restart on an existing embedded data folder", () => {
     // Taken once the backfill job has finished: a job active in the copy waits for BullMQ's stalled-job
     // check in the restored process before the workspace gets a new one.
     const batchQueue = t!.sluice.queues.bullQueues().find((q) => q.name === "ai-batch-queue")!;
-    await until(() => batchQueue.getActiveCount(), (n) => n === 0, 30_000, "no active backfill job");
+    await until(
+      () => batchQueue.getActiveCount(),
+      (n) => n === 0,
+      30_000,
+      "no active backfill job",
+    );
     const backup = await t!.app.inject({ method: "GET", url: "/api/admin/backup", headers: auth(admin) });
     expect(backup.statusCode).toBe(200);
     const file = join(tempDir("sluice-restart-bk-"), "backup.tar.gz");
@@ -153,13 +187,24 @@ describe("sluice dev stopped and started again on the same folder", () => {
       const port = await freePort();
       const { child, output } = await startCli(["dev", "--no-demo"], env, port, cwd);
       try {
-        const key = await until(async () => /Admin key (sk_sluice_\S+)/.exec(output())?.[1], (k) => k !== undefined, 30_000, "admin key printed");
+        const key = await until(
+          async () => /Admin key (sk_sluice_\S+)/.exec(output())?.[1],
+          (k) => k !== undefined,
+          30_000,
+          "admin key printed",
+        );
         const url = `http://127.0.0.1:${port}`;
         const headers = { authorization: `Bearer ${key!}`, "content-type": "application/json" };
-        const res = await fetch(`${url}/api/workspaces/dev/items`, { method: "PUT", headers, body: JSON.stringify({ items: catalogue(2, ids) }) });
+        const res = await fetch(`${url}/api/workspaces/dev/items`, {
+          method: "PUT",
+          headers,
+          body: JSON.stringify({ items: catalogue(2, ids) }),
+        });
         expect(res.status).toBe(200);
         const counts = async () => {
-          const backlog = (await (await fetch(`${url}/api/embeddings/backlog`, { headers })).json()) as { by_workspace: { status: string; count: number }[] };
+          const backlog = (await (await fetch(`${url}/api/embeddings/backlog`, { headers })).json()) as {
+            by_workspace: { status: string; count: number }[];
+          };
           return backlog.by_workspace.filter((b) => b.status === "completed").reduce((n, b) => n + b.count, 0);
         };
         await until(counts, (n) => n === total, 30_000, `${total} items completed`);

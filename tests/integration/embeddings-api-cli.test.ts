@@ -27,12 +27,18 @@ describe("sluice embeddings commands", () => {
   });
 
   it("backlog shows the backfill draining, then search finds items", async () => {
-    await until(async () => JSON.parse(runCli(["backlog", "--json"], env).stdout) as { by_workspace: unknown[] }, (b) => JSON.stringify(b.by_workspace) === JSON.stringify([{ workspace_id: "dev", status: "completed", count: 120 }]), 30_000, "backlog drained");
+    await until(
+      async () => JSON.parse(runCli(["backlog", "--json"], env).stdout) as { by_workspace: unknown[] },
+      (b) => JSON.stringify(b.by_workspace) === JSON.stringify([{ workspace_id: "dev", status: "completed", count: 120 }]),
+      30_000,
+      "backlog drained",
+    );
     const text = runCli(["backlog"], env);
     expect(text.status, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/^Backfill: enabled \(env\)/);
     expect(text.stdout).toMatch(/^dev\s+completed\s+120$/m);
-    for (const section of ["Top 10 workspaces by pending:", "Stuck batches (open > 2h):", "Recent errors (failed, last hour):"]) expect(text.stdout).toContain(section);
+    for (const section of ["Top 10 workspaces by pending:", "Stuck batches (open > 2h):", "Recent errors (failed, last hour):"])
+      expect(text.stdout).toContain(section);
 
     const found = runCli(["search", "--workspace", "dev", "-k", "3", "--filter", '{"colour":"red"}', "red running shoe model 40"], env);
     expect(found.status, found.stderr).toBe(0);
@@ -58,7 +64,15 @@ describe("sluice embeddings commands", () => {
   it("the kill switch without a redeploy: the server logs `backfill disabled` and the backlog says so", async () => {
     const set = runCli(["flags", "set", "embeddings.backfill.enabled", "false", "--reason", "runbook 000 option A"], env);
     expect(set.status, set.stderr).toBe(0);
-    await until(async () => output().split("\n").filter((l) => /backfill.*disabled/.test(l)).length, (n) => n >= 1, 10_000, "backfill disabled logged");
+    await until(
+      async () =>
+        output()
+          .split("\n")
+          .filter((l) => /backfill.*disabled/.test(l)).length,
+      (n) => n >= 1,
+      10_000,
+      "backfill disabled logged",
+    );
     expect(runCli(["backlog"], env).stdout).toMatch(/^Backfill: DISABLED \(runtime\)/);
     expect(runCli(["flags", "unset", "embeddings.backfill.enabled", "--reason", "done"], env).status).toBe(0);
   });

@@ -17,7 +17,8 @@ let admin: string;
 
 const put = (key: string | undefined, payload: unknown, ws = "ws-v") =>
   t.app.inject({ method: "PUT", url: `/api/workspaces/${ws}/items`, headers: key ? auth(key) : {}, payload: payload as object });
-const search = (key: string, payload: unknown, ws = "ws-v") => t.app.inject({ method: "POST", url: `/api/workspaces/${ws}/search`, headers: auth(key), payload: payload as object });
+const search = (key: string, payload: unknown, ws = "ws-v") =>
+  t.app.inject({ method: "POST", url: `/api/workspaces/${ws}/search`, headers: auth(key), payload: payload as object });
 const code = (res: { json: <T>() => T }) => res.json<ErrorBody>().error.code;
 
 beforeAll(async () => {
@@ -46,7 +47,12 @@ describe("embeddings API: keys, scopes and workspaces", () => {
       ["POST", "/api/embeddings/maintenance/vacuum"],
       ["POST", "/api/embeddings/maintenance/reindex"],
     ] as const) {
-      const res = await t.app.inject({ method, url, headers: auth(writer), ...(method === "POST" ? { payload: { workspace: "ws-v" } } : {}) });
+      const res = await t.app.inject({
+        method,
+        url,
+        headers: auth(writer),
+        ...(method === "POST" ? { payload: { workspace: "ws-v" } } : {}),
+      });
       expect(res.statusCode, url).toBe(403);
     }
   });
@@ -55,7 +61,9 @@ describe("embeddings API: keys, scopes and workspaces", () => {
     const other = await put(writer, { items: catalogue(1) }, "ws-w");
     const missing = await put(writer, { items: catalogue(1) }, "ws-missing");
     expect([other.statusCode, missing.statusCode]).toEqual([404, 404]);
-    expect(other.json<ErrorBody>().error.message.replace("ws-w", "X")).toBe(missing.json<ErrorBody>().error.message.replace("ws-missing", "X"));
+    expect(other.json<ErrorBody>().error.message.replace("ws-w", "X")).toBe(
+      missing.json<ErrorBody>().error.message.replace("ws-missing", "X"),
+    );
     expect((await search(writer, { query: "shoe" }, "ws-w")).statusCode).toBe(404);
     expect((await t.app.inject({ method: "GET", url: "/api/workspaces/ws-w/items/p-0", headers: auth(writer) })).statusCode).toBe(404);
     expect((await t.app.inject({ method: "DELETE", url: "/api/workspaces/ws-w/items/p-0", headers: auth(writer) })).statusCode).toBe(404);
@@ -81,7 +89,12 @@ describe("embeddings API: bad bodies", () => {
       { items: [{ id: "a", text: 123 }] },
       { items: [{ id: "", text: "x" }] },
       { items: [{ id: "a", text: "x", metadata: [1, 2] }] },
-      { items: [{ id: "a", text: "x" }, { id: "a", text: "y" }] },
+      {
+        items: [
+          { id: "a", text: "x" },
+          { id: "a", text: "y" },
+        ],
+      },
       { items: [{ id: "a", text: "   " }] },
       { delete: [1, 2] },
     ];
@@ -90,14 +103,28 @@ describe("embeddings API: bad bodies", () => {
       expect(res.statusCode, JSON.stringify(body)).toBe(400);
       expect(code(res), JSON.stringify(body)).toBe("VALIDATION_FAILED");
     }
-    const malformed = await t.app.inject({ method: "PUT", url: "/api/workspaces/ws-v/items", headers: { ...auth(writer), "content-type": "application/json" }, payload: "{items: [" });
+    const malformed = await t.app.inject({
+      method: "PUT",
+      url: "/api/workspaces/ws-v/items",
+      headers: { ...auth(writer), "content-type": "application/json" },
+      payload: "{items: [",
+    });
     expect(code(malformed)).toBe("BODY_MALFORMED");
     expect((await statusCounts(t.sluice, "ws-v")).total).toBe(0);
   });
 
   it("400 for bad searches; VECTOR_DIMENSION_MISMATCH for a vector of the wrong size", async () => {
     expect((await put(writer, { items: catalogue(5) })).statusCode).toBe(200);
-    const bodies: unknown[] = [{}, { query: "" }, { query: "a", vector: [1] }, { query: "a", k: "ten" }, { query: "a", k: 0 }, { query: "a", ef_search: 0 }, { vector: ["a"] }, { query: "a", filter: "x" }];
+    const bodies: unknown[] = [
+      {},
+      { query: "" },
+      { query: "a", vector: [1] },
+      { query: "a", k: "ten" },
+      { query: "a", k: 0 },
+      { query: "a", ef_search: 0 },
+      { vector: ["a"] },
+      { query: "a", filter: "x" },
+    ];
     for (const body of bodies) {
       const res = await search(writer, body);
       expect(res.statusCode, JSON.stringify(body)).toBe(400);
@@ -118,7 +145,12 @@ describe("embeddings API with VECTOR_SEARCH_ENABLED=false", () => {
     try {
       await off.sluice.intake.ensureWorkspace("ws-off", "Off");
       const key = (await off.sluice.intake.createApiKey({ workspaceId: "ws-off", scopes: ["jobs:write", "jobs:read"] })).secret;
-      const res = await off.app.inject({ method: "PUT", url: "/api/workspaces/ws-off/items", headers: auth(key), payload: { items: catalogue(1) } });
+      const res = await off.app.inject({
+        method: "PUT",
+        url: "/api/workspaces/ws-off/items",
+        headers: auth(key),
+        payload: { items: catalogue(1) },
+      });
       expect(res.statusCode).toBe(503);
       expect(code(res)).toBe("EMBEDDINGS_UNAVAILABLE");
       expect((await off.sluice.startWorkers()).map((w) => w.queue)).not.toContain("ai-batch-queue");

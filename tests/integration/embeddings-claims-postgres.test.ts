@@ -65,12 +65,18 @@ describe("embeddings claims on PostgreSQL 15 (real concurrent backends, schema w
   });
 
   it("releases, fails and reports run on PostgreSQL 15 as on PGlite", async () => {
-    const held = await store.query<{ claimed_by: string }>("SELECT DISTINCT claimed_by FROM shop_product_embeddings WHERE status = 'processing'");
+    const held = await store.query<{ claimed_by: string }>(
+      "SELECT DISTINCT claimed_by FROM shop_product_embeddings WHERE status = 'processing'",
+    );
     let released = 0;
     for (const { claimed_by } of held.rows) released += await E.releaseClaims(store, { workerId: claimed_by });
     expect(released).toBe(3500);
     const [a] = await E.claimItems(store, { workerId: "x", workspaceId: "other", limit: 1 });
-    expect(await E.failItems(store, { workerId: "x", failures: [{ id: a!.id, message: "boom", permanent: true }] })).toEqual({ requeued: 0, failed: 1, skipped: 0 });
+    expect(await E.failItems(store, { workerId: "x", failures: [{ id: a!.id, message: "boom", permanent: true }] })).toEqual({
+      requeued: 0,
+      failed: 1,
+      skipped: 0,
+    });
     expect(await E.topPendingWorkspaces(store)).toEqual([
       { workspaceId: "race", pending: 3000 },
       { workspaceId: "other", pending: 499 },

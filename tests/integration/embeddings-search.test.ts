@@ -51,7 +51,12 @@ async function load(store: Store, next: () => Float32Array): Promise<void> {
     await E.upsertItems(store, ws, items);
   }
   for (;;) {
-    const step = await embedNextChunk(store, { workerId: "loader", limit: 500, model: "m1", embed: async (texts) => texts.map(() => next()) });
+    const step = await embedNextChunk(store, {
+      workerId: "loader",
+      limit: 500,
+      model: "m1",
+      embed: async (texts) => texts.map(() => next()),
+    });
     if (step.claimed === 0) break;
   }
   await E.ensureVectorIndex(store, { dimensions: DIMS });
@@ -59,9 +64,17 @@ async function load(store: Store, next: () => Float32Array): Promise<void> {
 }
 
 /** Runs the search statement with the planner pushed onto the HNSW index (no sort plan allowed). */
-async function viaIndex(store: Store, ws: string, vector: Float32Array, iterativeScan: E.IterativeScan): Promise<{ count: number; plan: string }> {
+async function viaIndex(
+  store: Store,
+  ws: string,
+  vector: Float32Array,
+  iterativeScan: E.IterativeScan,
+): Promise<{ count: number; plan: string }> {
   return store.transaction(async (tx) => {
-    await tx.query("SELECT set_config('enable_sort', 'off', true), set_config('hnsw.iterative_scan', $1, true), set_config('hnsw.ef_search', '40', true)", [iterativeScan]);
+    await tx.query(
+      "SELECT set_config('enable_sort', 'off', true), set_config('hnsw.iterative_scan', $1, true), set_config('hnsw.ef_search', '40', true)",
+      [iterativeScan],
+    );
     const sql = E.searchSql(DIMS, { filter: false, model: false, exact: false });
     const params = E.searchParams(ws, vector, 10, null, null);
     const { rows } = await tx.query(sql, params);
@@ -137,7 +150,13 @@ for (const target of targets) {
     });
 
     it("rejects bad queries with VALIDATION_FAILED", async () => {
-      for (const query of [{ vector: queries[0]!, k: 0 }, { vector: [0.1, Number.NaN] }, { vector: [] }, { vector: queries[0]!, efSearch: 5000 }, { vector: queries[0]!, filter: [] }]) {
+      for (const query of [
+        { vector: queries[0]!, k: 0 },
+        { vector: [0.1, Number.NaN] },
+        { vector: [] },
+        { vector: queries[0]!, efSearch: 5000 },
+        { vector: queries[0]!, filter: [] },
+      ]) {
         await expect(E.searchItems(store, "small", query as E.SearchQuery)).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
       }
       await expect(E.searchItems(store, "bad:ws", { vector: queries[0]! })).rejects.toMatchObject({ code: "VALIDATION_FAILED" });

@@ -40,7 +40,14 @@ describe("sluice flags, cache and usage commands", () => {
     const keys = () => (JSON.parse(runCli(["cache", "stats", "--json"], env).stdout) as { engine: string; keys: number }).keys;
     const before = keys();
     const file = join(cwd, "warm.json");
-    writeFileSync(file, JSON.stringify([{ type: "classify", input: { text: "nice and unusual words" } }, { type: "classify", input: { text: "another odd sentence" } }, { type: "nope", input: {} }]));
+    writeFileSync(
+      file,
+      JSON.stringify([
+        { type: "classify", input: { text: "nice and unusual words" } },
+        { type: "classify", input: { text: "another odd sentence" } },
+        { type: "nope", input: {} },
+      ]),
+    );
     const warm = runCli(["cache", "warm", file, "--reason", "after deploy"], env);
     expect(warm.stdout).toContain("Warmed 2, already cached 0, not cacheable 0, failed 1 (of 3).");
     expect(warm.stdout).toContain("JOB_TYPE_UNKNOWN");

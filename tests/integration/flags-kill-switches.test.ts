@@ -23,7 +23,11 @@ async function submit(t: TestSluice, payload: object) {
   return t.app.inject({ method: "POST", url: "/ai/jobs", headers: auth(writer), payload });
 }
 
-async function waitJob(t: TestSluice, id: string, done = (j: JobView) => j.status === "completed" || j.status === "failed"): Promise<JobView> {
+async function waitJob(
+  t: TestSluice,
+  id: string,
+  done = (j: JobView) => j.status === "completed" || j.status === "failed",
+): Promise<JobView> {
   const deadline = Date.now() + 20_000;
   for (;;) {
     const job = (await t.app.inject({ method: "GET", url: `/ai/jobs/${id}`, headers: auth(writer) })).json<JobView>();
@@ -132,9 +136,17 @@ describe("task kill switch", () => {
   });
 
   it("DELETE removes the override: back to the env default", async () => {
-    const res = await a.app.inject({ method: "DELETE", url: "/api/flags/task.llm.complete.enabled", headers: auth(admin), payload: { reason: "drill over" } });
+    const res = await a.app.inject({
+      method: "DELETE",
+      url: "/api/flags/task.llm.complete.enabled",
+      headers: auth(admin),
+      payload: { reason: "drill over" },
+    });
     expect(res.json()).toMatchObject({ value: false, source: "env", updated_by: null });
-    expect((await a.sluice.audit.list({ action: "flag.unset" }))[0]).toMatchObject({ target: "task.llm.complete.enabled", reason: "drill over" });
+    expect((await a.sluice.audit.list({ action: "flag.unset" }))[0]).toMatchObject({
+      target: "task.llm.complete.enabled",
+      reason: "drill over",
+    });
   });
 });
 
@@ -148,7 +160,9 @@ describe("provider kill switch", () => {
     const job = await waitJob(b, res.json<{ id: string }>().id);
     expect(job.result).toMatchObject({ label: "negative", fallback: true, served_by: { provider: "local" } });
     expect(fake.stats.requests).toBe(before);
-    const health = (await b.app.inject({ method: "GET", url: "/health/llm" })).json<{ breakers: Array<{ provider: string; state: string }> }>();
+    const health = (await b.app.inject({ method: "GET", url: "/health/llm" })).json<{
+      breakers: Array<{ provider: string; state: string }>;
+    }>();
     expect(health.breakers.find((x) => x.provider === "openai")?.state).toBe("isolated");
 
     await setFlag("provider.openai.enabled", true);

@@ -17,14 +17,22 @@ it("a stop lets requests already in handlers finish against open pools, and refu
     return { one: rows[0]?.one };
   });
   const url = await app.listen({ port: 0, host: "127.0.0.1" });
-  const inFlight = Array.from({ length: 10 }, () => fetch(`${url}/slow`).then(async (r) => ({ status: r.status, body: (await r.json()) })));
+  const inFlight = Array.from({ length: 10 }, () => fetch(`${url}/slow`).then(async (r) => ({ status: r.status, body: await r.json() })));
   // Stop once all ten are inside the handler (a fixed sleep raced their arrival on a busy machine).
-  await until(async () => entered, (n) => n === 10, 10_000, "all requests in the handler");
+  await until(
+    async () => entered,
+    (n) => n === 10,
+    10_000,
+    "all requests in the handler",
+  );
   const stopped = stopInOrder(app, sluice);
   const results = await Promise.all(inFlight);
   await stopped;
   expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
   expect(results.every((r) => (r.body as { one: number }).one === 1)).toBe(true);
-  const late = await fetch(`${url}/slow`).then((r) => r.status, () => "refused");
+  const late = await fetch(`${url}/slow`).then(
+    (r) => r.status,
+    () => "refused",
+  );
   expect(late).toBe("refused");
 });

@@ -110,7 +110,11 @@ function requestFor(route: Route): fc.Arbitrary<{ url: string; body: unknown; co
       .map(([k, v]) => `${encodeSegment(k)}=${encodeSegment(v)}`)
       .join("&");
     const sendsBody = route.method !== "GET" && b !== undefined;
-    return { url: qs ? `${url}?${qs}` : url, body: sendsBody ? b : undefined, contentType: sendsBody ? (form ? "application/x-www-form-urlencoded" : "application/json") : undefined };
+    return {
+      url: qs ? `${url}?${qs}` : url,
+      body: sendsBody ? b : undefined,
+      contentType: sendsBody ? (form ? "application/x-www-form-urlencoded" : "application/json") : undefined,
+    };
   });
 }
 
@@ -128,7 +132,11 @@ const engines = [
   {
     name: "PostgreSQL + Redis",
     allowed503: ["EMBEDDINGS_UNAVAILABLE"],
-    env: async (): Promise<Record<string, string>> => ({ REDIS_URL: redisUrl(13), DATABASE_URL: await freshPostgresDatabase("fuzz"), VECTOR_SEARCH_ENABLED: "false" }),
+    env: async (): Promise<Record<string, string>> => ({
+      REDIS_URL: redisUrl(13),
+      DATABASE_URL: await freshPostgresDatabase("fuzz"),
+      VECTOR_SEARCH_ENABLED: "false",
+    }),
   },
 ];
 
@@ -172,7 +180,12 @@ describe.each(engines)("HTTP fuzz on $name", (engine) => {
   it("authenticates before it parses or validates: no key is 401 on every protected route, whatever the body", async () => {
     for (const route of routes.filter((r) => r.path.startsWith("/api/") || r.path.startsWith("/ai/"))) {
       const url = route.path.replace(/\{[^}]+\}/g, "x");
-      const res = await t.app.inject({ method: route.method, url, headers: { "content-type": "application/json" }, ...(route.method !== "GET" ? { payload: "{not json" } : {}) });
+      const res = await t.app.inject({
+        method: route.method,
+        url,
+        headers: { "content-type": "application/json" },
+        ...(route.method !== "GET" ? { payload: "{not json" } : {}),
+      });
       expect(res.statusCode, `${route.method} ${url}`).toBe(401);
       expect(res.json<{ error: { code: string } }>().error.code).toBe("UNAUTHENTICATED");
     }
@@ -202,7 +215,12 @@ describe.each(engines)("HTTP fuzz on $name", (engine) => {
   ])("refuses unstorable text in %s with 400 TEXT_INVALID, and does nothing", async (url, payload) => {
     // The fuzzing above may have paused queues; start from a known state.
     await t.app.inject({ method: "POST", url: "/api/queues/resume-all", headers: { authorization: `Bearer ${adminKey}` } });
-    const res = await t.app.inject({ method: "POST", url, headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" }, payload: JSON.stringify(payload) });
+    const res = await t.app.inject({
+      method: "POST",
+      url,
+      headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+      payload: JSON.stringify(payload),
+    });
     expect(res.statusCode, res.body).toBe(400);
     expect(res.json<{ error: { code: string } }>().error.code).toBe("TEXT_INVALID");
     const queues = await t.app.inject({ method: "GET", url: "/api/queues", headers: { authorization: `Bearer ${adminKey}` } });

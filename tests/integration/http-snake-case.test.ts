@@ -29,18 +29,37 @@ describe("the HTTP API answers in snake_case", () => {
     await t.sluice.startWorkers();
     await t.sluice.intake.ensureWorkspace("ws", "WS");
     key = (await t.sluice.intake.createApiKey({ workspaceId: "ws", scopes: ["admin", "operator"] })).secret;
-    const put = await t.app.inject({ method: "PUT", url: "/api/workspaces/ws/items", headers: { authorization: `Bearer ${key}` }, payload: { items: [{ id: "p1", text: "red shoes", metadata: { camelCaseKept: true } }] } });
+    const put = await t.app.inject({
+      method: "PUT",
+      url: "/api/workspaces/ws/items",
+      headers: { authorization: `Bearer ${key}` },
+      payload: { items: [{ id: "p1", text: "red shoes", metadata: { camelCaseKept: true } }] },
+    });
     expect(put.statusCode, put.body).toBe(200);
-    await until(async () => (await t.app.inject({ method: "GET", url: "/api/workspaces/ws/items/p1", headers: { authorization: `Bearer ${key}` } })).json<{ status: string }>().status, (s) => s === "completed", 30_000, "item embedded");
+    await until(
+      async () =>
+        (await t.app.inject({ method: "GET", url: "/api/workspaces/ws/items/p1", headers: { authorization: `Bearer ${key}` } })).json<{
+          status: string;
+        }>().status,
+      (s) => s === "completed",
+      30_000,
+      "item embedded",
+    );
   });
   afterAll(async () => {
     await t.close();
   });
 
   it("has no camelCase key outside user data", async () => {
-    const doc = (await t.app.inject({ method: "GET", url: "/docs/json", headers: { authorization: `Bearer ${key}` } })).json<{ paths: Record<string, Record<string, unknown>> }>();
-    const paths = Object.entries(doc.paths).filter(([p, ops]) => "get" in ops && !p.includes("{")).map(([p]) => p);
-    expect(paths).toEqual(expect.arrayContaining(["/api/queues", "/api/embeddings/backlog", "/api/embeddings/batches", "/api/cache/stats", "/api/usage"]));
+    const doc = (await t.app.inject({ method: "GET", url: "/docs/json", headers: { authorization: `Bearer ${key}` } })).json<{
+      paths: Record<string, Record<string, unknown>>;
+    }>();
+    const paths = Object.entries(doc.paths)
+      .filter(([p, ops]) => "get" in ops && !p.includes("{"))
+      .map(([p]) => p);
+    expect(paths).toEqual(
+      expect.arrayContaining(["/api/queues", "/api/embeddings/backlog", "/api/embeddings/batches", "/api/cache/stats", "/api/usage"]),
+    );
     const found: Record<string, string[]> = {};
     for (const path of [...paths, "/api/workspaces/ws/items/p1", "/health/db", "/health/llm", "/health/queue"]) {
       const res = await t.app.inject({ method: "GET", url: path, headers: { authorization: `Bearer ${key}` } });
@@ -52,7 +71,15 @@ describe("the HTTP API answers in snake_case", () => {
   });
 
   it("keeps the caller's own metadata keys as sent", async () => {
-    const item = (await t.app.inject({ method: "GET", url: "/api/workspaces/ws/items/p1", headers: { authorization: `Bearer ${key}` } })).json<Record<string, unknown>>();
-    expect(item).toMatchObject({ external_id: "p1", workspace_id: "ws", retry_count: 0, error_message: null, metadata: { camelCaseKept: true } });
+    const item = (
+      await t.app.inject({ method: "GET", url: "/api/workspaces/ws/items/p1", headers: { authorization: `Bearer ${key}` } })
+    ).json<Record<string, unknown>>();
+    expect(item).toMatchObject({
+      external_id: "p1",
+      workspace_id: "ws",
+      retry_count: 0,
+      error_message: null,
+      metadata: { camelCaseKept: true },
+    });
   });
 });

@@ -18,8 +18,14 @@ interface Engine {
 }
 
 const engines: Engine[] = [
-  { name: "Redis (claims and queues on Redis)", env: async () => ({ REDIS_URL: redisUrl(11), DATABASE_URL: await freshPostgresDatabase("claimfault"), VECTOR_SEARCH_ENABLED: "false" }) },
-  { name: "PostgreSQL (claims in kv_entries, queues in schema bullmq)", env: async () => ({ DATABASE_URL: await freshPostgresDatabase("claimfault"), VECTOR_SEARCH_ENABLED: "false" }) },
+  {
+    name: "Redis (claims and queues on Redis)",
+    env: async () => ({ REDIS_URL: redisUrl(11), DATABASE_URL: await freshPostgresDatabase("claimfault"), VECTOR_SEARCH_ENABLED: "false" }),
+  },
+  {
+    name: "PostgreSQL (claims in kv_entries, queues in schema bullmq)",
+    env: async () => ({ DATABASE_URL: await freshPostgresDatabase("claimfault"), VECTOR_SEARCH_ENABLED: "false" }),
+  },
   { name: "embedded PGlite", env: async () => ({}) },
 ];
 
@@ -32,7 +38,8 @@ describe.each(engines)("idempotency claims and faults between claim and queue on
   let admin: string;
   const ws = `cf-${run}`;
   const auth = (key: string) => ({ authorization: `Bearer ${key}` });
-  const post = (crid: string, type = "echo") => t.app.inject({ method: "POST", url: "/ai/jobs", headers: auth(writer), payload: { type, input: { crid }, client_request_id: crid } });
+  const post = (crid: string, type = "echo") =>
+    t.app.inject({ method: "POST", url: "/ai/jobs", headers: auth(writer), payload: { type, input: { crid }, client_request_id: crid } });
   const getJob = (id: string) => t.app.inject({ method: "GET", url: `/ai/jobs/${id}`, headers: auth(writer) });
   const jobsFor = async (crid: string) => {
     const states = ["waiting", "active", "delayed", "completed", "failed"] as const;
@@ -63,7 +70,10 @@ describe.each(engines)("idempotency claims and faults between claim and queue on
     expect(results.filter((r) => r.statusCode === 202)).toHaveLength(1);
     expect(results.filter((r) => r.statusCode === 200 && r.json<{ duplicate: boolean }>().duplicate)).toHaveLength(99);
     expect((await getJob(jobId)).statusCode).toBe(200);
-    await until(async () => (await getJob(jobId)).json<{ status: string }>(), (j) => j.status === "completed");
+    await until(
+      async () => (await getJob(jobId)).json<{ status: string }>(),
+      (j) => j.status === "completed",
+    );
     expect(await jobsFor("died-1")).toHaveLength(1);
     expect(await t.sluice.intake.inspectClaim(ws, "died-1")).toMatchObject({ jobId, confirmed: true });
   });
@@ -71,12 +81,21 @@ describe.each(engines)("idempotency claims and faults between claim and queue on
   it("a job queued whose claim was never confirmed: a repeat finds it, confirms the claim and queues nothing more", async () => {
     const jobId = randomUUID();
     await t.sluice.intake.claim(ws, "unconfirmed-1", jobId);
-    const envelope = { workspace: ws, type: "echo", input: { crid: "unconfirmed-1" }, client_request_id: "unconfirmed-1", submitted_by: "test" };
+    const envelope = {
+      workspace: ws,
+      type: "echo",
+      input: { crid: "unconfirmed-1" },
+      client_request_id: "unconfirmed-1",
+      submitted_by: "test",
+    };
     await t.sluice.queues.add("ai-jobs", "echo", envelope, { jobId });
     const repeat = await post("unconfirmed-1");
     expect(repeat.json<{ id: string }>().id).toBe(jobId);
     expect(await t.sluice.intake.inspectClaim(ws, "unconfirmed-1")).toMatchObject({ jobId, confirmed: true });
-    await until(async () => (await getJob(jobId)).json<{ status: string }>(), (j) => j.status === "completed");
+    await until(
+      async () => (await getJob(jobId)).json<{ status: string }>(),
+      (j) => j.status === "completed",
+    );
     const again = await post("unconfirmed-1");
     expect(again.statusCode).toBe(200);
     expect(again.json<{ id: string }>().id).toBe(jobId);
@@ -91,13 +110,21 @@ describe.each(engines)("idempotency claims and faults between claim and queue on
     expect(pending).toMatchObject({ confirmed: false });
     // Nothing to undo, so nothing can fail to be undone: the record already names the job a retry queues.
     expect((await getJob(pending!.jobId)).statusCode).toBe(404);
-    const enabled = await t.app.inject({ method: "PUT", url: "/api/flags/task.echo.held.enabled", headers: auth(admin), payload: { value: true, reason: "test" } });
+    const enabled = await t.app.inject({
+      method: "PUT",
+      url: "/api/flags/task.echo.held.enabled",
+      headers: auth(admin),
+      payload: { value: true, reason: "test" },
+    });
     expect(enabled.statusCode).toBe(200);
     await sleep(300); // FLAGS_CACHE_MS
     const accepted = await post("held-1", "echo.held");
     expect(accepted.statusCode).toBe(202);
     expect(accepted.json<{ id: string }>().id).toBe(pending!.jobId);
-    await until(async () => (await getJob(pending!.jobId)).json<{ status: string }>(), (j) => j.status === "completed");
+    await until(
+      async () => (await getJob(pending!.jobId)).json<{ status: string }>(),
+      (j) => j.status === "completed",
+    );
     expect(await t.sluice.intake.inspectClaim(ws, "held-1")).toMatchObject({ jobId: pending!.jobId, confirmed: true });
   });
 });
@@ -121,7 +148,11 @@ const restartEngines: RestartEngine[] = [
     name: "Redis (appendonly, as a queue Redis runs)",
     start: () => startRestartableRedis(),
     stop: "SIGTERM",
-    env: async (redis) => ({ REDIS_URL: redis.url, DATABASE_URL: await freshPostgresDatabase("claimfault"), VECTOR_SEARCH_ENABLED: "false" }),
+    env: async (redis) => ({
+      REDIS_URL: redis.url,
+      DATABASE_URL: await freshPostgresDatabase("claimfault"),
+      VECTOR_SEARCH_ENABLED: "false",
+    }),
   },
   {
     name: "PostgreSQL (claims, queues and store on one server)",
@@ -162,7 +193,12 @@ describe.each(restartEngines)("$name stops between claim and queue", (engine) =>
     await expect(stopsServer.submit(principal, request)).rejects.toThrow();
     await server.resume();
 
-    const claim = await until(() => t.sluice.intake.inspectClaim(ws, "restart-1").catch(() => null), (c) => c !== null, 30_000, "the claim back after the restart");
+    const claim = await until(
+      () => t.sluice.intake.inspectClaim(ws, "restart-1").catch(() => null),
+      (c) => c !== null,
+      30_000,
+      "the claim back after the restart",
+    );
     const retry = await until(
       () => t.app.inject({ method: "POST", url: "/ai/jobs", headers: { authorization: `Bearer ${secret}` }, payload: request }),
       (r) => r.statusCode < 500,
@@ -172,7 +208,11 @@ describe.each(restartEngines)("$name stops between claim and queue", (engine) =>
     expect(retry.statusCode).toBe(202);
     expect(retry.json<{ id: string }>().id).toBe(claim!.jobId);
     const done = await until(
-      async () => (await t.app.inject({ method: "GET", url: `/ai/jobs/${claim!.jobId}`, headers: { authorization: `Bearer ${secret}` } })).json<{ status?: string; result?: unknown }>(),
+      async () =>
+        (await t.app.inject({ method: "GET", url: `/ai/jobs/${claim!.jobId}`, headers: { authorization: `Bearer ${secret}` } })).json<{
+          status?: string;
+          result?: unknown;
+        }>(),
       (j) => j.status === "completed",
       60_000,
       "the claimed job completed",

@@ -91,7 +91,11 @@ describe.each(targets)("idempotent intake record on $name", ({ open }) => {
   });
 
   it("takes its TTL from IDEMPOTENCY_TTL_SECONDS and shows it on inspection", async () => {
-    const intake = createIntake({ limits: createMemoryLimitCounters(), ...handle, config: loadConfig({ IDEMPOTENCY_TTL_SECONDS: "3600" }) });
+    const intake = createIntake({
+      limits: createMemoryLimitCounters(),
+      ...handle,
+      config: loadConfig({ IDEMPOTENCY_TTL_SECONDS: "3600" }),
+    });
     const ws = `idem-${run}-ttl`;
     await intake.claim(ws, "r1", "job-1");
     const record = await intake.inspectClaim(ws, "r1");
@@ -120,7 +124,11 @@ describe.each(targets)("idempotent intake record on $name", ({ open }) => {
 
   it("rejects ids that would make ambiguous keys", async () => {
     const idem = createIdempotency({ kv: handle.kv });
-    const code = (p: Promise<unknown>) => p.then(() => "ok", (e: unknown) => (e as SluiceError).code);
+    const code = (p: Promise<unknown>) =>
+      p.then(
+        () => "ok",
+        (e: unknown) => (e as SluiceError).code,
+      );
     expect(await code(idem.claim("ws:1", "r", "j"))).toBe("VALIDATION_FAILED");
     expect(await code(idem.claim(`idem-${run}`, "", "j"))).toBe("VALIDATION_FAILED");
     expect(await code(idem.claim(`idem-${run}`, "a\nb", "j"))).toBe("VALIDATION_FAILED");

@@ -33,7 +33,8 @@ const targets: { name: string; open: () => Promise<Store> }[] = [
 describe.each(targets)("workspaces and API keys on $name", ({ open }) => {
   let store: Store;
   let intake: Intake;
-  const make = (authCacheTtlMs?: number) => createIntake({ limits: createMemoryLimitCounters(), store, kv: createPostgresKv({ store }), config, authCacheTtlMs });
+  const make = (authCacheTtlMs?: number) =>
+    createIntake({ limits: createMemoryLimitCounters(), store, kv: createPostgresKv({ store }), config, authCacheTtlMs });
 
   beforeAll(async () => {
     store = await open();
@@ -103,7 +104,16 @@ describe.each(targets)("workspaces and API keys on $name", ({ open }) => {
     expect(principal).toEqual({ keyId: key.id, workspaceId: "ws-b", scopes: ["jobs:read"] });
     const used = await intake.listApiKeys("ws-b");
     expect(used.find((k) => k.id === key.id)?.lastUsedAt).toBeInstanceOf(Date);
-    for (const secret of [undefined, null, "", "Bearer x", "sk_sluice_", `${key.secret}x`, key.secret.toUpperCase(), "sk_sluice_" + "a".repeat(300)]) {
+    for (const secret of [
+      undefined,
+      null,
+      "",
+      "Bearer x",
+      "sk_sluice_",
+      `${key.secret}x`,
+      key.secret.toUpperCase(),
+      "sk_sluice_" + "a".repeat(300),
+    ]) {
       expect(await codeOf(intake.authenticate(secret))).toBe("UNAUTHENTICATED");
     }
     // Cached or not, the answer is the same.
@@ -123,7 +133,8 @@ describe.each(targets)("workspaces and API keys on $name", ({ open }) => {
     for (const scope of ["jobs:read", "jobs:write", "admin"] as const) expect(() => intake.requireScope(admin, scope)).not.toThrow();
     expect(await codeOf(() => intake.requireScope(admin, "operator"))).toBe("FORBIDDEN_SCOPE");
     const operator = await intake.authenticate((await intake.createApiKey({ workspaceId: "ws-c", scopes: ["operator"] })).secret);
-    for (const scope of ["jobs:read", "jobs:write", "admin", "operator"] as const) expect(() => intake.requireScope(operator, scope)).not.toThrow();
+    for (const scope of ["jobs:read", "jobs:write", "admin", "operator"] as const)
+      expect(() => intake.requireScope(operator, scope)).not.toThrow();
     const err = (() => {
       try {
         intake.requireScope(reader, "admin");

@@ -12,7 +12,13 @@ import { loadConfig } from "../../src/core/config.ts";
 import { RateLimitedError, SluiceError } from "../../src/core/errors.ts";
 import type { Kv } from "../../src/ports/kv.ts";
 import type { Store } from "../../src/ports/store.ts";
-import { createIntake, createWorkspaceRateLimiter, retryAfterSeconds, type Intake, type RateLimitDecision } from "../../src/pipeline/intake/index.ts";
+import {
+  createIntake,
+  createWorkspaceRateLimiter,
+  retryAfterSeconds,
+  type Intake,
+  type RateLimitDecision,
+} from "../../src/pipeline/intake/index.ts";
 import { migrate } from "../../src/pipeline/migrator.ts";
 import { freshPostgresDatabase, redisUrl } from "../harness/databases.ts";
 import { freePort } from "../harness/servers.ts";
@@ -186,7 +192,13 @@ describe.each(targets)("per-workspace rate limits on $name", ({ backend, open })
 
 describe("rate limiter failures", () => {
   it("an unreachable Redis is DEPENDENCY_UNAVAILABLE (503), not a 429 or a crash", async () => {
-    const client = new Redis({ port: await freePort(), lazyConnect: true, enableOfflineQueue: false, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    const client = new Redis({
+      port: await freePort(),
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+      maxRetriesPerRequest: 0,
+    });
     client.on("error", () => undefined);
     const limiter = createWorkspaceRateLimiter({ counters: createRedisLimitCounters(client) });
     const err = await limiter.consume("ws-down").catch((e: unknown) => e);

@@ -23,7 +23,8 @@ describe.each(engines)("jobs API on $name", (engine) => {
   let otherWorkspace: string;
   let readOnly: string;
   const auth = (key: string) => ({ authorization: `Bearer ${key}` });
-  const post = (key: string, payload: unknown) => t.app.inject({ method: "POST", url: "/ai/jobs", headers: auth(key), payload: payload as object });
+  const post = (key: string, payload: unknown) =>
+    t.app.inject({ method: "POST", url: "/ai/jobs", headers: auth(key), payload: payload as object });
 
   beforeAll(async () => {
     t = await startTestSluice({ ...(await engine.env()), QUEUE_CONCURRENCY: "4" });
@@ -47,7 +48,8 @@ describe.each(engines)("jobs API on $name", (engine) => {
     expect(queue).toBe("ai-jobs");
     expect(duplicate).toBe(false);
     const job = await until(
-      async () => (await t.app.inject({ method: "GET", url: `/ai/jobs/${id}`, headers: auth(writer) })).json<{ status: string; result: unknown }>(),
+      async () =>
+        (await t.app.inject({ method: "GET", url: `/ai/jobs/${id}`, headers: auth(writer) })).json<{ status: string; result: unknown }>(),
       (j) => j.status === "completed",
     );
     expect(job.result).toEqual({ echoed: "hi" });
@@ -56,7 +58,9 @@ describe.each(engines)("jobs API on $name", (engine) => {
   });
 
   it("returns the same job for the same client_request_id, even for 100 identical requests at once", async () => {
-    const results = await Promise.all(Array.from({ length: 100 }, () => post(writer, { type: "echo", input: { text: "once" }, client_request_id: "req-burst" })));
+    const results = await Promise.all(
+      Array.from({ length: 100 }, () => post(writer, { type: "echo", input: { text: "once" }, client_request_id: "req-burst" })),
+    );
     const ids = new Set(results.map((r) => r.json<{ id: string }>().id));
     expect(ids.size).toBe(1);
     expect(results.filter((r) => r.statusCode === 202)).toHaveLength(1);
@@ -104,10 +108,20 @@ describe.each(engines)("jobs API on $name", (engine) => {
       expect(res.statusCode, JSON.stringify(payload)).toBe(status);
       expect(res.json().error.code).toBe(code);
     }
-    const big = await t.app.inject({ method: "POST", url: "/ai/jobs", headers: { ...auth(writer), "content-type": "application/json" }, payload: JSON.stringify({ type: "echo", input: "x".repeat(1_100_000), client_request_id: "big" }) });
+    const big = await t.app.inject({
+      method: "POST",
+      url: "/ai/jobs",
+      headers: { ...auth(writer), "content-type": "application/json" },
+      payload: JSON.stringify({ type: "echo", input: "x".repeat(1_100_000), client_request_id: "big" }),
+    });
     expect(big.statusCode).toBe(413);
     expect(big.json().error.code).toBe("BODY_TOO_LARGE");
-    const malformed = await t.app.inject({ method: "POST", url: "/ai/jobs", headers: { ...auth(writer), "content-type": "application/json" }, payload: '{"type":' });
+    const malformed = await t.app.inject({
+      method: "POST",
+      url: "/ai/jobs",
+      headers: { ...auth(writer), "content-type": "application/json" },
+      payload: '{"type":',
+    });
     expect(malformed.statusCode).toBe(400);
     expect(malformed.json().error.code).toBe("BODY_MALFORMED");
     const unknownId = await t.app.inject({ method: "GET", url: "/ai/jobs/00000000-0000-0000-0000-000000000000", headers: auth(writer) });
@@ -137,7 +151,12 @@ describe("the idempotency record on Redis, as runbook 001 inspects it", () => {
       t.sluice.task("echo", async (input: unknown) => input);
       await t.sluice.intake.ensureWorkspace("ws-123", "Acme");
       const key = (await t.sluice.intake.createApiKey({ workspaceId: "ws-123", scopes: ["jobs:write"] })).secret;
-      const res = await t.app.inject({ method: "POST", url: "/ai/jobs", headers: { authorization: `Bearer ${key}` }, payload: { type: "echo", input: {}, client_request_id: "req-456" } });
+      const res = await t.app.inject({
+        method: "POST",
+        url: "/ai/jobs",
+        headers: { authorization: `Bearer ${key}` },
+        payload: { type: "echo", input: {}, client_request_id: "req-456" },
+      });
       const redis = new Redis(url);
       try {
         const ttl = await redis.ttl("ai:idempotency:ws-123:req-456");

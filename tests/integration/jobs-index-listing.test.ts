@@ -35,7 +35,12 @@ for (const engine of embeddedAndServers("jobsindex", 25)) {
       return res.json<Listed>();
     };
     const submit = async (key: string, type: string, id: string) => {
-      const res = await t.app.inject({ method: "POST", url: "/ai/jobs", headers: { authorization: `Bearer ${key}` }, payload: { type, input: { text: id }, client_request_id: id } });
+      const res = await t.app.inject({
+        method: "POST",
+        url: "/ai/jobs",
+        headers: { authorization: `Bearer ${key}` },
+        payload: { type, input: { text: id }, client_request_id: id },
+      });
       expect(res.statusCode, res.body).toBe(202);
       return res.json<{ id: string }>().id;
     };
@@ -56,18 +61,31 @@ for (const engine of embeddedAndServers("jobsindex", 25)) {
       b.completed = await submit(keyB, "echo", "b-ok");
       b.failed = await submit(keyB, "boom", "b-boom");
       const principalB = await sluice.intake.authenticate(keyB);
-      await until(async () => [(await sluice.jobs.get(principalB, b.completed)).status, (await sluice.jobs.get(principalB, b.failed)).status].join(), (s) => s === "completed,failed", 60_000, "B's jobs settled");
+      await until(
+        async () => [(await sluice.jobs.get(principalB, b.completed)).status, (await sluice.jobs.get(principalB, b.failed)).status].join(),
+        (s) => s === "completed,failed",
+        60_000,
+        "B's jobs settled",
+      );
       for (const w of workers) await w.close();
       b.queued = await submit(keyB, "echo", "b-waiting");
 
       // Then 6,000 of A's, queued after all of B's: through intake's own index rows, in bulk.
       aStartMs = Date.now() + 1_000;
-      const rows = Array.from({ length: A_JOBS }, (_, i) => ({ id: `a-${String(i).padStart(5, "0")}`, type: i % 2 === 0 ? "echo" : "llm.complete", createdMs: aStartMs + i }));
+      const rows = Array.from({ length: A_JOBS }, (_, i) => ({
+        id: `a-${String(i).padStart(5, "0")}`,
+        type: i % 2 === 0 ? "echo" : "llm.complete",
+        createdMs: aStartMs + i,
+      }));
       for (let i = 0; i < rows.length; i += 1_000) {
         const chunk = rows.slice(i, i + 1_000);
         await sluice.queues.addBulk(
           "ai-jobs",
-          chunk.map((r) => ({ name: r.type, data: { workspace: "ws-a", type: r.type, input: { text: r.id }, client_request_id: r.id, submitted_by: "seed" }, opts: { jobId: r.id } })),
+          chunk.map((r) => ({
+            name: r.type,
+            data: { workspace: "ws-a", type: r.type, input: { text: r.id }, client_request_id: r.id, submitted_by: "seed" },
+            opts: { jobId: r.id },
+          })),
         );
         await sluice.store.query(
           `INSERT INTO job_index (workspace_id, job_id, queue, type, state, created_ms)
@@ -135,8 +153,14 @@ for (const engine of embeddedAndServers("jobsindex", 25)) {
 
     it("each page is one range scan of a job_index index, not a scan of the table (with statistics, as autovacuum keeps them)", async () => {
       await t.sluice.store.query("ANALYZE job_index");
-      for (const where of ["workspace_id = 'ws-a'", "workspace_id = 'ws-a' AND state = ANY('{queued}'::text[])", "workspace_id = 'ws-a' AND (created_ms, job_id) < (9999999999999, 'z')"]) {
-        const { rows } = await t.sluice.store.query<{ "QUERY PLAN": string }>(`EXPLAIN SELECT job_id FROM job_index WHERE ${where} ORDER BY created_ms DESC, job_id DESC LIMIT 51`);
+      for (const where of [
+        "workspace_id = 'ws-a'",
+        "workspace_id = 'ws-a' AND state = ANY('{queued}'::text[])",
+        "workspace_id = 'ws-a' AND (created_ms, job_id) < (9999999999999, 'z')",
+      ]) {
+        const { rows } = await t.sluice.store.query<{ "QUERY PLAN": string }>(
+          `EXPLAIN SELECT job_id FROM job_index WHERE ${where} ORDER BY created_ms DESC, job_id DESC LIMIT 51`,
+        );
         const plan = rows.map((r) => Object.values(r)[0]).join("\n");
         expect(plan, plan).toMatch(/Index (Only )?Scan using job_index_(newest|state)_idx/);
         expect(plan, plan).not.toMatch(/Seq Scan|Sort/);
@@ -146,7 +170,13 @@ for (const engine of embeddedAndServers("jobsindex", 25)) {
     it("keeps the planner's statistics as jobs are taken: ANALYZE every analyzeEvery rows (PGlite has no autovacuum)", async () => {
       const { store } = t.sluice;
       const analyses = async () =>
-        Number((await store.query<{ n: string | number }>("SELECT coalesce(analyze_count, 0) + coalesce(autoanalyze_count, 0) AS n FROM pg_stat_user_tables WHERE relname = 'job_index'")).rows[0]?.n ?? 0);
+        Number(
+          (
+            await store.query<{ n: string | number }>(
+              "SELECT coalesce(analyze_count, 0) + coalesce(autoanalyze_count, 0) AS n FROM pg_stat_user_tables WHERE relname = 'job_index'",
+            )
+          ).rows[0]?.n ?? 0,
+        );
       const before = await analyses();
       const index = createJobIndex(store, undefined, { analyzeEvery: 20 });
       for (let i = 0; i < 20; i += 1) await index.record(intakeRow("ws-c", `c-${i}`, "ai-jobs", "echo"));

@@ -7,8 +7,14 @@ import { sleep } from "../harness/wait.ts";
 /** Long-poll of one job (`GET /ai/jobs/{id}?wait=N`, `sluice job <id> --wait N`) on all three queue backends. */
 const engines = [
   { name: "embedded PGlite", env: async () => ({}) },
-  { name: "BullMQ on PostgreSQL", env: async () => ({ DATABASE_URL: await freshPostgresDatabase("jobwait"), QUEUE_BACKEND: "postgres", VECTOR_SEARCH_ENABLED: "false" }) },
-  { name: "BullMQ on Redis", env: async () => ({ REDIS_URL: redisUrl(26), DATABASE_URL: await freshPostgresDatabase("jobwait"), VECTOR_SEARCH_ENABLED: "false" }) },
+  {
+    name: "BullMQ on PostgreSQL",
+    env: async () => ({ DATABASE_URL: await freshPostgresDatabase("jobwait"), QUEUE_BACKEND: "postgres", VECTOR_SEARCH_ENABLED: "false" }),
+  },
+  {
+    name: "BullMQ on Redis",
+    env: async () => ({ REDIS_URL: redisUrl(26), DATABASE_URL: await freshPostgresDatabase("jobwait"), VECTOR_SEARCH_ENABLED: "false" }),
+  },
 ];
 
 interface JobAnswer {
@@ -26,7 +32,12 @@ describe.each(engines)("GET /ai/jobs/{id}?wait on $name", (engine) => {
   const releases = new Map<string, () => void>();
   const auth = () => ({ authorization: `Bearer ${key}` });
   const submit = async (type: string, name: string): Promise<string> => {
-    const res = await t.app.inject({ method: "POST", url: "/ai/jobs", headers: auth(), payload: { type, input: { name }, client_request_id: `${name}-${Date.now()}` } });
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/ai/jobs",
+      headers: auth(),
+      payload: { type, input: { name }, client_request_id: `${name}-${Date.now()}` },
+    });
     expect(res.statusCode).toBe(202);
     return res.json<{ id: string }>().id;
   };
@@ -34,7 +45,10 @@ describe.each(engines)("GET /ai/jobs/{id}?wait on $name", (engine) => {
 
   beforeAll(async () => {
     t = await startTestSluice({ ...(await engine.env()), QUEUE_CONCURRENCY: "4", AI_MAX_ATTEMPTS: "1" });
-    t.sluice.task("held", (input: { name: string }) => new Promise((resolve) => releases.set(input.name, () => resolve({ released: input.name }))));
+    t.sluice.task(
+      "held",
+      (input: { name: string }) => new Promise((resolve) => releases.set(input.name, () => resolve({ released: input.name }))),
+    );
     t.sluice.task("doomed", async () => {
       throw new Error("this task always fails");
     });
@@ -65,7 +79,11 @@ describe.each(engines)("GET /ai/jobs/{id}?wait on $name", (engine) => {
   it("answers with a failed job's error", async () => {
     const id = await submit("doomed", "doomed");
     const res = await getJob(id, "?wait=30");
-    expect(res.json<JobAnswer>()).toMatchObject({ id, status: "failed", error: "TASK_FAILED: The job's task failed; an operator can see why in the queue admin API" });
+    expect(res.json<JobAnswer>()).toMatchObject({
+      id,
+      status: "failed",
+      error: "TASK_FAILED: The job's task failed; an operator can see why in the queue admin API",
+    });
   });
 
   it("answers with the current state when the wait runs out", async () => {
@@ -85,7 +103,12 @@ describe.each(engines)("GET /ai/jobs/{id}?wait on $name", (engine) => {
       expect(res.json<{ error: { code: string } }>().error.code).toBe("VALIDATION_FAILED");
     }
     // No WEBHOOK_SIGNING_SECRET on this server: a callback could not be signed.
-    const unsigned = await t.app.inject({ method: "POST", url: "/ai/jobs", headers: auth(), payload: { type: "held", input: { name: "x" }, client_request_id: "cb-1", callback_url: "https://hooks.example.com/x" } });
+    const unsigned = await t.app.inject({
+      method: "POST",
+      url: "/ai/jobs",
+      headers: auth(),
+      payload: { type: "held", input: { name: "x" }, client_request_id: "cb-1", callback_url: "https://hooks.example.com/x" },
+    });
     expect(unsigned.statusCode).toBe(400);
     expect(unsigned.json<{ error: { code: string } }>().error.code).toBe("WEBHOOK_SECRET_MISSING");
     await t.sluice.intake.ensureWorkspace("ws-other-wait", "Other");

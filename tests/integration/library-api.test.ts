@@ -4,7 +4,9 @@ import { until } from "../harness/wait.ts";
 import { newEmbeddedDataDir } from "../harness/pglite-template.ts";
 
 it("a user's own task type, registered through the library, runs behind the same jobs API and protections", async () => {
-  const sluice = await createSluice({ env: { LOG_LEVEL: "silent", SLUICE_DATA_DIR: newEmbeddedDataDir("sluice-lib-"), QUEUES: "tickets" } });
+  const sluice = await createSluice({
+    env: { LOG_LEVEL: "silent", SLUICE_DATA_DIR: newEmbeddedDataDir("sluice-lib-"), QUEUES: "tickets" },
+  });
   const app = await buildServer(sluice, { docs: false });
   try {
     const seen: TaskContext[] = [];
@@ -21,11 +23,20 @@ it("a user's own task type, registered through the library, runs behind the same
     await sluice.intake.ensureWorkspace("acme", "Acme");
     const key = (await sluice.intake.createApiKey({ workspaceId: "acme", scopes: ["jobs:write", "jobs:read"] })).secret;
     const submit = (title: string, id: string) =>
-      app.inject({ method: "POST", url: "/ai/jobs", headers: { authorization: `Bearer ${key}` }, payload: { type: "ticket.triage", input: { title }, client_request_id: id } });
+      app.inject({
+        method: "POST",
+        url: "/ai/jobs",
+        headers: { authorization: `Bearer ${key}` },
+        payload: { type: "ticket.triage", input: { title }, client_request_id: id },
+      });
     const ok = (await submit("site is down", "t-1")).json<{ id: string; queue: string }>();
     expect(ok.queue).toBe("tickets");
     const done = await until(
-      async () => (await app.inject({ method: "GET", url: `/ai/jobs/${ok.id}`, headers: { authorization: `Bearer ${key}` } })).json<{ status: string; result: unknown }>(),
+      async () =>
+        (await app.inject({ method: "GET", url: `/ai/jobs/${ok.id}`, headers: { authorization: `Bearer ${key}` } })).json<{
+          status: string;
+          result: unknown;
+        }>(),
       (j) => j.status === "completed",
     );
     expect(done.result).toEqual({ priority: "p1" });
@@ -34,7 +45,12 @@ it("a user's own task type, registered through the library, runs behind the same
     // A non-retryable error fails the job at once instead of spending its 3 attempts.
     const bad = (await submit("bad", "t-2")).json<{ id: string }>();
     const failed = await until(
-      async () => (await app.inject({ method: "GET", url: `/ai/jobs/${bad.id}`, headers: { authorization: `Bearer ${key}` } })).json<{ status: string; attempts: number; error: string }>(),
+      async () =>
+        (await app.inject({ method: "GET", url: `/ai/jobs/${bad.id}`, headers: { authorization: `Bearer ${key}` } })).json<{
+          status: string;
+          attempts: number;
+          error: string;
+        }>(),
       (j) => j.status === "failed",
     );
     expect(failed.attempts).toBe(1);

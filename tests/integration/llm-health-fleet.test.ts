@@ -70,7 +70,12 @@ describe.each([
     expect(worker.sluice.runtime.breakers()).toContainEqual({ provider: "openai", model: "gpt-4o-mini", state: "open" });
     expect(api.sluice.runtime.breakers().every((b) => b.state === "closed")).toBe(true); // the API saw nothing itself
 
-    const seen = await until(() => llmHealth(api), (h) => h.body.breakers.some((b) => b.state === "open"), 10_000, "the API to see the worker's open breaker");
+    const seen = await until(
+      () => llmHealth(api),
+      (h) => h.body.breakers.some((b) => b.state === "open"),
+      10_000,
+      "the API to see the worker's open breaker",
+    );
     const workerId = (await llmHealth(worker)).body.fleet?.reporter;
     const apiId = (await llmHealth(api)).body.fleet?.reporter;
     expect(workerId).toBeTruthy();
@@ -79,7 +84,9 @@ describe.each([
     expect(seen.body.available).toBe(false); // no fallback configured, and the workers refuse calls
     expect(seen.body.breakers).toContainEqual({ provider: "openai", model: "gpt-4o-mini", state: "open", reported_by: [workerId] });
     expect(seen.body.last_error).toMatchObject({ code: "PROVIDER_ERROR", reported_by: workerId });
-    expect(seen.body.rate_limits).toContainEqual(expect.objectContaining({ provider: "openai", remaining_requests: 9999, reported_by: workerId }));
+    expect(seen.body.rate_limits).toContainEqual(
+      expect.objectContaining({ provider: "openai", remaining_requests: 9999, reported_by: workerId }),
+    );
     expect(seen.body.fleet?.reporter).toBe(apiId);
     expect(seen.body.fleet?.processes?.map((p) => p.reporter.id).sort()).toEqual([apiId, workerId].sort());
     expect(seen.body.fleet?.processes?.[0]?.reporter).toMatchObject({ pid: process.pid });
@@ -100,12 +107,23 @@ describe("/health/llm while the shared Redis hangs", () => {
     const admin = new Redis(frozen.url);
     const pid = Number(/process_id:(\d+)/.exec(await admin.info("server"))?.[1]);
     admin.disconnect();
-    const t = await startTestSluice({ REDIS_URL: frozen.url, DATABASE_URL: await freshPostgresDatabase("llmfrozen"), VECTOR_SEARCH_ENABLED: "false", AI_PROVIDER: "openai", OPENAI_BASE_URL: fake.openaiBaseUrl, OPENAI_API_KEY: "sk-test" });
+    const t = await startTestSluice({
+      REDIS_URL: frozen.url,
+      DATABASE_URL: await freshPostgresDatabase("llmfrozen"),
+      VECTOR_SEARCH_ENABLED: "false",
+      AI_PROVIDER: "openai",
+      OPENAI_BASE_URL: fake.openaiBaseUrl,
+      OPENAI_API_KEY: "sk-test",
+    });
     try {
       process.kill(pid, "SIGSTOP"); // Redis stops answering, its connections stay open
       const res = await t.app.inject({ method: "GET", url: "/health/llm" });
       expect(res.statusCode, res.body).toBe(200);
-      expect(res.json()).toMatchObject({ available: true, breakers: [{ provider: "openai", state: "closed" }], fleet: { error: expect.stringContaining("could not read") } });
+      expect(res.json()).toMatchObject({
+        available: true,
+        breakers: [{ provider: "openai", state: "closed" }],
+        fleet: { error: expect.stringContaining("could not read") },
+      });
     } finally {
       process.kill(pid, "SIGCONT");
       await t.close();

@@ -17,7 +17,13 @@ import { until } from "../harness/wait.ts";
  */
 const RULES = fileURLToPath(new URL("../../ops/prometheus/alerts.yml", import.meta.url));
 const hasPromtool = spawnSync("sh", ["-c", "command -v promtool"]).status === 0;
-const FAMILIES = ["ai_queue_depth_total", "ai_queue_dequeue_total", "bullmq_queue_waiting", "bullmq_workers_active", "bullmq_jobs_completed_total"];
+const FAMILIES = [
+  "ai_queue_depth_total",
+  "ai_queue_dequeue_total",
+  "bullmq_queue_waiting",
+  "bullmq_workers_active",
+  "bullmq_jobs_completed_total",
+];
 
 /** The scrape's samples of FAMILIES as promtool input series, labelled as Prometheus would label the target. */
 function asInputSeries(metrics: string, instance: string): string[] {
@@ -25,7 +31,10 @@ function asInputSeries(metrics: string, instance: string): string[] {
     .split("\n")
     .map((line) => /^([a-z_]+)\{(.*)\} (\S+)$/.exec(line))
     .filter((m): m is RegExpExecArray => m !== null && FAMILIES.includes(m[1] ?? ""))
-    .map(([, name, labels, value]) => `      - series: '${name}{${labels},job="sluice",instance="${instance}"}'\n        values: '${value}x20'`);
+    .map(
+      ([, name, labels, value]) =>
+        `      - series: '${name}{${labels},job="sluice",instance="${instance}"}'\n        values: '${value}x20'`,
+    );
 }
 
 describe.runIf(hasPromtool)("fleet-wide gauges scraped from an API and a worker", () => {
@@ -36,18 +45,37 @@ describe.runIf(hasPromtool)("fleet-wide gauges scraped from an API and a worker"
 
   beforeAll(async () => {
     redis = await startRedis();
-    const env = { REDIS_URL: redis.url, DATABASE_URL: await freshPostgresDatabase("fleetgauges"), VECTOR_SEARCH_ENABLED: "false", QUEUES: "churn,sentiment" };
+    const env = {
+      REDIS_URL: redis.url,
+      DATABASE_URL: await freshPostgresDatabase("fleetgauges"),
+      VECTOR_SEARCH_ENABLED: "false",
+      QUEUES: "churn,sentiment",
+    };
     api = await startTestSluice(env);
     worker = await startTestSluice(env);
     // The worker process completes 2 churn jobs: its own counters, which only it exports.
     await worker.sluice.queues.startWorker("churn", async () => "done", { concurrency: 2 });
-    await worker.sluice.queues.addBulk("churn", [{ name: "a", data: {} }, { name: "b", data: {} }]);
-    await until(() => worker.sluice.queues.counts("churn"), (c) => c.completed === 2, 15_000, "2 churn jobs completed");
+    await worker.sluice.queues.addBulk("churn", [
+      { name: "a", data: {} },
+      { name: "b", data: {} },
+    ]);
+    await until(
+      () => worker.sluice.queues.counts("churn"),
+      (c) => c.completed === 2,
+      15_000,
+      "2 churn jobs completed",
+    );
     // Then a backlog: 150 churn jobs and 600 ai-jobs jobs, fleet-wide, held by pausing.
     await worker.sluice.queues.pause("churn");
     await api.sluice.queues.pause("ai-jobs");
-    await api.sluice.queues.addBulk("churn", Array.from({ length: 150 }, (_, i) => ({ name: `c${i}`, data: {} })));
-    await api.sluice.queues.addBulk("ai-jobs", Array.from({ length: 600 }, (_, i) => ({ name: `j${i}`, data: {} })));
+    await api.sluice.queues.addBulk(
+      "churn",
+      Array.from({ length: 150 }, (_, i) => ({ name: `c${i}`, data: {} })),
+    );
+    await api.sluice.queues.addBulk(
+      "ai-jobs",
+      Array.from({ length: 600 }, (_, i) => ({ name: `j${i}`, data: {} })),
+    );
     await new Promise((r) => setTimeout(r, 1_100)); // past the one-second gauge snapshot
     const scrape = async (t: TestSluice) => (await t.app.inject({ method: "GET", url: "/metrics" })).body;
     scrapes = { api: await scrape(api), worker: await scrape(worker) };
@@ -80,12 +108,12 @@ describe.runIf(hasPromtool)("fleet-wide gauges scraped from an API and a worker"
         ...asInputSeries(scrapes.api, "api:3000"),
         ...asInputSeries(scrapes.worker, "worker:3000"),
         "    promql_expr_test:",
-        "      - expr: max by (queue) (bullmq_queue_waiting{queue=~\"churn|ai-jobs\"})",
+        '      - expr: max by (queue) (bullmq_queue_waiting{queue=~"churn|ai-jobs"})',
         "        eval_time: 1m",
         "        exp_samples:",
         "          - { labels: '{queue=\"ai-jobs\"}', value: 600 }",
         "          - { labels: '{queue=\"churn\"}', value: 150 }",
-        "      - expr: sum by (queue) (bullmq_jobs_completed_total{queue=\"churn\"})",
+        '      - expr: sum by (queue) (bullmq_jobs_completed_total{queue="churn"})',
         "        eval_time: 1m",
         "        exp_samples:",
         "          - { labels: '{queue=\"churn\"}', value: 2 }",

@@ -15,13 +15,23 @@ describe("upgrading to the operator scope (migration 0009)", () => {
   it("gives operator to every key that held admin, and to no other key", async () => {
     // A database as a Sluice before 0009 left it: migrations up to 0008, keys minted then.
     const before = mkdtempSync(join(tmpdir(), "sluice-migrations-"));
-    for (const file of readdirSync(MIGRATIONS).filter((f) => /^000[1-8]_/.test(f))) copyFileSync(join(MIGRATIONS, file), join(before, file));
+    for (const file of readdirSync(MIGRATIONS).filter((f) => /^000[1-8]_/.test(f)))
+      copyFileSync(join(MIGRATIONS, file), join(before, file));
     const store = await createPgliteStore({});
     try {
       await migrate(store, { directory: before });
       await store.query("INSERT INTO workspaces (id, name) VALUES ('ws-1', 'one')");
-      const keys: Array<[string, string[]]> = [["k-admin", ["admin"]], ["k-admin-jobs", ["jobs:read", "admin"]], ["k-reader", ["jobs:read"]], ["k-writer", ["jobs:write", "jobs:read"]]];
-      for (const [id, scopes] of keys) await store.query("INSERT INTO api_keys (id, workspace_id, key_hash, prefix, scopes) VALUES ($1, 'ws-1', $1, 'sk_sluice_x', $2)", [id, scopes]);
+      const keys: Array<[string, string[]]> = [
+        ["k-admin", ["admin"]],
+        ["k-admin-jobs", ["jobs:read", "admin"]],
+        ["k-reader", ["jobs:read"]],
+        ["k-writer", ["jobs:write", "jobs:read"]],
+      ];
+      for (const [id, scopes] of keys)
+        await store.query("INSERT INTO api_keys (id, workspace_id, key_hash, prefix, scopes) VALUES ($1, 'ws-1', $1, 'sk_sluice_x', $2)", [
+          id,
+          scopes,
+        ]);
 
       const result = await migrate(store);
       expect(result.applied).toContain("0009_operator_scope");

@@ -39,13 +39,19 @@ describe.each(embeddedAndServers("ops_audit", 31))("audit archive on $name", (en
     for (let i = 0; i < 5; i++) old.push(await auditRowAged("test.old", 100 * DAY + i * 1000));
     const recent = [await auditRowAged("test.recent", 10 * DAY), await auditRowAged("test.recent", 89 * DAY)];
     const file = join(mkdtempSync(join(tmpdir(), "sluice-audit-")), "audit.jsonl");
-    const result = await runCliAsync(["audit", "archive", "--older-than", "90d", "--file", file, "--batch", "2", "--reason", "retention drill"], env);
+    const result = await runCliAsync(
+      ["audit", "archive", "--older-than", "90d", "--file", file, "--batch", "2", "--reason", "retention drill"],
+      env,
+    );
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^Archived 5 audit row\(s\) created before \S+ to action_audit_archive and .*audit\.jsonl\.$/m);
     expect(await idsIn("action_audit", "test.old")).toEqual([]);
     expect(await idsIn("action_audit_archive", "test.old")).toEqual(old);
     expect(await idsIn("action_audit", "test.recent")).toEqual(recent);
-    const lines = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { id: number; action: string; details: unknown });
+    const lines = readFileSync(file, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { id: number; action: string; details: unknown });
     expect(lines.map((l) => l.id)).toEqual(old);
     expect(lines[0]).toMatchObject({ action: "test.old", actor: "test", workspace_id: "ops", details: { k: 1 } });
     const runs = await t.sluice.audit.list({ action: "audit.archive" });
@@ -58,10 +64,20 @@ describe.each(embeddedAndServers("ops_audit", 31))("audit archive on $name", (en
     const refused = await runCliAsync(["audit", "archive", "--older-than", "90d", "--no-table"], env);
     expect(refused.status).toBe(1);
     expect(refused.stderr).toContain("--no-table deletes the rows");
-    const api = await t.app.inject({ method: "POST", url: "/api/admin/audit/archive", headers: { authorization: `Bearer ${operator}` }, payload: { table: false } });
+    const api = await t.app.inject({
+      method: "POST",
+      url: "/api/admin/audit/archive",
+      headers: { authorization: `Bearer ${operator}` },
+      payload: { table: false },
+    });
     expect(api.statusCode).toBe(400);
     expect(api.json()).toMatchObject({ error: { code: "VALIDATION_FAILED" } });
-    const bad = await t.app.inject({ method: "POST", url: "/api/admin/audit/archive", headers: { authorization: `Bearer ${operator}` }, payload: { older_than: "ninety days" } });
+    const bad = await t.app.inject({
+      method: "POST",
+      url: "/api/admin/audit/archive",
+      headers: { authorization: `Bearer ${operator}` },
+      payload: { older_than: "ninety days" },
+    });
     expect(bad.statusCode).toBe(400);
     expect(await idsIn("action_audit", "test.file-only")).toEqual([id]);
     const file = join(mkdtempSync(join(tmpdir(), "sluice-audit-")), "only.jsonl");
@@ -77,12 +93,15 @@ describe.each(embeddedAndServers("ops_audit", 31))("audit archive on $name", (en
     const fresh = await auditRowAged("test.scheduled", 29 * DAY);
     await t.sluice.startWorkers();
     const deadline = Date.now() + 30_000;
-    while ((await idsIn("action_audit_archive", "test.scheduled")).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    while ((await idsIn("action_audit_archive", "test.scheduled")).length === 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 250));
     expect(await idsIn("action_audit_archive", "test.scheduled")).toEqual([stale]);
     expect(await idsIn("action_audit", "test.scheduled")).toEqual([fresh]);
     // The audit row is completed just after the move commits.
-    const scheduledRuns = async () => (await t.sluice.audit.list({ action: "audit.archive" })).filter((r) => r.actor === "system:audit-retention");
-    while (!(await scheduledRuns()).some((r) => r.details.outcome === "succeeded") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const scheduledRuns = async () =>
+      (await t.sluice.audit.list({ action: "audit.archive" })).filter((r) => r.actor === "system:audit-retention");
+    while (!(await scheduledRuns()).some((r) => r.details.outcome === "succeeded") && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     const runs = await scheduledRuns();
     // This row and the first test's 89-day-old one: both past 30 days.
     expect(runs.map((r) => r.details.archived)).toEqual([2]);

@@ -30,8 +30,20 @@ describe("operator commands against a server on PostgreSQL + Redis", () => {
   const warmFile = join(mkdtempSync(join(tmpdir(), "sluice-warm-")), "warm.json");
 
   beforeAll(async () => {
-    writeFileSync(warmFile, JSON.stringify([{ type: "classify", input: { text: "Great service, thank you" } }, { type: "embed", input: { texts: ["red shoes"] } }]));
-    serverEnv = { DATABASE_URL: await freshPostgresDatabase("ops_cli"), REDIS_URL: redisUrl(30), VECTOR_SEARCH_ENABLED: "false", REDIS_COMMAND_TIMEOUT_MS: "1234", CACHE_WARM_DEFAULT: warmFile };
+    writeFileSync(
+      warmFile,
+      JSON.stringify([
+        { type: "classify", input: { text: "Great service, thank you" } },
+        { type: "embed", input: { texts: ["red shoes"] } },
+      ]),
+    );
+    serverEnv = {
+      DATABASE_URL: await freshPostgresDatabase("ops_cli"),
+      REDIS_URL: redisUrl(30),
+      VECTOR_SEARCH_ENABLED: "false",
+      REDIS_COMMAND_TIMEOUT_MS: "1234",
+      CACHE_WARM_DEFAULT: warmFile,
+    };
     t = await startTestSluice(serverEnv);
     await t.sluice.intake.ensureWorkspace("ops", "Ops");
     await t.sluice.intake.ensureWorkspace("ws-123", "Shop");
@@ -65,7 +77,12 @@ describe("operator commands against a server on PostgreSQL + Redis", () => {
     const response = await fetch(`${env.SLUICE_URL}/api/cache/warm`, { method: "POST", headers: { authorization: `Bearer ${operator}` } });
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ requested: 2, warmed: 2, failed: 0 });
-    const again = await t.app.inject({ method: "POST", url: "/api/cache/warm", headers: { authorization: `Bearer ${operator}` }, payload: { reason: "after deploy" } });
+    const again = await t.app.inject({
+      method: "POST",
+      url: "/api/cache/warm",
+      headers: { authorization: `Bearer ${operator}` },
+      payload: { reason: "after deploy" },
+    });
     expect(again.json()).toMatchObject({ requested: 2, already_cached: 2 });
   });
 
@@ -76,7 +93,11 @@ describe("operator commands against a server on PostgreSQL + Redis", () => {
 
   it("exits 0 and quietly when its reader closes the pipe (sluice … | head)", () => {
     const pipeline = `node ${JSON.stringify(SLUICE_BIN)} sql --json -c "SELECT repeat('x', 3000000) AS big" | head -c 16; echo; echo "sluice=\${PIPESTATUS[0]}"`;
-    const result = spawnSync("bash", ["-c", pipeline], { env: { ...process.env, DATABASE_URL: serverEnv.DATABASE_URL, LOG_LEVEL: "warn" }, encoding: "utf8", timeout: 60_000 });
+    const result = spawnSync("bash", ["-c", pipeline], {
+      env: { ...process.env, DATABASE_URL: serverEnv.DATABASE_URL, LOG_LEVEL: "warn" },
+      encoding: "utf8",
+      timeout: 60_000,
+    });
     expect(result.stdout).toContain('[{"big":"xxxxxx');
     expect(result.stdout).toContain("sluice=0");
     expect(result.stderr).toBe("");
@@ -87,7 +108,9 @@ describe("without a server configured for it", () => {
   it("answers 400 to a bodiless warm-up when CACHE_WARM_DEFAULT is not set", async () => {
     const t = await startTestSluice();
     try {
-      const operator = (await t.sluice.intake.createApiKey({ workspaceId: (await t.sluice.intake.ensureWorkspace("ops", "Ops")).id, scopes: ["operator"] })).secret;
+      const operator = (
+        await t.sluice.intake.createApiKey({ workspaceId: (await t.sluice.intake.ensureWorkspace("ops", "Ops")).id, scopes: ["operator"] })
+      ).secret;
       const response = await t.app.inject({ method: "POST", url: "/api/cache/warm", headers: { authorization: `Bearer ${operator}` } });
       expect(response.statusCode).toBe(400);
       expect(response.json()).toMatchObject({ error: { code: "VALIDATION_FAILED" } });

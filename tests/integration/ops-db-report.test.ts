@@ -22,7 +22,9 @@ describe.each(embeddedAndServers("ops_db", 30))("sluice db report on $name", (en
   });
 
   it("reports index usage under pg_stat_user_indexes' real column names; the seed's names do not exist there", async () => {
-    const seeds = t.sluice.store.query("SELECT schemaname, tablename, indexname, idx_scan FROM pg_stat_user_indexes ORDER BY idx_scan ASC LIMIT 20");
+    const seeds = t.sluice.store.query(
+      "SELECT schemaname, tablename, indexname, idx_scan FROM pg_stat_user_indexes ORDER BY idx_scan ASC LIMIT 20",
+    );
     await expect(seeds).rejects.toThrow(/column "tablename" does not exist/);
     // An index lookup, so workspaces_pkey has a scan to count (the server's statistics arrive within a second or so).
     await t.sluice.store.query("SELECT id FROM workspaces WHERE id = $1", ["ops"]);
@@ -35,7 +37,10 @@ describe.each(embeddedAndServers("ops_db", 30))("sluice db report on $name", (en
       await new Promise((r) => setTimeout(r, 250));
     }
     expect(report?.engine).toBe(t.sluice.store.kind);
-    expect(report?.index_usage.find((r) => r.indexrelname === "workspaces_pkey")).toMatchObject({ schemaname: "public", relname: "workspaces" });
+    expect(report?.index_usage.find((r) => r.indexrelname === "workspaces_pkey")).toMatchObject({
+      schemaname: "public",
+      relname: "workspaces",
+    });
     expect(report?.index_usage.find((r) => r.indexrelname === "workspaces_pkey")?.idx_scan).toBeGreaterThan(0);
     expect(report?.index_usage.map((r) => r.indexrelname)).toContain("action_audit_created_idx");
     expect(report?.table_sizes.map((r) => r.relname)).toContain("action_audit");
@@ -55,7 +60,11 @@ describe.each(embeddedAndServers("ops_db", 30))("sluice db report on $name", (en
     const admin = (await t.sluice.intake.createApiKey({ workspaceId: "ops", scopes: ["admin"] })).secret;
     const forbidden = await t.app.inject({ method: "GET", url: "/api/admin/db/report", headers: { authorization: `Bearer ${admin}` } });
     expect(forbidden.statusCode).toBe(403);
-    const bad = await t.app.inject({ method: "GET", url: "/api/admin/db/report?limit=0", headers: { authorization: `Bearer ${operator}` } });
+    const bad = await t.app.inject({
+      method: "GET",
+      url: "/api/admin/db/report?limit=0",
+      headers: { authorization: `Bearer ${operator}` },
+    });
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toMatchObject({ error: { code: "VALIDATION_FAILED" } });
   });

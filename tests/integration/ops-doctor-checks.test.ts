@@ -20,12 +20,20 @@ describe("sluice doctor: backlog, schedules, SLAs, breakers, rate limits, clock 
     const key = (await t.sluice.intake.createApiKey({ workspaceId: "ops", scopes: ["operator", "admin"] })).secret;
     env = { SLUICE_URL: await t.app.listen({ port: 0, host: "127.0.0.1" }), SLUICE_API_KEY: key };
     const call = async (method: "PUT" | "POST", url: string, payload: unknown): Promise<void> => {
-      const res = await t.app.inject({ method, url, headers: { authorization: `Bearer ${key}` }, payload: payload as Record<string, unknown> });
+      const res = await t.app.inject({
+        method,
+        url,
+        headers: { authorization: `Bearer ${key}` },
+        payload: payload as Record<string, unknown>,
+      });
       expect(res.statusCode, res.body).toBeLessThan(300);
     };
     await call("PUT", "/api/workspaces/ops/items", { items: [1, 2, 3].map((i) => ({ id: `p${i}`, text: `product ${i}` })) });
     // A schedule created three days ago that never ran: STALE after SCHEDULES_STALE_AFTER_SECONDS (2 days).
-    await call("PUT", "/api/schedules/nightly-digest", { cron: "0 3 1 1 *", target: { kind: "task", name: "llm.complete", input: { prompt: "hi" } } });
+    await call("PUT", "/api/schedules/nightly-digest", {
+      cron: "0 3 1 1 *",
+      target: { kind: "task", name: "llm.complete", input: { prompt: "hi" } },
+    });
     await t.sluice.store.query("UPDATE schedules SET created_at = now() - interval '3 days' WHERE name = $1", ["nightly-digest"]);
     // An approval task due in 1 s and left undecided.
     await call("PUT", "/api/approval-types/refund", { sla_seconds: 1 });
@@ -67,7 +75,13 @@ describe("sluice doctor: backlog, schedules, SLAs, breakers, rate limits, clock 
     // What a worker on another host publishes (the same port and topic /health/llm merges): its clock 2 min ahead.
     const reports = openFleetReports(undefined, t.sluice.store);
     const at = new Date(Date.now() + 120_000).toISOString();
-    const view = { reporter: { id: "far-host:4242:beef", host: "far-host", pid: 4242 }, at, breakers: [{ provider: "local", model: "gpt-4o-mini", state: "open" }], lastError: { code: "PROVIDER_UNAVAILABLE", message: "503 from upstream" }, rateLimits: [{ provider: "local", model: "gpt-4o-mini", at, remainingRequests: 0, remainingTokens: 120 }] };
+    const view = {
+      reporter: { id: "far-host:4242:beef", host: "far-host", pid: 4242 },
+      at,
+      breakers: [{ provider: "local", model: "gpt-4o-mini", state: "open" }],
+      lastError: { code: "PROVIDER_UNAVAILABLE", message: "503 from upstream" },
+      rateLimits: [{ provider: "local", model: "gpt-4o-mini", at, remainingRequests: 0, remainingTokens: 120 }],
+    };
     await reports.publish("llm-health", view.reporter.id, JSON.stringify(view), 60);
     const result = await runCliAsync(["doctor", "--json"], env);
     expect(result.status).toBe(1);
@@ -99,8 +113,15 @@ describe("sluice doctor: a queue Redis that evicts", () => {
   it("is a FAIL with the CONFIG SET that fixes it", async () => {
     await t.sluice.intake.ensureWorkspace("ops", "Ops");
     const key = (await t.sluice.intake.createApiKey({ workspaceId: "ops", scopes: ["operator"] })).secret;
-    const result = await runCliAsync(["doctor", "--json"], { SLUICE_URL: await t.app.listen({ port: 0, host: "127.0.0.1" }), SLUICE_API_KEY: key });
+    const result = await runCliAsync(["doctor", "--json"], {
+      SLUICE_URL: await t.app.listen({ port: 0, host: "127.0.0.1" }),
+      SLUICE_API_KEY: key,
+    });
     expect(result.status).toBe(1);
-    expect(find(JSON.parse(result.stdout) as Finding[], "redis eviction")).toMatchObject({ level: "FAIL", evidence: "maxmemory-policy allkeys-lru", fix: "redis-cli -u $REDIS_URL CONFIG SET maxmemory-policy noeviction" });
+    expect(find(JSON.parse(result.stdout) as Finding[], "redis eviction")).toMatchObject({
+      level: "FAIL",
+      evidence: "maxmemory-policy allkeys-lru",
+      fix: "redis-cli -u $REDIS_URL CONFIG SET maxmemory-policy noeviction",
+    });
   });
 });

@@ -26,7 +26,11 @@ describe("sluice doctor", () => {
     expect(findings.find((f) => f.check === "config")).toMatchObject({ level: "OK" });
     expect(findings.find((f) => f.check === "disk")?.evidence).toMatch(/% used/);
     expect(findings.find((f) => f.check === "db")).toMatchObject({ level: "OK" });
-    expect(findings.find((f) => f.check === "queue churn")).toMatchObject({ level: "FAIL", evidence: "1 waiting, no worker", fix: "start a worker: sluice start --role worker" });
+    expect(findings.find((f) => f.check === "queue churn")).toMatchObject({
+      level: "FAIL",
+      evidence: "1 waiting, no worker",
+      fix: "start a worker: sluice start --role worker",
+    });
     expect(findings.find((f) => f.check === "queue ai-jobs")).toMatchObject({ level: "OK" });
   });
 
@@ -42,7 +46,11 @@ describe("sluice doctor", () => {
   it("holds each queue to its own QUEUE_THRESHOLDS", async () => {
     for (let i = 0; i < 3; i++) await t.sluice.queues.add("churn", "job", {});
     const findings = JSON.parse((await runCliAsync(["doctor", "--json"], env)).stdout) as Finding[];
-    expect(findings.find((f) => f.check === "queue churn")).toMatchObject({ level: "WARN", evidence: "3 waiting (> 2), paused", fix: "sluice resume churn" });
+    expect(findings.find((f) => f.check === "queue churn")).toMatchObject({
+      level: "WARN",
+      evidence: "3 waiting (> 2), paused",
+      fix: "sluice resume churn",
+    });
     expect(findings.find((f) => f.check === "queue ai-jobs")).toMatchObject({ level: "OK" });
   });
 

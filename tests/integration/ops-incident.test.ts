@@ -41,10 +41,21 @@ describe("sluice incident bundle", () => {
     t = await startTestSluice({ QUEUES: "churn", LOG_LEVEL: "info", LOG_FILE: logFile });
     await t.sluice.intake.ensureWorkspace("ops", "Ops");
     const operator = (await t.sluice.intake.createApiKey({ workspaceId: "ops", scopes: ["operator"] })).secret;
-    env = { SLUICE_URL: await t.app.listen({ port: 0, host: "127.0.0.1" }), SLUICE_API_KEY: operator, LOG_FILE: logFile, OPENAI_API_KEY: OPENAI_KEY, DATABASE_URL: `postgres://sluice:${DB_PASSWORD}@127.0.0.1:1/sluice` };
+    env = {
+      SLUICE_URL: await t.app.listen({ port: 0, host: "127.0.0.1" }),
+      SLUICE_API_KEY: operator,
+      LOG_FILE: logFile,
+      OPENAI_API_KEY: OPENAI_KEY,
+      DATABASE_URL: `postgres://sluice:${DB_PASSWORD}@127.0.0.1:1/sluice`,
+    };
     await t.sluice.queues.startWorker("churn", () => Promise.reject(new Error("provider said no")), { concurrency: 1 });
     await t.sluice.queues.add("churn", "broken", {}, { attempts: 1 });
-    await until(() => t.sluice.queues.counts("churn"), (c) => c.failed === 1, 30_000, "the churn job failed");
+    await until(
+      () => t.sluice.queues.counts("churn"),
+      (c) => c.failed === 1,
+      30_000,
+      "the churn job failed",
+    );
   });
   afterAll(async () => {
     await t.close();
@@ -59,8 +70,22 @@ describe("sluice incident bundle", () => {
     const queueNames = (JSON.parse(files.get("queues.json") ?? "{}") as { body: Array<{ name: string }> }).body.map((q) => q.name);
     expect(queueNames).toEqual(expect.arrayContaining(["ai-jobs", "ai-batch-queue", "churn"]));
     expect([...files.keys()].sort()).toEqual(
-      ["backlog.json", "cache.json", "config.json", "doctor.json", "flags.json", "health-db.json", "health-llm.json", "health-redis.json", "logs.jsonl", "manifest.json", "queues.json", "schedules.json", "status.json",
-        ...queueNames.flatMap((q) => [`queues/${q}-errors.json`, `queues/${q}-failed.json`])].sort(),
+      [
+        "backlog.json",
+        "cache.json",
+        "config.json",
+        "doctor.json",
+        "flags.json",
+        "health-db.json",
+        "health-llm.json",
+        "health-redis.json",
+        "logs.jsonl",
+        "manifest.json",
+        "queues.json",
+        "schedules.json",
+        "status.json",
+        ...queueNames.flatMap((q) => [`queues/${q}-errors.json`, `queues/${q}-failed.json`]),
+      ].sort(),
     );
     expect(files.get("queues/churn-failed.json")).toContain("provider said no");
     expect(files.get("queues/churn-errors.json")).toContain("broken");
@@ -75,7 +100,8 @@ describe("sluice incident bundle", () => {
     expect(settings.OPENAI_API_KEY).toBe("[redacted]");
     expect(settings.SLUICE_API_KEY).toBe("[redacted]");
     for (const [name, text] of files) {
-      for (const secret of [OPENAI_KEY, DB_PASSWORD, env.SLUICE_API_KEY ?? "?"]) expect(text.includes(secret), `${secret} in ${name}`).toBe(false);
+      for (const secret of [OPENAI_KEY, DB_PASSWORD, env.SLUICE_API_KEY ?? "?"])
+        expect(text.includes(secret), `${secret} in ${name}`).toBe(false);
     }
     const manifest = JSON.parse(files.get("manifest.json") ?? "{}") as { files: Array<{ file: string; ok: boolean }> };
     expect(manifest.files.filter((f) => !f.ok).map((f) => f.file)).toEqual([]);

@@ -9,7 +9,10 @@ import { until } from "../harness/wait.ts";
 const SECRETS = { apiKey: "sk-live-LOGFILE-SECRET", config: { databaseUrl: "postgres://sluice:PG-PASSWORD-123@db/sluice" } };
 
 function fileText(path: string): string {
-  return [`${path}.3`, `${path}.2`, `${path}.1`, path].filter((f) => existsSync(f)).map((f) => readFileSync(f, "utf8")).join("");
+  return [`${path}.3`, `${path}.2`, `${path}.1`, path]
+    .filter((f) => existsSync(f))
+    .map((f) => readFileSync(f, "utf8"))
+    .join("");
 }
 
 /** LOG_FILE (rotated, redacted) and `sluice logs`: seed 002's `kubectl logs … | grep -i error | tail -5`. */
@@ -18,11 +21,18 @@ describe("LOG_FILE and sluice logs", () => {
   const path = join(dir, "sluice.log");
 
   beforeAll(async () => {
-    const logger = createLogger({ level: "info", destination: { write: () => undefined }, file: { path, maxSize: "2K", count: 2 } }).child({ component: "test" });
+    const logger = createLogger({ level: "info", destination: { write: () => undefined }, file: { path, maxSize: "2K", count: 2 } }).child({
+      component: "test",
+    });
     for (let i = 0; i < 60; i++) logger.info({ i, ...SECRETS }, `routine line ${i}`);
     logger.error({ queue: "churn", err: "provider 503" }, "job failed after 3 attempts");
     logger.warn({ i: 61 }, "last line");
-    await until(async () => fileText(path), (t) => t.includes("last line"), 10_000, "the last line in the file");
+    await until(
+      async () => fileText(path),
+      (t) => t.includes("last line"),
+      10_000,
+      "the last line in the file",
+    );
   });
 
   it("rotates logrotate-style at LOG_FILE_MAX_SIZE, keeps LOG_FILE_COUNT files, and redacts secrets in them", () => {
@@ -37,7 +47,10 @@ describe("LOG_FILE and sluice logs", () => {
   it("reads the last N lines across the rotated files, filtered by level, text and time", () => {
     const last = runCli(["logs", "--json", "-n", "3", "--file", path]);
     expect(last.status, last.stderr).toBe(0);
-    const msgs = last.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { msg: string }).msg);
+    const msgs = last.stdout
+      .trim()
+      .split("\n")
+      .map((l) => (JSON.parse(l) as { msg: string }).msg);
     expect(msgs).toEqual(["routine line 59", "job failed after 3 attempts", "last line"]);
 
     const errors = runCli(["logs", "--json", "--level", "error"], { LOG_FILE: path });
@@ -48,7 +61,9 @@ describe("LOG_FILE and sluice logs", () => {
     expect(grep.stdout).toMatch(/ERROR: job failed after 3 attempts/);
     expect(grep.stdout).not.toContain("routine");
 
-    expect(runCli(["logs", "--json", "--since", "10m", "-n", "1000"], { LOG_FILE: path }).stdout.trim().split("\n").length).toBeGreaterThan(10);
+    expect(runCli(["logs", "--json", "--since", "10m", "-n", "1000"], { LOG_FILE: path }).stdout.trim().split("\n").length).toBeGreaterThan(
+      10,
+    );
     expect(runCli(["logs", "--json", "--since", new Date(Date.now() + 60_000).toISOString()], { LOG_FILE: path }).stdout).toBe("");
     const bad = runCli(["logs", "--since", "yesterday-ish"], { LOG_FILE: path });
     expect(bad.status).toBe(2);
@@ -76,8 +91,17 @@ describe("LOG_FILE and sluice logs", () => {
     });
 
     it("writes its log lines to LOG_FILE, without the admin key it printed", async () => {
-      const found = await until(async () => runCli(["logs", "--json", "--grep", "sluice listening"], { LOG_FILE: devLog }), (r) => r.stdout.includes("listening"), 20_000, "sluice listening in LOG_FILE");
-      expect(JSON.parse(found.stdout.trim().split("\n")[0] ?? "{}")).toMatchObject({ service: "sluice", component: "server", msg: "sluice listening" });
+      const found = await until(
+        async () => runCli(["logs", "--json", "--grep", "sluice listening"], { LOG_FILE: devLog }),
+        (r) => r.stdout.includes("listening"),
+        20_000,
+        "sluice listening in LOG_FILE",
+      );
+      expect(JSON.parse(found.stdout.trim().split("\n")[0] ?? "{}")).toMatchObject({
+        service: "sluice",
+        component: "server",
+        msg: "sluice listening",
+      });
       expect(fileText(devLog)).not.toContain(dev.key);
     });
   });

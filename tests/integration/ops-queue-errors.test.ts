@@ -59,7 +59,11 @@ describe("recent attempt errors of a queue", () => {
     const list = await runCliAsync(["queues"], env);
     expect(list.stdout).toMatch(/^churn\s+/m);
     // Seed 003's /api/admin prefix answers the same.
-    const admin = await t.app.inject({ method: "GET", url: "/api/admin/queues/churn/errors?limit=1", headers: { authorization: `Bearer ${operator}` } });
+    const admin = await t.app.inject({
+      method: "GET",
+      url: "/api/admin/queues/churn/errors?limit=1",
+      headers: { authorization: `Bearer ${operator}` },
+    });
     expect(admin.json<{ errors: AttemptErrorRow[] }>().errors).toHaveLength(1);
     const missing = await t.app.inject({ method: "GET", url: "/api/queues/nope/errors", headers: { authorization: `Bearer ${operator}` } });
     expect(missing.statusCode).toBe(404);

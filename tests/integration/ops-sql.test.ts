@@ -58,7 +58,13 @@ describe("sluice sql on a running embedded Sluice (SLUICE_SQL_PORT)", () => {
     expect(expectRuns(env, dev.cwd, "SELECT version();")).toContain("PGlite");
     expect(expectRuns(env, dev.cwd, "SELECT 1;")).toBe(" ?column?\n----------\n 1\n(1 row)\n");
     // Seed 000's "Reindex produse failed": a write of one statement goes through and commits.
-    expect(expectRuns(env, dev.cwd, "UPDATE shop_product_embeddings SET status = 'pending', retry_count = 0 WHERE status = 'failed' AND retry_count < 3;")).toBe("UPDATE 0\n");
+    expect(
+      expectRuns(
+        env,
+        dev.cwd,
+        "UPDATE shop_product_embeddings SET status = 'pending', retry_count = 0 WHERE status = 'failed' AND retry_count < 3;",
+      ),
+    ).toBe("UPDATE 0\n");
     const ready = await fetch(`${dev.url}/ready`);
     expect(ready.status).toBe(200);
   });
@@ -78,7 +84,13 @@ describe("sluice sql on a running embedded Sluice (SLUICE_SQL_PORT)", () => {
   });
 
   it("opens psql on the socket when there is no -c (here fed from stdin)", () => {
-    const psql = spawnSync(process.execPath, [SLUICE_BIN, "sql"], { cwd: dev.cwd, env: { ...process.env, ...env, LOG_LEVEL: "warn" }, input: "SELECT count(*) AS workspaces FROM workspaces;\n", encoding: "utf8", timeout: 30_000 });
+    const psql = spawnSync(process.execPath, [SLUICE_BIN, "sql"], {
+      cwd: dev.cwd,
+      env: { ...process.env, ...env, LOG_LEVEL: "warn" },
+      input: "SELECT count(*) AS workspaces FROM workspaces;\n",
+      encoding: "utf8",
+      timeout: 30_000,
+    });
     expect(psql.status, psql.stderr).toBe(0);
     expect(psql.stdout).toMatch(/workspaces\s*\n-+\s*\n\s*\d+\s*\n\(1 row\)/);
   });

@@ -30,7 +30,9 @@ describe("sluice/client, the TypeScript SDK", () => {
 
     it("is generated from the app's current OpenAPI document (run `npm run client:generate` when this fails)", async () => {
       // The same document scripts/generate-client.ts reads (GET /docs/json of an embedded app).
-      const generated = await clientSchemaSource((await t.app.inject({ method: "GET", url: "/docs/json" })).json<Record<string, unknown>>());
+      const generated = await clientSchemaSource(
+        (await t.app.inject({ method: "GET", url: "/docs/json" })).json<Record<string, unknown>>(),
+      );
       expect(generated).toContain('"/ai/jobs": {');
       expect(readFileSync(SCHEMA_FILE, "utf8") === generated, "src/client/schema.ts is stale: run `npm run client:generate`").toBe(true);
     });

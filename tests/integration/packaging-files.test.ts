@@ -74,7 +74,9 @@ describe("ops/deploy/compose.yaml", () => {
     const { services, configs } = compose();
     expect(services.postgres).toMatchObject({ image: expect.stringMatching(/^pgvector\/pgvector:/) as unknown });
     expect(services.prometheus?.volumes).toContain("../prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro");
-    const prometheus = parseYaml(configs["prometheus-config"]?.content ?? "") as { scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }> };
+    const prometheus = parseYaml(configs["prometheus-config"]?.content ?? "") as {
+      scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }>;
+    };
     const job = prometheus.scrape_configs.find((j) => j.job_name === "sluice");
     expect(job?.static_configs[0]?.targets).toEqual(["sluice-api:3000", "sluice-worker:3000"]);
     for (const volume of [...(services.prometheus?.volumes ?? []), ...(services.grafana?.volumes ?? [])]) {
@@ -98,7 +100,9 @@ describe("the Grafana dashboard", () => {
   });
 
   it("queries only metrics a running Sluice exports", () => {
-    const dashboard = JSON.parse(read("ops/deploy/grafana/dashboards/sluice.json")) as { panels: Array<{ targets?: Array<{ expr: string }> }> };
+    const dashboard = JSON.parse(read("ops/deploy/grafana/dashboards/sluice.json")) as {
+      panels: Array<{ targets?: Array<{ expr: string }> }>;
+    };
     const names = metricNames(dashboard.panels.flatMap((p) => (p.targets ?? []).map((target) => target.expr)));
     expect(names.length).toBeGreaterThan(15);
     for (const name of names) expect(metrics, name).toMatch(new RegExp(`^# TYPE ${name} `, "m"));

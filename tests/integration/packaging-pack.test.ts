@@ -14,7 +14,9 @@ const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as
 /** What a user does: `npm pack` here, then `npm install <tarball>` in an empty folder elsewhere. */
 function packAndInstall(work: string): string {
   // dist/ is fresh (the vitest globalSetup built it); `prepare` would only build it again.
-  const packed = JSON.parse(execFileSync(NPM, ["pack", "--ignore-scripts", "--json", "--pack-destination", work], { cwd: ROOT, encoding: "utf8" })) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  const packed = JSON.parse(
+    execFileSync(NPM, ["pack", "--ignore-scripts", "--json", "--pack-destination", work], { cwd: ROOT, encoding: "utf8" }),
+  ) as Array<{ filename: string; files: Array<{ path: string }> }>;
   const tarball = join(work, packed[0]?.filename ?? "");
   const app = join(work, "app");
   execFileSync("mkdir", ["-p", app]);
@@ -30,11 +32,17 @@ describe("the npm package", () => {
   it("installs into a clean folder, says its version, and runs sluice dev until /ready answers", async () => {
     const app = packAndInstall(work);
     const bin = join(app, "node_modules", ".bin", "sluice");
-    expect(readdirSync(join(app, "node_modules", "sluice"))).toEqual(expect.arrayContaining(["bin", "dist", "migrations", "LICENSE", "package.json"]));
+    expect(readdirSync(join(app, "node_modules", "sluice"))).toEqual(
+      expect.arrayContaining(["bin", "dist", "migrations", "LICENSE", "package.json"]),
+    );
     expect(execFileSync(bin, ["--version"], { cwd: app, encoding: "utf8" }).trim()).toBe(VERSION);
 
     const port = await freePort();
-    const child = spawnTracked(bin, ["dev", "--no-demo"], { cwd: app, env: { ...process.env, PORT: String(port), LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawnTracked(bin, ["dev", "--no-demo"], {
+      cwd: app,
+      env: { ...process.env, PORT: String(port), LOG_LEVEL: "warn" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let output = "";
     child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
     child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
@@ -42,9 +50,13 @@ describe("the npm package", () => {
       const deadline = Date.now() + 120_000;
       let ready: { ready?: boolean } | undefined;
       while (!ready?.ready) {
-        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`sluice dev from the package did not become ready:\n${output}`);
+        if (child.exitCode !== null || Date.now() > deadline)
+          throw new Error(`sluice dev from the package did not become ready:\n${output}`);
         await new Promise((r) => setTimeout(r, 500));
-        ready = await fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.json() as Promise<{ ready?: boolean }>, () => undefined);
+        ready = await fetch(`http://127.0.0.1:${port}/ready`).then(
+          (r) => r.json() as Promise<{ ready?: boolean }>,
+          () => undefined,
+        );
       }
       expect(ready.ready).toBe(true);
       // It ran from the installed copy, with its data in the user's folder.

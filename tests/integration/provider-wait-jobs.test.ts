@@ -75,7 +75,8 @@ async function until(check: () => boolean | Promise<boolean>, what: string, time
   }
 }
 
-const states = (all: readonly JobSummary[]) => all.reduce<Record<string, number>>((acc, j) => ({ ...acc, [j.state]: (acc[j.state] ?? 0) + 1 }), {});
+const states = (all: readonly JobSummary[]) =>
+  all.reduce<Record<string, number>>((acc, j) => ({ ...acc, [j.state]: (acc[j.state] ?? 0) + 1 }), {});
 
 let fake: FakeProviderServer;
 let redis: RunningServer;
@@ -90,7 +91,11 @@ afterAll(async () => {
 describe("jobs wait for the provider instead of failing (AI_FALLBACK_PROVIDER=none)", () => {
   let env: Env;
   beforeAll(async () => {
-    env = await startSluice(fake, redis, { AI_MAX_WAIT_FOR_PROVIDER_MS: "60000", AI_MAX_RETRY_AFTER_MS: "1000", KILL_SWITCH_RECHECK_MS: "500" });
+    env = await startSluice(fake, redis, {
+      AI_MAX_WAIT_FOR_PROVIDER_MS: "60000",
+      AI_MAX_RETRY_AFTER_MS: "1000",
+      KILL_SWITCH_RECHECK_MS: "500",
+    });
   });
   afterAll(async () => {
     await env?.t.close();

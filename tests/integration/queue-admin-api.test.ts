@@ -12,9 +12,15 @@ describe("queue admin over HTTP (embedded)", () => {
   let writer: string;
   let failNext = true;
   const auth = () => ({ authorization: `Bearer ${adminKey}` });
-  const stats = async (name: string) => (await t.app.inject({ method: "GET", url: `/api/queues/${name}`, headers: auth() })).json<Listing>();
+  const stats = async (name: string) =>
+    (await t.app.inject({ method: "GET", url: `/api/queues/${name}`, headers: auth() })).json<Listing>();
   const submit = (type: string, id: string, queue?: string) =>
-    t.app.inject({ method: "POST", url: "/ai/jobs", headers: { authorization: `Bearer ${writer}` }, payload: { type, input: { n: id }, client_request_id: id, ...(queue ? { queue } : {}) } });
+    t.app.inject({
+      method: "POST",
+      url: "/ai/jobs",
+      headers: { authorization: `Bearer ${writer}` },
+      payload: { type, input: { n: id }, client_request_id: id, ...(queue ? { queue } : {}) },
+    });
 
   beforeAll(async () => {
     t = await startTestSluice({ QUEUES: "churn,sentiment", QUEUE_CONCURRENCY: "2" });
@@ -46,7 +52,12 @@ describe("queue admin over HTTP (embedded)", () => {
   });
 
   it("a paused queue accepts jobs and hands none out until resumed; both actions are audited with the reason", async () => {
-    const paused = await t.app.inject({ method: "POST", url: "/api/queues/churn/pause", headers: auth(), payload: { reason: "provider incident" } });
+    const paused = await t.app.inject({
+      method: "POST",
+      url: "/api/queues/churn/pause",
+      headers: auth(),
+      payload: { reason: "provider incident" },
+    });
     expect(paused.json<Listing>().paused).toBe(true);
     expect((await submit("ok", "p-1", "churn")).statusCode).toBe(202);
     expect((await submit("ok", "p-2", "churn")).statusCode).toBe(202);
@@ -54,8 +65,13 @@ describe("queue admin over HTTP (embedded)", () => {
     // runbook 004 §2.7 prints stats.total
     expect(await stats("churn")).toMatchObject({ waiting: 2, completed: 0, paused: true, total: 2 });
     await t.app.inject({ method: "POST", url: "/api/queues/churn/resume", headers: auth() });
-    await until(() => stats("churn"), (s) => s.completed === 2 && !s.paused);
-    const audit = (await t.app.inject({ method: "GET", url: "/api/audit?action=queue.pause", headers: auth() })).json<Array<{ target: string; reason: string; actor: string }>>();
+    await until(
+      () => stats("churn"),
+      (s) => s.completed === 2 && !s.paused,
+    );
+    const audit = (await t.app.inject({ method: "GET", url: "/api/audit?action=queue.pause", headers: auth() })).json<
+      Array<{ target: string; reason: string; actor: string }>
+    >();
     expect(audit[0]).toMatchObject({ target: "churn", reason: "provider incident" });
     expect(audit[0]?.actor).toMatch(/^key:/);
   });
@@ -67,15 +83,23 @@ describe("queue admin over HTTP (embedded)", () => {
     const wrapped = await t.app.inject({ method: "GET", url: "/api/queue/stats", headers: auth() });
     expect(wrapped.json<{ queues: Listing[] }>().queues.every((q) => q.paused)).toBe(true);
     await t.app.inject({ method: "POST", url: "/api/queues/resume-all", headers: auth() });
-    expect((await t.app.inject({ method: "GET", url: "/api/queues", headers: auth() })).json<Listing[]>().every((q) => !q.paused)).toBe(true);
+    expect((await t.app.inject({ method: "GET", url: "/api/queues", headers: auth() })).json<Listing[]>().every((q) => !q.paused)).toBe(
+      true,
+    );
   });
 
   it("failed jobs: listed, retried all at once (runbook 003 path), one retried, one removed, then cleaned", async () => {
     for (const id of ["f-1", "f-2", "f-3"]) await submit("flaky", id, "sentiment");
-    await until(() => stats("sentiment"), (s) => s.failed === 3);
+    await until(
+      () => stats("sentiment"),
+      (s) => s.failed === 3,
+    );
     const failed = await t.app.inject({ method: "GET", url: "/api/admin/queues/sentiment/failed", headers: auth() });
     expect(failed.json<Array<{ failedReason: string }>>()[0]?.failedReason).toContain("flaky says no");
-    const page = (await t.app.inject({ method: "GET", url: "/api/queues/sentiment/jobs?state=failed&limit=2", headers: auth() })).json<{ jobs: Array<{ id: string }>; total: number }>();
+    const page = (await t.app.inject({ method: "GET", url: "/api/queues/sentiment/jobs?state=failed&limit=2", headers: auth() })).json<{
+      jobs: Array<{ id: string }>;
+      total: number;
+    }>();
     expect(page.jobs).toHaveLength(2);
     expect(page.total).toBe(3);
 
@@ -84,20 +108,42 @@ describe("queue admin over HTTP (embedded)", () => {
     failNext = false;
     const retried = await t.app.inject({ method: "POST", url: "/api/admin/queues/sentiment/retry-all", headers: auth() });
     expect(retried.json()).toEqual({ retried: 2 });
-    await until(() => stats("sentiment"), (s) => s.completed === 2 && s.failed === 0);
+    await until(
+      () => stats("sentiment"),
+      (s) => s.completed === 2 && s.failed === 0,
+    );
 
     failNext = true;
     await submit("flaky", "f-4", "sentiment");
-    await until(() => stats("sentiment"), (s) => s.failed === 1);
-    const one = (await t.app.inject({ method: "GET", url: "/api/queues/sentiment/jobs?state=failed", headers: auth() })).json<{ jobs: Array<{ id: string }> }>().jobs[0]?.id ?? "";
+    await until(
+      () => stats("sentiment"),
+      (s) => s.failed === 1,
+    );
+    const one =
+      (await t.app.inject({ method: "GET", url: "/api/queues/sentiment/jobs?state=failed", headers: auth() })).json<{
+        jobs: Array<{ id: string }>;
+      }>().jobs[0]?.id ?? "";
     failNext = false;
     expect((await t.app.inject({ method: "POST", url: `/api/queues/sentiment/jobs/${one}/retry`, headers: auth() })).statusCode).toBe(200);
-    await until(() => stats("sentiment"), (s) => s.completed === 3);
+    await until(
+      () => stats("sentiment"),
+      (s) => s.completed === 3,
+    );
 
     // Completed jobs older than 0 s are all removed; the default (24 h grace) would keep them.
-    const keep = await t.app.inject({ method: "POST", url: "/api/queues/sentiment/clean", headers: auth(), payload: { status: "completed" } });
+    const keep = await t.app.inject({
+      method: "POST",
+      url: "/api/queues/sentiment/clean",
+      headers: auth(),
+      payload: { status: "completed" },
+    });
     expect(keep.json()).toMatchObject({ removed: 0, grace_ms: 86_400_000 });
-    const clean = await t.app.inject({ method: "POST", url: "/api/queues/sentiment/clean", headers: auth(), payload: { grace: 0, status: "completed" } });
+    const clean = await t.app.inject({
+      method: "POST",
+      url: "/api/queues/sentiment/clean",
+      headers: auth(),
+      payload: { grace: 0, status: "completed" },
+    });
     expect(clean.json()).toMatchObject({ removed: 3, state: "completed" });
     expect((await stats("sentiment")).completed).toBe(0);
   });
@@ -109,7 +155,12 @@ describe("queue admin over HTTP (embedded)", () => {
     const unknownJob = await t.app.inject({ method: "POST", url: "/api/queues/ai-jobs/jobs/missing-id/retry", headers: auth() });
     expect(unknownJob.statusCode).toBe(404);
     expect(unknownJob.json().error.code).toBe("JOB_NOT_FOUND");
-    const stalled = await t.app.inject({ method: "POST", url: "/api/admin/queues/churn/clean", headers: auth(), payload: { grace: 3600, status: "stalled" } });
+    const stalled = await t.app.inject({
+      method: "POST",
+      url: "/api/admin/queues/churn/clean",
+      headers: auth(),
+      payload: { grace: 3600, status: "stalled" },
+    });
     expect(stalled.statusCode).toBe(400);
     expect(stalled.json().error.message).toContain("requeued automatically");
     const badState = await t.app.inject({ method: "GET", url: "/api/queues/churn/jobs?state=zombie", headers: auth() });
@@ -137,7 +188,15 @@ describe("queue admin over HTTP (embedded)", () => {
 
   it("exports the runbook metric names on /metrics", async () => {
     const text = (await t.app.inject({ method: "GET", url: "/metrics" })).body;
-    for (const name of ["ai_queue_depth_total", "ai_queue_enqueue_total", "ai_queue_dequeue_total", "ai_queue_workers", "bullmq_queue_waiting", "bullmq_jobs_completed_total", "bullmq_workers_active"]) {
+    for (const name of [
+      "ai_queue_depth_total",
+      "ai_queue_enqueue_total",
+      "ai_queue_dequeue_total",
+      "ai_queue_workers",
+      "bullmq_queue_waiting",
+      "bullmq_jobs_completed_total",
+      "bullmq_workers_active",
+    ]) {
       expect(text, name).toMatch(new RegExp(`^${name}\\{[^}]*queue="ai-jobs"`, "m"));
     }
     expect(text).toMatch(/^http_requests_total\{method="POST",route="\/ai\/jobs",path="\/ai\/jobs",status="202",status_class="2xx"\} \d+/m);

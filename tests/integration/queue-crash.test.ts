@@ -64,7 +64,10 @@ function startChild(config: CrashWorkerConfig): Child {
     exited,
     waitFor(check, what, timeoutMs = 60_000) {
       return new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => done(new Error(`Timed out waiting for ${what}; events: ${JSON.stringify(events)}; stderr: ${stderr.slice(-2000)}`)), timeoutMs);
+        const timer = setTimeout(
+          () => done(new Error(`Timed out waiting for ${what}; events: ${JSON.stringify(events)}; stderr: ${stderr.slice(-2000)}`)),
+          timeoutMs,
+        );
         const done = (err?: Error) => {
           clearTimeout(timer);
           listeners.delete(poll);
@@ -77,7 +80,9 @@ function startChild(config: CrashWorkerConfig): Child {
           else if (check(events)) done();
         };
         listeners.add(poll);
-        void exited.then((code) => !check(events) && done(new Error(`child exited (${code}) before ${what}; stderr: ${stderr.slice(-2000)}`)));
+        void exited.then(
+          (code) => !check(events) && done(new Error(`child exited (${code}) before ${what}; stderr: ${stderr.slice(-2000)}`)),
+        );
         poll();
       });
     },
@@ -89,12 +94,19 @@ const tally = (list: string[]) => list.reduce((m, id) => m.set(id, (m.get(id) ??
 
 async function openManager(options: QueueBackendOptions): Promise<{ manager: QueueManager; close: () => Promise<void> }> {
   const backend = await createQueueBackend(options);
-  const manager = createQueueManager({ backend, metrics: createPrometheusMetrics({ processMetrics: false }), logger: createLogger({ level: "silent" }) });
+  const manager = createQueueManager({
+    backend,
+    metrics: createPrometheusMetrics({ processMetrics: false }),
+    logger: createLogger({ level: "silent" }),
+  });
   return { manager, close: async () => (await manager.close(), await backend.close()) };
 }
 
 /** Kills the first worker mid-job, lets a second finish everything, returns what each did. */
-async function crashAndRecover(first: CrashWorkerConfig, second: CrashWorkerConfig): Promise<{ interrupted: string[]; rerun: Map<string, number>; completedBy2: string[] }> {
+async function crashAndRecover(
+  first: CrashWorkerConfig,
+  second: CrashWorkerConfig,
+): Promise<{ interrupted: string[]; rerun: Map<string, number>; completedBy2: string[] }> {
   const one = startChild(first);
   const children = [one];
   try {
@@ -133,7 +145,10 @@ describe("Crash safety: a worker SIGKILLed mid-job loses nothing", () => {
     const { manager, close } = await openManager({ kind: "redis", url, prefix });
     cleanups.push(close);
     manager.declare("crash");
-    await manager.addBulk("crash", Array.from({ length: JOBS }, (_, i) => ({ name: "crash", data: { i } })));
+    await manager.addBulk(
+      "crash",
+      Array.from({ length: JOBS }, (_, i) => ({ name: "crash", data: { i } })),
+    );
     const result = await crashAndRecover({ ...base, mode: "hang" }, { ...base, mode: "complete", expect: JOBS });
     const redis = new Redis(url);
     cleanups.push(async () => void (await redis.quit()));
@@ -148,12 +163,17 @@ describe("Crash safety: a worker SIGKILLed mid-job loses nothing", () => {
     const { manager, close } = await openManager({ kind: "postgres", connectionString });
     cleanups.push(close);
     manager.declare("crash");
-    await manager.addBulk("crash", Array.from({ length: JOBS }, (_, i) => ({ name: "crash", data: { i } })));
+    await manager.addBulk(
+      "crash",
+      Array.from({ length: JOBS }, (_, i) => ({ name: "crash", data: { i } })),
+    );
     const result = await crashAndRecover({ ...base, mode: "hang" }, { ...base, mode: "complete", expect: JOBS });
     const client = new pg.Client({ connectionString });
     await client.connect();
     cleanups.push(() => client.end());
-    const { rows } = await client.query<{ job_id: string; n: string }>("SELECT job_id, count(*) AS n FROM crash_completions GROUP BY job_id");
+    const { rows } = await client.query<{ job_id: string; n: string }>(
+      "SELECT job_id, count(*) AS n FROM crash_completions GROUP BY job_id",
+    );
     expectExactlyOnceMore(result, new Map(rows.map((r) => [r.job_id, Number(r.n)])));
     expect(await manager.counts("crash")).toMatchObject({ completed: JOBS, failed: 0, active: 0, waiting: 0 });
   });
@@ -167,7 +187,9 @@ describe("Crash safety: a worker SIGKILLed mid-job loses nothing", () => {
     const result = await crashAndRecover({ ...base, mode: "hang", add: JOBS }, { ...base, mode: "complete", expect: JOBS });
     const db = await openPglite(dataDir);
     cleanups.push(() => db.close());
-    const { rows } = await db.query<{ job_id: string; n: number }>("SELECT job_id, count(*)::int AS n FROM crash_completions GROUP BY job_id");
+    const { rows } = await db.query<{ job_id: string; n: number }>(
+      "SELECT job_id, count(*)::int AS n FROM crash_completions GROUP BY job_id",
+    );
     expectExactlyOnceMore(result, new Map(rows.map((r) => [r.job_id, r.n])));
     const { manager, close } = await openManager({ kind: "pglite", db });
     cleanups.push(close);

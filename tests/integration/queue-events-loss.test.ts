@@ -57,13 +57,24 @@ describe("BullMQ Postgres backend: QueueEvents can lose events; Worker events do
     // ...while a later job completes and its event is read.
     const worker = await manager.startWorker(queue, async () => "fast");
     const fast = await manager.add(queue, "fast", {});
-    await eventually(() => completed, (c) => c.includes(fast.id), "the later event to be read");
+    await eventually(
+      () => completed,
+      (c) => c.includes(fast.id),
+      "the later event to be read",
+    );
     await slow.query("COMMIT");
-    const { rows } = await slow.query<{ n: string }>("SELECT count(*) AS n FROM event WHERE queue = $1 AND data->>'jobId' = 'slow-commit'", [queue]);
+    const { rows } = await slow.query<{ n: string }>(
+      "SELECT count(*) AS n FROM event WHERE queue = $1 AND data->>'jobId' = 'slow-commit'",
+      [queue],
+    );
     expect(rows[0]?.n).toBe("1");
     // A second event after the commit proves the reader kept reading past it.
     const later = await manager.add(queue, "later", {});
-    await eventually(() => completed, (c) => c.includes(later.id), "the next event to be read");
+    await eventually(
+      () => completed,
+      (c) => c.includes(later.id),
+      "the next event to be read",
+    );
     await worker.close();
     // The committed event is in the table but QueueEvents never delivers it: the loss issue 3 reports.
     expect(completed).not.toContain("slow-commit");
@@ -73,9 +84,17 @@ describe("BullMQ Postgres backend: QueueEvents can lose events; Worker events do
     const queue = "loss-load";
     manager.declare(queue);
     const { completed } = await listen(queue);
-    await manager.addBulk(queue, Array.from({ length: 1000 }, (_, i) => ({ name: "noop", data: { i } })));
+    await manager.addBulk(
+      queue,
+      Array.from({ length: 1000 }, (_, i) => ({ name: "noop", data: { i } })),
+    );
     const worker = await manager.startWorker(queue, async () => null, { concurrency: 50 });
-    await eventually(() => manager.counts(queue), (c) => c.completed === 1000, "1,000 completions", 60_000);
+    await eventually(
+      () => manager.counts(queue),
+      (c) => c.completed === 1000,
+      "1,000 completions",
+      60_000,
+    );
     await worker.close();
     // Give the event reader time to catch up with everything it will ever deliver.
     let seen = -1;

@@ -40,8 +40,21 @@ describe.each(embeddedAndServers("qgroups", 36))("queue groups and thresholds on
     expect(status).toBe(200);
     expect(body.queues.map((q) => q.name)).toEqual(["churn", "sentiment"]);
     const [churn, sentiment] = body.queues;
-    expect(churn).toMatchObject({ waiting: 5, failed: 0, total: 5, thresholds: { waiting: 3, failed: 0 }, levels: { waiting: "over", failed: "ok" }, over: ["waiting"] });
-    expect(sentiment).toMatchObject({ waiting: 1, total: 1, thresholds: { waiting: 50, failed: 100 }, levels: { waiting: "ok", failed: "ok" }, over: [] });
+    expect(churn).toMatchObject({
+      waiting: 5,
+      failed: 0,
+      total: 5,
+      thresholds: { waiting: 3, failed: 0 },
+      levels: { waiting: "over", failed: "ok" },
+      over: ["waiting"],
+    });
+    expect(sentiment).toMatchObject({
+      waiting: 1,
+      total: 1,
+      thresholds: { waiting: 50, failed: 100 },
+      levels: { waiting: "ok", failed: "ok" },
+      over: [],
+    });
     expect(body.over).toEqual(["churn"]);
   });
 

@@ -16,7 +16,12 @@ describe("Queue Redis eviction policy", () => {
   });
 
   it("accepts noeviction", async () => {
-    expect(await checkRedisEvictionPolicy(inject("redisUrl"))).toEqual({ policy: "noeviction", safe: true, overridden: false, message: "maxmemory-policy is noeviction" });
+    expect(await checkRedisEvictionPolicy(inject("redisUrl"))).toEqual({
+      policy: "noeviction",
+      safe: true,
+      overridden: false,
+      message: "maxmemory-policy is noeviction",
+    });
   });
 
   it("refuses allkeys-lru with REDIS_EVICTION_POLICY and BullMQ's guidance", async () => {
@@ -31,7 +36,11 @@ describe("Queue Redis eviction policy", () => {
     expect(check).toMatchObject({ policy: "allkeys-lru", safe: false, overridden: true });
     const backend = await createQueueBackend({ kind: "redis", url: evicting.url, allowEviction: true });
     try {
-      expect(await backend.health()).toMatchObject({ kind: "redis", ok: true, eviction: { policy: "allkeys-lru", safe: false, overridden: true } });
+      expect(await backend.health()).toMatchObject({
+        kind: "redis",
+        ok: true,
+        eviction: { policy: "allkeys-lru", safe: false, overridden: true },
+      });
     } finally {
       await backend.close();
     }
@@ -39,6 +48,8 @@ describe("Queue Redis eviction policy", () => {
 
   it("reports an unreachable Redis as DEPENDENCY_UNAVAILABLE", async () => {
     await expect(checkRedisEvictionPolicy("redis://127.0.0.1:1")).rejects.toMatchObject({ code: "DEPENDENCY_UNAVAILABLE" });
-    await expect(createQueueBackend({ kind: "redis", url: "redis://127.0.0.1:1" })).rejects.toMatchObject({ code: "DEPENDENCY_UNAVAILABLE" });
+    await expect(createQueueBackend({ kind: "redis", url: "redis://127.0.0.1:1" })).rejects.toMatchObject({
+      code: "DEPENDENCY_UNAVAILABLE",
+    });
   });
 });

@@ -31,7 +31,15 @@ describe("a running Sluice whose queue Redis turns evicting", () => {
     redis = await startRedis(); // its own server: the policy is server-wide
     admin = new Redis(redis.url);
     const logger = createLogger({ level: "info", destination: { write: (line: string) => void lines.push(line) } });
-    t = await startTestSluice({ REDIS_URL: redis.url, DATABASE_URL: await freshPostgresDatabase("evictwatch"), VECTOR_SEARCH_ENABLED: "false", REDIS_EVICTION_CHECK_MS: "1000" }, { logger });
+    t = await startTestSluice(
+      {
+        REDIS_URL: redis.url,
+        DATABASE_URL: await freshPostgresDatabase("evictwatch"),
+        VECTOR_SEARCH_ENABLED: "false",
+        REDIS_EVICTION_CHECK_MS: "1000",
+      },
+      { logger },
+    );
     await t.app.listen({ port: 0, host: "127.0.0.1" });
     url = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
   });
@@ -59,7 +67,12 @@ describe("a running Sluice whose queue Redis turns evicting", () => {
     expect(ready.statusCode).toBe(503);
     const body = ready.json<{ ready: boolean; checks: { redis: Record<string, unknown> } }>();
     expect(body.ready).toBe(false);
-    expect(body.checks.redis).toMatchObject({ ok: false, connected: true, maxmemory_policy: "allkeys-lru", eviction: { policy: "allkeys-lru", safe: false, overridden: false } });
+    expect(body.checks.redis).toMatchObject({
+      ok: false,
+      connected: true,
+      maxmemory_policy: "allkeys-lru",
+      eviction: { policy: "allkeys-lru", safe: false, overridden: false },
+    });
     expect(body.checks.redis.error).toMatch(/allkeys-lru.*noeviction/s);
     const redisHealth = await t.app.inject({ method: "GET", url: "/health/redis" });
     expect(redisHealth.statusCode).toBe(503);
@@ -69,7 +82,9 @@ describe("a running Sluice whose queue Redis turns evicting", () => {
   it("`sluice status` reports NOT READY and exits 1", async () => {
     // Not runCli: its spawnSync would block this process, which is the server being asked.
     const status = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-      execFile(process.execPath, [SLUICE_BIN, "status", "--url", url], { timeout: 100_000 }, (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout }));
+      execFile(process.execPath, [SLUICE_BIN, "status", "--url", url], { timeout: 100_000 }, (err, stdout) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout }),
+      );
     });
     expect(status.code, status.stdout).toBe(1);
     expect(status.stdout).toContain("NOT READY");
@@ -94,7 +109,12 @@ describe("a queue Redis that turns evicting under REDIS_ALLOW_EVICTION", () => {
     const backend = await createQueueBackend({ kind: "redis", url: redis.url, allowEviction: true, evictionCheckIntervalMs: 200, logger });
     try {
       await admin.config("SET", "maxmemory-policy", "volatile-lru");
-      await until(async () => lines.filter((l) => l.includes("maxmemory-policy changed")), (found) => found.length > 0, 5_000, "the warning");
+      await until(
+        async () => lines.filter((l) => l.includes("maxmemory-policy changed")),
+        (found) => found.length > 0,
+        5_000,
+        "the warning",
+      );
       expect(await backend.health()).toMatchObject({ ok: true, eviction: { policy: "volatile-lru", safe: false, overridden: true } });
       await new Promise((r) => setTimeout(r, 500)); // more checks, same policy: no more lines
       expect(lines.filter((l) => l.includes("maxmemory-policy changed"))).toHaveLength(1);

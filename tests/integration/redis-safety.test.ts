@@ -14,7 +14,11 @@ describe("Sluice on an evicting Redis (runbook 001's allkeys-lru advice)", () =>
   });
 
   it("refuses to start its queues, naming the policy and the fix", async () => {
-    const err = await startTestSluice({ REDIS_URL: lru.url, DATABASE_URL: await freshPostgresDatabase("lru"), VECTOR_SEARCH_ENABLED: "false" }).catch((e: unknown) => e);
+    const err = await startTestSluice({
+      REDIS_URL: lru.url,
+      DATABASE_URL: await freshPostgresDatabase("lru"),
+      VECTOR_SEARCH_ENABLED: "false",
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SluiceError);
     expect((err as SluiceError).code).toBe("REDIS_EVICTION_POLICY");
     expect((err as SluiceError).message).toContain("allkeys-lru");
@@ -22,9 +26,16 @@ describe("Sluice on an evicting Redis (runbook 001's allkeys-lru advice)", () =>
   });
 
   it("runs when explicitly overridden, and /ready shows the policy", async () => {
-    const t = await startTestSluice({ REDIS_URL: lru.url, REDIS_ALLOW_EVICTION: "true", DATABASE_URL: await freshPostgresDatabase("lru"), VECTOR_SEARCH_ENABLED: "false" });
+    const t = await startTestSluice({
+      REDIS_URL: lru.url,
+      REDIS_ALLOW_EVICTION: "true",
+      DATABASE_URL: await freshPostgresDatabase("lru"),
+      VECTOR_SEARCH_ENABLED: "false",
+    });
     try {
-      const ready = (await t.app.inject({ method: "GET", url: "/ready" })).json<{ checks: { redis: { maxmemory_policy: string; eviction: { overridden: boolean } } } }>();
+      const ready = (await t.app.inject({ method: "GET", url: "/ready" })).json<{
+        checks: { redis: { maxmemory_policy: string; eviction: { overridden: boolean } } };
+      }>();
       expect(ready.checks.redis.maxmemory_policy).toBe("allkeys-lru");
       expect(ready.checks.redis.eviction.overridden).toBe(true);
       const health = (await t.app.inject({ method: "GET", url: "/health/redis" })).json<{ connected: boolean }>();

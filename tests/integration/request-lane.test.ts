@@ -19,7 +19,9 @@ describe("HTTP requests on embedded PGlite go ahead of queued background stateme
 
   it.each(["/ready", "/metrics"])("GET %s answers before the background statements queued ahead of it", async (url) => {
     const finished: string[] = [];
-    const background = Array.from({ length: 60 }, (_, i) => t.sluice.store.query("SELECT pg_sleep(0.005)").then(() => finished.push(`background ${i}`)));
+    const background = Array.from({ length: 60 }, (_, i) =>
+      t.sluice.store.query("SELECT pg_sleep(0.005)").then(() => finished.push(`background ${i}`)),
+    );
     const response = await t.app.inject({ method: "GET", url });
     finished.push("request");
     await Promise.all(background);

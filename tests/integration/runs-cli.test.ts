@@ -26,10 +26,13 @@ describe("sluice runs and entities commands", () => {
       }),
     );
     t.sluice.pipeline(
-      definePipeline({ name: "churn", input: z.object({ score: z.number() }), transitions: { healthy: ["at_risk"], at_risk: ["healthy"] } }, async (input, step) => {
-        await step.run("score", () => input.score);
-        await step.setState(input.score > 50 ? "at_risk" : "healthy", "scored");
-      }),
+      definePipeline(
+        { name: "churn", input: z.object({ score: z.number() }), transitions: { healthy: ["at_risk"], at_risk: ["healthy"] } },
+        async (input, step) => {
+          await step.run("score", () => input.score);
+          await step.setState(input.score > 50 ? "at_risk" : "healthy", "scored");
+        },
+      ),
     );
     await t.sluice.startWorkers({ concurrency: 2 });
     await t.sluice.intake.ensureWorkspace("acme", "Acme");
@@ -43,7 +46,17 @@ describe("sluice runs and entities commands", () => {
 
   it("runs list, show, cancel --tag (a campaign), cancel, replay", async () => {
     const ids: string[] = [];
-    for (const client of ["c1", "c2", "c3"]) ids.push((await t.sluice.runs.start({ pipeline: "winback", workspace: "acme", input: { client }, tags: [client === "c3" ? "campaign:2" : "campaign:1"] })).id);
+    for (const client of ["c1", "c2", "c3"])
+      ids.push(
+        (
+          await t.sluice.runs.start({
+            pipeline: "winback",
+            workspace: "acme",
+            input: { client },
+            tags: [client === "c3" ? "campaign:2" : "campaign:1"],
+          })
+        ).id,
+      );
     const list = await cli(["runs", "list", "--tag", "campaign:1"]);
     expect(list.status, list.stderr).toBe(0);
     expect(list.stdout).toContain(ids[0]);
@@ -82,7 +95,10 @@ describe("sluice runs and entities commands", () => {
     expect(asAdmin.stderr).toContain("FORBIDDEN_SCOPE");
     const refused = await cli(["entities", "set-state", "churn", "client-9", "churned", "--reason", "ops"], true);
     expect(refused.stderr).toContain("STATE_TRANSITION_NOT_ALLOWED");
-    const forced = await cli(["entities", "set-state", "churn", "client-9", "churned", "--reason", "Manual intervention by ops team", "--bypass-rules"], true);
+    const forced = await cli(
+      ["entities", "set-state", "churn", "client-9", "churned", "--reason", "Manual intervention by ops team", "--bypass-rules"],
+      true,
+    );
     expect(forced.status, forced.stderr).toBe(0);
     expect(forced.stdout).toContain("churn/client-9: at_risk -> churned");
   });

@@ -6,7 +6,12 @@ import { createLocalProvider, LOCAL_COMPLETION_MODEL } from "../../src/adapters/
 import { classifySentiment } from "../../src/adapters/provider/local/rules.ts";
 import { createOpenAIProvider } from "../../src/adapters/provider/openai/provider.ts";
 import { RetryLaterError, SluiceError } from "../../src/core/errors.ts";
-import { createLlmHealthCheck, createProviderRuntime, type ProviderRuntime, type ProviderRuntimeOptions } from "../../src/pipeline/runtime/index.ts";
+import {
+  createLlmHealthCheck,
+  createProviderRuntime,
+  type ProviderRuntime,
+  type ProviderRuntimeOptions,
+} from "../../src/pipeline/runtime/index.ts";
 import { startFakeProviderServer, type FakeProviderServer } from "../fakes/openai-server.ts";
 import { sampleValue } from "../harness/metrics.ts";
 
@@ -103,7 +108,9 @@ describe("provider runtime: circuit breaker and fallbacks", () => {
 
   it("without any fallback fails PROVIDER_UNAVAILABLE (retryable) only after the attempts", async () => {
     server.setOutage(true);
-    const err = await runtime({ retry: { maxAttempts: 3 }, breaker: { threshold: 10 } }).complete({ prompt: "x" }).catch((e: unknown) => e);
+    const err = await runtime({ retry: { maxAttempts: 3 }, breaker: { threshold: 10 } })
+      .complete({ prompt: "x" })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SluiceError);
     expect((err as SluiceError).code).toBe("PROVIDER_UNAVAILABLE");
     expect((err as SluiceError).retryable).toBe(true);

@@ -29,7 +29,12 @@ function runtime(limits: ProviderRuntimeLimits, options: { redis?: boolean; prov
     providers: [createOpenAIProvider({ name: options.providerName ?? "openai", baseURL: server.openaiBaseUrl, apiKey: "sk-test" })],
     metrics: createPrometheusMetrics({ processMetrics: false }),
     logger: createLogger({ level: "silent" }),
-    defaults: { provider: options.providerName ?? "openai", model: "gpt-4o-mini", maxOutputTokens: 90, embeddingModel: "text-embedding-3-small" },
+    defaults: {
+      provider: options.providerName ?? "openai",
+      model: "gpt-4o-mini",
+      maxOutputTokens: 90,
+      embeddingModel: "text-embedding-3-small",
+    },
     limits: { keyPrefix, windowSeconds: 1, ...limits },
     retry: { maxAttempts: 6, baseDelayMs: 50, maxDelayMs: 500, maxRetryAfterMs: 5_000 },
     limitCounters: redis ? createRedisLimitCounters(redis) : createMemoryLimitCounters(),
@@ -69,7 +74,9 @@ describe("provider runtime: limits", () => {
     // (with a bucket of 60 refilling 20/s, a busy machine spread them out enough to draw none).
     server.setLimits({ rpm: 600, burst: 1 / 60 });
     const direct = createOpenAIProvider({ baseURL: server.openaiBaseUrl });
-    await Promise.all(Array.from({ length: 100 }, () => direct.complete({ model: "gpt-4o-mini", prompt: "x", maxOutputTokens: 5 }).catch(() => undefined)));
+    await Promise.all(
+      Array.from({ length: 100 }, () => direct.complete({ model: "gpt-4o-mini", prompt: "x", maxOutputTokens: 5 }).catch(() => undefined)),
+    );
     expect(server.stats.limitRejections).toBeGreaterThan(0);
   });
 

@@ -51,7 +51,12 @@ describe("provider runtime: retries", () => {
   it("rides out a 429 storm, waiting each Retry-After before calling again", async () => {
     server.rateLimitNext({ count: 2, retryAfterSeconds: 1 });
     const result = await runtime().complete({ prompt: "hello" });
-    expect(result).toMatchObject({ text: "echo: hello", attempts: 3, fallback: false, servedBy: { provider: "openai", model: "gpt-4o-mini" } });
+    expect(result).toMatchObject({
+      text: "echo: hello",
+      attempts: 3,
+      fallback: false,
+      servedBy: { provider: "openai", model: "gpt-4o-mini" },
+    });
     expect(server.stats.byStatus).toMatchObject({ 429: 2, 200: 1 });
     for (const gap of gaps()) expect(gap).toBeGreaterThanOrEqual(990);
     expect(await metricValue("ai_provider_requests_total", 'outcome="rate_limited"')).toBe(2);
@@ -69,7 +74,9 @@ describe("provider runtime: retries", () => {
 
   it("fails with RATE_LIMITED only once every attempt is spent", async () => {
     server.rateLimitNext({ count: 10, retryAfterMs: 50 });
-    const err = await runtime().complete({ prompt: "storm" }).catch((e: unknown) => e);
+    const err = await runtime()
+      .complete({ prompt: "storm" })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RateLimitedError);
     expect((err as RateLimitedError).retryAfterMs).toBe(50);
     expect(server.stats.requests).toBe(4);
@@ -78,7 +85,9 @@ describe("provider runtime: retries", () => {
   it("does not wait in-process for a Retry-After beyond maxRetryAfterMs", async () => {
     server.rateLimitNext({ count: 1, retryAfterSeconds: 120 });
     const started = Date.now();
-    const err = await runtime().complete({ prompt: "long wait" }).catch((e: unknown) => e);
+    const err = await runtime()
+      .complete({ prompt: "long wait" })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RateLimitedError);
     expect((err as RateLimitedError).retryAfterMs).toBe(120_000);
     expect(Date.now() - started).toBeLessThan(1_000);
@@ -109,7 +118,9 @@ describe("provider runtime: retries", () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error("job cancelled")), 100);
     const started = Date.now();
-    const err = await runtime().complete({ prompt: "cancel me", signal: controller.signal }).catch((e: unknown) => e);
+    const err = await runtime()
+      .complete({ prompt: "cancel me", signal: controller.signal })
+      .catch((e: unknown) => e);
     expect((err as Error).message).toBe("job cancelled");
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(server.stats.requests).toBe(1);
@@ -158,7 +169,9 @@ describe("provider runtime: retries", () => {
   });
 
   it("says PROVIDER_NOT_CONFIGURED for an unknown provider", async () => {
-    const err = await runtime().complete({ provider: "nope", prompt: "x" }).catch((e: unknown) => e);
+    const err = await runtime()
+      .complete({ provider: "nope", prompt: "x" })
+      .catch((e: unknown) => e);
     expect((err as SluiceError).code).toBe("PROVIDER_NOT_CONFIGURED");
   });
 });

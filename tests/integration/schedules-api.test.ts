@@ -43,12 +43,20 @@ describe.each(threeBackends("sch", 23))("schedules on $name", (engine) => {
     t.app.inject({
       method,
       url,
-      headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      headers: {
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
       ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
     });
   const get = async (name: string) => (await call("GET", `/api/schedules/${name}`, admin)).json<Schedule>();
   const runsOf = async (name: string) =>
-    (await t.sluice.store.query<{ status: string; job_id: string | null; run_id: string | null; error: string | null }>("SELECT status, job_id, run_id, error FROM schedule_runs WHERE schedule_name = $1 ORDER BY id", [name])).rows;
+    (
+      await t.sluice.store.query<{ status: string; job_id: string | null; run_id: string | null; error: string | null }>(
+        "SELECT status, job_id, run_id, error FROM schedule_runs WHERE schedule_name = $1 ORDER BY id",
+        [name],
+      )
+    ).rows;
 
   beforeAll(async () => {
     t = await startTestSluice(await engine.env());
@@ -57,7 +65,11 @@ describe.each(threeBackends("sch", 23))("schedules on $name", (engine) => {
     admin = (await t.sluice.intake.createApiKey({ workspaceId: "ws-sca", scopes: ["admin"] })).secret;
     otherAdmin = (await t.sluice.intake.createApiKey({ workspaceId: "ws-scb", scopes: ["admin"] })).secret;
     reader = (await t.sluice.intake.createApiKey({ workspaceId: "ws-sca", scopes: ["jobs:read"] })).secret;
-    t.sluice.pipeline(definePipeline({ name: "nightly-digest", input: z.object({ day: z.string() }) }, async (input, step) => step.run("compose", async () => `digest of ${input.day}`)));
+    t.sluice.pipeline(
+      definePipeline({ name: "nightly-digest", input: z.object({ day: z.string() }) }, async (input, step) =>
+        step.run("compose", async () => `digest of ${input.day}`),
+      ),
+    );
     await t.sluice.startWorkers({ concurrency: 2 });
   });
   afterAll(async () => {
@@ -65,10 +77,26 @@ describe.each(threeBackends("sch", 23))("schedules on $name", (engine) => {
   });
 
   it("a task schedule (cron with time zone) enqueues jobs through the jobs service and shows in cron_job_status", async () => {
-    const put = await call("PUT", "/api/schedules/e5_churn_rescore", admin, { cron: "*/2 * * * * *", tz: "Europe/Bucharest", target: { kind: "task", name: "classify", input: { text: "renewal soon" } }, reason: "E5 cron" });
+    const put = await call("PUT", "/api/schedules/e5_churn_rescore", admin, {
+      cron: "*/2 * * * * *",
+      tz: "Europe/Bucharest",
+      target: { kind: "task", name: "classify", input: { text: "renewal soon" } },
+      reason: "E5 cron",
+    });
     expect(put.statusCode, put.body).toBe(200);
-    expect(put.json()).toMatchObject({ name: "e5_churn_rescore", tz: "Europe/Bucharest", source: "api", status: "scheduled", target: { kind: "task", name: "classify", workspace: "ws-sca" } });
-    const fired = await until(() => get("e5_churn_rescore"), (s) => s.status === "succeeded", 20_000, "first firing");
+    expect(put.json()).toMatchObject({
+      name: "e5_churn_rescore",
+      tz: "Europe/Bucharest",
+      source: "api",
+      status: "scheduled",
+      target: { kind: "task", name: "classify", workspace: "ws-sca" },
+    });
+    const fired = await until(
+      () => get("e5_churn_rescore"),
+      (s) => s.status === "succeeded",
+      20_000,
+      "first firing",
+    );
     expect(fired.health).toBe("OK");
     // The next firing is BullMQ's: every 2 s from the last.
     expect(Math.abs(Date.parse(fired.next_run_at ?? "") - Date.now())).toBeLessThan(10_000);
@@ -82,27 +110,55 @@ describe.each(threeBackends("sch", 23))("schedules on $name", (engine) => {
     const { rows } = await t.sluice.store.query<{ job_name: string; health: string; status: string }>(SEED_STALENESS_SQL);
     expect(rows.find((r) => r.job_name === "e5_churn_rescore")).toMatchObject({ health: "OK", status: "succeeded" });
     const metrics = (await t.app.inject({ method: "GET", url: "/metrics", headers: { authorization: `Bearer ${admin}` } })).body;
-    expect(Math.abs((sampleValue(metrics, "sluice_schedule_last_success_timestamp_seconds", 'schedule="e5_churn_rescore"') ?? 0) - Date.now() / 1000)).toBeLessThan(30);
+    expect(
+      Math.abs(
+        (sampleValue(metrics, "sluice_schedule_last_success_timestamp_seconds", 'schedule="e5_churn_rescore"') ?? 0) - Date.now() / 1000,
+      ),
+    ).toBeLessThan(30);
     const audit = await t.sluice.audit.list({ workspaceId: "ws-sca", action: "schedule.put" });
     expect(audit[0]).toMatchObject({ target: "e5_churn_rescore", reason: "E5 cron", details: { outcome: "succeeded" } });
   });
 
   it("a pipeline schedule starts runs; a schedule declared in code is listed with source code", async () => {
-    const declared = await t.sluice.schedule({ name: "e5_digest", cron: "*/2 * * * * *", tz: "UTC", target: { kind: "pipeline", name: "nightly-digest", input: { day: "mon" }, workspace: "ws-sca" } });
+    const declared = await t.sluice.schedule({
+      name: "e5_digest",
+      cron: "*/2 * * * * *",
+      tz: "UTC",
+      target: { kind: "pipeline", name: "nightly-digest", input: { day: "mon" }, workspace: "ws-sca" },
+    });
     expect(declared).toMatchObject({ source: "code", target: { kind: "pipeline" } });
-    const fired = await until(() => runsOf("e5_digest"), (r) => r.some((x) => x.status === "succeeded"), 20_000, "a pipeline firing");
+    const fired = await until(
+      () => runsOf("e5_digest"),
+      (r) => r.some((x) => x.status === "succeeded"),
+      20_000,
+      "a pipeline firing",
+    );
     const runId = fired.find((x) => x.status === "succeeded")?.run_id ?? "";
-    const run = await until(() => t.sluice.runs.get(runId, "ws-sca"), (r) => r.status === "completed", 20_000, "the scheduled run");
+    const run = await until(
+      () => t.sluice.runs.get(runId, "ws-sca"),
+      (r) => r.status === "completed",
+      20_000,
+      "the scheduled run",
+    );
     expect(run.output).toBe("digest of mon");
     const list = (await call("GET", "/api/schedules", admin)).json<{ schedules: Schedule[] }>().schedules;
     expect(list.map((s) => s.name).sort()).toEqual(["e5_churn_rescore", "e5_digest"]);
   });
 
   it("marks a schedule STALE when it has not fired for 2 days, as seed 003 §1.3 does", async () => {
-    expect((await call("PUT", "/api/schedules/e5_yearly", admin, { cron: "0 3 1 1 *", target: { kind: "task", name: "classify", input: { text: "x" } } })).statusCode).toBe(200);
+    expect(
+      (
+        await call("PUT", "/api/schedules/e5_yearly", admin, {
+          cron: "0 3 1 1 *",
+          target: { kind: "task", name: "classify", input: { text: "x" } },
+        })
+      ).statusCode,
+    ).toBe(200);
     expect((await get("e5_yearly")).health).toBe("OK");
     // Its last firing three days ago (fixture rows: the test cannot wait two days).
-    await t.sluice.store.query("INSERT INTO schedule_runs (schedule_name, fired_for, started_at, finished_at, status) VALUES ('e5_yearly', now() - interval '3 days', now() - interval '3 days', now() - interval '3 days', 'succeeded')");
+    await t.sluice.store.query(
+      "INSERT INTO schedule_runs (schedule_name, fired_for, started_at, finished_at, status) VALUES ('e5_yearly', now() - interval '3 days', now() - interval '3 days', now() - interval '3 days', 'succeeded')",
+    );
     expect(await get("e5_yearly")).toMatchObject({ health: "STALE", status: "succeeded" });
     const { rows } = await t.sluice.store.query<{ job_name: string; health: string }>(SEED_STALENESS_SQL);
     expect(rows.find((r) => r.job_name === "e5_yearly")?.health).toBe("STALE");
@@ -120,11 +176,17 @@ describe.each(threeBackends("sch", 23))("schedules on $name", (engine) => {
       expect(res.statusCode, JSON.stringify(body)).toBe(400);
       expect(res.json().error.code).toBe(code);
     }
-    expect((await call("PUT", "/api/schedules/bad%20name", admin, { cron: "0 3 * * *", target: { kind: "task", name: "classify" } })).json().error.code).toBe("SCHEDULE_INVALID");
+    expect(
+      (await call("PUT", "/api/schedules/bad%20name", admin, { cron: "0 3 * * *", target: { kind: "task", name: "classify" } })).json()
+        .error.code,
+    ).toBe("SCHEDULE_INVALID");
     expect((await call("GET", "/api/schedules/e5_churn_rescore", otherAdmin)).statusCode).toBe(404);
     expect((await call("DELETE", "/api/schedules/e5_churn_rescore", otherAdmin, {})).statusCode).toBe(404);
     expect((await call("GET", "/api/schedules", otherAdmin)).json()).toEqual({ schedules: [] });
-    expect((await call("PUT", "/api/schedules/e5_churn_rescore", otherAdmin, { cron: "0 3 * * *", target: { kind: "task", name: "classify" } })).statusCode).toBe(409);
+    expect(
+      (await call("PUT", "/api/schedules/e5_churn_rescore", otherAdmin, { cron: "0 3 * * *", target: { kind: "task", name: "classify" } }))
+        .statusCode,
+    ).toBe(409);
     expect((await call("GET", "/api/schedules", reader)).statusCode).toBe(403);
     expect((await call("GET", "/api/schedules", undefined)).statusCode).toBe(401);
   });

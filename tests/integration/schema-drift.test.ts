@@ -19,12 +19,16 @@ async function dumpSchema(store: Store): Promise<string> {
      FROM information_schema.columns WHERE table_schema = 'public'
      ORDER BY table_name, ordinal_position`,
   );
-  const indexes = await store.query<{ line: string }>(`SELECT indexdef AS line FROM pg_indexes WHERE schemaname = 'public' ORDER BY indexname`);
+  const indexes = await store.query<{ line: string }>(
+    `SELECT indexdef AS line FROM pg_indexes WHERE schemaname = 'public' ORDER BY indexname`,
+  );
   const constraints = await store.query<{ line: string }>(
     `SELECT format('%s %s %s', conrelid::regclass, conname, pg_get_constraintdef(oid)) AS line
      FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY conrelid::regclass::text, conname`,
   );
-  const views = await store.query<{ line: string }>(`SELECT format('view %s', viewname) AS line FROM pg_views WHERE schemaname = 'public' ORDER BY viewname`);
+  const views = await store.query<{ line: string }>(
+    `SELECT format('view %s', viewname) AS line FROM pg_views WHERE schemaname = 'public' ORDER BY viewname`,
+  );
   return [...columns.rows, ...indexes.rows, ...constraints.rows, ...views.rows].map((r) => r.line).join("\n") + "\n";
 }
 

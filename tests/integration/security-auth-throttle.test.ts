@@ -20,8 +20,13 @@ describe.each(engines)("failed authentication is throttled and logged on $name",
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), "sluice-authfail-"));
-    const sink = new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(...chunk.toString().split("\n").filter(Boolean)), done()) });
-    sluice = await createSluice({ env: { SLUICE_DATA_DIR: dataDir, AUTH_FAILURES_PER_MINUTE: "5", ...(await engine.env()) }, logger: createLogger({ level: "info", destination: sink }) });
+    const sink = new Writable({
+      write: (chunk: Buffer, _enc, done) => (lines.push(...chunk.toString().split("\n").filter(Boolean)), done()),
+    });
+    sluice = await createSluice({
+      env: { SLUICE_DATA_DIR: dataDir, AUTH_FAILURES_PER_MINUTE: "5", ...(await engine.env()) },
+      logger: createLogger({ level: "info", destination: sink }),
+    });
     app = await buildServer(sluice);
     await sluice.intake.ensureWorkspace("ws-t", "T");
     key = (await sluice.intake.createApiKey({ workspaceId: "ws-t", scopes: ["jobs:read"] })).secret;
@@ -32,7 +37,8 @@ describe.each(engines)("failed authentication is throttled and logged on $name",
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const get = (secret: string, remoteAddress: string) => app.inject({ method: "GET", url: "/ai/jobs", remoteAddress, headers: { authorization: `Bearer ${secret}` } });
+  const get = (secret: string, remoteAddress: string) =>
+    app.inject({ method: "GET", url: "/ai/jobs", remoteAddress, headers: { authorization: `Bearer ${secret}` } });
 
   it("answers 401 up to the limit, then 429 with Retry-After for that address only", async () => {
     const wrong = `sk_sluice_${"x".repeat(40)}`;
@@ -51,7 +57,9 @@ describe.each(engines)("failed authentication is throttled and logged on $name",
     const secret = `sk_sluice_${"q".repeat(40)}`;
     await get(secret, "10.0.0.11");
     const failures = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.component === "auth");
-    expect(failures.some((l) => l.client === "10.0.0.11" && l.route === "/ai/jobs" && l.code === "UNAUTHENTICATED" && l.status === 401)).toBe(true);
+    expect(
+      failures.some((l) => l.client === "10.0.0.11" && l.route === "/ai/jobs" && l.code === "UNAUTHENTICATED" && l.status === 401),
+    ).toBe(true);
     expect(lines.join("\n")).not.toContain(secret);
     // The runbooks' grep for auth trouble finds them.
     expect(lines.filter((l) => /unauthorized|forbidden|401|403/i.test(l)).length).toBeGreaterThanOrEqual(failures.length);

@@ -15,9 +15,14 @@ describe("a tenant reads a code and a request id, never the internals of a failu
 
   beforeAll(async () => {
     redis = await startRedis();
-    const sink = new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(...chunk.toString().split("\n").filter(Boolean)), done()) });
+    const sink = new Writable({
+      write: (chunk: Buffer, _enc, done) => (lines.push(...chunk.toString().split("\n").filter(Boolean)), done()),
+    });
     // Queues on PGlite, idempotency records on the Redis we are about to stop.
-    t = await startTestSluice({ REDIS_URL: redis.url, QUEUE_BACKEND: "pglite" }, { logger: createLogger({ level: "error", destination: sink }) });
+    t = await startTestSluice(
+      { REDIS_URL: redis.url, QUEUE_BACKEND: "pglite" },
+      { logger: createLogger({ level: "error", destination: sink }) },
+    );
     await t.sluice.intake.ensureWorkspace("ws-e", "E", { rateLimitPerMinute: 1000 });
     key = (await t.sluice.intake.createApiKey({ workspaceId: "ws-e", scopes: ["jobs:write"] })).secret;
   });
@@ -52,7 +57,9 @@ describe("errors Node raises before Fastify sees the request", () => {
       const address = await t.app.listen({ port: 0, host: "127.0.0.1" });
       const { port } = new URL(address);
       const raw = await new Promise<string>((resolve, reject) => {
-        const socket = connect(Number(port), "127.0.0.1", () => socket.write(`GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`));
+        const socket = connect(Number(port), "127.0.0.1", () =>
+          socket.write(`GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`),
+        );
         let data = "";
         socket.on("data", (chunk) => (data += chunk.toString()));
         socket.on("close", () => resolve(data));
@@ -101,15 +108,27 @@ describe("a failed job's error as its tenant reads it", () => {
       const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
       const errors: Record<string, string> = {};
       for (const type of ["leaky", "provider", "refused"]) {
-        const { id } = (await t.app.inject({ method: "POST", url: "/ai/jobs", headers, payload: JSON.stringify({ type, input: {}, client_request_id: type }) })).json<{ id: string }>();
+        const { id } = (
+          await t.app.inject({
+            method: "POST",
+            url: "/ai/jobs",
+            headers,
+            payload: JSON.stringify({ type, input: {}, client_request_id: type }),
+          })
+        ).json<{ id: string }>();
         const job = await until(
-          async () => (await t.app.inject({ method: "GET", url: `/ai/jobs/${id}`, headers })).json<{ status: string; error: string | null }>(),
+          async () =>
+            (await t.app.inject({ method: "GET", url: `/ai/jobs/${id}`, headers })).json<{ status: string; error: string | null }>(),
           (j) => j.status === "failed",
           30_000,
         );
         errors[type] = job.error ?? "";
         if (type === "leaky") {
-          const full = await t.app.inject({ method: "GET", url: `/api/queues/ai-jobs/jobs/${id}`, headers: { authorization: `Bearer ${admin}` } });
+          const full = await t.app.inject({
+            method: "GET",
+            url: `/api/queues/ai-jobs/jobs/${id}`,
+            headers: { authorization: `Bearer ${admin}` },
+          });
           expect(full.body).toContain("ECONNREFUSED 10.0.0.5");
         }
       }

@@ -5,7 +5,12 @@ describe("a job names only configured models and providers", () => {
   let t: TestSluice;
   let key: string;
   const submit = (input: Record<string, unknown>, id: string, type = "llm.complete") =>
-    t.app.inject({ method: "POST", url: "/ai/jobs", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, payload: JSON.stringify({ type, input, client_request_id: id }) });
+    t.app.inject({
+      method: "POST",
+      url: "/ai/jobs",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      payload: JSON.stringify({ type, input, client_request_id: id }),
+    });
 
   beforeAll(async () => {
     t = await startTestSluice({ AI_MODELS: "house-model", AI_PRICES: "local/priced-model=0:0" });
@@ -31,7 +36,8 @@ describe("a job names only configured models and providers", () => {
   });
 
   it("accepts the configured ones: AI_MODEL, AI_MODELS, models priced in AI_PRICES", async () => {
-    for (const model of [t.sluice.config.ai.model, "house-model", "priced-model"]) expect((await submit({ prompt: "hi", model }, `ok-${model}`)).statusCode).toBe(202);
+    for (const model of [t.sluice.config.ai.model, "house-model", "priced-model"])
+      expect((await submit({ prompt: "hi", model }, `ok-${model}`)).statusCode).toBe(202);
   });
 
   it("keeps /metrics and /ready the same size under a flood of made-up models", async () => {

@@ -25,15 +25,18 @@ describe("ops endpoints are open on loopback, closed to the network unless opene
     expect((await get("/health", REMOTE)).statusCode).toBe(200);
   });
 
-  it.each(["/metrics", "/health/db", "/health/llm", "/docs/json"])("%s: loopback, METRICS_TOKEN or an admin key; 401 otherwise", async (url) => {
-    expect((await get(url, "127.0.0.1")).statusCode).toBe(200);
-    expect((await get(url, REMOTE, admin)).statusCode).toBe(200);
-    const anonymous = await get(url, REMOTE);
-    expect(anonymous.statusCode).toBe(401);
-    expect(anonymous.json()).toMatchObject({ error: { code: "UNAUTHENTICATED" } });
-    expect((await get(url, REMOTE, reader)).statusCode).toBe(401);
-    if (url !== "/docs/json") expect((await get(url, REMOTE, TOKEN)).statusCode).toBe(200);
-  });
+  it.each(["/metrics", "/health/db", "/health/llm", "/docs/json"])(
+    "%s: loopback, METRICS_TOKEN or an admin key; 401 otherwise",
+    async (url) => {
+      expect((await get(url, "127.0.0.1")).statusCode).toBe(200);
+      expect((await get(url, REMOTE, admin)).statusCode).toBe(200);
+      const anonymous = await get(url, REMOTE);
+      expect(anonymous.statusCode).toBe(401);
+      expect(anonymous.json()).toMatchObject({ error: { code: "UNAUTHENTICATED" } });
+      expect((await get(url, REMOTE, reader)).statusCode).toBe(401);
+      if (url !== "/docs/json") expect((await get(url, REMOTE, TOKEN)).statusCode).toBe(200);
+    },
+  );
 
   it("answers /ready to anyone, with each dependency's details only for the privileged", async () => {
     const outside = await get("/ready", REMOTE);
@@ -48,7 +51,8 @@ describe("OPS_ENDPOINTS=open and DOCS_ENABLED", () => {
   it("opens metrics and health details to the network, and serves or hides /docs", async () => {
     const open = await startTestSluice({ OPS_ENDPOINTS: "open", DOCS_ENABLED: "true" });
     try {
-      for (const url of ["/metrics", "/health/db", "/docs/json"]) expect((await open.app.inject({ method: "GET", url, remoteAddress: REMOTE })).statusCode, url).toBe(200);
+      for (const url of ["/metrics", "/health/db", "/docs/json"])
+        expect((await open.app.inject({ method: "GET", url, remoteAddress: REMOTE })).statusCode, url).toBe(200);
     } finally {
       await open.close();
     }

@@ -5,7 +5,12 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
 
-const LINT_ALLOWED = ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total", "ai_queue_depth_total"];
+const LINT_ALLOWED = [
+  "nodejs_active_handles_total",
+  "nodejs_active_requests_total",
+  "nodejs_active_resources_total",
+  "ai_queue_depth_total",
+];
 
 describe("HTTP basics on embedded PGlite", () => {
   let t: TestSluice;
@@ -51,7 +56,9 @@ describe("HTTP basics on embedded PGlite", () => {
     await t.app.inject({ method: "GET", url: "/health/db" });
     const res = await t.app.inject({ method: "GET", url: "/metrics" });
     expect(res.statusCode).toBe(200);
-    expect(res.body).toContain('http_requests_total{method="GET",route="/health/:dependency",path="/health/:dependency",status="200",status_class="2xx"}');
+    expect(res.body).toContain(
+      'http_requests_total{method="GET",route="/health/:dependency",path="/health/:dependency",status="200",status_class="2xx"}',
+    );
     expect(res.body).toContain("http_request_duration_seconds_bucket");
     expect(res.body).toContain("process_cpu_user_seconds_total");
     expect(res.body).not.toContain('route="/health/db"');

@@ -19,8 +19,14 @@ interface Engine {
 }
 
 const engines: Engine[] = [
-  { name: "Redis queues", env: async () => ({ REDIS_URL: redisUrl(12), DATABASE_URL: await freshPostgresDatabase("abandon"), VECTOR_SEARCH_ENABLED: "false" }) },
-  { name: "PostgreSQL queues", env: async () => ({ DATABASE_URL: await freshPostgresDatabase("abandon"), VECTOR_SEARCH_ENABLED: "false" }) },
+  {
+    name: "Redis queues",
+    env: async () => ({ REDIS_URL: redisUrl(12), DATABASE_URL: await freshPostgresDatabase("abandon"), VECTOR_SEARCH_ENABLED: "false" }),
+  },
+  {
+    name: "PostgreSQL queues",
+    env: async () => ({ DATABASE_URL: await freshPostgresDatabase("abandon"), VECTOR_SEARCH_ENABLED: "false" }),
+  },
 ];
 
 const LOCK_MS = 60_000;
@@ -74,12 +80,27 @@ describe.each(engines)("SIGTERM past SHUTDOWN_TIMEOUT_MS on $name", (engine) => 
     const first = await worker();
     const ids: string[] = [];
     for (let i = 0; i < JOBS; i += 1) {
-      const res = await api.app.inject({ method: "POST", url: "/ai/jobs", headers: auth(), payload: { type: "llm.complete", input: { prompt: `job ${i}` }, client_request_id: `stop-${i}` } });
+      const res = await api.app.inject({
+        method: "POST",
+        url: "/ai/jobs",
+        headers: auth(),
+        payload: { type: "llm.complete", input: { prompt: `job ${i}` }, client_request_id: `stop-${i}` },
+      });
       expect(res.statusCode).toBe(202);
       ids.push(res.json<{ id: string }>().id);
     }
-    await until(() => Promise.all(ids.map(view)), (jobs) => jobs.every((j) => j.status === "active"), 30_000, "all jobs active on the first worker");
-    await until(async () => fake.stats.requests, (n) => n >= JOBS, 30_000, "provider calls from the first worker");
+    await until(
+      () => Promise.all(ids.map(view)),
+      (jobs) => jobs.every((j) => j.status === "active"),
+      30_000,
+      "all jobs active on the first worker",
+    );
+    await until(
+      async () => fake.stats.requests,
+      (n) => n >= JOBS,
+      30_000,
+      "provider calls from the first worker",
+    );
     // Idle while the first worker holds every job; it takes whatever is handed back.
     await worker();
     fake.setLatency(0);
@@ -88,7 +109,12 @@ describe.each(engines)("SIGTERM past SHUTDOWN_TIMEOUT_MS on $name", (engine) => 
     expect(await waitForExit(first.child)).toBe(1);
     const exitedAt = Date.now();
 
-    const done = await until(() => Promise.all(ids.map(view)), (jobs) => jobs.every((j) => j.status === "completed"), 20_000, "jobs completed by the second worker");
+    const done = await until(
+      () => Promise.all(ids.map(view)),
+      (jobs) => jobs.every((j) => j.status === "completed"),
+      20_000,
+      "jobs completed by the second worker",
+    );
     expect(Date.now() - exitedAt).toBeLessThan(LOCK_MS / 2);
     for (const job of done) {
       expect(job.result?.text).toContain("job");
@@ -107,7 +133,12 @@ describe.each(engines)("a run cut short by a dying worker counts in attempts on 
     // interval, and the 60 s workers above leave one behind that would hold off this 1 s checker.
     const env = await engine.env();
     if (env.REDIS_URL) env.REDIS_URL = redisUrl(2);
-    const t = await startTestSluice({ ...env, QUEUE_LOCK_DURATION_MS: "1000", QUEUE_STALLED_INTERVAL_MS: "1000", OPENAI_EMBEDDING_BACKFILL_ENABLED: "false" });
+    const t = await startTestSluice({
+      ...env,
+      QUEUE_LOCK_DURATION_MS: "1000",
+      QUEUE_STALLED_INTERVAL_MS: "1000",
+      OPENAI_EMBEDDING_BACKFILL_ENABLED: "false",
+    });
     try {
       let runs = 0;
       t.sluice.task("once-hangs", async () => {
@@ -117,15 +148,31 @@ describe.each(engines)("a run cut short by a dying worker counts in attempts on 
       });
       await t.sluice.intake.ensureWorkspace("ws-stall", "Stall");
       const key = (await t.sluice.intake.createApiKey({ workspaceId: "ws-stall", scopes: ["jobs:write", "jobs:read"] })).secret;
-      const view = async (id: string) => (await t.app.inject({ method: "GET", url: `/ai/jobs/${id}`, headers: { authorization: `Bearer ${key}` } })).json<JobView>();
+      const view = async (id: string) =>
+        (await t.app.inject({ method: "GET", url: `/ai/jobs/${id}`, headers: { authorization: `Bearer ${key}` } })).json<JobView>();
       const dying = await t.sluice.startWorkers();
-      const res = await t.app.inject({ method: "POST", url: "/ai/jobs", headers: { authorization: `Bearer ${key}` }, payload: { type: "once-hangs", input: {}, client_request_id: "stall-1" } });
+      const res = await t.app.inject({
+        method: "POST",
+        url: "/ai/jobs",
+        headers: { authorization: `Bearer ${key}` },
+        payload: { type: "once-hangs", input: {}, client_request_id: "stall-1" },
+      });
       const { id } = res.json<{ id: string }>();
-      await until(() => view(id), (j) => j.status === "active", 30_000, "job active");
+      await until(
+        () => view(id),
+        (j) => j.status === "active",
+        30_000,
+        "job active",
+      );
       // A crash as BullMQ sees it: the worker stops renewing its locks and never finishes the job.
       await Promise.all(dying.map((w) => w.close(true)));
       await t.sluice.startWorkers();
-      const done = await until(() => view(id), (j) => j.status === "completed", 30_000, "job re-run after its lock expired");
+      const done = await until(
+        () => view(id),
+        (j) => j.status === "completed",
+        30_000,
+        "job re-run after its lock expired",
+      );
       expect(done.result).toEqual({ run: 2 });
       expect(done.attempts).toBe(2);
     } finally {

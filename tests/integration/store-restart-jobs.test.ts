@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sampleValue } from "../harness/metrics.ts";
-import { createDatabase, startRedis, startRestartablePostgres, uniqueName, type RestartableServer, type RunningServer } from "../harness/servers.ts";
+import {
+  createDatabase,
+  startRedis,
+  startRestartablePostgres,
+  uniqueName,
+  type RestartableServer,
+  type RunningServer,
+} from "../harness/servers.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
 
 /**
@@ -21,7 +28,12 @@ let key: string;
 beforeAll(async () => {
   [postgres, redis] = await Promise.all([startRestartablePostgres(), startRedis()]);
   const databaseUrl = await createDatabase(postgres.url, uniqueName("restart"));
-  t = await startTestSluice({ DATABASE_URL: databaseUrl, REDIS_URL: redis.url, VECTOR_SEARCH_ENABLED: "false", WORKSPACE_DAILY_TOKEN_BUDGET: "100000000" });
+  t = await startTestSluice({
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redis.url,
+    VECTOR_SEARCH_ENABLED: "false",
+    WORKSPACE_DAILY_TOKEN_BUDGET: "100000000",
+  });
   // A task whose handler uses the store itself, as user-defined tasks do.
   t.sluice.task("db.touch", async (input: unknown) => {
     const { rows } = await t.sluice.store.query<{ n: number }>("SELECT $1::int AS n", [(input as { n: number }).n]);
@@ -45,7 +57,12 @@ function steadyLoad(): { stop(): Promise<{ accepted: string[]; refused: number }
   const loop = (async () => {
     for (let i = 0; running; i++) {
       const payload = i % 2 === 0 ? { type: "llm.complete", input: { prompt: `load ${i}` } } : { type: "db.touch", input: { n: i } };
-      const res = await t.app.inject({ method: "POST", url: "/ai/jobs", headers: { authorization: `Bearer ${key}` }, payload: { ...payload, client_request_id: `load-${i}` } });
+      const res = await t.app.inject({
+        method: "POST",
+        url: "/ai/jobs",
+        headers: { authorization: `Bearer ${key}` },
+        payload: { ...payload, client_request_id: `load-${i}` },
+      });
       if (res.statusCode === 202) accepted.push(res.json<{ id: string }>().id);
       else refused++;
       await new Promise((r) => setTimeout(r, 25));

@@ -28,7 +28,12 @@ interface Received {
 }
 
 /** A callback receiver that answers 500 to the first `failFirst` requests of each path, then 200. */
-async function startReceiver(): Promise<{ url: string; received: Map<string, Received[]>; failFirst: Map<string, number>; close(): Promise<void> }> {
+async function startReceiver(): Promise<{
+  url: string;
+  received: Map<string, Received[]>;
+  failFirst: Map<string, number>;
+  close(): Promise<void>;
+}> {
   const received = new Map<string, Received[]>();
   const failFirst = new Map<string, number>();
   const server: Server = createServer((req, res) => {
@@ -40,7 +45,12 @@ async function startReceiver(): Promise<{ url: string; received: Map<string, Rec
       const answered = seen.length < (failFirst.get(path) ?? 0) ? 500 : 200;
       const signature = req.headers["sluice-signature"];
       const deliveryId = req.headers["sluice-delivery-id"];
-      seen.push({ body, signature: typeof signature === "string" ? signature : undefined, deliveryId: typeof deliveryId === "string" ? deliveryId : undefined, answered });
+      seen.push({
+        body,
+        signature: typeof signature === "string" ? signature : undefined,
+        deliveryId: typeof deliveryId === "string" ? deliveryId : undefined,
+        answered,
+      });
       received.set(path, seen);
       res.writeHead(answered).end();
     });
@@ -52,8 +62,18 @@ async function startReceiver(): Promise<{ url: string; received: Map<string, Rec
 
 const engines = [
   { name: "embedded PGlite", env: async () => ({ SLUICE_DATA_DIR: newEmbeddedDataDir("sluice-webhooks-") }) },
-  { name: "BullMQ on PostgreSQL", env: async () => ({ DATABASE_URL: await freshPostgresDatabase("webhooks"), QUEUE_BACKEND: "postgres", VECTOR_SEARCH_ENABLED: "false" }) },
-  { name: "BullMQ on Redis", env: async () => ({ REDIS_URL: redisUrl(REDIS_DB), DATABASE_URL: await freshPostgresDatabase("webhooks"), VECTOR_SEARCH_ENABLED: "false" }) },
+  {
+    name: "BullMQ on PostgreSQL",
+    env: async () => ({ DATABASE_URL: await freshPostgresDatabase("webhooks"), QUEUE_BACKEND: "postgres", VECTOR_SEARCH_ENABLED: "false" }),
+  },
+  {
+    name: "BullMQ on Redis",
+    env: async () => ({
+      REDIS_URL: redisUrl(REDIS_DB),
+      DATABASE_URL: await freshPostgresDatabase("webhooks"),
+      VECTOR_SEARCH_ENABLED: "false",
+    }),
+  },
 ];
 
 interface Delivery {
@@ -81,7 +101,11 @@ describe.each(engines)("completion webhooks on $name", (engine) => {
     sluice.sluice.task("doomed", async () => {
       throw new Error("this task always fails");
     });
-    sluice.sluice.pipeline(definePipeline({ name: "hooked", input: z.object({ name: z.string() }) }, async (input, step) => ({ greeting: await step.run("compose", () => `hello ${input.name}`) })));
+    sluice.sluice.pipeline(
+      definePipeline({ name: "hooked", input: z.object({ name: z.string() }) }, async (input, step) => ({
+        greeting: await step.run("compose", () => `hello ${input.name}`),
+      })),
+    );
     await sluice.sluice.startWorkers();
     return sluice;
   }
@@ -89,7 +113,8 @@ describe.each(engines)("completion webhooks on $name", (engine) => {
     const payload = { type, input: { text }, client_request_id: `${text}-${Date.now()}`, ...(callback ? { callback_url: callback } : {}) };
     return t.app.inject({ method: "POST", url: "/ai/jobs", headers: auth(writer), payload });
   };
-  const deliveries = async (query = ""): Promise<Delivery[]> => (await t.app.inject({ method: "GET", url: `/api/webhooks/deliveries${query}`, headers: auth(admin) })).json<Delivery[]>();
+  const deliveries = async (query = ""): Promise<Delivery[]> =>
+    (await t.app.inject({ method: "GET", url: `/api/webhooks/deliveries${query}`, headers: auth(admin) })).json<Delivery[]>();
 
   beforeAll(async () => {
     if (engine.name.includes("Redis")) {
@@ -123,8 +148,20 @@ describe.each(engines)("completion webhooks on $name", (engine) => {
     const res = await submit("echo", "hello", `${receiver.url}/retry`);
     expect(res.statusCode).toBe(202);
     const jobId = res.json<{ id: string }>().id;
-    const [delivery] = await until(() => deliveries(`?job=${jobId}`), (rows) => rows[0]?.status === "delivered", 30_000, "delivered");
-    expect(delivery).toMatchObject({ event: "job.completed", subject: `job:${jobId}`, target: `${receiver.url}/retry`, attempts: 3, last_status_code: 200, last_error: null });
+    const [delivery] = await until(
+      () => deliveries(`?job=${jobId}`),
+      (rows) => rows[0]?.status === "delivered",
+      30_000,
+      "delivered",
+    );
+    expect(delivery).toMatchObject({
+      event: "job.completed",
+      subject: `job:${jobId}`,
+      target: `${receiver.url}/retry`,
+      attempts: 3,
+      last_status_code: 200,
+      last_error: null,
+    });
 
     const requests = receiver.received.get("/retry") ?? [];
     expect(requests.map((r) => r.answered)).toEqual([500, 500, 200]);
@@ -135,7 +172,11 @@ describe.each(engines)("completion webhooks on $name", (engine) => {
     }
     const bodies = requests.map((r) => JSON.parse(r.body) as WebhookBody);
     expect(new Set(bodies.map((b) => b.id)).size).toBe(1);
-    expect(bodies[0]).toMatchObject({ type: "job.completed", workspace: "ws-hooks", data: { job: { id: jobId, status: "completed", result: { echoed: "hello" } } } });
+    expect(bodies[0]).toMatchObject({
+      type: "job.completed",
+      workspace: "ws-hooks",
+      data: { job: { id: jobId, status: "completed", result: { echoed: "hello" } } },
+    });
     const metrics = (await t.app.inject({ method: "GET", url: "/metrics" })).body;
     expect(metrics).toMatch(/^webhook_delivery_attempts_total\{event="job.completed",outcome="retry"\} [2-9]/m);
     expect(metrics).toMatch(/^webhook_delivery_attempts_total\{event="job.completed",outcome="delivered"\} [1-9]/m);
@@ -145,31 +186,64 @@ describe.each(engines)("completion webhooks on $name", (engine) => {
   });
 
   it("sends a failed job's callback to its callback_url and the workspace's default URL", async () => {
-    const patch = await t.app.inject({ method: "PATCH", url: "/api/workspaces/ws-hooks", headers: auth(await operatorKey()), payload: { webhook_url: `${receiver.url}/default`, reason: "client asked" } });
+    const patch = await t.app.inject({
+      method: "PATCH",
+      url: "/api/workspaces/ws-hooks",
+      headers: auth(await operatorKey()),
+      payload: { webhook_url: `${receiver.url}/default`, reason: "client asked" },
+    });
     expect(patch.statusCode, patch.body).toBe(200);
     expect(patch.json<{ webhook_url: string }>().webhook_url).toBe(`${receiver.url}/default`);
     const jobId = (await submit("doomed", "doomed", `${receiver.url}/own`)).json<{ id: string }>().id;
-    const rows = await until(() => deliveries(`?job=${jobId}`), (r) => r.length === 2 && r.every((d) => d.status === "delivered"), 60_000, "two delivered");
+    const rows = await until(
+      () => deliveries(`?job=${jobId}`),
+      (r) => r.length === 2 && r.every((d) => d.status === "delivered"),
+      60_000,
+      "two delivered",
+    );
     expect(new Set(rows.map((r) => r.target))).toEqual(new Set([`${receiver.url}/default`, `${receiver.url}/own`]));
     for (const path of ["/default", "/own"]) {
       const [request] = receiver.received.get(path) ?? [];
       expect(verifySignature(SECRET, request?.body ?? "", request?.signature)).toMatchObject({ ok: true });
-      expect(JSON.parse(request?.body ?? "{}")).toMatchObject({ type: "job.failed", data: { job: { id: jobId, status: "failed", error: expect.stringMatching(/^TASK_FAILED: /) as unknown } } });
+      expect(JSON.parse(request?.body ?? "{}")).toMatchObject({
+        type: "job.failed",
+        data: { job: { id: jobId, status: "failed", error: expect.stringMatching(/^TASK_FAILED: /) as unknown } },
+      });
     }
-    const cleared = await t.app.inject({ method: "PATCH", url: "/api/workspaces/ws-hooks", headers: auth(await operatorKey()), payload: { webhook_url: null } });
+    const cleared = await t.app.inject({
+      method: "PATCH",
+      url: "/api/workspaces/ws-hooks",
+      headers: auth(await operatorKey()),
+      payload: { webhook_url: null },
+    });
     expect(cleared.json<{ webhook_url: string | null }>().webhook_url).toBeNull();
   });
 
   it("marks a delivery failed after its last attempt; redeliver (API, CLI) sends the same event again", async () => {
     receiver.failFirst.set("/down", 4);
     const jobId = (await submit("echo", "down", `${receiver.url}/down`)).json<{ id: string }>().id;
-    const [failed] = await until(() => deliveries(`?job=${jobId}`), (r) => r[0]?.status === "failed", 30_000, "failed");
+    const [failed] = await until(
+      () => deliveries(`?job=${jobId}`),
+      (r) => r[0]?.status === "failed",
+      30_000,
+      "failed",
+    );
     expect(failed).toMatchObject({ attempts: 4, last_status_code: 500, last_error: "HTTP 500" });
     expect((await deliveries("?status=failed")).map((d) => d.id)).toContain(failed?.id);
 
-    const again = await t.app.inject({ method: "POST", url: `/api/webhooks/deliveries/${failed?.id}/redeliver`, headers: auth(admin), payload: { reason: "client was down" } });
+    const again = await t.app.inject({
+      method: "POST",
+      url: `/api/webhooks/deliveries/${failed?.id}/redeliver`,
+      headers: auth(admin),
+      payload: { reason: "client was down" },
+    });
     expect(again.statusCode).toBe(202);
-    const [delivered] = await until(() => deliveries(`?job=${jobId}`), (r) => r[0]?.status === "delivered", 30_000, "redelivered");
+    const [delivered] = await until(
+      () => deliveries(`?job=${jobId}`),
+      (r) => r[0]?.status === "delivered",
+      30_000,
+      "redelivered",
+    );
     expect(delivered).toMatchObject({ attempts: 5, last_status_code: 200 });
     const requests = receiver.received.get("/down") ?? [];
     expect(new Set(requests.map((r) => (JSON.parse(r.body) as WebhookBody).id)).size).toBe(1);
@@ -178,11 +252,18 @@ describe.each(engines)("completion webhooks on $name", (engine) => {
     const cliEnv = { SLUICE_URL: url, SLUICE_API_KEY: admin };
     const listed = await runCliAsync(["webhooks", "deliveries", "--job", jobId], cliEnv);
     expect(listed.status, listed.stderr).toBe(0);
-    expect(listed.stdout).toMatch(new RegExp(`^${failed?.id}\\s+job\\.completed\\s+job:${jobId}\\s+\\S+/down\\s+delivered\\s+5\\s+200`, "m"));
+    expect(listed.stdout).toMatch(
+      new RegExp(`^${failed?.id}\\s+job\\.completed\\s+job:${jobId}\\s+\\S+/down\\s+delivered\\s+5\\s+200`, "m"),
+    );
     const viaCli = await runCliAsync(["webhooks", "redeliver", failed?.id ?? "", "--reason", "drill"], cliEnv);
     expect(viaCli.status, viaCli.stderr).toBe(0);
     expect(viaCli.stdout).toContain(`Redelivery of ${failed?.id}`);
-    await until(() => deliveries(`?job=${jobId}`), (r) => r[0]?.attempts === 6 && r[0].status === "delivered", 30_000, "CLI redelivery");
+    await until(
+      () => deliveries(`?job=${jobId}`),
+      (r) => r[0]?.attempts === 6 && r[0].status === "delivered",
+      30_000,
+      "CLI redelivery",
+    );
     const missing = await runCliAsync(["webhooks", "redeliver", "no-such-delivery"], cliEnv);
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain("WEBHOOK_DELIVERY_NOT_FOUND");
@@ -199,38 +280,82 @@ describe.each(engines)("completion webhooks on $name", (engine) => {
     const theirs = await t.app.inject({ method: "GET", url: "/api/webhooks/deliveries", headers: auth(otherAdmin) });
     expect(theirs.json()).toEqual([]);
     const [mine] = await deliveries();
-    const peek = await t.app.inject({ method: "POST", url: `/api/webhooks/deliveries/${mine?.id}/redeliver`, headers: auth(otherAdmin), payload: {} });
+    const peek = await t.app.inject({
+      method: "POST",
+      url: `/api/webhooks/deliveries/${mine?.id}/redeliver`,
+      headers: auth(otherAdmin),
+      payload: {},
+    });
     expect(peek.statusCode).toBe(404);
     expect(peek.json<{ error: { code: string } }>().error.code).toBe("WEBHOOK_DELIVERY_NOT_FOUND");
   });
 
   it("rotates the workspace's secret: both the old and the new one sign during the grace period", async () => {
-    const rotated = await t.app.inject({ method: "POST", url: "/api/webhooks/secret/rotate", headers: auth(admin), payload: { reason: "yearly" } });
+    const rotated = await t.app.inject({
+      method: "POST",
+      url: "/api/webhooks/secret/rotate",
+      headers: auth(admin),
+      payload: { reason: "yearly" },
+    });
     expect(rotated.statusCode, rotated.body).toBe(200);
     const { secret, previous_valid_until } = rotated.json<{ secret: string; previous_valid_until: string }>();
     expect(secret).toMatch(/^whsec_/);
     expect(new Date(previous_valid_until).getTime()).toBeGreaterThan(Date.now());
     const jobId = (await submit("echo", "rotated", `${receiver.url}/rotated`)).json<{ id: string }>().id;
-    await until(() => deliveries(`?job=${jobId}`), (r) => r[0]?.status === "delivered", 30_000, "delivered");
+    await until(
+      () => deliveries(`?job=${jobId}`),
+      (r) => r[0]?.status === "delivered",
+      30_000,
+      "delivered",
+    );
     const [request] = receiver.received.get("/rotated") ?? [];
     expect(request?.signature?.match(/v1=/g)).toHaveLength(2);
     expect(verifySignature(secret, request?.body ?? "", request?.signature)).toMatchObject({ ok: true });
     expect(verifySignature(SECRET, request?.body ?? "", request?.signature)).toMatchObject({ ok: true });
-    const other = await t.app.inject({ method: "POST", url: "/api/webhooks/secret/rotate", headers: auth(admin), payload: { workspace: "ws-someone-else" } });
+    const other = await t.app.inject({
+      method: "POST",
+      url: "/api/webhooks/secret/rotate",
+      headers: auth(admin),
+      payload: { workspace: "ws-someone-else" },
+    });
     expect(other.statusCode).toBe(404);
   });
 
   it("sends a settled pipeline run's callback (run.completed) to the workspace's default URL", async () => {
-    await t.app.inject({ method: "PATCH", url: "/api/workspaces/ws-hooks", headers: auth(await operatorKey()), payload: { webhook_url: `${receiver.url}/runs` } });
-    const started = await t.app.inject({ method: "POST", url: "/api/pipelines/hooked/runs", headers: auth(writer), payload: { input: { name: "ada" }, client_request_id: `run-${Date.now()}` } });
+    await t.app.inject({
+      method: "PATCH",
+      url: "/api/workspaces/ws-hooks",
+      headers: auth(await operatorKey()),
+      payload: { webhook_url: `${receiver.url}/runs` },
+    });
+    const started = await t.app.inject({
+      method: "POST",
+      url: "/api/pipelines/hooked/runs",
+      headers: auth(writer),
+      payload: { input: { name: "ada" }, client_request_id: `run-${Date.now()}` },
+    });
     expect(started.statusCode, started.body).toBe(202);
     const runId = started.json<{ id: string }>().id;
-    const [delivery] = await until(() => deliveries(`?run=${runId}`), (r) => r[0]?.status === "delivered", 30_000, "run delivered");
+    const [delivery] = await until(
+      () => deliveries(`?run=${runId}`),
+      (r) => r[0]?.status === "delivered",
+      30_000,
+      "run delivered",
+    );
     expect(delivery).toMatchObject({ event: "run.completed", subject: `run:${runId}`, target: `${receiver.url}/runs`, attempts: 1 });
     const [request] = receiver.received.get("/runs") ?? [];
     expect(verifySignature(SECRET, request?.body ?? "", request?.signature)).toMatchObject({ ok: true });
-    expect(JSON.parse(request?.body ?? "{}")).toMatchObject({ type: "run.completed", workspace: "ws-hooks", data: { run: { id: runId, pipeline: "hooked", status: "completed", output: { greeting: "hello ada" } } } });
-    await t.app.inject({ method: "PATCH", url: "/api/workspaces/ws-hooks", headers: auth(await operatorKey()), payload: { webhook_url: null } });
+    expect(JSON.parse(request?.body ?? "{}")).toMatchObject({
+      type: "run.completed",
+      workspace: "ws-hooks",
+      data: { run: { id: runId, pipeline: "hooked", status: "completed", output: { greeting: "hello ada" } } },
+    });
+    await t.app.inject({
+      method: "PATCH",
+      url: "/api/workspaces/ws-hooks",
+      headers: auth(await operatorKey()),
+      payload: { webhook_url: null },
+    });
   });
 
   it("loses no delivery across a worker restart: the retry waits in the queue and the next worker sends it", async () => {
@@ -238,11 +363,21 @@ describe.each(engines)("completion webhooks on $name", (engine) => {
     // falls to the next one. Spare attempts: an attempt cut short by the stop may be counted too.
     receiver.failFirst.set("/restart", 1);
     const jobId = (await submit("echo", "restart", `${receiver.url}/restart`)).json<{ id: string }>().id;
-    await until(async () => receiver.received.get("/restart")?.length ?? 0, (n) => n >= 1, 30_000, "first attempt");
+    await until(
+      async () => receiver.received.get("/restart")?.length ?? 0,
+      (n) => n >= 1,
+      30_000,
+      "first attempt",
+    );
     await t.close();
     const afterStop = receiver.received.get("/restart")?.length ?? 0;
     t = await start();
-    const [delivery] = await until(() => deliveries(`?job=${jobId}`), (r) => r[0]?.status === "delivered", 30_000, "delivered after restart");
+    const [delivery] = await until(
+      () => deliveries(`?job=${jobId}`),
+      (r) => r[0]?.status === "delivered",
+      30_000,
+      "delivered after restart",
+    );
     expect(delivery?.attempts).toBeGreaterThanOrEqual(2);
     const requests = receiver.received.get("/restart") ?? [];
     expect(requests.length).toBeGreaterThan(afterStop);

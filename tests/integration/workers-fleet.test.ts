@@ -65,7 +65,12 @@ describe("worker processes serving chosen queues, with runtime concurrency", () 
   it("a churn-only worker registers itself, runs churn at its configured concurrency and never takes a sentiment job", async () => {
     const a = await startWorker(["--queues", "churn", "--concurrency", "churn=1"]);
     const submit = (queue: string, i: number) =>
-      api.app.inject({ method: "POST", url: "/ai/jobs", headers: { authorization: `Bearer ${writer}` }, payload: { type: "llm.complete", queue, input: { prompt: `job ${i}` }, client_request_id: `${queue}-${i}` } });
+      api.app.inject({
+        method: "POST",
+        url: "/ai/jobs",
+        headers: { authorization: `Bearer ${writer}` },
+        payload: { type: "llm.complete", queue, input: { prompt: `job ${i}` }, client_request_id: `${queue}-${i}` },
+      });
     expect((await submit("sentiment", 0)).statusCode).toBe(202);
     for (let i = 0; i < 8; i++) expect((await submit("churn", i)).statusCode).toBe(202);
 
@@ -85,16 +90,29 @@ describe("worker processes serving chosen queues, with runtime concurrency", () 
 
     const set = await inject("POST", "/api/admin/workers/concurrency", { queue: "churn", concurrency: 3, reason: "backlog" });
     expect(set.status).toBe(200);
-    const [row] = await until(churnWorkers, (w) => w[0]?.concurrency === 3 && w[0]?.active === 3, 20_000, "three churn jobs running at once");
+    const [row] = await until(
+      churnWorkers,
+      (w) => w[0]?.concurrency === 3 && w[0]?.active === 3,
+      20_000,
+      "three churn jobs running at once",
+    );
     expect(row?.configured_concurrency).toBe(1);
-    const { rows } = await api.sluice.store.query<{ action: string; target: string; reason: string }>("SELECT action, target, reason FROM action_audit WHERE target = $1", ["queue.churn.concurrency"]);
+    const { rows } = await api.sluice.store.query<{ action: string; target: string; reason: string }>(
+      "SELECT action, target, reason FROM action_audit WHERE target = $1",
+      ["queue.churn.concurrency"],
+    );
     expect(rows).toContainEqual({ action: "flag.set", target: "queue.churn.concurrency", reason: "backlog" });
     expect((await api.sluice.queues.counts("sentiment")).waiting).toBe(1); // still untouched by the churn worker
   }, 60_000);
 
   it("a second process serving sentiment takes the sentiment job; both list themselves (API and sluice workers)", async () => {
     const b = await startWorker(["--queues", "sentiment"]);
-    await until(() => api.sluice.queues.counts("sentiment"), (c) => c.completed === 1, 30_000, "the sentiment job to complete");
+    await until(
+      () => api.sluice.queues.counts("sentiment"),
+      (c) => c.completed === 1,
+      30_000,
+      "the sentiment job to complete",
+    );
     const all = await until(processes, (p) => p.length === 2, 20_000, "two worker processes");
     expect(all.find((p) => p.pid === b.pid)?.queues.map((q) => q.queue)).toEqual(["sentiment"]);
     expect((await churnWorkers()).map((w) => w.pid)).not.toContain(b.pid);

@@ -14,7 +14,14 @@ describe.each(embeddedAndServers("wreg", 39))("worker registry on $name", ({ env
   };
 
   beforeAll(async () => {
-    t = await startTestSluice({ ...(await engineEnv()), QUEUES: "sentiment", WORKER_QUEUES: "churn,ai-jobs", WORKER_CONCURRENCY: "churn=4", QUEUE_CONCURRENCY: "2", FLAGS_CACHE_MS: "100" });
+    t = await startTestSluice({
+      ...(await engineEnv()),
+      QUEUES: "sentiment",
+      WORKER_QUEUES: "churn,ai-jobs",
+      WORKER_CONCURRENCY: "churn=4",
+      QUEUE_CONCURRENCY: "2",
+      FLAGS_CACHE_MS: "100",
+    });
     await t.sluice.intake.ensureWorkspace("ops", "Ops");
     operator = (await t.sluice.intake.createApiKey({ workspaceId: "ops", scopes: ["operator"] })).secret;
     await t.sluice.startWorkers({ role: "all" });
@@ -24,7 +31,12 @@ describe.each(embeddedAndServers("wreg", 39))("worker registry on $name", ({ env
   });
 
   it("starts workers only on WORKER_QUEUES, at WORKER_CONCURRENCY, and lists the process (GET /api/admin/workers)", async () => {
-    const [self] = await until(async () => (await get<{ workers: WorkerProcessView[] }>("/api/admin/workers")).body.workers, (w) => w.length === 1, 10_000, "the process to register");
+    const [self] = await until(
+      async () => (await get<{ workers: WorkerProcessView[] }>("/api/admin/workers")).body.workers,
+      (w) => w.length === 1,
+      10_000,
+      "the process to register",
+    );
     expect(self).toMatchObject({ pid: process.pid, role: "all", active: 0 });
     expect(self?.queues).toEqual([
       { queue: "ai-jobs", concurrency: 2, configured_concurrency: 2, active: 0 },
@@ -43,10 +55,25 @@ describe.each(embeddedAndServers("wreg", 39))("worker registry on $name", ({ env
 
   it("applies a runtime concurrency override and drops it again", async () => {
     const post = (concurrency: number | null) =>
-      t.app.inject({ method: "POST", url: "/api/admin/workers/concurrency", headers: { authorization: `Bearer ${operator}` }, payload: { queue: "churn", concurrency } });
+      t.app.inject({
+        method: "POST",
+        url: "/api/admin/workers/concurrency",
+        headers: { authorization: `Bearer ${operator}` },
+        payload: { queue: "churn", concurrency },
+      });
     expect((await post(7)).statusCode).toBe(200);
-    await until(async () => (await get<{ workers: QueueWorkerView[] }>("/api/admin/workers/churn")).body.workers[0]?.concurrency, (c) => c === 7, 10_000, "concurrency 7");
+    await until(
+      async () => (await get<{ workers: QueueWorkerView[] }>("/api/admin/workers/churn")).body.workers[0]?.concurrency,
+      (c) => c === 7,
+      10_000,
+      "concurrency 7",
+    );
     expect((await post(null)).statusCode).toBe(200);
-    await until(async () => (await get<{ workers: QueueWorkerView[] }>("/api/admin/workers/churn")).body.workers[0]?.concurrency, (c) => c === 4, 10_000, "back to 4");
+    await until(
+      async () => (await get<{ workers: QueueWorkerView[] }>("/api/admin/workers/churn")).body.workers[0]?.concurrency,
+      (c) => c === 4,
+      10_000,
+      "back to 4",
+    );
   });
 });

@@ -21,7 +21,12 @@ export function createRedisFleetReports(options: RedisFleetReportsOptions): Flee
   return {
     async publish(topic, reporter, body, ttlSeconds) {
       // The index outlives its last member by one TTL, so it goes too once every process is gone.
-      await client.multi().set(key(topic, reporter), body, "EX", ttlSeconds).sadd(index(topic), reporter).expire(index(topic), ttlSeconds * 2).exec();
+      await client
+        .multi()
+        .set(key(topic, reporter), body, "EX", ttlSeconds)
+        .sadd(index(topic), reporter)
+        .expire(index(topic), ttlSeconds * 2)
+        .exec();
     },
     async read(topic) {
       const reporters = await client.smembers(index(topic));

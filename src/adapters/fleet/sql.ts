@@ -30,7 +30,10 @@ export function createSqlFleetReports(options: SqlFleetReportsOptions): FleetRep
       await store.query(`DELETE FROM kv_entries WHERE key LIKE $1 AND expires_at <= now()`, [like(topic)]);
     },
     async read(topic) {
-      const { rows } = await store.query<{ key: string; value: string }>(`SELECT key, value FROM kv_entries WHERE key LIKE $1 AND expires_at > now()`, [like(topic)]);
+      const { rows } = await store.query<{ key: string; value: string }>(
+        `SELECT key, value FROM kv_entries WHERE key LIKE $1 AND expires_at > now()`,
+        [like(topic)],
+      );
       return rows.map((row) => ({ reporter: row.key.slice(topicPrefix(topic).length), body: row.value }));
     },
     async withdraw(topic, reporter) {

@@ -10,7 +10,15 @@ function capture(): { stream: Writable; lines: () => Array<Record<string, unknow
       done();
     },
   });
-  return { stream, lines: () => chunks.join("").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    stream,
+    lines: () =>
+      chunks
+        .join("")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 describe("the JSON logger", () => {
@@ -31,7 +39,8 @@ describe("the JSON logger", () => {
     };
     createLogger({ level: "info", destination: out.stream }).info(secrets, "request");
     const text = JSON.stringify(out.lines()[0]);
-    for (const secret of ["sk-live-1", "hunter2", "u:p@h", ":p@h", "sk_sluice_secret", "sk_sluice_other", "t0k3n"]) expect(text).not.toContain(secret);
+    for (const secret of ["sk-live-1", "hunter2", "u:p@h", ":p@h", "sk_sluice_secret", "sk_sluice_other", "t0k3n"])
+      expect(text).not.toContain(secret);
     expect(text).toContain("[redacted]");
   });
 
@@ -43,7 +52,9 @@ describe("the JSON logger", () => {
         done();
       },
     });
-    createLogger({ level: "info", destination: stream, pretty: true }).child({ component: "server" }).info({ apiKey: "sk-live-2", queue: "ai-jobs" }, "sluice listening");
+    createLogger({ level: "info", destination: stream, pretty: true })
+      .child({ component: "server" })
+      .info({ apiKey: "sk-live-2", queue: "ai-jobs" }, "sluice listening");
     const text = chunks.join("");
     expect(text).toMatch(/^\[\d{2}:\d{2}:\d{2}\.\d{3}\] INFO: sluice listening\n/);
     expect(text).toContain('queue: "ai-jobs"');

@@ -5,7 +5,7 @@ import { PinoPretty } from "pino-pretty";
 import type { Logger } from "../../core/logger.ts";
 
 /** Paths whose values never reach a log line: keys, tokens, passwords, connection strings. */
-export const REDACTED_PATHS = [
+const REDACTED_PATHS = [
   "apiKey",
   "*.apiKey",
   "key",
@@ -53,7 +53,7 @@ export interface LoggerOptions {
   file?: LogFileOptions | undefined;
 }
 
-export interface LogFileOptions {
+interface LogFileOptions {
   path: string;
   /** Rotate when the file reaches this size ("10M", "500K", "1G"). */
   maxSize: string;
@@ -77,7 +77,10 @@ function outputs(options: LoggerOptions): DestinationStream | ReturnType<typeof 
   const console = options.pretty ? prettyStream(options.destination) : options.destination;
   if (!options.file) return console;
   // Each stream takes every line the logger lets through; LOG_LEVEL alone decides which those are.
-  const streams: StreamEntry[] = [{ level: "trace", stream: console ?? pino.destination(1) }, { level: "trace", stream: rotatingFile(options.file) }];
+  const streams: StreamEntry[] = [
+    { level: "trace", stream: console ?? pino.destination(1) },
+    { level: "trace", stream: rotatingFile(options.file) },
+  ];
   return pino.multistream(streams);
 }
 
@@ -90,5 +93,11 @@ function rotatingFile(file: LogFileOptions): DestinationStream {
 }
 
 function prettyStream(destination: DestinationStream | undefined): DestinationStream {
-  return PinoPretty({ colorize: destination === undefined && PinoPretty.isColorSupported, sync: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname,service", ...(destination ? { destination } : {}) });
+  return PinoPretty({
+    colorize: destination === undefined && PinoPretty.isColorSupported,
+    sync: true,
+    translateTime: "SYS:HH:MM:ss.l",
+    ignore: "pid,hostname,service",
+    ...(destination ? { destination } : {}),
+  });
 }

@@ -49,7 +49,13 @@ export function createPrometheusMetrics(options: { processMetrics?: boolean } = 
       }),
     histogram: ({ name, help, labelNames = [], buckets }) =>
       once<Histogram>(name, () => {
-        const h = new client.Histogram({ name, help, labelNames: [...labelNames], registers: [registry], ...(buckets ? { buckets: [...buckets] } : {}) });
+        const h = new client.Histogram({
+          name,
+          help,
+          labelNames: [...labelNames],
+          registers: [registry],
+          ...(buckets ? { buckets: [...buckets] } : {}),
+        });
         return { observe: (labels, seconds) => h.observe(labels, seconds) };
       }),
   };

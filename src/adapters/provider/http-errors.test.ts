@@ -27,7 +27,12 @@ describe("provider rate-limit headers", () => {
   it("prefers retry-after-ms, then Retry-After, then the exhausted budget's reset", () => {
     expect(retryAfterMsFromHeaders(headers({ "retry-after-ms": "1500", "retry-after": "9" }), NOW)).toBe(1500);
     expect(retryAfterMsFromHeaders(headers({ "retry-after": "2", "x-ratelimit-reset-requests": "6m0s" }), NOW)).toBe(2000);
-    const tokensSpent = { "x-ratelimit-remaining-requests": "5", "x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-requests": "1s", "x-ratelimit-reset-tokens": "20ms" };
+    const tokensSpent = {
+      "x-ratelimit-remaining-requests": "5",
+      "x-ratelimit-remaining-tokens": "0",
+      "x-ratelimit-reset-requests": "1s",
+      "x-ratelimit-reset-tokens": "20ms",
+    };
     expect(retryAfterMsFromHeaders(headers(tokensSpent), NOW)).toBe(20);
     expect(retryAfterMsFromHeaders(headers({ "x-ratelimit-reset-requests": "1s", "x-ratelimit-reset-tokens": "6m0s" }), NOW)).toBe(360_000);
     expect(retryAfterMsFromHeaders(headers({}), NOW)).toBeUndefined();
@@ -35,7 +40,11 @@ describe("provider rate-limit headers", () => {
 
   it("reads Anthropic's RFC 3339 resets and remaining budgets", () => {
     const info = readRateLimitInfo(
-      headers({ "anthropic-ratelimit-requests-remaining": "0", "anthropic-ratelimit-requests-reset": new Date(NOW + 4000).toISOString(), "anthropic-ratelimit-tokens-remaining": "1200" }),
+      headers({
+        "anthropic-ratelimit-requests-remaining": "0",
+        "anthropic-ratelimit-requests-reset": new Date(NOW + 4000).toISOString(),
+        "anthropic-ratelimit-tokens-remaining": "1200",
+      }),
       NOW,
     );
     expect(info).toEqual({ remainingRequests: 0, remainingTokens: 1200, resetRequestsMs: 4000 });

@@ -12,9 +12,9 @@ export interface HeaderSource {
 }
 
 /** Used when a 429 says nothing about when to come back. */
-export const DEFAULT_RETRY_AFTER_MS = 1_000;
+const DEFAULT_RETRY_AFTER_MS = 1_000;
 
-const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1_000, ms: 1, us: 0.001, "µs": 0.001, ns: 0.000001 };
+const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1_000, ms: 1, us: 0.001, µs: 0.001, ns: 0.000001 };
 
 /**
  * Parses OpenAI's reset durations (Go's format: "1s", "6m0s", "20ms", "1h2m3.5s") or a bare
@@ -59,10 +59,14 @@ function resetHeader(headers: HeaderSource, name: string, now: number): number |
 export function readRateLimitInfo(headers: HeaderSource | undefined, now = Date.now()): ProviderRateLimitInfo | undefined {
   if (!headers) return undefined;
   const info: { -readonly [K in keyof ProviderRateLimitInfo]: ProviderRateLimitInfo[K] } = {};
-  const remainingRequests = numberHeader(headers, "x-ratelimit-remaining-requests") ?? numberHeader(headers, "anthropic-ratelimit-requests-remaining");
-  const remainingTokens = numberHeader(headers, "x-ratelimit-remaining-tokens") ?? numberHeader(headers, "anthropic-ratelimit-tokens-remaining");
-  const resetRequestsMs = resetHeader(headers, "x-ratelimit-reset-requests", now) ?? resetHeader(headers, "anthropic-ratelimit-requests-reset", now);
-  const resetTokensMs = resetHeader(headers, "x-ratelimit-reset-tokens", now) ?? resetHeader(headers, "anthropic-ratelimit-tokens-reset", now);
+  const remainingRequests =
+    numberHeader(headers, "x-ratelimit-remaining-requests") ?? numberHeader(headers, "anthropic-ratelimit-requests-remaining");
+  const remainingTokens =
+    numberHeader(headers, "x-ratelimit-remaining-tokens") ?? numberHeader(headers, "anthropic-ratelimit-tokens-remaining");
+  const resetRequestsMs =
+    resetHeader(headers, "x-ratelimit-reset-requests", now) ?? resetHeader(headers, "anthropic-ratelimit-requests-reset", now);
+  const resetTokensMs =
+    resetHeader(headers, "x-ratelimit-reset-tokens", now) ?? resetHeader(headers, "anthropic-ratelimit-tokens-reset", now);
   if (remainingRequests !== undefined) info.remainingRequests = remainingRequests;
   if (remainingTokens !== undefined) info.remainingTokens = remainingTokens;
   if (resetRequestsMs !== undefined) info.resetRequestsMs = resetRequestsMs;
@@ -82,10 +86,12 @@ export function retryAfterMsFromHeaders(headers: HeaderSource | undefined, now =
   if (retryAfter !== undefined) return retryAfter;
   const info = readRateLimitInfo(headers, now);
   if (!info) return undefined;
-  const exhausted = [info.remainingRequests === 0 ? info.resetRequestsMs : undefined, info.remainingTokens === 0 ? info.resetTokensMs : undefined].filter(
-    (v): v is number => v !== undefined,
-  );
-  const candidates = exhausted.length > 0 ? exhausted : [info.resetRequestsMs, info.resetTokensMs].filter((v): v is number => v !== undefined);
+  const exhausted = [
+    info.remainingRequests === 0 ? info.resetRequestsMs : undefined,
+    info.remainingTokens === 0 ? info.resetTokensMs : undefined,
+  ].filter((v): v is number => v !== undefined);
+  const candidates =
+    exhausted.length > 0 ? exhausted : [info.resetRequestsMs, info.resetTokensMs].filter((v): v is number => v !== undefined);
   return candidates.length > 0 ? Math.max(...candidates) : undefined;
 }
 
@@ -117,9 +123,15 @@ export function translateHttpFailure(failure: HttpFailure, now = Date.now()): Sl
 }
 
 /** The provider could not be reached, or did not answer before the SDK's own timeout. */
-export function translateTransportFailure(kind: "timeout" | "connection", provider: string, model: string | undefined, cause: unknown): SluiceError {
+export function translateTransportFailure(
+  kind: "timeout" | "connection",
+  provider: string,
+  model: string | undefined,
+  cause: unknown,
+): SluiceError {
   const reason = cause instanceof Error ? cause.message : String(cause);
-  if (kind === "timeout") return new SluiceError("PROVIDER_TIMEOUT", `${provider} did not answer in time: ${reason}`, { cause, details: { provider, model } });
+  if (kind === "timeout")
+    return new SluiceError("PROVIDER_TIMEOUT", `${provider} did not answer in time: ${reason}`, { cause, details: { provider, model } });
   return new SluiceError("PROVIDER_ERROR", `${provider} is unreachable: ${reason}`, { cause, details: { provider, model } });
 }
 

@@ -4,9 +4,8 @@ import { createPostgresQueueBackend, type PostgresQueueBackendOptions } from "./
 import { createRedisQueueBackend, type RedisQueueBackendOptions } from "./redis/backend.ts";
 
 export type * from "../../ports/queue.ts";
-export type { PgliteQueueBackendOptions, PostgresQueueBackendOptions, RedisQueueBackendOptions };
 export type QueueBackendOptions = RedisQueueBackendOptions | PostgresQueueBackendOptions | PgliteQueueBackendOptions;
-export { checkRedisEvictionPolicy, type RedisEvictionCheck } from "./redis/eviction.ts";
+export { checkRedisEvictionPolicy } from "./redis/eviction.ts";
 
 /** Builds the backend for `options.kind`, migrating BullMQ's schema on the Postgres kinds. */
 export async function createQueueBackend(options: QueueBackendOptions): Promise<QueueBackend> {
@@ -19,4 +18,3 @@ export async function createQueueBackend(options: QueueBackendOptions): Promise<
       return createPgliteQueueBackend(options);
   }
 }
-

@@ -19,7 +19,13 @@ export function translateStoreError(err: unknown): unknown {
   const driver = (err ?? {}) as DriverError;
   const code = typeof driver.code === "string" ? driver.code : "";
   if (code === "23505") return new SluiceError("CONFLICT", driver.message, { cause: err });
-  if (code.startsWith("08") || code.startsWith("57P0") || code.startsWith("53") || NETWORK_CODES.has(code) || CONNECTION_LOST.test(driver.message ?? "")) {
+  if (
+    code.startsWith("08") ||
+    code.startsWith("57P0") ||
+    code.startsWith("53") ||
+    NETWORK_CODES.has(code) ||
+    CONNECTION_LOST.test(driver.message ?? "")
+  ) {
     return new SluiceError("DEPENDENCY_UNAVAILABLE", `Database unavailable: ${driver.message ?? code}`, { cause: err });
   }
   return err;

@@ -18,7 +18,11 @@ const query = (params: Record<string, string | undefined>): string => {
 
 /** `sluice actions list|executions|resolve|allow`: the registry, the ledger and the allowlist. */
 export function registerActionCommands(program: Command): void {
-  const actions = program.command("actions").description("side-effecting actions: registry and policy, the execution ledger, allowlists (kill switch: `sluice flags set actions.enabled false`)");
+  const actions = program
+    .command("actions")
+    .description(
+      "side-effecting actions: registry and policy, the execution ledger, allowlists (kill switch: `sluice flags set actions.enabled false`)",
+    );
 
   withClientOptions(actions.command("list"))
     .description("registered actions and whether the key's workspace may run them now")
@@ -26,7 +30,9 @@ export function registerActionCommands(program: Command): void {
     .action(async (opts: ClientFlags & { json?: boolean }) => {
       const body = await clientFor(opts).call<ActionsListing>("GET", "/api/actions");
       if (opts.json) return console.log(JSON.stringify(body, null, 2));
-      console.log(`workspace ${body.workspace}: actions ${body.enabled ? "ENABLED" : "DISABLED (flag actions.enabled)"}; allowlist (${body.allowed_actions_source}): ${body.allowed_actions.join(",") || "(empty)"}`);
+      console.log(
+        `workspace ${body.workspace}: actions ${body.enabled ? "ENABLED" : "DISABLED (flag actions.enabled)"}; allowlist (${body.allowed_actions_source}): ${body.allowed_actions.join(",") || "(empty)"}`,
+      );
       console.log(table(body.actions, ["name", "allowed", "refusal", "requires_approval", "idempotent", "description"]));
     });
 
@@ -50,20 +56,34 @@ export function registerActionCommands(program: Command): void {
     .requiredOption("--resolution <r>", "retry (run once more at its next call), skip (never run: failed), succeeded (it did take effect)")
     .requiredOption("--reason <text>", "why (kept in the audit log)")
     .action(async (id: string, opts: ClientFlags & { resolution: string; reason: string }) => {
-      const row = await clientFor(opts).call<Record<string, unknown>>("POST", `/api/actions/executions/${encodeURIComponent(id)}/resolve`, { resolution: opts.resolution, reason: opts.reason });
+      const row = await clientFor(opts).call<Record<string, unknown>>("POST", `/api/actions/executions/${encodeURIComponent(id)}/resolve`, {
+        resolution: opts.resolution,
+        reason: opts.reason,
+      });
       console.log(table([row], ["id", "action", "status", "resolution", "resolved_by"]));
     });
 
   withClientOptions(actions.command("allow <workspace> [actions]"))
-    .description("set a workspace's own allowlist (comma-separated names, * for all); --default goes back to ALLOW_ACTIONS_DEFAULT (operator keys)")
+    .description(
+      "set a workspace's own allowlist (comma-separated names, * for all); --default goes back to ALLOW_ACTIONS_DEFAULT (operator keys)",
+    )
     .option("--default", "remove the workspace's own list")
     .option("--reason <text>", "why (kept in the audit log)")
     .action(async (workspace: string, list: string | undefined, opts: ClientFlags & { default?: boolean; reason?: string }) => {
-      const allowed = opts.default ? null : (list ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-      const body = await clientFor(opts).call<{ id: string; allowed_actions: string[]; allowed_actions_source: string }>("PATCH", `/api/workspaces/${encodeURIComponent(workspace)}`, {
-        allowed_actions: allowed,
-        ...(opts.reason ? { reason: opts.reason } : {}),
-      });
+      const allowed = opts.default
+        ? null
+        : (list ?? "")
+            .split(",")
+            .map((s) => s.trim())
+            .filter(Boolean);
+      const body = await clientFor(opts).call<{ id: string; allowed_actions: string[]; allowed_actions_source: string }>(
+        "PATCH",
+        `/api/workspaces/${encodeURIComponent(workspace)}`,
+        {
+          allowed_actions: allowed,
+          ...(opts.reason ? { reason: opts.reason } : {}),
+        },
+      );
       console.log(`workspace ${body.id}: allowlist (${body.allowed_actions_source}): ${body.allowed_actions.join(",") || "(empty)"}`);
     });
 }

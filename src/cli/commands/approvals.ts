@@ -31,14 +31,23 @@ interface ListFlags extends ClientFlags {
 
 function inboxQuery(opts: ListFlags): string {
   const query = new URLSearchParams();
-  for (const [name, value] of [["type", opts.type], ["stage", opts.stage], ["assignee", opts.assignee], ["status", opts.status], ["limit", opts.limit]] as const) if (value) query.set(name, value);
+  for (const [name, value] of [
+    ["type", opts.type],
+    ["stage", opts.stage],
+    ["assignee", opts.assignee],
+    ["status", opts.status],
+    ["limit", opts.limit],
+  ] as const)
+    if (value) query.set(name, value);
   if (opts.overdue) query.set("overdue", "true");
   return query.size > 0 ? `?${query.toString()}` : "";
 }
 
 /** `sluice approvals list|show|approve|reject|reassign|archive|types`: seed 003's HITL inbox from a terminal. */
 export function registerApprovalCommands(program: Command): void {
-  const approvals = program.command("approvals").description("human approval tasks of your workspace: the inbox, decisions, reassignment, archive (admin key)");
+  const approvals = program
+    .command("approvals")
+    .description("human approval tasks of your workspace: the inbox, decisions, reassignment, archive (admin key)");
 
   withClientOptions(approvals.command("list", { isDefault: true }))
     .description("the inbox, oldest deadline first")
@@ -77,7 +86,10 @@ export function registerApprovalCommands(program: Command): void {
     .description("give an open task to someone else (audited)")
     .option("--reason <text>", "why")
     .action(async (id: string, assignee: string, opts: ClientFlags & { reason?: string }) => {
-      const task = await clientFor(opts).call<TaskRow>("POST", path(id, "/reassign"), { assignee, ...(opts.reason ? { reason: opts.reason } : {}) });
+      const task = await clientFor(opts).call<TaskRow>("POST", path(id, "/reassign"), {
+        assignee,
+        ...(opts.reason ? { reason: opts.reason } : {}),
+      });
       console.log(show([task]));
     });
 
@@ -88,7 +100,11 @@ export function registerApprovalCommands(program: Command): void {
     .option("--reason <text>", "why (kept in the audit log)")
     .action(async (opts: ClientFlags & { olderThan: string; stage?: string; reason?: string }) => {
       const olderThan = /^\d+$/.test(opts.olderThan) ? Number(opts.olderThan) : opts.olderThan;
-      const body = { older_than: olderThan, ...(opts.stage ? { pipeline_stage: opts.stage } : {}), ...(opts.reason ? { reason: opts.reason } : {}) };
+      const body = {
+        older_than: olderThan,
+        ...(opts.stage ? { pipeline_stage: opts.stage } : {}),
+        ...(opts.reason ? { reason: opts.reason } : {}),
+      };
       const result = await clientFor(opts).call<{ archived: number }>("POST", "/api/approvals/archive", body);
       console.log(`Archived ${result.archived} decided task(s) older than ${opts.olderThan}.`);
     });
@@ -98,6 +114,18 @@ export function registerApprovalCommands(program: Command): void {
     .option("--json", "print JSON")
     .action(async (opts: ClientFlags & { json?: boolean }) => {
       const body = await clientFor(opts).call<{ types: Array<Record<string, unknown>> }>("GET", "/api/approval-types");
-      console.log(opts.json ? JSON.stringify(body.types, null, 2) : table(body.types, ["approval_type", "sla_seconds", "assignee_rule", "on_deadline", "escalate_to", "notify_action", "updated_by"]));
+      console.log(
+        opts.json
+          ? JSON.stringify(body.types, null, 2)
+          : table(body.types, [
+              "approval_type",
+              "sla_seconds",
+              "assignee_rule",
+              "on_deadline",
+              "escalate_to",
+              "notify_action",
+              "updated_by",
+            ]),
+      );
     });
 }

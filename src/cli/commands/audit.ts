@@ -24,13 +24,20 @@ export function registerAuditCommands(program: Command): void {
     .action(async (opts: ArchiveFlags) => {
       if (!opts.table && !opts.file) throw new Error("--no-table deletes the rows: give --file to keep them");
       const client = clientFor(opts);
-      const body = { older_than: opts.olderThan, limit: Number(opts.batch), table: opts.table, return_rows: Boolean(opts.file), ...(opts.reason ? { reason: opts.reason } : {}) };
+      const body = {
+        older_than: opts.olderThan,
+        limit: Number(opts.batch),
+        table: opts.table,
+        return_rows: Boolean(opts.file),
+        ...(opts.reason ? { reason: opts.reason } : {}),
+      };
       let total = 0;
       let cutoff = "";
       for (;;) {
         const result = await client.call<ArchiveResult>("POST", "/api/admin/audit/archive", body);
         // Written before the next request: a batch the server has moved is on disk before another is asked for.
-        if (opts.file && result.rows && result.rows.length > 0) appendFileSync(opts.file, result.rows.map((row) => `${JSON.stringify(row)}\n`).join(""));
+        if (opts.file && result.rows && result.rows.length > 0)
+          appendFileSync(opts.file, result.rows.map((row) => `${JSON.stringify(row)}\n`).join(""));
         total += result.archived;
         cutoff = result.cutoff;
         if (!result.more) break;

@@ -27,7 +27,10 @@ export function registerBackupCommands(program: Command): void {
     .option("--table <name...>", "restore only these tables' rows, keep every other table as it is (pg_restore --data-only -t)")
     .action(async (flags: { from: string; table?: string[] }) => {
       // Imported here: PGlite is heavy and no other command of this file needs it.
-      const [{ restoreDataFolder, restoreTables }, { loadConfig }] = await Promise.all([import("../../embedded-folder.ts"), import("../../core/config.ts")]);
+      const [{ restoreDataFolder, restoreTables }, { loadConfig }] = await Promise.all([
+        import("../../embedded-folder.ts"),
+        import("../../core/config.ts"),
+      ]);
       const dataDir = loadConfig().storage.dataDir;
       if (flags.table) {
         const done = await restoreTables(dataDir, readFileSync(flags.from), flags.table);

@@ -21,7 +21,11 @@ export function registerCacheCommands(program: Command): void {
     .option("--json", "print JSON")
     .action(async (opts: ClientFlags & { json?: boolean }) => {
       const stats = await clientFor(opts).call<Record<string, unknown>>("GET", "/api/cache/stats");
-      console.log(opts.json ? JSON.stringify(stats, null, 2) : table([stats], ["engine", "enabled", "hits", "misses", "hit_rate", "keys", "ttl_seconds", "counters"]));
+      console.log(
+        opts.json
+          ? JSON.stringify(stats, null, 2)
+          : table([stats], ["engine", "enabled", "hits", "misses", "hit_rate", "keys", "ttl_seconds", "counters"]),
+      );
     });
 
   withClientOptions(cache.command("clear"))
@@ -29,7 +33,10 @@ export function registerCacheCommands(program: Command): void {
     .option("--pattern <glob>", "Redis glob over <task>:<provider>:<model>:<hash>", "*")
     .option("--reason <text>", "why (kept in the audit log)")
     .action(async (opts: ClientFlags & { pattern: string; reason?: string }) => {
-      const result = await clientFor(opts).call<{ removed: number; engine: string }>("POST", "/api/cache/clear", { pattern: opts.pattern, ...(opts.reason ? { reason: opts.reason } : {}) });
+      const result = await clientFor(opts).call<{ removed: number; engine: string }>("POST", "/api/cache/clear", {
+        pattern: opts.pattern,
+        ...(opts.reason ? { reason: opts.reason } : {}),
+      });
       console.log(`Removed ${result.removed} cached result(s) matching ${opts.pattern} (${result.engine}).`);
     });
 
@@ -42,10 +49,17 @@ export function registerCacheCommands(program: Command): void {
       const parsed: unknown = JSON.parse(readFileSync(file, "utf8"));
       const items: unknown = Array.isArray(parsed) ? parsed : (parsed as { items?: unknown }).items;
       if (!Array.isArray(items)) throw new Error(`${file}: expected a JSON array of {"type": ..., "input": ...}`);
-      const report = await clientFor(opts).call<WarmReport>("POST", "/api/cache/warm", { items, ...(opts.refresh ? { refresh: true } : {}), ...(opts.reason ? { reason: opts.reason } : {}) });
+      const report = await clientFor(opts).call<WarmReport>("POST", "/api/cache/warm", {
+        items,
+        ...(opts.refresh ? { refresh: true } : {}),
+        ...(opts.reason ? { reason: opts.reason } : {}),
+      });
       if (opts.json) return console.log(JSON.stringify(report, null, 2));
-      console.log(`Warmed ${report.warmed}, already cached ${report.already_cached}, not cacheable ${report.not_cacheable}, failed ${report.failed} (of ${report.requested}).`);
-      for (const item of report.items.filter((i) => i.error)) console.log(`  #${item.index} ${item.type}: ${item.error?.code}: ${item.error?.message}`);
+      console.log(
+        `Warmed ${report.warmed}, already cached ${report.already_cached}, not cacheable ${report.not_cacheable}, failed ${report.failed} (of ${report.requested}).`,
+      );
+      for (const item of report.items.filter((i) => i.error))
+        console.log(`  #${item.index} ${item.type}: ${item.error?.code}: ${item.error?.message}`);
       if (report.failed > 0) process.exitCode = 1;
     });
 }

@@ -56,14 +56,27 @@ async function waitForJobs(client: SluiceClient, ids: string[], timeoutMs: numbe
  * through POST /ai/jobs (idempotent), workers run them on the queue through the provider runtime,
  * and the results come back from GET /ai/jobs/{id}.
  */
-export async function runDemo(sluice: Pick<Sluice, "config">, url: string, apiKey: string, say: (line: string) => void = console.log): Promise<void> {
+export async function runDemo(
+  sluice: Pick<Sluice, "config">,
+  url: string,
+  apiKey: string,
+  say: (line: string) => void = console.log,
+): Promise<void> {
   // The demo is also an example of Sluice's TypeScript SDK (sluice/client).
   const client = createSluiceClient({ url, apiKey });
   say(`\nDemo: classifying ${REVIEWS.length} reviews through POST /ai/jobs (queue ai-jobs, provider ${sluice.config.ai.provider}) ...`);
   const submitted = await Promise.all(
-    REVIEWS.map((text) => body<{ id: string }>(client.POST("/ai/jobs", { body: { type: "classify", input: { text }, client_request_id: `demo-${randomUUID()}` } }))),
+    REVIEWS.map((text) =>
+      body<{ id: string }>(
+        client.POST("/ai/jobs", { body: { type: "classify", input: { text }, client_request_id: `demo-${randomUUID()}` } }),
+      ),
+    ),
   );
-  const jobs = await waitForJobs(client, submitted.map((s) => s.id), 30_000);
+  const jobs = await waitForJobs(
+    client,
+    submitted.map((s) => s.id),
+    30_000,
+  );
   const rows = jobs.map((job, i) => ({
     review: (REVIEWS[i] ?? "").slice(0, 48),
     status: job.status,
@@ -76,20 +89,39 @@ export async function runDemo(sluice: Pick<Sluice, "config">, url: string, apiKe
 
 /** Items in, embeddings by the backfill worker on ai-batch-queue, then a vector search. */
 async function searchDemo(client: SluiceClient, dimensions: number, say: (line: string) => void): Promise<void> {
-  say(`\nDemo: ${CATALOGUE.length} products into workspace "dev" (PUT /api/workspaces/dev/items); the backfill embeds them (${dimensions} dims) ...`);
+  say(
+    `\nDemo: ${CATALOGUE.length} products into workspace "dev" (PUT /api/workspaces/dev/items); the backfill embeds them (${dimensions} dims) ...`,
+  );
   const ws = { ws: "dev" };
-  await body(client.PUT("/api/workspaces/{ws}/items", { params: { path: ws }, body: { items: CATALOGUE.map(([id, text]) => ({ id, text, metadata: { demo: true } })) } }));
+  await body(
+    client.PUT("/api/workspaces/{ws}/items", {
+      params: { path: ws },
+      body: { items: CATALOGUE.map(([id, text]) => ({ id, text, metadata: { demo: true } })) },
+    }),
+  );
   const deadline = Date.now() + 60_000;
   let statuses: string[] = [];
   while (Date.now() < deadline) {
-    statuses = await Promise.all(CATALOGUE.map(async ([id]) => (await body<{ status: string }>(client.GET("/api/workspaces/{ws}/items/{id}", { params: { path: { ...ws, id } } }))).status));
+    statuses = await Promise.all(
+      CATALOGUE.map(
+        async ([id]) =>
+          (await body<{ status: string }>(client.GET("/api/workspaces/{ws}/items/{id}", { params: { path: { ...ws, id } } }))).status,
+      ),
+    );
     if (statuses.every((s) => s === "completed" || s === "failed")) break;
     await new Promise((r) => setTimeout(r, 200));
   }
   say(`Embedded: ${statuses.filter((s) => s === "completed").length} of ${CATALOGUE.length}.`);
   const query = "shoes for running";
-  const found = await body<{ hits: Array<{ id: string; score: number }>; took_ms: number }>(client.POST("/api/workspaces/{ws}/search", { params: { path: ws }, body: { query, k: 3 } }));
+  const found = await body<{ hits: Array<{ id: string; score: number }>; took_ms: number }>(
+    client.POST("/api/workspaces/{ws}/search", { params: { path: ws }, body: { query, k: 3 } }),
+  );
   const text = new Map(CATALOGUE);
   say(`Search "${query}" (k=3, ${found.took_ms} ms):`);
-  say(table(found.hits.map((h) => ({ id: h.id, score: h.score.toFixed(3), text: text.get(h.id) ?? "" })), ["id", "score", "text"]));
+  say(
+    table(
+      found.hits.map((h) => ({ id: h.id, score: h.score.toFixed(3), text: text.get(h.id) ?? "" })),
+      ["id", "score", "text"],
+    ),
+  );
 }

@@ -23,9 +23,14 @@ async function waitReady(client: Client, deadline: number): Promise<Check> {
   let last = "no answer";
   for (;;) {
     try {
-      const { status, body } = await client.request<{ ready?: boolean; checks?: Record<string, { ok: boolean; error?: string }> }>("GET", "/ready");
+      const { status, body } = await client.request<{ ready?: boolean; checks?: Record<string, { ok: boolean; error?: string }> }>(
+        "GET",
+        "/ready",
+      );
       if (status === 200) return { check: "ready", state: "OK", detail: "every dependency answers" };
-      const failing = Object.entries(body.checks ?? {}).filter(([, c]) => !c.ok).map(([name, c]) => `${name}${c.error ? ` (${c.error})` : ""}`);
+      const failing = Object.entries(body.checks ?? {})
+        .filter(([, c]) => !c.ok)
+        .map(([name, c]) => `${name}${c.error ? ` (${c.error})` : ""}`);
       last = `HTTP ${status}: ${failing.join(", ") || "not ready"}`;
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
@@ -39,7 +44,9 @@ async function waitReady(client: Client, deadline: number): Promise<Check> {
 async function checkVersion(client: Client, expected: string | undefined): Promise<Check> {
   const health = await client.call<{ version?: string }>("GET", "/health");
   if (!expected) return { check: "version", state: "INFO", detail: `running ${health.version ?? "unknown"}` };
-  return health.version === expected ? { check: "version", state: "OK", detail: `running ${expected}` } : { check: "version", state: "FAIL", detail: `running ${health.version ?? "unknown"}, expected ${expected}` };
+  return health.version === expected
+    ? { check: "version", state: "OK", detail: `running ${expected}` }
+    : { check: "version", state: "FAIL", detail: `running ${health.version ?? "unknown"}, expected ${expected}` };
 }
 
 async function checkQueues(client: Client): Promise<Check[]> {
@@ -48,7 +55,11 @@ async function checkQueues(client: Client): Promise<Check[]> {
   return [
     { check: "queues", state: "OK", detail: `${queues.length} queues answer` },
     // Paused is expected mid-deploy (the sequence resumes them last); said, not failed.
-    { check: "paused", state: "INFO", detail: paused.length > 0 ? `paused: ${paused.join(", ")} (resume with: sluice queues resume --all)` : "none" },
+    {
+      check: "paused",
+      state: "INFO",
+      detail: paused.length > 0 ? `paused: ${paused.join(", ")} (resume with: sluice queues resume --all)` : "none",
+    },
   ];
 }
 
@@ -58,8 +69,10 @@ async function smokeJob(client: Client, type: string, input: unknown, deadline: 
   for (;;) {
     const job = await client.call<{ status: string; error: string | null }>("GET", `/ai/jobs/${encodeURIComponent(submitted.id)}`);
     if (job.status === "completed") return { check: "smoke job", state: "OK", detail: `${type} ${submitted.id} completed` };
-    if (job.status === "failed") return { check: "smoke job", state: "FAIL", detail: `${type} ${submitted.id} failed: ${job.error ?? "no reason given"}` };
-    if (Date.now() >= deadline) return { check: "smoke job", state: "FAIL", detail: `${type} ${submitted.id} still ${job.status} (paused queues or no worker?)` };
+    if (job.status === "failed")
+      return { check: "smoke job", state: "FAIL", detail: `${type} ${submitted.id} failed: ${job.error ?? "no reason given"}` };
+    if (Date.now() >= deadline)
+      return { check: "smoke job", state: "FAIL", detail: `${type} ${submitted.id} still ${job.status} (paused queues or no worker?)` };
     await sleep(500);
   }
 }
@@ -71,7 +84,9 @@ async function smokeJob(client: Client, type: string, input: unknown, deadline: 
  */
 export function registerDeployCheckCommand(program: Command): void {
   withClientOptions(program.command("deploy-check"))
-    .description("after a restart: wait for readiness, check the version, the queues and (--smoke) one job end to end; exits 1 on a failed check")
+    .description(
+      "after a restart: wait for readiness, check the version, the queues and (--smoke) one job end to end; exits 1 on a failed check",
+    )
     .option("--wait <seconds>", "how long to wait for readiness and for the smoke job", "60")
     .option("--expect-version <version>", "fail unless /health reports this version")
     .option("--smoke <type>", "submit one job of this type and wait for it to complete (the queues must be resumed)")

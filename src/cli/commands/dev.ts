@@ -4,11 +4,11 @@ import type { Sluice } from "../../sluice.ts";
 import { exitOnSignals, serve } from "../serve.ts";
 import { runDemo } from "./demo.ts";
 
-export const DEV_WORKSPACE = "dev";
+const DEV_WORKSPACE = "dev";
 const DEV_KEY_NAME = "sluice dev";
 
 /** Where the dev key is kept between runs: in the data folder it opens, readable by its owner only. */
-export const DEV_KEY_FILE = "dev-admin-key";
+const DEV_KEY_FILE = "dev-admin-key";
 
 async function stillValid(sluice: Pick<Sluice, "intake">, secret: string): Promise<boolean> {
   try {
@@ -25,7 +25,7 @@ async function stillValid(sluice: Pick<Sluice, "intake">, secret: string): Promi
  * an operator exported. A missing or revoked one is replaced, and older dev keys are revoked
  * so they don't pile up.
  */
-export async function devAdminKey(sluice: Pick<Sluice, "config" | "intake">): Promise<string> {
+async function devAdminKey(sluice: Pick<Sluice, "config" | "intake">): Promise<string> {
   await sluice.intake.ensureWorkspace(DEV_WORKSPACE, "Development");
   const file = join(sluice.config.storage.dataDir, DEV_KEY_FILE);
   const saved = existsSync(file) ? readFileSync(file, "utf8").trim() : "";
@@ -33,20 +33,24 @@ export async function devAdminKey(sluice: Pick<Sluice, "config" | "intake">): Pr
   for (const key of await sluice.intake.listApiKeys(DEV_WORKSPACE)) {
     if (key.name === DEV_KEY_NAME) await sluice.intake.revokeApiKey(key.id);
   }
-  const created = await sluice.intake.createApiKey({ workspaceId: DEV_WORKSPACE, scopes: ["jobs:read", "jobs:write", "admin", "operator"], name: DEV_KEY_NAME });
+  const created = await sluice.intake.createApiKey({
+    workspaceId: DEV_WORKSPACE,
+    scopes: ["jobs:read", "jobs:write", "admin", "operator"],
+    name: DEV_KEY_NAME,
+  });
   mkdirSync(sluice.config.storage.dataDir, { recursive: true });
   writeFileSync(file, `${created.secret}\n`, { mode: 0o600 });
   return created.secret;
 }
 
 /** Writes one line of human output. */
-export type Say = (line: string) => void;
+type Say = (line: string) => void;
 
 /**
  * On a terminal, logs are pretty and the banner shares stdout with them. Otherwise stdout carries
  * only JSON log lines (a log shipper parses every line), so the banner and the demo go to stderr.
  */
-export function humanOutput(stdoutIsTerminal: boolean): Say {
+function humanOutput(stdoutIsTerminal: boolean): Say {
   const stream = stdoutIsTerminal ? process.stdout : process.stderr;
   return (line) => void stream.write(`${line}\n`);
 }

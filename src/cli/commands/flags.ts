@@ -21,11 +21,14 @@ function parseValue(text: string): unknown {
   }
 }
 
-const show = (rows: FlagRow[]) => table(rows as unknown as Array<Record<string, unknown>>, ["name", "value", "source", "default", "updated_by", "updated_at"]);
+const show = (rows: FlagRow[]) =>
+  table(rows as unknown as Array<Record<string, unknown>>, ["name", "value", "source", "default", "updated_by", "updated_at"]);
 
 /** `sluice flags list|set|unset`: kill switches and other runtime flags, without a redeploy. */
 export function registerFlagCommands(program: Command): void {
-  const flags = program.command("flags").description("runtime flags and kill switches (task.<type>.enabled, provider.<name>.enabled, embeddings.backfill.enabled)");
+  const flags = program
+    .command("flags")
+    .description("runtime flags and kill switches (task.<type>.enabled, provider.<name>.enabled, embeddings.backfill.enabled)");
 
   withClientOptions(flags.command("list"))
     .description("every flag with its value and where it comes from (runtime, env, default)")
@@ -36,10 +39,15 @@ export function registerFlagCommands(program: Command): void {
     });
 
   withClientOptions(flags.command("set <name> <value>"))
-    .description("set a flag in every process within seconds, e.g. `sluice flags set task.classify.enabled false --reason 'provider outage'`")
+    .description(
+      "set a flag in every process within seconds, e.g. `sluice flags set task.classify.enabled false --reason 'provider outage'`",
+    )
     .requiredOption("--reason <text>", "why (kept in the audit log)")
     .action(async (name: string, value: string, opts: ClientFlags & { reason: string }) => {
-      const state = await clientFor(opts).call<FlagRow>("PUT", `/api/flags/${encodeURIComponent(name)}`, { value: parseValue(value), reason: opts.reason });
+      const state = await clientFor(opts).call<FlagRow>("PUT", `/api/flags/${encodeURIComponent(name)}`, {
+        value: parseValue(value),
+        reason: opts.reason,
+      });
       console.log(show([state]));
     });
 
@@ -47,7 +55,11 @@ export function registerFlagCommands(program: Command): void {
     .description("remove a flag's runtime value: back to its env default")
     .option("--reason <text>", "why (kept in the audit log)")
     .action(async (name: string, opts: ClientFlags & { reason?: string }) => {
-      const state = await clientFor(opts).call<FlagRow>("DELETE", `/api/flags/${encodeURIComponent(name)}`, opts.reason ? { reason: opts.reason } : {});
+      const state = await clientFor(opts).call<FlagRow>(
+        "DELETE",
+        `/api/flags/${encodeURIComponent(name)}`,
+        opts.reason ? { reason: opts.reason } : {},
+      );
       console.log(show([state]));
     });
 }

@@ -17,7 +17,9 @@ function defaultName(): string {
 export function registerIncidentCommands(program: Command): void {
   const incident = program.command("incident").description("incident tooling");
   withClientOptions(incident.command("bundle"))
-    .description("one .tar.gz with status, health, queues and their recent errors and failed jobs, backlog, flags, cache, schedules, doctor, the redacted configuration and the last LOG_FILE lines")
+    .description(
+      "one .tar.gz with status, health, queues and their recent errors and failed jobs, backlog, flags, cache, schedules, doctor, the redacted configuration and the last LOG_FILE lines",
+    )
     .option("-o, --output <file>", "the archive to write (default sluice-incident-YYYYMMDDHHMM.tar.gz)")
     .option("--log-lines <n>", "how many of the last LOG_FILE lines to include", "1000")
     .action(async (flags: IncidentFlags) => {
@@ -34,6 +36,8 @@ export function registerIncidentCommands(program: Command): void {
         doctor: () => runDoctor(client, resolve(process.env.SLUICE_DATA_DIR ?? ".")),
       });
       const missing = collected.filter((c) => !c.ok);
-      console.log(`Wrote ${output} (${collected.length} files${missing.length > 0 ? `; not collected: ${missing.map((c) => `${c.file}${c.note ? ` (${c.note})` : ""}`).join(", ")}` : ""})`);
+      console.log(
+        `Wrote ${output} (${collected.length} files${missing.length > 0 ? `; not collected: ${missing.map((c) => `${c.file}${c.note ? ` (${c.note})` : ""}`).join(", ")}` : ""})`,
+      );
     });
 }

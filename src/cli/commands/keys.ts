@@ -24,8 +24,18 @@ async function createDirect(flags: CreateFlags): Promise<CreatedKeyBody> {
   try {
     await sluice.intake.ensureWorkspace(flags.workspace, flags.workspace);
     // The bootstrap key is the fleet's first: without --scopes it is an operator's.
-    const created = await sluice.intake.createApiKey({ workspaceId: flags.workspace, scopes: flags.scopes ?? "operator", ...(flags.name ? { name: flags.name } : {}) });
-    await sluice.audit.record({ actor: `cli:${process.env.USER ?? "unknown"}`, action: "key.create", workspaceId: flags.workspace, target: created.id, details: { scopes: created.scopes, direct: true } });
+    const created = await sluice.intake.createApiKey({
+      workspaceId: flags.workspace,
+      scopes: flags.scopes ?? "operator",
+      ...(flags.name ? { name: flags.name } : {}),
+    });
+    await sluice.audit.record({
+      actor: `cli:${process.env.USER ?? "unknown"}`,
+      action: "key.create",
+      workspaceId: flags.workspace,
+      target: created.id,
+      details: { scopes: created.scopes, direct: true },
+    });
     return { id: created.id, workspace: created.workspaceId, scopes: created.scopes, key: created.secret };
   } finally {
     await sluice.close();
@@ -50,7 +60,10 @@ export function registerKeyCommands(program: Command): void {
   withClientOptions(keys.command("create"))
     .description("create an API key and print it once (without --api-key: directly in the database, to bootstrap the first operator key)")
     .requiredOption("--workspace <id>", "workspace the key acts in (created if missing)")
-    .option("--scopes <list>", "comma-separated: jobs:read,jobs:write,admin (its own workspace),operator (the fleet); default without --api-key: operator")
+    .option(
+      "--scopes <list>",
+      "comma-separated: jobs:read,jobs:write,admin (its own workspace),operator (the fleet); default without --api-key: operator",
+    )
     .option("--name <name>", "a label for people")
     .action(async (flags: CreateFlags) => {
       if (flags.apiKey && !flags.scopes) throw new InvalidArgumentError("give --scopes (jobs:read,jobs:write,admin,operator)");
@@ -64,7 +77,10 @@ export function registerKeyCommands(program: Command): void {
     .description("list API keys (never their secrets)")
     .option("--workspace <id>", "only this workspace")
     .action(async (flags: ClientFlags & { workspace?: string }) => {
-      const rows = await clientFor(flags).call<Array<Record<string, unknown>>>("GET", `/api/keys${flags.workspace ? `?workspace=${encodeURIComponent(flags.workspace)}` : ""}`);
+      const rows = await clientFor(flags).call<Array<Record<string, unknown>>>(
+        "GET",
+        `/api/keys${flags.workspace ? `?workspace=${encodeURIComponent(flags.workspace)}` : ""}`,
+      );
       console.log(table(rows, ["id", "workspace", "prefix", "scopes", "name", "created_at", "last_used_at"]));
     });
 

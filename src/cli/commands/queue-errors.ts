@@ -26,7 +26,10 @@ export function registerQueueErrorCommands(program: Command): void {
     .action(async (queue: string, own: ClientFlags & { limit: string; json?: boolean }) => {
       const opts = withParentFlags(queues, own);
       const query = new URLSearchParams({ limit: own.limit });
-      const result = await clientFor(opts).call<{ errors: AttemptErrorRow[] }>("GET", `/api/queues/${encodeURIComponent(queue)}/errors?${query.toString()}`);
+      const result = await clientFor(opts).call<{ errors: AttemptErrorRow[] }>(
+        "GET",
+        `/api/queues/${encodeURIComponent(queue)}/errors?${query.toString()}`,
+      );
       if (opts.json) return console.log(JSON.stringify(result.errors, null, 2));
       const rows = result.errors.map((r) => ({ ...r, attempts: `${r.attempts_made}/${r.max_attempts}` }));
       console.log(table(rows, ["at", "job_id", "job_name", "state", "attempts", "last_error"]));

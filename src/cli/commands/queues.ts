@@ -33,8 +33,12 @@ interface QueueRow extends Record<string, unknown> {
 function withAlertColumns(row: QueueRow): Record<string, unknown> {
   const limits = row.thresholds;
   const levels = row.levels ?? { waiting: "ok", failed: "ok" };
-  const over = Object.entries(levels).filter(([, level]) => level === "over").map(([count]) => count);
-  const warn = Object.entries(levels).filter(([, level]) => level === "warn").map(([count]) => count);
+  const over = Object.entries(levels)
+    .filter(([, level]) => level === "over")
+    .map(([count]) => count);
+  const warn = Object.entries(levels)
+    .filter(([, level]) => level === "warn")
+    .map(([count]) => count);
   const alert = over.length > 0 ? `OVER ${over.join(",")}` : warn.length > 0 ? `warn ${warn.join(",")}` : "ok";
   return { ...row, thresholds: limits ? `waiting<=${limits.waiting} failed<=${limits.failed}` : "", alert };
 }
@@ -47,9 +51,24 @@ export function registerQueueCommands(program: Command): void {
     .option("--json", "print JSON")
     .action(async (flags: ClientFlags & { json?: boolean; group?: string }) => {
       const client = clientFor(flags);
-      const rows = flags.group ? (await client.call<{ queues: QueueRow[] }>("GET", `/api/admin/queues/${q(flags.group)}`)).queues : await client.call<QueueRow[]>("GET", "/api/queues");
+      const rows = flags.group
+        ? (await client.call<{ queues: QueueRow[] }>("GET", `/api/admin/queues/${q(flags.group)}`)).queues
+        : await client.call<QueueRow[]>("GET", "/api/queues");
       if (flags.json) return console.log(JSON.stringify(rows, null, 2));
-      console.log(table(rows.map(withAlertColumns), ["name", "waiting", "active", "completed", "failed", "delayed", "paused", "workers", "thresholds", "alert"]));
+      console.log(
+        table(rows.map(withAlertColumns), [
+          "name",
+          "waiting",
+          "active",
+          "completed",
+          "failed",
+          "delayed",
+          "paused",
+          "workers",
+          "thresholds",
+          "alert",
+        ]),
+      );
     });
 
   for (const verb of ["pause", "resume"] as const) {
@@ -82,7 +101,12 @@ export function registerQueueCommands(program: Command): void {
     .option("--limit <n>", "at most this many", (v) => Number.parseInt(v, 10))
     .option("--reason <text>", "why (kept in the audit log)")
     .action(async (queue: string, flags: ReasonFlags & { grace: string; status: string; limit?: number }) => {
-      const body = { grace: /^\d+$/.test(flags.grace) ? Number(flags.grace) : flags.grace, status: flags.status, ...(flags.limit ? { limit: flags.limit } : {}), ...reasonBody(flags) };
+      const body = {
+        grace: /^\d+$/.test(flags.grace) ? Number(flags.grace) : flags.grace,
+        status: flags.status,
+        ...(flags.limit ? { limit: flags.limit } : {}),
+        ...reasonBody(flags),
+      };
       const result = await clientFor(flags).call<{ removed: number }>("POST", `/api/queues/${q(queue)}/clean`, body);
       console.log(`Removed ${result.removed} ${flags.status} job(s) older than ${flags.grace} from ${queue}.`);
     });
@@ -99,7 +123,13 @@ export function registerQueueCommands(program: Command): void {
         `/api/queues/${q(queue)}/jobs?state=${encodeURIComponent(flags.state)}&limit=${flags.limit}&offset=${flags.offset}`,
       );
       if (flags.json) return console.log(JSON.stringify(page, null, 2));
-      const rows = page.jobs.map((j) => ({ id: j.id, name: j.name, state: j.state, attempts: j.attemptsMade, reason: j.failedReason ?? "" }));
+      const rows = page.jobs.map((j) => ({
+        id: j.id,
+        name: j.name,
+        state: j.state,
+        attempts: j.attemptsMade,
+        reason: j.failedReason ?? "",
+      }));
       console.log(table(rows, ["id", "name", "state", "attempts", "reason"]));
       console.log(`${page.jobs.length} of ${page.total} ${flags.state}`);
     });

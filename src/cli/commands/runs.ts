@@ -23,10 +23,20 @@ function query(params: Record<string, string | undefined>): string {
 
 function printRun(run: RunJson, json: boolean | undefined): void {
   if (json) return void console.log(JSON.stringify(run, null, 2));
-  console.log(table([{ ...run, tags: run.tags.join(","), error: run.error ? `${run.error.code}: ${run.error.message}` : "" }], ["id", "pipeline", "status", "entity_key", "tags", "failed_step", "error"]));
+  console.log(
+    table(
+      [{ ...run, tags: run.tags.join(","), error: run.error ? `${run.error.code}: ${run.error.message}` : "" }],
+      ["id", "pipeline", "status", "entity_key", "tags", "failed_step", "error"],
+    ),
+  );
   if (run.steps?.length) {
     console.log("");
-    console.log(table(run.steps.map((s) => ({ ...s, error: s.error ? `${(s.error as { code: string }).code}` : "" })), ["position", "name", "kind", "status", "attempts", "duration_ms", "error"]));
+    console.log(
+      table(
+        run.steps.map((s) => ({ ...s, error: s.error ? `${(s.error as { code: string }).code}` : "" })),
+        ["position", "name", "kind", "status", "attempts", "duration_ms", "error"],
+      ),
+    );
   }
 }
 
@@ -42,12 +52,19 @@ function registerRunsGroup(program: Command): void {
     .option("--entity <key>")
     .option("--limit <n>", "up to 500", "50")
     .option("--json", "print JSON")
-    .action(async (flags: ClientFlags & { pipeline?: string; status?: string; tag?: string; entity?: string; limit: string; json?: boolean }) => {
-      const path = `/api/runs${query({ pipeline: flags.pipeline, status: flags.status, tag: flags.tag, entity: flags.entity, limit: flags.limit })}`;
-      const page = await clientFor(flags).call<{ runs: RunJson[] }>("GET", path);
-      if (flags.json) return void console.log(JSON.stringify(page, null, 2));
-      console.log(table(page.runs.map((r) => ({ ...r, tags: r.tags.join(","), error: r.error?.code ?? "" })), ["id", "pipeline", "status", "entity_key", "tags", "failed_step", "error", "created_at"]));
-    });
+    .action(
+      async (flags: ClientFlags & { pipeline?: string; status?: string; tag?: string; entity?: string; limit: string; json?: boolean }) => {
+        const path = `/api/runs${query({ pipeline: flags.pipeline, status: flags.status, tag: flags.tag, entity: flags.entity, limit: flags.limit })}`;
+        const page = await clientFor(flags).call<{ runs: RunJson[] }>("GET", path);
+        if (flags.json) return void console.log(JSON.stringify(page, null, 2));
+        console.log(
+          table(
+            page.runs.map((r) => ({ ...r, tags: r.tags.join(","), error: r.error?.code ?? "" })),
+            ["id", "pipeline", "status", "entity_key", "tags", "failed_step", "error", "created_at"],
+          ),
+        );
+      },
+    );
 
   withClientOptions(runs.command("show <id>"))
     .description("one run with its steps (timing, attempts, errors)")
@@ -77,7 +94,11 @@ function registerRunsGroup(program: Command): void {
     .description("run a settled run again from a step (default: its failed step); earlier steps keep their results")
     .option("--from-step <name>", "the first step to run again")
     .action(async (id: string, flags: ClientFlags & { fromStep?: string }) => {
-      const run = await clientFor(flags).call<RunJson>("POST", `/api/runs/${e(id)}/replay`, flags.fromStep ? { from_step: flags.fromStep } : {});
+      const run = await clientFor(flags).call<RunJson>(
+        "POST",
+        `/api/runs/${e(id)}/replay`,
+        flags.fromStep ? { from_step: flags.fromStep } : {},
+      );
       console.log(`Run ${run.id} is ${run.status} again${flags.fromStep ? ` from step ${flags.fromStep}` : ""}.`);
     });
 }
@@ -90,7 +111,10 @@ function registerEntitiesGroup(program: Command): void {
     .description("the entity's state and its latest transitions")
     .option("--json", "print JSON")
     .action(async (pipeline: string, key: string, flags: ClientFlags & { json?: boolean }) => {
-      const view = await clientFor(flags).call<{ state: string; transitions: Array<Record<string, unknown>> }>("GET", `/api/entities/${e(pipeline)}/${e(key)}`);
+      const view = await clientFor(flags).call<{ state: string; transitions: Array<Record<string, unknown>> }>(
+        "GET",
+        `/api/entities/${e(pipeline)}/${e(key)}`,
+      );
       if (flags.json) return void console.log(JSON.stringify(view, null, 2));
       console.log(`State: ${view.state}`);
       console.log(table(view.transitions, ["created_at", "from_state", "to_state", "actor", "bypass_rules", "reason"]));
@@ -108,11 +132,15 @@ function registerEntitiesGroup(program: Command): void {
     .requiredOption("--reason <text>", "why (kept in the audit log and the entity's history)")
     .option("--bypass-rules", "allow a transition the pipeline does not declare")
     .action(async (pipeline: string, key: string, state: string, flags: ClientFlags & { reason: string; bypassRules?: boolean }) => {
-      const result = await clientFor(flags).call<{ from: string | null; to: string }>("POST", `/api/entities/${e(pipeline)}/${e(key)}/state`, {
-        state,
-        reason: flags.reason,
-        bypass_rules: Boolean(flags.bypassRules),
-      });
+      const result = await clientFor(flags).call<{ from: string | null; to: string }>(
+        "POST",
+        `/api/entities/${e(pipeline)}/${e(key)}/state`,
+        {
+          state,
+          reason: flags.reason,
+          bypass_rules: Boolean(flags.bypassRules),
+        },
+      );
       console.log(`${pipeline}/${key}: ${result.from ?? "(none)"} -> ${result.to}`);
     });
 }

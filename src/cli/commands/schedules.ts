@@ -26,13 +26,15 @@ function parseInput(text: string | undefined): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw new SluiceError("VALIDATION_FAILED", "--input must be JSON, e.g. '{\"text\":\"hello\"}'");
+    throw new SluiceError("VALIDATION_FAILED", '--input must be JSON, e.g. \'{"text":"hello"}\'');
   }
 }
 
 /** `sluice schedules [list|set|delete]`: cron schedules, with seed 003 §1.3's STALE verdict. */
 export function registerScheduleCommands(program: Command): void {
-  const schedules = program.command("schedules").description("cron schedules of tasks and pipelines: last and next run, status, STALE ones (admin key)");
+  const schedules = program
+    .command("schedules")
+    .description("cron schedules of tasks and pipelines: last and next run, status, STALE ones (admin key)");
 
   withClientOptions(schedules.command("list", { isDefault: true }))
     .description("every schedule (an operator key sees every workspace's), with HEALTH OK or STALE")
@@ -48,19 +50,32 @@ export function registerScheduleCommands(program: Command): void {
     });
 
   withClientOptions(schedules.command("set <name>"))
-    .description("create or change a schedule in your workspace, e.g. `sluice schedules set e5_nightly --cron '0 2 * * *' --tz Europe/Bucharest --task classify --input '{\"text\":\"x\"}'`")
+    .description(
+      "create or change a schedule in your workspace, e.g. `sluice schedules set e5_nightly --cron '0 2 * * *' --tz Europe/Bucharest --task classify --input '{\"text\":\"x\"}'`",
+    )
     .requiredOption("--cron <pattern>", "cron pattern (5 fields, or 6 with seconds first)")
     .option("--tz <zone>", "IANA time zone", "UTC")
     .option("--task <type>", "run this task type")
     .option("--pipeline <name>", "start this pipeline")
     .option("--input <json>", "the task's or pipeline's input")
     .option("--reason <text>", "why (kept in the audit log)")
-    .action(async (name: string, opts: ClientFlags & { cron: string; tz: string; task?: string; pipeline?: string; input?: string; reason?: string }) => {
-      if (Boolean(opts.task) === Boolean(opts.pipeline)) throw new SluiceError("VALIDATION_FAILED", "give exactly one of --task or --pipeline");
-      const target = { kind: opts.task ? "task" : "pipeline", name: opts.task ?? opts.pipeline, input: parseInput(opts.input) };
-      const row = await clientFor(opts).call<ScheduleRow>("PUT", `/api/schedules/${encodeURIComponent(name)}`, { cron: opts.cron, tz: opts.tz, target, ...(opts.reason ? { reason: opts.reason } : {}) });
-      console.log(show([row]));
-    });
+    .action(
+      async (
+        name: string,
+        opts: ClientFlags & { cron: string; tz: string; task?: string; pipeline?: string; input?: string; reason?: string },
+      ) => {
+        if (Boolean(opts.task) === Boolean(opts.pipeline))
+          throw new SluiceError("VALIDATION_FAILED", "give exactly one of --task or --pipeline");
+        const target = { kind: opts.task ? "task" : "pipeline", name: opts.task ?? opts.pipeline, input: parseInput(opts.input) };
+        const row = await clientFor(opts).call<ScheduleRow>("PUT", `/api/schedules/${encodeURIComponent(name)}`, {
+          cron: opts.cron,
+          tz: opts.tz,
+          target,
+          ...(opts.reason ? { reason: opts.reason } : {}),
+        });
+        console.log(show([row]));
+      },
+    );
 
   withClientOptions(schedules.command("delete <name>"))
     .description("remove a schedule and its BullMQ scheduler")

@@ -23,9 +23,14 @@ export function registerUsageCommands(program: Command): void {
       if (opts.json) return console.log(JSON.stringify(body, null, 2));
       console.log(`Usage ${body.from} .. ${body.to} (UTC)`);
       console.log(table(body.rows, ["day", "workspace_id", "provider", "model", "input_tokens", "output_tokens", "cost_usd", "requests"]));
-      console.log(`Total: ${body.totals.input_tokens} input + ${body.totals.output_tokens} output tokens, ${body.totals.requests} calls, $${body.totals.cost_usd}`);
+      console.log(
+        `Total: ${body.totals.input_tokens} input + ${body.totals.output_tokens} output tokens, ${body.totals.requests} calls, $${body.totals.cost_usd}`,
+      );
       const limited = body.budgets.filter((b) => Number(b.daily_token_budget) > 0);
-      if (limited.length > 0) console.log(`\nBudgets today:\n${table(limited, ["workspace_id", "daily_token_budget", "spent_today", "remaining", "exhausted", "resets_at"])}`);
+      if (limited.length > 0)
+        console.log(
+          `\nBudgets today:\n${table(limited, ["workspace_id", "daily_token_budget", "spent_today", "remaining", "exhausted", "resets_at"])}`,
+        );
     });
 
   withClientOptions(usage.command("budget <workspace> <tokens>"))
@@ -34,7 +39,10 @@ export function registerUsageCommands(program: Command): void {
     .action(async (workspace: string, tokens: string, opts: ClientFlags & { reason?: string }) => {
       const value = tokens === "default" ? null : Number(tokens);
       if (value !== null && !Number.isInteger(value)) throw new Error(`tokens must be a whole number or "default", got ${tokens}`);
-      const status = await clientFor(opts).call<Record<string, unknown>>("PUT", `/api/usage/budgets/${encodeURIComponent(workspace)}`, { daily_token_budget: value, ...(opts.reason ? { reason: opts.reason } : {}) });
+      const status = await clientFor(opts).call<Record<string, unknown>>("PUT", `/api/usage/budgets/${encodeURIComponent(workspace)}`, {
+        daily_token_budget: value,
+        ...(opts.reason ? { reason: opts.reason } : {}),
+      });
       console.log(table([status], ["workspace_id", "daily_token_budget", "budget_source", "spent_today", "remaining", "resets_at"]));
     });
 }

@@ -11,7 +11,18 @@ interface DeliveriesFlags extends ClientFlags {
   json?: boolean;
 }
 
-const COLUMNS = ["id", "event", "subject", "target", "status", "attempts", "last_status_code", "last_error", "next_attempt_at", "created_at"];
+const COLUMNS = [
+  "id",
+  "event",
+  "subject",
+  "target",
+  "status",
+  "attempts",
+  "last_status_code",
+  "last_error",
+  "next_attempt_at",
+  "created_at",
+];
 
 function deliveriesQuery(flags: DeliveriesFlags): string {
   const params = new URLSearchParams({ limit: flags.limit });
@@ -24,7 +35,9 @@ function deliveriesQuery(flags: DeliveriesFlags): string {
 
 /** "A client says it never got the callback": list the deliveries, then redeliver one. */
 export function registerWebhookCommands(program: Command): void {
-  const webhooks = program.command("webhooks").description("completion webhooks: the delivery log, redelivery, the signing secret (admin key)");
+  const webhooks = program
+    .command("webhooks")
+    .description("completion webhooks: the delivery log, redelivery, the signing secret (admin key)");
 
   withClientOptions(webhooks.command("deliveries"))
     .description("webhook deliveries, newest first, with status, attempts, last status code and error")
@@ -43,7 +56,11 @@ export function registerWebhookCommands(program: Command): void {
     .description("send a delivered or failed webhook again: same body and event id, a fresh signature")
     .option("--reason <text>", "why (kept in the audit log)")
     .action(async (id: string, flags: ClientFlags & { reason?: string }) => {
-      const delivery = await clientFor(flags).call<{ id: string; target: string }>("POST", `/api/webhooks/deliveries/${encodeURIComponent(id)}/redeliver`, flags.reason ? { reason: flags.reason } : {});
+      const delivery = await clientFor(flags).call<{ id: string; target: string }>(
+        "POST",
+        `/api/webhooks/deliveries/${encodeURIComponent(id)}/redeliver`,
+        flags.reason ? { reason: flags.reason } : {},
+      );
       console.log(`Redelivery of ${delivery.id} to ${delivery.target} queued.`);
     });
 
@@ -53,7 +70,11 @@ export function registerWebhookCommands(program: Command): void {
     .option("--reason <text>", "why (kept in the audit log)")
     .action(async (flags: ClientFlags & { workspace?: string; reason?: string }) => {
       const body = { ...(flags.workspace ? { workspace: flags.workspace } : {}), ...(flags.reason ? { reason: flags.reason } : {}) };
-      const rotated = await clientFor(flags).call<{ secret: string; previous_valid_until: string | null }>("POST", "/api/webhooks/secret/rotate", body);
+      const rotated = await clientFor(flags).call<{ secret: string; previous_valid_until: string | null }>(
+        "POST",
+        "/api/webhooks/secret/rotate",
+        body,
+      );
       console.log(rotated.secret);
       if (rotated.previous_valid_until) console.error(`The previous secret also signs until ${rotated.previous_valid_until}.`);
     });

@@ -28,7 +28,12 @@ function patchBody(flags: SetFlags): Record<string, unknown> {
     name: flags.name,
     rate_limit_per_minute: orNull(flags.rateLimit, "default", positiveInt),
     webhook_url: orNull(flags.webhookUrl, "none", (v) => v),
-    allowed_actions: orNull(flags.allowedActions, "default", (v) => v.split(",").map((a) => a.trim()).filter(Boolean)),
+    allowed_actions: orNull(flags.allowedActions, "default", (v) =>
+      v
+        .split(",")
+        .map((a) => a.trim())
+        .filter(Boolean),
+    ),
     reason: flags.reason,
   };
   return Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
@@ -56,7 +61,8 @@ export function registerWorkspaceCommands(program: Command): void {
     .option("--json", "print the workspace as JSON")
     .action(async (id: string, opts: SetFlags & { json?: boolean }) => {
       const body = patchBody(opts);
-      if (Object.keys(body).every((k) => k === "reason")) throw new Error("nothing to change: give --name, --rate-limit, --webhook-url or --allowed-actions");
+      if (Object.keys(body).every((k) => k === "reason"))
+        throw new Error("nothing to change: give --name, --rate-limit, --webhook-url or --allowed-actions");
       const updated = await clientFor(opts).call<Record<string, unknown>>("PATCH", `/api/workspaces/${encodeURIComponent(id)}`, body);
       console.log(opts.json ? JSON.stringify(updated, null, 2) : table([updated], ["id", "name", "rate_limit_per_minute"]));
     });

@@ -11,7 +11,7 @@ import { addUsage, selectUsage, type UsageDelta, type UsageRow } from "./sql.ts"
  * loses at most that much accounting, never a job.
  */
 
-export interface UsageEvent {
+interface UsageEvent {
   workspace: string;
   provider: string;
   model: string;
@@ -19,20 +19,20 @@ export interface UsageEvent {
   outputTokens: number;
 }
 
-export interface UsageQuery {
+interface UsageQuery {
   workspaceId?: string | undefined;
   /** Days back, today included. @default 7 */
   days?: number;
 }
 
-export interface UsageTotals {
+interface UsageTotals {
   input_tokens: number;
   output_tokens: number;
   cost_usd: number;
   requests: number;
 }
 
-export interface UsageReport {
+interface UsageReport {
   from: string;
   to: string;
   rows: UsageRow[];
@@ -74,8 +74,16 @@ export function msUntilUtcMidnight(ms: number): number {
 export function createAccounting(options: AccountingOptions): Accounting {
   const { store, prices, logger } = options;
   const now = options.now ?? Date.now;
-  const tokens = options.metrics.counter({ name: "ai_tokens_total", help: "Tokens used by provider calls of tasks", labelNames: ["workspace", "provider", "model", "direction"] });
-  const cost = options.metrics.counter({ name: "ai_cost_usd_total", help: "Cost in USD of provider calls of tasks, from the price table", labelNames: ["workspace", "provider", "model"] });
+  const tokens = options.metrics.counter({
+    name: "ai_tokens_total",
+    help: "Tokens used by provider calls of tasks",
+    labelNames: ["workspace", "provider", "model", "direction"],
+  });
+  const cost = options.metrics.counter({
+    name: "ai_cost_usd_total",
+    help: "Cost in USD of provider calls of tasks, from the price table",
+    labelNames: ["workspace", "provider", "model"],
+  });
   let buffer = new Map<string, UsageDelta>();
   let flushing: Promise<void> | undefined;
   const timer = setInterval(() => void flush().catch(() => undefined), options.flushMs ?? 1_000);
@@ -118,7 +126,16 @@ export function createAccounting(options: AccountingOptions): Accounting {
       tokens.inc({ ...labels, direction: "input" }, event.inputTokens);
       tokens.inc({ ...labels, direction: "output" }, event.outputTokens);
       if (usd > 0) cost.inc(labels, usd);
-      merge(buffer, { day: utcDay(now()), workspaceId: event.workspace, provider: event.provider, model: event.model, inputTokens: event.inputTokens, outputTokens: event.outputTokens, costUsd: usd, requests: 1 });
+      merge(buffer, {
+        day: utcDay(now()),
+        workspaceId: event.workspace,
+        provider: event.provider,
+        model: event.model,
+        inputTokens: event.inputTokens,
+        outputTokens: event.outputTokens,
+        costUsd: usd,
+        requests: 1,
+      });
     },
     flush,
     pendingTokens(workspaceId, day) {
@@ -133,7 +150,12 @@ export function createAccounting(options: AccountingOptions): Accounting {
       const from = utcDay(now() - (days - 1) * 86_400_000);
       const rows = await selectUsage(store, { fromDay: from, workspaceId: query.workspaceId });
       const totals = rows.reduce<UsageTotals>(
-        (t, r) => ({ input_tokens: t.input_tokens + r.input_tokens, output_tokens: t.output_tokens + r.output_tokens, cost_usd: t.cost_usd + r.cost_usd, requests: t.requests + r.requests }),
+        (t, r) => ({
+          input_tokens: t.input_tokens + r.input_tokens,
+          output_tokens: t.output_tokens + r.output_tokens,
+          cost_usd: t.cost_usd + r.cost_usd,
+          requests: t.requests + r.requests,
+        }),
         { input_tokens: 0, output_tokens: 0, cost_usd: 0, requests: 0 },
       );
       return { from, to, rows, totals: { ...totals, cost_usd: Math.round(totals.cost_usd * 1e8) / 1e8 } };

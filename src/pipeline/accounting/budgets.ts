@@ -11,7 +11,7 @@ import { selectBudget, selectBudgets, updateBudget } from "./sql.ts";
  * job already running finishes, so a budget can be overshot by the jobs in flight.
  */
 
-export interface BudgetStatus {
+interface BudgetStatus {
   workspace_id: string;
   /** 0 = unlimited. */
   daily_token_budget: number;
@@ -51,7 +51,11 @@ export interface Budgets {
   /** Every workspace's status (or one's). */
   list(workspaceId?: string): Promise<BudgetStatus[]>;
   /** Sets a workspace's own budget (null: back to the default), audited. */
-  set(workspaceId: string, dailyTokens: number | null, change: { actor: string; reason?: string | undefined; workspaceId?: string | undefined }): Promise<BudgetStatus>;
+  set(
+    workspaceId: string,
+    dailyTokens: number | null,
+    change: { actor: string; reason?: string | undefined; workspaceId?: string | undefined },
+  ): Promise<BudgetStatus>;
 }
 
 export function createBudgets(options: BudgetsOptions): Budgets {
@@ -112,9 +116,14 @@ export function createBudgets(options: BudgetsOptions): Budgets {
       if (!s.exhausted) return;
       const untilReset = msUntilUtcMidnight(now()) + Math.floor(random() * (options.maxJitterMs ?? 60_000));
       const wait = Math.min(untilReset, assertOptions.maxWaitMs ?? Infinity);
-      throw new RetryLaterError("BUDGET_EXHAUSTED", wait, `Workspace "${workspaceId}" has spent its daily budget of ${s.daily_token_budget} tokens; it resets at ${s.resets_at}`, {
-        details: { workspace: workspaceId, daily_token_budget: s.daily_token_budget, spent_today: s.spent_today, resets_at: s.resets_at },
-      });
+      throw new RetryLaterError(
+        "BUDGET_EXHAUSTED",
+        wait,
+        `Workspace "${workspaceId}" has spent its daily budget of ${s.daily_token_budget} tokens; it resets at ${s.resets_at}`,
+        {
+          details: { workspace: workspaceId, daily_token_budget: s.daily_token_budget, spent_today: s.spent_today, resets_at: s.resets_at },
+        },
+      );
     },
     status,
     async list(workspaceId) {
@@ -123,7 +132,8 @@ export function createBudgets(options: BudgetsOptions): Budgets {
       return rows.map((r) => toStatus(r.workspace_id, r.budget, r.spent, at));
     },
     async set(workspaceId, dailyTokens, change) {
-      if (dailyTokens !== null && (!Number.isInteger(dailyTokens) || dailyTokens < 0)) throw new SluiceError("VALIDATION_FAILED", "daily_token_budget is a whole number of tokens, 0 (unlimited) or null (the default)");
+      if (dailyTokens !== null && (!Number.isInteger(dailyTokens) || dailyTokens < 0))
+        throw new SluiceError("VALIDATION_FAILED", "daily_token_budget is a whole number of tokens, 0 (unlimited) or null (the default)");
       const previous = await fresh(workspaceId);
       if (!(await updateBudget(store, workspaceId, dailyTokens))) throw new SluiceError("NOT_FOUND", `No workspace "${workspaceId}"`);
       await options.audit.record({

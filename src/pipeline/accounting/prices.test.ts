@@ -6,7 +6,9 @@ import { BUILTIN_PRICES, createPriceTable } from "./prices.ts";
 describe("the price table", () => {
   it("is the dated built-in list, overridden and extended by AI_PRICES entries", () => {
     const unknown: string[] = [];
-    const table = createPriceTable({ "openai/gpt-4o-mini": { input: 0.1, output: 0.4 }, "vllm/*": { input: 0, output: 0 } }, (route) => unknown.push(route));
+    const table = createPriceTable({ "openai/gpt-4o-mini": { input: 0.1, output: 0.4 }, "vllm/*": { input: 0, output: 0 } }, (route) =>
+      unknown.push(route),
+    );
     expect(table.lookup("openai", "gpt-4o-mini")).toEqual({ input: 0.1, output: 0.4 });
     expect(table.lookup("openai", "gpt-4o")).toEqual(PRICE_LIST.prices["openai/gpt-4o"]);
     expect(table.lookup("vllm", "llama-3")).toEqual({ input: 0, output: 0 });

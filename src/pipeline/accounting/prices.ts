@@ -12,7 +12,7 @@ export interface Price {
 
 export const BUILTIN_PRICES: Readonly<Record<string, Price>> = Object.freeze({ ...PRICE_LIST.prices });
 
-/** The day the built-in list was the providers' list prices. */
+/** @public The day the built-in list was the providers' list prices. */
 export const BUILTIN_PRICES_AS_OF: string = PRICE_LIST.asOf;
 
 export interface PriceTable {

@@ -81,12 +81,19 @@ export async function selectBudget(db: Queryable, workspaceId: string, day: stri
 
 /** Sets (or with null, clears) a workspace's daily token budget; false when there is no such workspace. */
 export async function updateBudget(db: Queryable, workspaceId: string, budget: number | null): Promise<boolean> {
-  const { rows } = await db.query<{ id: string }>("UPDATE workspaces SET daily_token_budget = $2 WHERE id = $1 RETURNING id", [workspaceId, budget]);
+  const { rows } = await db.query<{ id: string }>("UPDATE workspaces SET daily_token_budget = $2 WHERE id = $1 RETURNING id", [
+    workspaceId,
+    budget,
+  ]);
   return rows.length > 0;
 }
 
 /** Every workspace with its own budget, and what each spent on `day`. */
-export async function selectBudgets(db: Queryable, day: string, workspaceId?: string): Promise<Array<{ workspace_id: string; budget: number | null; spent: number }>> {
+export async function selectBudgets(
+  db: Queryable,
+  day: string,
+  workspaceId?: string,
+): Promise<Array<{ workspace_id: string; budget: number | null; spent: number }>> {
   const { rows } = await db.query<{ workspace_id: string; budget: number | null; spent: number }>(
     `SELECT w.id AS workspace_id, w.daily_token_budget AS budget,
             coalesce((SELECT sum(u.input_tokens + u.output_tokens) FROM ai_usage_daily u WHERE u.workspace_id = w.id AND u.day = $1::date), 0) AS spent

@@ -11,15 +11,21 @@ export interface ApprovalTaskFacts {
 }
 
 /** The approval type of a person's sign-off on one action call (the same one `step.action` opens). */
-export const ACTION_APPROVAL_TYPE = "action";
+const ACTION_APPROVAL_TYPE = "action";
 
 /**
  * Who approved this call, read from a decided approval task — never from the client: the task must
  * be in the caller's workspace, approved, of type `action`, for this action and these very
  * arguments (by hash). Anything else is APPROVAL_INVALID (400).
  */
-export function approverFrom(task: ApprovalTaskFacts | undefined, call: { workspace: string; action: string; args: unknown; approvalId: string }): string {
-  const refuse = (why: string) => new SluiceError("APPROVAL_INVALID", `Approval ${call.approvalId} does not approve this call: ${why}`, { details: { approval_id: call.approvalId } });
+export function approverFrom(
+  task: ApprovalTaskFacts | undefined,
+  call: { workspace: string; action: string; args: unknown; approvalId: string },
+): string {
+  const refuse = (why: string) =>
+    new SluiceError("APPROVAL_INVALID", `Approval ${call.approvalId} does not approve this call: ${why}`, {
+      details: { approval_id: call.approvalId },
+    });
   if (!task || task.workspace !== call.workspace) throw refuse("no such approval task in this workspace");
   if (task.approval_type !== ACTION_APPROVAL_TYPE) throw refuse(`its type is "${task.approval_type}", not "${ACTION_APPROVAL_TYPE}"`);
   if (task.status !== "approved") throw refuse(`it is ${task.status}`);

@@ -44,7 +44,10 @@ const ACTION_NAME = /^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*$/;
 /** Checks the name and returns the definition typed by its schema. */
 export function defineAction<A, R>(definition: ActionDefinition<A, R>): ActionDefinition<A, R> {
   if (!ACTION_NAME.test(definition.name) || definition.name.length > 100) {
-    throw new SluiceError("VALIDATION_FAILED", `Action names are lower-case words joined by dots (at most 100 characters): "${definition.name}"`);
+    throw new SluiceError(
+      "VALIDATION_FAILED",
+      `Action names are lower-case words joined by dots (at most 100 characters): "${definition.name}"`,
+    );
   }
   return definition;
 }

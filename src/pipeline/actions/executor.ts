@@ -11,7 +11,7 @@ import * as sql from "./sql.ts";
 import type { ExecutionRow, Resolution } from "./sql.ts";
 
 /** The approval type of an execution whose outcome a crash left unknown. */
-export const UNKNOWN_APPROVAL_TYPE = "action.unknown";
+const UNKNOWN_APPROVAL_TYPE = "action.unknown";
 
 export interface ActionExecutorOptions {
   store: Queryable;
@@ -33,7 +33,10 @@ export interface ActionExecutorOptions {
 
 type CountedOutcome = "succeeded" | "failed" | "unknown" | "refused";
 
-export type ApprovalDecisionLookup = (workspace: string, approvalId: string) => Promise<{ status: ApprovalStatus; decidedBy?: string | null; reason?: string | null } | undefined>;
+type ApprovalDecisionLookup = (
+  workspace: string,
+  approvalId: string,
+) => Promise<{ status: ApprovalStatus; decidedBy?: string | null; reason?: string | null } | undefined>;
 
 export interface LedgerExecutor extends ActionExecutor {
   /** A person's decision on an `unknown` execution: re-run it at the next call with its key, settle it as not run, or as done. */
@@ -48,7 +51,9 @@ export interface LedgerExecutor extends ActionExecutor {
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
   if (value && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
   }
   return JSON.stringify(value ?? null);
@@ -60,7 +65,12 @@ export const argsHash = (args: unknown): string => createHash("sha256").update(c
 export function outcomeOf(row: ExecutionRow): ActionOutcome {
   if (row.status === "succeeded") return { status: "succeeded", result: row.result, executionId: row.id };
   if (row.status === "failed") {
-    return { status: "failed", error: { code: row.error_code ?? "ACTION_FAILED", message: row.error_message ?? "" }, retryable: row.retryable, executionId: row.id };
+    return {
+      status: "failed",
+      error: { code: row.error_code ?? "ACTION_FAILED", message: row.error_message ?? "" },
+      retryable: row.retryable,
+      executionId: row.id,
+    };
   }
   return { status: "unknown", executionId: row.id, ...(row.approval_id ? { approvalId: row.approval_id } : {}) };
 }
@@ -97,13 +107,28 @@ export function createActionExecutor(options: ActionExecutorOptions): LedgerExec
   let approvalDecision = options.approvalDecision;
   let resolvedHook: ((row: ExecutionRow, decidedBy: string, reason: string | undefined) => Promise<void>) | undefined;
   const logger = options.logger.child({ component: "actions" });
-  const executed = options.metrics?.counter({ name: "sluice_actions_executed_total", help: "Action executions by outcome: succeeded, failed, unknown (a crash cut the call off), refused (policy)", labelNames: ["action", "outcome"] });
-  const duration = options.metrics?.histogram({ name: "sluice_action_duration_seconds", help: "Duration of actions' calls to their target (succeeded or failed)", labelNames: ["action"], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
+  const executed = options.metrics?.counter({
+    name: "sluice_actions_executed_total",
+    help: "Action executions by outcome: succeeded, failed, unknown (a crash cut the call off), refused (policy)",
+    labelNames: ["action", "outcome"],
+  });
+  const duration = options.metrics?.histogram({
+    name: "sluice_action_duration_seconds",
+    help: "Duration of actions' calls to their target (succeeded or failed)",
+    labelNames: ["action"],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  });
   const count = (action: string, outcome: CountedOutcome) => executed?.inc({ action, outcome });
 
   async function refuse(request: ActionRequest, err: SluiceError): Promise<never> {
     count(request.action, "refused");
-    await audit.record({ actor: request.actor, action: "action.refused", workspaceId: request.workspace, target: request.action, details: { code: err.code, idempotency_key: request.idempotencyKey, reason: err.message } });
+    await audit.record({
+      actor: request.actor,
+      action: "action.refused",
+      workspaceId: request.workspace,
+      target: request.action,
+      details: { code: err.code, idempotency_key: request.idempotencyKey, reason: err.message },
+    });
     throw err;
   }
 
@@ -111,7 +136,8 @@ export function createActionExecutor(options: ActionExecutorOptions): LedgerExec
     const verdict = await policy.verdict(request.workspace, request.action);
     try {
       policy.assertAllowed(verdict);
-      if (verdict.requiresApproval && !request.approvedBy) throw new SluiceError("ACTION_APPROVAL_REQUIRED", `Action "${request.action}" runs only after a person approved it`);
+      if (verdict.requiresApproval && !request.approvedBy)
+        throw new SluiceError("ACTION_APPROVAL_REQUIRED", `Action "${request.action}" runs only after a person approved it`);
       const definition = registry.require(request.action);
       return { definition, args: registry.parseArgs(definition, request.args) };
     } catch (err) {
@@ -126,12 +152,36 @@ export function createActionExecutor(options: ActionExecutorOptions): LedgerExec
       action: "action.execute",
       workspaceId: row.workspace_id,
       target: row.action,
-      details: { execution_id: row.id, idempotency_key: row.idempotency_key, attempt: row.attempts, approved_by: request.approvedBy ?? null, policy: "allowed", outcome: "started" },
+      details: {
+        execution_id: row.id,
+        idempotency_key: row.idempotency_key,
+        attempt: row.attempts,
+        approved_by: request.approvedBy ?? null,
+        policy: "allowed",
+        outcome: "started",
+      },
     });
     const controller = new AbortController();
-    const timeout = setTimeout(() => controller.abort(new SluiceError("ACTION_FAILED", `Action call timed out after ${options.callTimeoutMs} ms`, { retryable: false })), options.callTimeoutMs);
-    const heartbeat = setInterval(() => void sql.touchHeartbeat(store, row.id).catch((err: unknown) => logger.warn({ err, execution: row.id }, "action heartbeat failed")), Math.max(100, Math.floor(leaseMs / 3)));
-    const ctx = { workspace: row.workspace_id, executionId: row.id, idempotencyKey: row.idempotency_key, actor: request.actor, attempt: row.attempts, signal: controller.signal, logger, store };
+    const timeout = setTimeout(
+      () =>
+        controller.abort(new SluiceError("ACTION_FAILED", `Action call timed out after ${options.callTimeoutMs} ms`, { retryable: false })),
+      options.callTimeoutMs,
+    );
+    const heartbeat = setInterval(
+      () =>
+        void sql.touchHeartbeat(store, row.id).catch((err: unknown) => logger.warn({ err, execution: row.id }, "action heartbeat failed")),
+      Math.max(100, Math.floor(leaseMs / 3)),
+    );
+    const ctx = {
+      workspace: row.workspace_id,
+      executionId: row.id,
+      idempotencyKey: row.idempotency_key,
+      actor: request.actor,
+      attempt: row.attempts,
+      signal: controller.signal,
+      logger,
+      store,
+    };
     let settled: ExecutionRow | undefined;
     const began = performance.now();
     try {
@@ -154,15 +204,33 @@ export function createActionExecutor(options: ActionExecutorOptions): LedgerExec
 
   async function announceUnknown(row: ExecutionRow, request: ActionRequest): Promise<ActionOutcome> {
     count(row.action, "unknown");
-    await audit.record({ actor: request.actor, action: "action.unknown", workspaceId: row.workspace_id, target: row.action, details: { execution_id: row.id, idempotency_key: row.idempotency_key, attempt: row.attempts } });
+    await audit.record({
+      actor: request.actor,
+      action: "action.unknown",
+      workspaceId: row.workspace_id,
+      target: row.action,
+      details: { execution_id: row.id, idempotency_key: row.idempotency_key, attempt: row.attempts },
+    });
     logger.warn({ action: row.action, execution: row.id }, "action outcome unknown after a crash mid-call: not re-run, a person decides");
     return askPerson(row, request);
   }
 
   async function askPerson(row: ExecutionRow, request: ActionRequest): Promise<ActionOutcome> {
     if (!approvals) return outcomeOf(row);
-    const payload = { execution_id: row.id, action: row.action, idempotency_key: row.idempotency_key, args: row.args, started_at: row.started_at, attempts: row.attempts };
-    const task = await approvals.request({ workspace: row.workspace_id, approvalType: UNKNOWN_APPROVAL_TYPE, payload, ...(request.step ? { step: request.step } : {}) });
+    const payload = {
+      execution_id: row.id,
+      action: row.action,
+      idempotency_key: row.idempotency_key,
+      args: row.args,
+      started_at: row.started_at,
+      attempts: row.attempts,
+    };
+    const task = await approvals.request({
+      workspace: row.workspace_id,
+      approvalType: UNKNOWN_APPROVAL_TYPE,
+      payload,
+      ...(request.step ? { step: request.step } : {}),
+    });
     await sql.setApproval(store, row.id, task.id);
     return { status: "unknown", executionId: row.id, approvalId: task.id };
   }
@@ -178,14 +246,29 @@ export function createActionExecutor(options: ActionExecutorOptions): LedgerExec
     const resolution = decision.status === "approved" ? "retry" : "skip";
     const by = decision.decidedBy ?? `approval:${row.approval_id}`;
     const resolved = await sql.resolveUnknown(store, row.id, resolution, by, decision.reason ?? null);
-    if (resolved) await audit.record({ actor: by, action: "action.resolve", workspaceId: row.workspace_id, target: row.action, reason: decision.reason ?? null, details: { execution_id: row.id, resolution, approval_id: row.approval_id } });
+    if (resolved)
+      await audit.record({
+        actor: by,
+        action: "action.resolve",
+        workspaceId: row.workspace_id,
+        target: row.action,
+        reason: decision.reason ?? null,
+        details: { execution_id: row.id, resolution, approval_id: row.approval_id },
+      });
     return resolved ?? (await sql.selectById(store, row.id)) ?? row;
   }
 
   /** What to do with the row an earlier attempt left under this key. */
   async function resume(definition: ActionDefinition, row: ExecutionRow, args: unknown, request: ActionRequest): Promise<ActionOutcome> {
     if (row.action !== request.action || row.args_hash !== argsHash(args)) {
-      return refuse(request, new SluiceError("ACTION_KEY_REUSED", `Idempotency key "${request.idempotencyKey}" was used for ${row.action} with other arguments`, { details: { execution_id: row.id, action: row.action } }));
+      return refuse(
+        request,
+        new SluiceError(
+          "ACTION_KEY_REUSED",
+          `Idempotency key "${request.idempotencyKey}" was used for ${row.action} with other arguments`,
+          { details: { execution_id: row.id, action: row.action } },
+        ),
+      );
     }
     if (row.status === "succeeded") return outcomeOf(row);
     if (row.status === "failed") {
@@ -208,7 +291,9 @@ export function createActionExecutor(options: ActionExecutorOptions): LedgerExec
     }
     const now = await sql.selectById(store, row.id);
     if (now && now.status !== "started") return resume(definition, now, args, request);
-    throw new SluiceError("ACTION_IN_PROGRESS", `Action "${row.action}" with key "${row.idempotency_key}" is running in another call`, { details: { execution_id: row.id } });
+    throw new SluiceError("ACTION_IN_PROGRESS", `Action "${row.action}" with key "${row.idempotency_key}" is running in another call`, {
+      details: { execution_id: row.id },
+    });
   }
 
   return {
@@ -228,7 +313,8 @@ export function createActionExecutor(options: ActionExecutorOptions): LedgerExec
       });
       if (fresh) return call(definition, fresh, args, request);
       const existing = await sql.selectByKey(store, request.workspace, request.idempotencyKey);
-      if (!existing) throw new SluiceError("ACTION_IN_PROGRESS", "The execution row vanished while it was read; try again", { retryable: true });
+      if (!existing)
+        throw new SluiceError("ACTION_IN_PROGRESS", "The execution row vanished while it was read; try again", { retryable: true });
       return resume(definition, existing, args, request);
     },
     async resolve(executionId, resolution, decidedBy, reason, result) {
@@ -236,11 +322,22 @@ export function createActionExecutor(options: ActionExecutorOptions): LedgerExec
       if (!row) {
         const current = await sql.selectById(store, executionId);
         if (!current) throw new SluiceError("NOT_FOUND", `No action execution ${executionId}`);
-        throw new SluiceError("CONFLICT", `Execution ${executionId} is ${current.status}: only an unknown outcome is decided by a person`, { details: { status: current.status } });
+        throw new SluiceError("CONFLICT", `Execution ${executionId} is ${current.status}: only an unknown outcome is decided by a person`, {
+          details: { status: current.status },
+        });
       }
-      await audit.record({ actor: decidedBy, action: "action.resolve", workspaceId: row.workspace_id, target: row.action, reason: reason ?? null, details: { execution_id: row.id, resolution } });
+      await audit.record({
+        actor: decidedBy,
+        action: "action.resolve",
+        workspaceId: row.workspace_id,
+        target: row.action,
+        reason: reason ?? null,
+        details: { execution_id: row.id, resolution },
+      });
       // The decision is in the ledger; a failure to tell the run is logged, and the run picks it up at its next wake.
-      await resolvedHook?.(row, decidedBy, reason).catch((err: unknown) => logger.error({ err, execution: row.id }, "could not wake the run waiting on a resolved execution"));
+      await resolvedHook?.(row, decidedBy, reason).catch((err: unknown) =>
+        logger.error({ err, execution: row.id }, "could not wake the run waiting on a resolved execution"),
+      );
       return row;
     },
     onResolved(hook) {

@@ -10,10 +10,9 @@ import { createActionExecutor, type LedgerExecutor } from "./executor.ts";
 import { createActionPolicy, type ActionPolicy, type EffectivePolicy } from "./policy.ts";
 import { listActionAudit, listExecutions, selectById, type ActionAuditRow, type ExecutionQuery, type ExecutionRow } from "./sql.ts";
 
-export { defineAction, ActionRegistry, type ActionContext, type ActionDefinition } from "./define.ts";
-export { UNKNOWN_APPROVAL_TYPE, outcomeOf, type LedgerExecutor } from "./executor.ts";
-export type { ActionPolicy, EffectivePolicy } from "./policy.ts";
-export type { ActionAuditRow, ExecutionQuery, ExecutionRow, ExecutionStatus, Resolution } from "./sql.ts";
+export { defineAction, type ActionContext, type ActionDefinition } from "./define.ts";
+export { outcomeOf } from "./executor.ts";
+export type { ExecutionRow } from "./sql.ts";
 
 export interface ActionsOptions {
   config: SluiceConfig;
@@ -25,7 +24,7 @@ export interface ActionsOptions {
   metrics?: Metrics;
 }
 
-export interface ActionView {
+interface ActionView {
   name: string;
   description: string | null;
   idempotent: boolean;
@@ -54,7 +53,13 @@ export function createActions(options: ActionsOptions): Actions {
   const { config, store } = options;
   const registry = new ActionRegistry();
   registerBuiltinActions(registry, config.actions);
-  const policy = createActionPolicy({ store, registry, flags: options.flags, allowDefault: config.actions.allowDefault, requireApproval: config.actions.requireApproval });
+  const policy = createActionPolicy({
+    store,
+    registry,
+    flags: options.flags,
+    allowDefault: config.actions.allowDefault,
+    requireApproval: config.actions.requireApproval,
+  });
   const executor = createActionExecutor({
     store,
     registry,
@@ -76,7 +81,14 @@ export function createActions(options: ActionsOptions): Actions {
       const actions = await Promise.all(
         registry.list().map(async (a): Promise<ActionView> => {
           const verdict = await policy.verdict(workspace, a.name);
-          return { name: a.name, description: a.description ?? null, idempotent: Boolean(a.idempotent), requires_approval: effective.requireApproval.includes(a.name), allowed: verdict.allowed, refusal: verdict.code ?? null };
+          return {
+            name: a.name,
+            description: a.description ?? null,
+            idempotent: Boolean(a.idempotent),
+            requires_approval: effective.requireApproval.includes(a.name),
+            allowed: verdict.allowed,
+            refusal: verdict.code ?? null,
+          };
         }),
       );
       return { policy: effective, actions };

@@ -49,7 +49,10 @@ export function createActionPolicy(options: ActionPolicyOptions): ActionPolicy {
 
   async function effective(workspace: string): Promise<EffectivePolicy> {
     const [enabled, list] = await Promise.all([flags.isEnabled(ACTIONS_FLAG), allowlist(workspace)]);
-    const approval = registry.list().filter((a) => a.requiresApproval || requireApproval.has(a.name)).map((a) => a.name);
+    const approval = registry
+      .list()
+      .filter((a) => a.requiresApproval || requireApproval.has(a.name))
+      .map((a) => a.name);
     return { enabled, ...list, requireApproval: approval };
   }
 

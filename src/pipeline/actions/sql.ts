@@ -6,7 +6,7 @@ import type { Queryable } from "../../ports/store.ts";
  * cannot both win: the one whose UPDATE returns the row owns the next step.
  */
 
-export type ExecutionStatus = "started" | "succeeded" | "failed" | "unknown";
+type ExecutionStatus = "started" | "succeeded" | "failed" | "unknown";
 export type Resolution = "retry" | "skip" | "succeeded";
 
 export interface ExecutionRow {
@@ -63,7 +63,10 @@ export async function insertStarted(db: Queryable, e: NewExecution): Promise<Exe
 }
 
 export async function selectByKey(db: Queryable, workspace: string, idempotencyKey: string): Promise<ExecutionRow | undefined> {
-  const { rows } = await db.query<ExecutionRow>(`SELECT ${COLUMNS} FROM action_executions WHERE workspace_id = $1 AND idempotency_key = $2`, [workspace, idempotencyKey]);
+  const { rows } = await db.query<ExecutionRow>(
+    `SELECT ${COLUMNS} FROM action_executions WHERE workspace_id = $1 AND idempotency_key = $2`,
+    [workspace, idempotencyKey],
+  );
   return rows[0];
 }
 
@@ -82,7 +85,11 @@ export async function touchHeartbeat(db: Queryable, id: string): Promise<boolean
  * Settles a call we made. `unknown` is overwritten too: a slow call whose heartbeat lapsed was taken
  * for a crash, but its outcome is now known, which beats a person's guess.
  */
-export async function settle(db: Queryable, id: string, outcome: { status: "succeeded"; result: unknown } | { status: "failed"; code: string; message: string; retryable: boolean }): Promise<ExecutionRow | undefined> {
+export async function settle(
+  db: Queryable,
+  id: string,
+  outcome: { status: "succeeded"; result: unknown } | { status: "failed"; code: string; message: string; retryable: boolean },
+): Promise<ExecutionRow | undefined> {
   const succeeded = outcome.status === "succeeded";
   const { rows } = await db.query<ExecutionRow>(
     `UPDATE action_executions SET status = $2, result = $3::jsonb, error_code = $4, error_message = $5, retryable = $6, finished_at = now(), heartbeat_at = now()
@@ -101,7 +108,13 @@ export async function settle(db: Queryable, id: string, outcome: { status: "succ
 }
 
 /** A crashed call of an idempotent action, or a retryable failure, or an approved re-run: taken again by one caller. */
-export async function reclaim(db: Queryable, id: string, from: "stale" | "retryable" | "approved", leaseMs: number, actor: string): Promise<ExecutionRow | undefined> {
+export async function reclaim(
+  db: Queryable,
+  id: string,
+  from: "stale" | "retryable" | "approved",
+  leaseMs: number,
+  actor: string,
+): Promise<ExecutionRow | undefined> {
   const where = {
     stale: `status = 'started' AND ${stale("$2")}`,
     retryable: "status = 'failed' AND retryable AND $2::int IS NOT NULL",
@@ -118,7 +131,10 @@ export async function reclaim(db: Queryable, id: string, from: "stale" | "retrya
 
 /** A `started` row whose heartbeat stopped: its call was cut off. One caller wins the change. */
 export async function markUnknown(db: Queryable, id: string, leaseMs: number): Promise<ExecutionRow | undefined> {
-  const { rows } = await db.query<ExecutionRow>(`UPDATE action_executions SET status = 'unknown' WHERE id = $1 AND status = 'started' AND ${stale("$2")} RETURNING ${COLUMNS}`, [id, leaseMs]);
+  const { rows } = await db.query<ExecutionRow>(
+    `UPDATE action_executions SET status = 'unknown' WHERE id = $1 AND status = 'started' AND ${stale("$2")} RETURNING ${COLUMNS}`,
+    [id, leaseMs],
+  );
   return rows[0];
 }
 
@@ -127,7 +143,14 @@ export async function setApproval(db: Queryable, id: string, approvalId: string)
 }
 
 /** A person's decision on an `unknown` execution; undefined when it is not (or no longer) unknown. */
-export async function resolveUnknown(db: Queryable, id: string, resolution: Resolution, by: string, reason: string | null, result?: unknown): Promise<ExecutionRow | undefined> {
+export async function resolveUnknown(
+  db: Queryable,
+  id: string,
+  resolution: Resolution,
+  by: string,
+  reason: string | null,
+  result?: unknown,
+): Promise<ExecutionRow | undefined> {
   const { rows } = await db.query<ExecutionRow>(
     `UPDATE action_executions SET resolution = $2, resolved_by = $3,
        status = CASE $2 WHEN 'skip' THEN 'failed' WHEN 'succeeded' THEN 'succeeded' ELSE status END,
@@ -164,7 +187,10 @@ export async function listExecutions(db: Queryable, q: ExecutionQuery): Promise<
 // ---- per-workspace allowlist -----------------------------------------------------------------
 
 export async function selectWorkspaceAllowlist(db: Queryable, workspace: string): Promise<string[] | undefined> {
-  const { rows } = await db.query<{ allowed_actions: string[] }>("SELECT allowed_actions FROM workspace_action_policies WHERE workspace_id = $1", [workspace]);
+  const { rows } = await db.query<{ allowed_actions: string[] }>(
+    "SELECT allowed_actions FROM workspace_action_policies WHERE workspace_id = $1",
+    [workspace],
+  );
   return rows[0]?.allowed_actions;
 }
 
@@ -194,7 +220,10 @@ export interface ActionAuditRow {
 }
 
 /** The `action.*` rows of action_audit (policy refusals, executions, unknown outcomes, resolutions). */
-export async function listActionAudit(db: Queryable, q: { workspace?: string | undefined; limit?: number | undefined; beforeId?: number | undefined }): Promise<ActionAuditRow[]> {
+export async function listActionAudit(
+  db: Queryable,
+  q: { workspace?: string | undefined; limit?: number | undefined; beforeId?: number | undefined },
+): Promise<ActionAuditRow[]> {
   const { rows } = await db.query<ActionAuditRow>(
     `SELECT id, created_at, workspace_id, actor, action, target, reason, details FROM action_audit
      WHERE action LIKE 'action.%' AND ($1::text IS NULL OR workspace_id = $1) AND ($2::bigint IS NULL OR id < $2)

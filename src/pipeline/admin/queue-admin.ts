@@ -17,7 +17,8 @@ export function parseGraceMs(grace: number | string | undefined, fallbackMs: num
   if (grace === undefined) return fallbackMs;
   if (typeof grace === "number" && Number.isFinite(grace) && grace >= 0) return grace * 1_000;
   const millis = typeof grace === "string" ? durationMs(grace) : undefined;
-  if (millis === undefined) throw new SluiceError("VALIDATION_FAILED", `grace must be seconds or a duration like 24h, 90m, 30s: ${String(grace)}`);
+  if (millis === undefined)
+    throw new SluiceError("VALIDATION_FAILED", `grace must be seconds or a duration like 24h, 90m, 30s: ${String(grace)}`);
   return millis;
 }
 
@@ -30,7 +31,7 @@ function durationMs(text: string): number | undefined {
   return millis !== undefined && Number.isFinite(millis) ? millis : undefined;
 }
 
-export function parseCleanState(status: string | undefined, fallback: CleanableState): CleanableState {
+function parseCleanState(status: string | undefined, fallback: CleanableState): CleanableState {
   if (status === undefined) return fallback;
   if (status === "stalled") {
     throw new SluiceError(
@@ -39,13 +40,14 @@ export function parseCleanState(status: string | undefined, fallback: CleanableS
         "To drop one stuck job, remove it by id; to clear old waiting jobs use status=waiting.",
     );
   }
-  if (!(CLEANABLE_STATES as readonly string[]).includes(status)) throw new SluiceError("VALIDATION_FAILED", `status must be one of ${CLEANABLE_STATES.join(", ")}`);
+  if (!(CLEANABLE_STATES as readonly string[]).includes(status))
+    throw new SluiceError("VALIDATION_FAILED", `status must be one of ${CLEANABLE_STATES.join(", ")}`);
   return status as CleanableState;
 }
 
 const DAY_MS = 86_400_000;
 
-export interface CleanRequest {
+interface CleanRequest {
   /** How old a job must be: milliseconds or a duration such as `24h`. @default 24h */
   grace?: number | string | undefined;
   /** Which list: completed, failed, waiting, delayed, paused, prioritized. @default failed */
@@ -91,15 +93,31 @@ export function createQueueAdmin(queues: QueueManager, audit: AuditLog, options:
   const thresholds = options.thresholds ?? { default: { waiting: 100, failed: 100 }, perQueue: {} };
   const groups = options.groups ?? {};
   const stats = async (name: string) => withThresholds(await queues.stats(name), thresholds);
-  const audited = <T>(who: AdminActor, action: string, target: string, act: () => Promise<T>, describe?: (result: T) => Record<string, unknown>, details: Record<string, unknown> = {}) =>
-    audit.audited({ actor: who.actor, action, workspaceId: who.workspaceId ?? null, target, reason: who.reason ?? null, details }, act, describe);
+  const audited = <T>(
+    who: AdminActor,
+    action: string,
+    target: string,
+    act: () => Promise<T>,
+    describe?: (result: T) => Record<string, unknown>,
+    details: Record<string, unknown> = {},
+  ) =>
+    audit.audited(
+      { actor: who.actor, action, workspaceId: who.workspaceId ?? null, target, reason: who.reason ?? null, details },
+      act,
+      describe,
+    );
 
   return {
     list: async () => (await queues.list()).map((listing) => withThresholds(listing, thresholds)),
     stats,
     async group(name) {
       const members = Object.hasOwn(groups, name) ? (groups[name] ?? []) : queues.has(name) ? [name] : undefined;
-      if (!members) throw new SluiceError("QUEUE_NOT_FOUND", `No queue group or queue named "${name}" (groups: ${Object.keys(groups).join(", ") || "none; set QUEUE_GROUPS"})`, { details: { group: name } });
+      if (!members)
+        throw new SluiceError(
+          "QUEUE_NOT_FOUND",
+          `No queue group or queue named "${name}" (groups: ${Object.keys(groups).join(", ") || "none; set QUEUE_GROUPS"})`,
+          { details: { group: name } },
+        );
       const rows = await Promise.all(members.map(stats));
       return { group: name, queues: rows, over: rows.filter((r) => r.over.length > 0).map((r) => r.name) };
     },
@@ -112,21 +130,47 @@ export function createQueueAdmin(queues: QueueManager, audit: AuditLog, options:
       return stats(name);
     },
     async pauseAll(who: AdminActor) {
-      const names = await audited(who, "queue.pause-all", "*", () => queues.pauseAll(), (paused) => ({ queues: paused }));
+      const names = await audited(
+        who,
+        "queue.pause-all",
+        "*",
+        () => queues.pauseAll(),
+        (paused) => ({ queues: paused }),
+      );
       return { paused: names };
     },
     async resumeAll(who: AdminActor) {
-      const names = await audited(who, "queue.resume-all", "*", () => queues.resumeAll(), (resumed) => ({ queues: resumed }));
+      const names = await audited(
+        who,
+        "queue.resume-all",
+        "*",
+        () => queues.resumeAll(),
+        (resumed) => ({ queues: resumed }),
+      );
       return { resumed: names };
     },
-    retryAll: (who: AdminActor, name: string) => audited(who, "queue.retry-all", name, () => queues.retryAll(name), (result) => ({ ...result })),
+    retryAll: (who: AdminActor, name: string) =>
+      audited(
+        who,
+        "queue.retry-all",
+        name,
+        () => queues.retryAll(name),
+        (result) => ({ ...result }),
+      ),
     async clean(who, name, options) {
       const graceMs = parseGraceMs(options.grace, DAY_MS);
       const state = parseCleanState(options.status, "failed");
-      const result = await audited(who, "queue.clean", name, () => queues.clean(name, { graceMs, state, ...(options.limit ? { limit: options.limit } : {}) }), (r) => ({ ...r }), {
-        grace_ms: graceMs,
-        state,
-      });
+      const result = await audited(
+        who,
+        "queue.clean",
+        name,
+        () => queues.clean(name, { graceMs, state, ...(options.limit ? { limit: options.limit } : {}) }),
+        (r) => ({ ...r }),
+        {
+          grace_ms: graceMs,
+          state,
+        },
+      );
       return { ...result, state, grace_ms: graceMs };
     },
     async cleanAll(who, options) {

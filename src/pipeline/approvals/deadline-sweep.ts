@@ -4,7 +4,7 @@ import { createAuditLog } from "../audit/audit-log.ts";
 import * as sql from "./sql.ts";
 
 /** Who decides when nobody did: the deadline, as it appears in `decided_by` and the audit log. */
-export const DEADLINE_ACTOR = "system:deadline";
+const DEADLINE_ACTOR = "system:deadline";
 const BATCH = 200;
 // A decision's own request resumes its run; the sweep only retries ones left behind for a while.
 const RESUME_RETRY_AFTER_MS = 15_000;
@@ -27,14 +27,27 @@ interface SweepDeps {
 
 type DeadlineOutcome = { kind: "decided"; row: sql.ApprovalTaskRow } | { kind: "escalated"; row: sql.ApprovalTaskRow };
 
-async function applyDeadline(tx: Parameters<Parameters<Store["transaction"]>[0]>[0], task: sql.ApprovalTaskRow, config: sql.ApprovalTypeConfigRow | undefined): Promise<DeadlineOutcome> {
+async function applyDeadline(
+  tx: Parameters<Parameters<Store["transaction"]>[0]>[0],
+  task: sql.ApprovalTaskRow,
+  config: sql.ApprovalTypeConfigRow | undefined,
+): Promise<DeadlineOutcome> {
   const audit = createAuditLog(tx);
   const onDeadline = config?.on_deadline ?? "expire";
-  const entry = { actor: DEADLINE_ACTOR, workspaceId: task.workspace_id, target: task.id, reason: `deadline ${task.due_at.toISOString()} passed`, details: { approval_type: task.approval_type, run_id: task.run_id } };
+  const entry = {
+    actor: DEADLINE_ACTOR,
+    workspaceId: task.workspace_id,
+    target: task.id,
+    reason: `deadline ${task.due_at.toISOString()} passed`,
+    details: { approval_type: task.approval_type, run_id: task.run_id },
+  };
   if (onDeadline === "escalate") {
     await sql.escalateTask(tx, task.id, config?.escalate_to ?? null);
     await audit.record({ ...entry, action: "approval.escalate", details: { ...entry.details, escalate_to: config?.escalate_to ?? null } });
-    return { kind: "escalated", row: { ...task, status: "escalated", assignee: config?.escalate_to ?? task.assignee, breached_at: new Date() } };
+    return {
+      kind: "escalated",
+      row: { ...task, status: "escalated", assignee: config?.escalate_to ?? task.assignee, breached_at: new Date() },
+    };
   }
   const status = onDeadline === "auto_approve" ? "approved" : onDeadline === "auto_reject" ? "rejected" : "expired";
   const decided = await sql.decideTask(tx, task.id, { status, decidedBy: DEADLINE_ACTOR, reason: entry.reason });
@@ -71,7 +84,8 @@ export async function sweepDeadlines(deps: SweepDeps): Promise<SweepResult> {
     await deps.resume(row);
     result.resumed += 1;
   }
-  if (result.expired + result.escalated + result.autoApproved + result.autoRejected > 0) deps.logger.info({ ...result }, "approval deadlines applied");
+  if (result.expired + result.escalated + result.autoApproved + result.autoRejected > 0)
+    deps.logger.info({ ...result }, "approval deadlines applied");
   return result;
 }
 

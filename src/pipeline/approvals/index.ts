@@ -10,8 +10,6 @@ import { sweepDeadlines, type SweepResult } from "./deadline-sweep.ts";
 import { createApprovalInstruments } from "./instruments.ts";
 import { createApprovalsService, type ApprovalsService } from "./service.ts";
 
-export { DEADLINE_ACTOR, type SweepResult } from "./deadline-sweep.ts";
-export { outcomeOf, type ApprovalsService, type InboxQuery, type TypeConfigUpdate } from "./service.ts";
 export type { ApprovalTaskJson, ApprovalTypeJson } from "./view.ts";
 export type { OnDeadline } from "./sql.ts";
 
@@ -46,7 +44,15 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
   const logger = options.logger.child({ component: "approvals" });
   const wired: { resumer?: WaitingStepResumer; actions?: ActionExecutor } = {};
   const instruments = createApprovalInstruments(options.metrics, options.store, logger);
-  const service = createApprovalsService({ store: options.store, audit: options.audit, instruments, logger, defaultSlaSeconds: options.defaultSlaSeconds ?? 86_400, resumer: () => options.resumer?.() ?? wired.resumer, actions: () => options.actions?.() ?? wired.actions });
+  const service = createApprovalsService({
+    store: options.store,
+    audit: options.audit,
+    instruments,
+    logger,
+    defaultSlaSeconds: options.defaultSlaSeconds ?? 86_400,
+    resumer: () => options.resumer?.() ?? wired.resumer,
+    actions: () => options.actions?.() ?? wired.actions,
+  });
   if (!options.queues.has(APPROVALS_QUEUE)) options.queues.declare(APPROVALS_QUEUE, { defaultJobOptions: { attempts: 1 } });
   const sweep = () => sweepDeadlines({ store: options.store, logger, settled: service.settled, resume: service.resume });
   return {
@@ -57,7 +63,11 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
     },
     async startWorker() {
       const handle = await options.queues.startWorker(APPROVALS_QUEUE, async () => sweep(), { concurrency: 1 });
-      await jobSchedulersOn(options.queues, APPROVALS_QUEUE).upsert(SWEEP_SCHEDULER, { every: options.sweepMs ?? 30_000 }, { name: "deadline-sweep", data: {} });
+      await jobSchedulersOn(options.queues, APPROVALS_QUEUE).upsert(
+        SWEEP_SCHEDULER,
+        { every: options.sweepMs ?? 30_000 },
+        { name: "deadline-sweep", data: {} },
+      );
       return handle;
     },
   };

@@ -16,7 +16,11 @@ export interface ApprovalInstruments {
  * reports the same fleet-wide value (aggregate with `max`); the counter and histogram are per process (`sum`).
  */
 export function createApprovalInstruments(metrics: Metrics, db: Queryable, logger: Logger): ApprovalInstruments {
-  const breachedTotal = metrics.counter({ name: "hitl_sla_breached_total", help: "Approval tasks whose deadline passed before a decision", labelNames: ["approval_type"] });
+  const breachedTotal = metrics.counter({
+    name: "hitl_sla_breached_total",
+    help: "Approval tasks whose deadline passed before a decision",
+    labelNames: ["approval_type"],
+  });
   const resolution = metrics.histogram({
     name: "hitl_task_resolution_time_seconds",
     help: "Time from an approval task's creation to its decision (people, auto-decisions and expiry)",

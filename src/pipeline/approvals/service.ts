@@ -4,7 +4,14 @@ import type { Logger } from "../../core/logger.ts";
 import type { Store } from "../../ports/store.ts";
 import type { AdminActor } from "../admin/queue-admin.ts";
 import type { AuditLog } from "../audit/audit-log.ts";
-import type { ActionExecutor, ApprovalRequest, ApprovalRequester, ApprovalTaskView, WaitOutcome, WaitingStepResumer } from "../runs/contracts.ts";
+import type {
+  ActionExecutor,
+  ApprovalRequest,
+  ApprovalRequester,
+  ApprovalTaskView,
+  WaitOutcome,
+  WaitingStepResumer,
+} from "../runs/contracts.ts";
 import type { ApprovalInstruments } from "./instruments.ts";
 import * as sql from "./sql.ts";
 import { isOpen, toContractView, toTaskJson, toTypeJson, type ApprovalTaskJson, type ApprovalTypeJson } from "./view.ts";
@@ -42,9 +49,15 @@ export interface TypeConfigUpdate {
 }
 
 /** What a decided task tells the run waiting on it: approved/rejected settle the step; expiry fails it. */
-export function outcomeOf(row: sql.ApprovalTaskRow): WaitOutcome {
+function outcomeOf(row: sql.ApprovalTaskRow): WaitOutcome {
   if (row.status === "expired") {
-    return { ok: false, error: { code: "APPROVAL_EXPIRED", message: `Approval ${row.id} (${row.approval_type}) expired at ${row.due_at.toISOString()} without a decision` } };
+    return {
+      ok: false,
+      error: {
+        code: "APPROVAL_EXPIRED",
+        message: `Approval ${row.id} (${row.approval_type}) expired at ${row.due_at.toISOString()} without a decision`,
+      },
+    };
   }
   return { ok: true, result: { approved: row.status === "approved", decided_by: row.decided_by, reason: row.reason } };
 }
@@ -59,16 +72,26 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
     if (!rule) return null;
     const leastPending = /^least_pending:(.+)$/.exec(rule);
     if (!leastPending?.[1]) return rule;
-    const candidates = leastPending[1].split(",").map((c) => c.trim()).filter(Boolean);
+    const candidates = leastPending[1]
+      .split(",")
+      .map((c) => c.trim())
+      .filter(Boolean);
     const open = await sql.countOpenByAssignee(store, workspaceId, candidates);
     return candidates.reduce<string | null>((best, c) => (best === null || (open.get(c) ?? 0) < (open.get(best) ?? 0) ? c : best), null);
   }
 
-  async function notify(row: sql.ApprovalTaskRow, config: sql.ApprovalTypeConfigRow | undefined, event: "created" | "escalated" = "created"): Promise<void> {
+  async function notify(
+    row: sql.ApprovalTaskRow,
+    config: sql.ApprovalTypeConfigRow | undefined,
+    event: "created" | "escalated" = "created",
+  ): Promise<void> {
     if (!config?.notify_action) return;
     const executor = deps.actions?.();
     if (!executor) {
-      logger.warn({ approvalId: row.id, action: config.notify_action }, "approval type names a notify action but no action executor is wired: no notification sent");
+      logger.warn(
+        { approvalId: row.id, action: config.notify_action },
+        "approval type names a notify action but no action executor is wired: no notification sent",
+      );
       return;
     }
     try {
@@ -134,20 +157,39 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
     if (!wasBreached && row.breached_at) instruments.breached(row.approval_type);
     if (row.decided_at) instruments.resolved(row.approval_type, (row.decided_at.getTime() - row.created_at.getTime()) / 1000);
     // An escalation has a new assignee who must hear of it, through the same notify action as a new task.
-    if (row.status === "escalated") await notify(row, await sql.selectTypeConfig(store, row.workspace_id, row.approval_type).catch(() => undefined), "escalated");
+    if (row.status === "escalated")
+      await notify(row, await sql.selectTypeConfig(store, row.workspace_id, row.approval_type).catch(() => undefined), "escalated");
     await resume(row);
   }
 
-  async function decide(actor: AdminActor & { workspaceId: string }, id: string, approved: boolean, reason: string | undefined): Promise<ApprovalTaskJson> {
+  async function decide(
+    actor: AdminActor & { workspaceId: string },
+    id: string,
+    approved: boolean,
+    reason: string | undefined,
+  ): Promise<ApprovalTaskJson> {
     let before: sql.ApprovalTaskRow | undefined;
     const row = await audit.audited(
-      { actor: actor.actor, action: approved ? "approval.approve" : "approval.reject", workspaceId: actor.workspaceId, target: id, reason: reason ?? null },
+      {
+        actor: actor.actor,
+        action: approved ? "approval.approve" : "approval.reject",
+        workspaceId: actor.workspaceId,
+        target: id,
+        reason: reason ?? null,
+      },
       () =>
         store.transaction(async (tx) => {
           before = await sql.selectTask(tx, actor.workspaceId, id, true);
           if (!before) throw notFound(id);
-          if (!isOpen(before)) throw new SluiceError("APPROVAL_ALREADY_DECIDED", `Approval task ${id} is already ${before.status}`, { details: { id, status: before.status, decided_by: before.decided_by } });
-          const decided = await sql.decideTask(tx, id, { status: approved ? "approved" : "rejected", decidedBy: actor.actor, reason: reason ?? null });
+          if (!isOpen(before))
+            throw new SluiceError("APPROVAL_ALREADY_DECIDED", `Approval task ${id} is already ${before.status}`, {
+              details: { id, status: before.status, decided_by: before.decided_by },
+            });
+          const decided = await sql.decideTask(tx, id, {
+            status: approved ? "approved" : "rejected",
+            decidedBy: actor.actor,
+            reason: reason ?? null,
+          });
           if (!decided) throw new SluiceError("APPROVAL_ALREADY_DECIDED", `Approval task ${id} was decided meanwhile`);
           return decided;
         }),
@@ -159,12 +201,23 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
 
   async function reassign(actor: AdminActor & { workspaceId: string }, id: string, assignee: string): Promise<ApprovalTaskJson> {
     const row = await audit.audited(
-      { actor: actor.actor, action: "approval.reassign", workspaceId: actor.workspaceId, target: id, reason: actor.reason ?? null, details: { assignee } },
+      {
+        actor: actor.actor,
+        action: "approval.reassign",
+        workspaceId: actor.workspaceId,
+        target: id,
+        reason: actor.reason ?? null,
+        details: { assignee },
+      },
       async () => {
         const current = await sql.selectTask(store, actor.workspaceId, id);
         if (!current) throw notFound(id);
         const updated = await sql.reassignTask(store, id, assignee);
-        if (!updated) throw new SluiceError("APPROVAL_ALREADY_DECIDED", `Approval task ${id} is already ${current.status}: only open tasks can be reassigned`);
+        if (!updated)
+          throw new SluiceError(
+            "APPROVAL_ALREADY_DECIDED",
+            `Approval task ${id} is already ${current.status}: only open tasks can be reassigned`,
+          );
         return { updated, from: current.assignee };
       },
       (r) => ({ from: r.from, to: assignee }),
@@ -178,17 +231,34 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
     return toTaskJson(row);
   }
 
-  async function list(workspaceId: string, query: InboxQuery = {}): Promise<{ tasks: ApprovalTaskJson[]; total: number; limit: number; offset: number }> {
+  async function list(
+    workspaceId: string,
+    query: InboxQuery = {},
+  ): Promise<{ tasks: ApprovalTaskJson[]; total: number; limit: number; offset: number }> {
     const limit = query.limit ?? 50;
     const offset = query.offset ?? 0;
-    const { tasks, total } = await sql.selectInbox(store, { workspaceId, approvalType: query.approvalType, pipelineStage: query.pipelineStage, assignee: query.assignee, statuses: query.status, overdue: query.overdue, limit, offset });
+    const { tasks, total } = await sql.selectInbox(store, {
+      workspaceId,
+      approvalType: query.approvalType,
+      pipelineStage: query.pipelineStage,
+      assignee: query.assignee,
+      statuses: query.status,
+      overdue: query.overdue,
+      limit,
+      offset,
+    });
     const now = Date.now();
     return { tasks: tasks.map((t) => toTaskJson(t, now)), total, limit, offset };
   }
 
-  async function putType(actor: AdminActor & { workspaceId: string }, approvalType: string, update: TypeConfigUpdate): Promise<ApprovalTypeJson> {
+  async function putType(
+    actor: AdminActor & { workspaceId: string },
+    approvalType: string,
+    update: TypeConfigUpdate,
+  ): Promise<ApprovalTypeJson> {
     const onDeadline = update.on_deadline ?? "expire";
-    if (onDeadline === "escalate" && !update.escalate_to) throw new SluiceError("VALIDATION_FAILED", "on_deadline escalate needs escalate_to (who takes the task over)");
+    if (onDeadline === "escalate" && !update.escalate_to)
+      throw new SluiceError("VALIDATION_FAILED", "on_deadline escalate needs escalate_to (who takes the task over)");
     const input: sql.TypeConfigInput = {
       slaSeconds: update.sla_seconds,
       assigneeRule: update.assignee_rule ?? null,
@@ -198,7 +268,14 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
       notifyArgs: update.notify_args ?? {},
     };
     const row = await audit.audited(
-      { actor: actor.actor, action: "approval_type.put", workspaceId: actor.workspaceId, target: approvalType, reason: actor.reason ?? null, details: { ...update } },
+      {
+        actor: actor.actor,
+        action: "approval_type.put",
+        workspaceId: actor.workspaceId,
+        target: approvalType,
+        reason: actor.reason ?? null,
+        details: { ...update },
+      },
       () => sql.upsertTypeConfig(store, actor.workspaceId, approvalType, input, actor.actor),
     );
     return toTypeJson(row);
@@ -209,10 +286,26 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
   }
 
   /** Seed 003 §5.1 in one transaction: decided tasks older than the cut-off move to `approval_tasks_archive`. */
-  async function archive(actor: AdminActor & { workspaceId: string }, options: { olderThanSeconds: number; pipelineStage?: string | undefined }): Promise<{ archived: number }> {
+  async function archive(
+    actor: AdminActor & { workspaceId: string },
+    options: { olderThanSeconds: number; pipelineStage?: string | undefined },
+  ): Promise<{ archived: number }> {
     const archived = await audit.audited(
-      { actor: actor.actor, action: "approvals.archive", workspaceId: actor.workspaceId, reason: actor.reason ?? null, details: { older_than_seconds: options.olderThanSeconds, pipeline_stage: options.pipelineStage ?? null } },
-      () => store.transaction((tx) => sql.archiveDecided(tx, { workspaceId: actor.workspaceId, olderThanSeconds: options.olderThanSeconds, pipelineStage: options.pipelineStage })),
+      {
+        actor: actor.actor,
+        action: "approvals.archive",
+        workspaceId: actor.workspaceId,
+        reason: actor.reason ?? null,
+        details: { older_than_seconds: options.olderThanSeconds, pipeline_stage: options.pipelineStage ?? null },
+      },
+      () =>
+        store.transaction((tx) =>
+          sql.archiveDecided(tx, {
+            workspaceId: actor.workspaceId,
+            olderThanSeconds: options.olderThanSeconds,
+            pipelineStage: options.pipelineStage,
+          }),
+        ),
       (n) => ({ archived: n }),
     );
     return { archived };
@@ -225,7 +318,14 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
     async withdrawForRuns(runIds, by, reason) {
       const rows = await sql.withdrawForRuns(store, runIds, by, reason);
       for (const row of rows) {
-        await audit.record({ actor: by, action: "approval.withdraw", workspaceId: row.workspace_id, target: row.id, reason, details: { approval_type: row.approval_type, run_id: row.run_id, status: row.status } });
+        await audit.record({
+          actor: by,
+          action: "approval.withdraw",
+          workspaceId: row.workspace_id,
+          target: row.id,
+          reason,
+          details: { approval_type: row.approval_type, run_id: row.run_id, status: row.status },
+        });
         if (row.decided_at) instruments.resolved(row.approval_type, (row.decided_at.getTime() - row.created_at.getTime()) / 1000);
       }
       return rows.length;

@@ -37,8 +37,10 @@ export interface ApprovalTypeConfigRow {
   updated_by: string;
 }
 
-const TASK_COLUMNS = "id, workspace_id, pipeline_stage, approval_type, run_id, step_name, payload, status, assignee, due_at, decided_at, decided_by, reason, created_at, breached_at, resumed_at";
-const CONFIG_COLUMNS = "workspace_id, approval_type, sla_seconds, assignee_rule, on_deadline, escalate_to, notify_action, notify_args, updated_at, updated_by";
+const TASK_COLUMNS =
+  "id, workspace_id, pipeline_stage, approval_type, run_id, step_name, payload, status, assignee, due_at, decided_at, decided_by, reason, created_at, breached_at, resumed_at";
+const CONFIG_COLUMNS =
+  "workspace_id, approval_type, sla_seconds, assignee_rule, on_deadline, escalate_to, notify_action, notify_args, updated_at, updated_by";
 
 export interface NewTask {
   id: string;
@@ -59,13 +61,26 @@ export async function insertTask(db: Queryable, task: NewTask): Promise<Approval
      VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)
      ON CONFLICT (run_id, step_name) WHERE run_id IS NOT NULL DO NOTHING
      RETURNING ${TASK_COLUMNS}`,
-    [task.id, task.workspaceId, task.pipelineStage, task.approvalType, task.runId, task.stepName, JSON.stringify(task.payload ?? {}), task.assignee, task.dueAt],
+    [
+      task.id,
+      task.workspaceId,
+      task.pipelineStage,
+      task.approvalType,
+      task.runId,
+      task.stepName,
+      JSON.stringify(task.payload ?? {}),
+      task.assignee,
+      task.dueAt,
+    ],
   );
   return rows[0];
 }
 
 export async function selectTaskForStep(db: Queryable, runId: string, stepName: string): Promise<ApprovalTaskRow | undefined> {
-  const { rows } = await db.query<ApprovalTaskRow>(`SELECT ${TASK_COLUMNS} FROM approval_tasks WHERE run_id = $1 AND step_name = $2`, [runId, stepName]);
+  const { rows } = await db.query<ApprovalTaskRow>(`SELECT ${TASK_COLUMNS} FROM approval_tasks WHERE run_id = $1 AND step_name = $2`, [
+    runId,
+    stepName,
+  ]);
   return rows[0];
 }
 
@@ -96,9 +111,20 @@ export async function selectInbox(db: Queryable, filter: InboxFilter): Promise<{
        AND ($4::text IS NULL OR assignee = $4)
        AND ($5::text[] IS NULL OR status = ANY($5::text[]))
        AND (NOT $6::boolean OR (status IN ('pending', 'escalated') AND due_at < now()))`;
-  const params = [filter.workspaceId, filter.approvalType ?? null, filter.pipelineStage ?? null, filter.assignee ?? null, filter.statuses ? [...filter.statuses] : null, filter.overdue ?? false];
+  const params = [
+    filter.workspaceId,
+    filter.approvalType ?? null,
+    filter.pipelineStage ?? null,
+    filter.assignee ?? null,
+    filter.statuses ? [...filter.statuses] : null,
+    filter.overdue ?? false,
+  ];
   const [page, count] = await Promise.all([
-    db.query<ApprovalTaskRow>(`SELECT ${TASK_COLUMNS} FROM approval_tasks WHERE ${where} ORDER BY due_at, id LIMIT $7 OFFSET $8`, [...params, filter.limit, filter.offset]),
+    db.query<ApprovalTaskRow>(`SELECT ${TASK_COLUMNS} FROM approval_tasks WHERE ${where} ORDER BY due_at, id LIMIT $7 OFFSET $8`, [
+      ...params,
+      filter.limit,
+      filter.offset,
+    ]),
     db.query<{ n: number }>(`SELECT count(*)::int AS n FROM approval_tasks WHERE ${where}`, params),
   ]);
   return { tasks: page.rows, total: count.rows[0]?.n ?? 0 };
@@ -123,7 +149,12 @@ export async function decideTask(db: Queryable, id: string, decision: Decision):
 }
 
 /** Open tasks of runs that were cancelled: expired with the reason, and marked told (the run is gone, nothing to resume). */
-export async function withdrawForRuns(db: Queryable, runIds: readonly string[], decidedBy: string, reason: string): Promise<ApprovalTaskRow[]> {
+export async function withdrawForRuns(
+  db: Queryable,
+  runIds: readonly string[],
+  decidedBy: string,
+  reason: string,
+): Promise<ApprovalTaskRow[]> {
   if (runIds.length === 0) return [];
   const { rows } = await db.query<ApprovalTaskRow>(
     `UPDATE approval_tasks SET status = 'expired', decided_at = now(), decided_by = $2, reason = $3, resumed_at = now()
@@ -152,7 +183,10 @@ export async function claimOverdue(db: Queryable, limit: number): Promise<Approv
 }
 
 export async function escalateTask(db: Queryable, id: string, assignee: string | null): Promise<void> {
-  await db.query(`UPDATE approval_tasks SET status = 'escalated', assignee = COALESCE($2, assignee), breached_at = COALESCE(breached_at, now()) WHERE id = $1`, [id, assignee]);
+  await db.query(
+    `UPDATE approval_tasks SET status = 'escalated', assignee = COALESCE($2, assignee), breached_at = COALESCE(breached_at, now()) WHERE id = $1`,
+    [id, assignee],
+  );
 }
 
 export async function markResumed(db: Queryable, id: string): Promise<void> {
@@ -203,13 +237,23 @@ export async function archiveDecided(db: Queryable, filter: ArchiveFilter): Prom
   return rowCount;
 }
 
-export async function selectTypeConfig(db: Queryable, workspaceId: string, approvalType: string): Promise<ApprovalTypeConfigRow | undefined> {
-  const { rows } = await db.query<ApprovalTypeConfigRow>(`SELECT ${CONFIG_COLUMNS} FROM approval_type_configs WHERE workspace_id = $1 AND approval_type = $2`, [workspaceId, approvalType]);
+export async function selectTypeConfig(
+  db: Queryable,
+  workspaceId: string,
+  approvalType: string,
+): Promise<ApprovalTypeConfigRow | undefined> {
+  const { rows } = await db.query<ApprovalTypeConfigRow>(
+    `SELECT ${CONFIG_COLUMNS} FROM approval_type_configs WHERE workspace_id = $1 AND approval_type = $2`,
+    [workspaceId, approvalType],
+  );
   return rows[0];
 }
 
 export async function selectTypeConfigs(db: Queryable, workspaceId: string): Promise<ApprovalTypeConfigRow[]> {
-  const { rows } = await db.query<ApprovalTypeConfigRow>(`SELECT ${CONFIG_COLUMNS} FROM approval_type_configs WHERE workspace_id = $1 ORDER BY approval_type`, [workspaceId]);
+  const { rows } = await db.query<ApprovalTypeConfigRow>(
+    `SELECT ${CONFIG_COLUMNS} FROM approval_type_configs WHERE workspace_id = $1 ORDER BY approval_type`,
+    [workspaceId],
+  );
   return rows;
 }
 
@@ -222,7 +266,13 @@ export interface TypeConfigInput {
   notifyArgs: Record<string, unknown>;
 }
 
-export async function upsertTypeConfig(db: Queryable, workspaceId: string, approvalType: string, input: TypeConfigInput, actor: string): Promise<ApprovalTypeConfigRow> {
+export async function upsertTypeConfig(
+  db: Queryable,
+  workspaceId: string,
+  approvalType: string,
+  input: TypeConfigInput,
+  actor: string,
+): Promise<ApprovalTypeConfigRow> {
   const { rows } = await db.query<ApprovalTypeConfigRow>(
     `INSERT INTO approval_type_configs (workspace_id, approval_type, sla_seconds, assignee_rule, on_deadline, escalate_to, notify_action, notify_args, updated_at, updated_by)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, now(), $9)
@@ -230,7 +280,17 @@ export async function upsertTypeConfig(db: Queryable, workspaceId: string, appro
        on_deadline = EXCLUDED.on_deadline, escalate_to = EXCLUDED.escalate_to, notify_action = EXCLUDED.notify_action,
        notify_args = EXCLUDED.notify_args, updated_at = now(), updated_by = EXCLUDED.updated_by
      RETURNING ${CONFIG_COLUMNS}`,
-    [workspaceId, approvalType, input.slaSeconds, input.assigneeRule, input.onDeadline, input.escalateTo, input.notifyAction, JSON.stringify(input.notifyArgs), actor],
+    [
+      workspaceId,
+      approvalType,
+      input.slaSeconds,
+      input.assigneeRule,
+      input.onDeadline,
+      input.escalateTo,
+      input.notifyAction,
+      JSON.stringify(input.notifyArgs),
+      actor,
+    ],
   );
   const row = rows[0];
   if (!row) throw new Error(`upsert of approval type ${approvalType} returned no row`);

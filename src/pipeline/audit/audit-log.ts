@@ -22,7 +22,7 @@ export interface AuditRow {
   details: Record<string, unknown>;
 }
 
-export interface AuditQuery {
+interface AuditQuery {
   workspaceId?: string;
   action?: string;
   since?: Date;
@@ -53,7 +53,14 @@ export function createAuditLog(db: Queryable): AuditLog {
       const { rows } = await db.query<{ id: number }>(
         `INSERT INTO action_audit (actor, action, workspace_id, target, reason, details)
          VALUES ($1, $2, $3, $4, $5, $6::jsonb) RETURNING id`,
-        [entry.actor, entry.action, entry.workspaceId ?? null, entry.target ?? null, entry.reason ?? null, JSON.stringify(entry.details ?? {})],
+        [
+          entry.actor,
+          entry.action,
+          entry.workspaceId ?? null,
+          entry.target ?? null,
+          entry.reason ?? null,
+          JSON.stringify(entry.details ?? {}),
+        ],
       );
       return rows[0]?.id ?? 0;
     },
@@ -73,7 +80,9 @@ export function createAuditLog(db: Queryable): AuditLog {
     },
 
     async complete(id: number, details: Record<string, unknown>): Promise<void> {
-      await db.query("UPDATE action_audit SET details = details || $2::jsonb WHERE id = $1", [id, JSON.stringify(details)]).catch(() => undefined);
+      await db
+        .query("UPDATE action_audit SET details = details || $2::jsonb WHERE id = $1", [id, JSON.stringify(details)])
+        .catch(() => undefined);
     },
 
     async list(query: AuditQuery = {}): Promise<AuditRow[]> {

@@ -7,7 +7,11 @@ import type { CachePolicy, ResultCache } from "./result-cache.ts";
  * stored when they were not. Outputs get `cached: true|false` (objects only). Without a cache,
  * or with it disabled, the task is returned as it is.
  */
-export function withCache<I, O>(cache: ResultCache | undefined, task: TaskDefinition<I, O>, policy: Omit<CachePolicy<I, O>, "run">): TaskDefinition<I, O> {
+export function withCache<I, O>(
+  cache: ResultCache | undefined,
+  task: TaskDefinition<I, O>,
+  policy: Omit<CachePolicy<I, O>, "run">,
+): TaskDefinition<I, O> {
   if (!cache) return task;
   cache.register(task.name, { ...policy, run: task.handler });
   if (!cache.enabled) return task;

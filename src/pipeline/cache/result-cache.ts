@@ -19,7 +19,7 @@ export interface CachePolicy<I = unknown, O = unknown> {
   run: TaskHandler<I, O>;
 }
 
-export interface CacheStats {
+interface CacheStats {
   engine: "redis" | "memory";
   enabled: boolean;
   hits: number;
@@ -66,8 +66,16 @@ export function createResultCache(options: ResultCacheOptions): ResultCache {
   const { engine, logger } = options;
   const ttl = options.ttlSeconds ?? 86_400;
   const enabled = options.enabled ?? true;
-  const hits = options.metrics.counter({ name: "ai_cache_hits_total", help: "Task results served from the result cache", labelNames: ["task"] });
-  const misses = options.metrics.counter({ name: "ai_cache_misses_total", help: "Cacheable task calls not found in the result cache", labelNames: ["task"] });
+  const hits = options.metrics.counter({
+    name: "ai_cache_hits_total",
+    help: "Task results served from the result cache",
+    labelNames: ["task"],
+  });
+  const misses = options.metrics.counter({
+    name: "ai_cache_misses_total",
+    help: "Cacheable task calls not found in the result cache",
+    labelNames: ["task"],
+  });
   const policies = new Map<string, CachePolicy>();
 
   return {
@@ -94,7 +102,8 @@ export function createResultCache(options: ResultCacheOptions): ResultCache {
     },
     has: (key) => engine.has(key),
     async clear(pattern = "*") {
-      if (!PATTERN.test(pattern)) throw new SluiceError("VALIDATION_FAILED", "pattern is a Redis glob of 1-500 printable characters without spaces");
+      if (!PATTERN.test(pattern))
+        throw new SluiceError("VALIDATION_FAILED", "pattern is a Redis glob of 1-500 printable characters without spaces");
       return engine.clear(pattern);
     },
     async stats() {

@@ -10,7 +10,7 @@ export interface WarmItem {
   input: unknown;
 }
 
-export type WarmStatus = "warmed" | "already_cached" | "not_cacheable" | "failed";
+type WarmStatus = "warmed" | "already_cached" | "not_cacheable" | "failed";
 
 export interface WarmReport {
   requested: number;
@@ -76,11 +76,14 @@ async function warmOne(deps: WarmDeps, item: WarmItem, index: number, options: W
     if (!options.refresh && (await deps.cache.has(key))) return { ...base, status: "already_cached", key };
     await deps.admit?.(task.name, options.workspace);
     const output = await policy.run(input, warmContext(deps.logger, options, index));
-    if (!(policy.storable?.(output) ?? true)) return { ...base, status: "failed", key, error: { code: "PROVIDER_UNAVAILABLE", message: "only a fallback answered; not stored" } };
+    if (!(policy.storable?.(output) ?? true))
+      return { ...base, status: "failed", key, error: { code: "PROVIDER_UNAVAILABLE", message: "only a fallback answered; not stored" } };
     await deps.cache.store(key, output);
     return { ...base, status: "warmed", key };
   } catch (err) {
-    const error = isSluiceError(err) ? { code: err.code, message: err.message } : { code: "INTERNAL", message: err instanceof Error ? err.message : String(err) };
+    const error = isSluiceError(err)
+      ? { code: err.code, message: err.message }
+      : { code: "INTERNAL", message: err instanceof Error ? err.message : String(err) };
     deps.logger.warn({ type: item.type, index, code: error.code }, "cache warm-up item failed");
     return { ...base, status: "failed", error };
   }

@@ -7,10 +7,22 @@ const ok = (id: number | string, embedding: unknown, model = "text-embedding-3-s
 
 describe("batch JSONL", () => {
   it("writes one /v1/embeddings request per item, named by item id", () => {
-    const lines = buildInputJsonl([item(7, "red shoe"), item(9, "blue\nshirt")], { model: "m", dimensions: 3, sendDimensions: true }).trimEnd().split("\n");
+    const lines = buildInputJsonl([item(7, "red shoe"), item(9, "blue\nshirt")], { model: "m", dimensions: 3, sendDimensions: true })
+      .trimEnd()
+      .split("\n");
     expect(lines.map((l) => JSON.parse(l))).toEqual([
-      { custom_id: "item-7", method: "POST", url: "/v1/embeddings", body: { model: "m", input: "red shoe", encoding_format: "float", dimensions: 3 } },
-      { custom_id: "item-9", method: "POST", url: "/v1/embeddings", body: { model: "m", input: "blue\nshirt", encoding_format: "float", dimensions: 3 } },
+      {
+        custom_id: "item-7",
+        method: "POST",
+        url: "/v1/embeddings",
+        body: { model: "m", input: "red shoe", encoding_format: "float", dimensions: 3 },
+      },
+      {
+        custom_id: "item-9",
+        method: "POST",
+        url: "/v1/embeddings",
+        body: { model: "m", input: "blue\nshirt", encoding_format: "float", dimensions: 3 },
+      },
     ]);
   });
 

@@ -1,19 +1,27 @@
 import type { EmbeddingResult, Failure } from "./sql/index.ts";
 import { validateVector } from "./sql/index.ts";
 import type { ClaimedItem } from "./sql/types.ts";
-export type { EmbeddingBatchApi, RemoteBatch, RemoteBatchStatus } from "../../ports/batch-api.ts";
+export type { EmbeddingBatchApi, RemoteBatch } from "../../ports/batch-api.ts";
 
 const ITEM_PREFIX = "item-";
 
 /** One JSONL line per item: an `/v1/embeddings` request with the item's text. */
-export function buildInputJsonl(items: readonly ClaimedItem[], options: { model: string; dimensions: number; sendDimensions: boolean }): string {
+export function buildInputJsonl(
+  items: readonly ClaimedItem[],
+  options: { model: string; dimensions: number; sendDimensions: boolean },
+): string {
   return items
     .map((item) =>
       JSON.stringify({
         custom_id: `${ITEM_PREFIX}${item.id}`,
         method: "POST",
         url: "/v1/embeddings",
-        body: { model: options.model, input: item.text, encoding_format: "float", ...(options.sendDimensions ? { dimensions: options.dimensions } : {}) },
+        body: {
+          model: options.model,
+          input: item.text,
+          encoding_format: "float",
+          ...(options.sendDimensions ? { dimensions: options.dimensions } : {}),
+        },
       }),
     )
     .join("\n")
@@ -22,7 +30,10 @@ export function buildInputJsonl(items: readonly ClaimedItem[], options: { model:
 
 interface OutputLine {
   custom_id?: unknown;
-  response?: { status_code?: unknown; body?: { data?: Array<{ embedding?: unknown }>; model?: unknown; error?: { message?: unknown } } } | null;
+  response?: {
+    status_code?: unknown;
+    body?: { data?: Array<{ embedding?: unknown }>; model?: unknown; error?: { message?: unknown } };
+  } | null;
   error?: { message?: unknown; code?: unknown } | null;
 }
 

@@ -36,7 +36,7 @@ function backoff(ctx: BackfillContext, failures: number): number {
  * runtime's own waiting, or an open breaker, releases the chunk (no attempt counted) and waits as
  * long as the provider or the breaker says.
  */
-export const syncStep: Step = async (ctx, workspaceId, signal) => {
+const syncStep: Step = async (ctx, workspaceId, signal) => {
   const rateLimited = new AbortController();
   let retryAfterMs: number | undefined;
   let served = ctx.options.model;
@@ -54,7 +54,10 @@ export const syncStep: Step = async (ctx, workspaceId, signal) => {
     },
     embed: async (texts, { signal: callSignal }) => {
       try {
-        const answer = await ctx.runtime.embed({ inputs: texts, dimensions: ctx.options.dimensions, signal: callSignal }, { task: "embeddings.backfill" });
+        const answer = await ctx.runtime.embed(
+          { inputs: texts, dimensions: ctx.options.dimensions, signal: callSignal },
+          { task: "embeddings.backfill" },
+        );
         served = answer.model;
         return answer.vectors;
       } catch (err) {
@@ -69,7 +72,15 @@ export const syncStep: Step = async (ctx, workspaceId, signal) => {
     },
   });
   const { claimed, completed, requeued, failed, released } = result;
-  return { claimed, completed, requeued, failed, released, failedChunk: completed === 0 && requeued + failed > 0, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+  return {
+    claimed,
+    completed,
+    requeued,
+    failed,
+    released,
+    failedChunk: completed === 0 && requeued + failed > 0,
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+  };
 };
 
 /**
@@ -77,7 +88,7 @@ export const syncStep: Step = async (ctx, workspaceId, signal) => {
  * `batch:<id>`), upload the JSONL and create the provider batch. A failed submission closes the
  * batch as failed, which counts an attempt on its items and puts them back to `pending`.
  */
-export const batchStep: Step = async (ctx, workspaceId, signal) => {
+const batchStep: Step = async (ctx, workspaceId, signal) => {
   const api = ctx.batchApi;
   if (!api) throw new Error("batch mode needs a batch API");
   const { workerId, options } = ctx;
@@ -85,12 +96,24 @@ export const batchStep: Step = async (ctx, workspaceId, signal) => {
   if (items.length === 0) return { claimed: 0, failedChunk: false };
   const ids = items.map((i) => i.id);
   if (signal.aborted) return { claimed: items.length, released: await releaseClaims(ctx.store, { workerId, ids }), failedChunk: false };
-  const batch = await createBatch(ctx.store, { workerId, itemIds: ids, provider: api.provider, model: options.model, dimensions: options.dimensions, workspaceId });
+  const batch = await createBatch(ctx.store, {
+    workerId,
+    itemIds: ids,
+    provider: api.provider,
+    model: options.model,
+    dimensions: options.dimensions,
+    workspaceId,
+  });
   try {
-    const inputFileId = await api.uploadInput(buildInputJsonl(items, { model: options.model, dimensions: options.dimensions, sendDimensions: true }));
+    const inputFileId = await api.uploadInput(
+      buildInputJsonl(items, { model: options.model, dimensions: options.dimensions, sendDimensions: true }),
+    );
     const remote = await api.create(inputFileId, { sluice_batch_id: String(batch.id), workspace: workspaceId });
     await updateBatch(ctx.store, batch.id, { providerBatchId: remote.id, inputFileId });
-    ctx.logger.info({ batch: batch.id, providerBatchId: remote.id, workspace: workspaceId, items: batch.total_items }, "embedding batch submitted");
+    ctx.logger.info(
+      { batch: batch.id, providerBatchId: remote.id, workspace: workspaceId, items: batch.total_items },
+      "embedding batch submitted",
+    );
     return { claimed: items.length, submitted: batch.total_items, failedChunk: false };
   } catch (err) {
     const error = `batch submission failed: ${err instanceof Error ? err.message : String(err)}`;
@@ -126,7 +149,16 @@ async function stopReason(ctx: BackfillContext, startedAt: number): Promise<Stop
  */
 export async function drainWorkspace(ctx: BackfillContext, workspaceId: string, jobSignal?: AbortSignal): Promise<DrainSummary> {
   const step = ctx.options.batchMode === "openai" && ctx.batchApi ? batchStep : syncStep;
-  const summary: DrainSummary = { workspaceId, claimed: 0, completed: 0, requeued: 0, failed: 0, released: 0, submitted: 0, stopped: "drained" };
+  const summary: DrainSummary = {
+    workspaceId,
+    claimed: 0,
+    completed: 0,
+    requeued: 0,
+    failed: 0,
+    released: 0,
+    submitted: 0,
+    stopped: "drained",
+  };
   const startedAt = Date.now();
   let failures = 0;
   for (;;) {

@@ -7,7 +7,7 @@ import type { ClaimedItem, Vector } from "./sql/types.ts";
 import { validateVector } from "./sql/vector-codec.ts";
 
 /** Embeds the texts, one vector per text in the same order (the provider call, through the task runtime). */
-export type EmbedFn = (texts: string[], context: { items: readonly ClaimedItem[]; signal: AbortSignal | undefined }) => Promise<readonly Vector[]>;
+type EmbedFn = (texts: string[], context: { items: readonly ClaimedItem[]; signal: AbortSignal | undefined }) => Promise<readonly Vector[]>;
 
 export interface EmbedChunkOptions extends ClaimOptions {
   /** Stored with each vector. */
@@ -46,7 +46,11 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function splitResults(items: readonly ClaimedItem[], vectors: readonly Vector[], dimensions: number): { ok: EmbeddingResult[]; bad: Failure[] } {
+function splitResults(
+  items: readonly ClaimedItem[],
+  vectors: readonly Vector[],
+  dimensions: number,
+): { ok: EmbeddingResult[]; bad: Failure[] } {
   const ok: EmbeddingResult[] = [];
   const bad: Failure[] = [];
   items.forEach((item, i) => {

@@ -3,8 +3,8 @@ import type { Logger } from "../../core/logger.ts";
 import { EMBEDDINGS_BACKFILL_FLAG, type RuntimeFlags } from "../flags/index.ts";
 
 /** The log line runbook 000 greps for (`grep "backfill.*disabled"`): never reword it. */
-export const BACKFILL_DISABLED_MESSAGE = "backfill disabled";
-export const BACKFILL_ENABLED_MESSAGE = "backfill enabled";
+const BACKFILL_DISABLED_MESSAGE = "backfill disabled";
+const BACKFILL_ENABLED_MESSAGE = "backfill enabled";
 
 export interface BackfillSwitchOptions {
   flags: Pick<RuntimeFlags, "isEnabled" | "describe">;
@@ -55,7 +55,8 @@ export function createBackfillSwitch(options: BackfillSwitchOptions): BackfillSw
     }
     if (controller.signal.aborted) controller = new AbortController();
     logger.info({ flag: EMBEDDINGS_BACKFILL_FLAG, source: await source() }, BACKFILL_ENABLED_MESSAGE);
-    if (!first) await options.onEnabled?.().catch((err: unknown) => logger.warn({ err }, "could not queue the backfill after it was enabled"));
+    if (!first)
+      await options.onEnabled?.().catch((err: unknown) => logger.warn({ err }, "could not queue the backfill after it was enabled"));
     return on;
   }
 

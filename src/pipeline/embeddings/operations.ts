@@ -19,7 +19,11 @@ const entry = (who: AdminActor, action: string, target: string, details: Record<
 });
 
 /** "Full Reindex": every item of the workspace back to `pending` (vectors kept until replaced). */
-export async function auditedReindexWorkspace(store: Store, who: AdminActor, workspaceId: string): Promise<{ workspace: string; requeued: number }> {
+export async function auditedReindexWorkspace(
+  store: Store,
+  who: AdminActor,
+  workspaceId: string,
+): Promise<{ workspace: string; requeued: number }> {
   const requeued = await store.transaction(async (tx) => {
     const n = await reindexWorkspace(tx, workspaceId);
     await createAuditLog(tx).record(entry(who, "embeddings.reindex", workspaceId, { requeued: n }));
@@ -29,7 +33,11 @@ export async function auditedReindexWorkspace(store: Store, who: AdminActor, wor
 }
 
 /** "Reindex produse failed": the runbook's `retry_count < 3`, or every failed item with `force`. */
-export async function auditedRetryFailed(store: Store, who: AdminActor, options: { workspaceId?: string | undefined; force?: boolean }): Promise<{ requeued: number; force: boolean }> {
+export async function auditedRetryFailed(
+  store: Store,
+  who: AdminActor,
+  options: { workspaceId?: string | undefined; force?: boolean },
+): Promise<{ requeued: number; force: boolean }> {
   const force = options.force === true;
   const requeued = await store.transaction(async (tx) => {
     const n = await retryFailed(tx, { force, ...(options.workspaceId !== undefined ? { workspaceId: options.workspaceId } : {}) });
@@ -47,7 +55,11 @@ export async function auditedVacuum(store: Store, who: AdminActor): Promise<{ ta
 }
 
 /** "REINDEX (doar pentru coruptie severa)": REINDEX INDEX [CONCURRENTLY] idx_shop_embeddings_vector. */
-export async function auditedReindexIndex(store: Store, who: AdminActor, options: { concurrently?: boolean }): Promise<{ index: string; concurrently: boolean; durationMs: number }> {
+export async function auditedReindexIndex(
+  store: Store,
+  who: AdminActor,
+  options: { concurrently?: boolean },
+): Promise<{ index: string; concurrently: boolean; durationMs: number }> {
   const done = await reindexVectorIndex(store, { concurrently: options.concurrently ?? true });
   await createAuditLog(store).record(entry(who, "embeddings.reindex-index", VECTOR_INDEX, { ...done }));
   return { index: VECTOR_INDEX, ...done };

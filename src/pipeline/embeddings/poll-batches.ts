@@ -3,7 +3,7 @@ import { parseOutputJsonl, type EmbeddingBatchApi, type RemoteBatch } from "./ba
 import type { BackfillContext } from "./context.ts";
 
 /** A batch row with no provider id this long after it was recorded never reached the provider (its worker died). */
-export const ORPHAN_BATCH_MS = 10 * 60_000;
+const ORPHAN_BATCH_MS = 10 * 60_000;
 const APPLY_CHUNK = 1_000;
 
 export interface PollResult {
@@ -46,7 +46,10 @@ type Outcome = "open" | "completed" | "failed" | "expired";
 
 async function close(ctx: BackfillContext, batch: BatchRow, status: "completed" | "failed" | "expired", error?: string): Promise<Outcome> {
   const closed = await finishBatch(ctx.store, batch.id, { status, ...(error ? { error } : {}), maxAttempts: ctx.options.maxAttempts });
-  ctx.logger.info({ batch: batch.id, providerBatchId: batch.provider_batch_id, status, requeued: closed.requeued, failed: closed.failed, error }, `embedding batch ${status}`);
+  ctx.logger.info(
+    { batch: batch.id, providerBatchId: batch.provider_batch_id, status, requeued: closed.requeued, failed: closed.failed, error },
+    `embedding batch ${status}`,
+  );
   return status;
 }
 
@@ -92,7 +95,10 @@ export async function pollBatches(ctx: BackfillContext): Promise<PollResult> {
       const outcome = await pollOne(ctx, api, batch, result);
       if (outcome !== "open") result[outcome]++;
     } catch (err) {
-      ctx.logger.warn({ err, batch: batch.id, providerBatchId: batch.provider_batch_id }, "embedding batch poll failed; will try again at the next sweep");
+      ctx.logger.warn(
+        { err, batch: batch.id, providerBatchId: batch.provider_batch_id },
+        "embedding batch poll failed; will try again at the next sweep",
+      );
     }
   }
   return result;

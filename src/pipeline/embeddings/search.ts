@@ -4,7 +4,6 @@ import type { Store } from "../../ports/store.ts";
 import { DEFAULT_K, searchItems, validateVector, type Vector } from "./sql/index.ts";
 import type { ProviderRuntime } from "../runtime/index.ts";
 
-
 export interface SearchRequest {
   /** Text to search for: embedded through the provider runtime with the backfill's model and dimensions. */
   query?: string | undefined;
@@ -36,13 +35,18 @@ interface SearchDeps {
 
 async function queryVector(deps: SearchDeps, request: SearchRequest): Promise<{ vector: Vector; model: string | null }> {
   const hasText = typeof request.query === "string";
-  if (hasText === (request.vector !== undefined)) throw new SluiceError("VALIDATION_FAILED", "Give either query (text) or vector, not both", { details: { field: "query" } });
+  if (hasText === (request.vector !== undefined))
+    throw new SluiceError("VALIDATION_FAILED", "Give either query (text) or vector, not both", { details: { field: "query" } });
   if (request.vector !== undefined) {
     const vector = validateVector(request.vector, undefined, "vector");
     if (vector.length !== deps.dimensions) {
-      throw new SluiceError("VECTOR_DIMENSION_MISMATCH", `vector has ${vector.length} dimensions; this server's embeddings have ${deps.dimensions} (AI_EMBEDDING_DIMENSIONS)`, {
-        details: { field: "vector", dimensions: vector.length, expected: deps.dimensions },
-      });
+      throw new SluiceError(
+        "VECTOR_DIMENSION_MISMATCH",
+        `vector has ${vector.length} dimensions; this server's embeddings have ${deps.dimensions} (AI_EMBEDDING_DIMENSIONS)`,
+        {
+          details: { field: "vector", dimensions: vector.length, expected: deps.dimensions },
+        },
+      );
     }
     return { vector, model: request.model ?? null };
   }

@@ -35,12 +35,12 @@ export interface EmbeddingsServiceOptions {
 }
 
 /** What `sluice backlog` and `GET /api/embeddings/backlog` show. */
-export interface BacklogView extends E.BacklogReport {
+interface BacklogView extends E.BacklogReport {
   backfill: { enabled: boolean; source: string };
   batchMode: "off" | "openai";
 }
 
-export interface IngestSummary extends E.IngestResult {
+interface IngestSummary extends E.IngestResult {
   deleted: number;
   /** A backfill job was queued for the workspace. */
   queued: boolean;
@@ -59,9 +59,15 @@ export interface EmbeddingsService {
   backlog(): Promise<BacklogView>;
   batches(statuses?: readonly E.BatchStatus[]): Promise<E.BatchRow[]>;
   reindexWorkspace(who: AdminActor, workspaceId: string): Promise<{ workspace: string; requeued: number }>;
-  retryFailed(who: AdminActor, options: { workspaceId?: string | undefined; force?: boolean }): Promise<{ requeued: number; force: boolean }>;
+  retryFailed(
+    who: AdminActor,
+    options: { workspaceId?: string | undefined; force?: boolean },
+  ): Promise<{ requeued: number; force: boolean }>;
   vacuum(who: AdminActor): Promise<{ tables: { table: string; durationMs: number }[] }>;
-  reindexIndex(who: AdminActor, options?: { concurrently?: boolean }): Promise<{ index: string; concurrently: boolean; durationMs: number }>;
+  reindexIndex(
+    who: AdminActor,
+    options?: { concurrently?: boolean },
+  ): Promise<{ index: string; concurrently: boolean; durationMs: number }>;
   /** Queues a backfill job for one workspace (deduplicated: at most one waiting and one running). */
   schedule(workspaceId: string): Promise<void>;
   /** Runs one sweep now (reclaim, poll batches, queue pending workspaces). */
@@ -72,7 +78,11 @@ export interface EmbeddingsService {
   close(): Promise<void>;
 }
 
-export function resolveBackfillOptions(config: EmbeddingsServiceOptions["config"], queue: string, overrides: Partial<ResolvedBackfillOptions> = {}): ResolvedBackfillOptions {
+function resolveBackfillOptions(
+  config: EmbeddingsServiceOptions["config"],
+  queue: string,
+  overrides: Partial<ResolvedBackfillOptions> = {},
+): ResolvedBackfillOptions {
   const { backfill, batch } = config.embeddings;
   return {
     queue,
@@ -100,7 +110,10 @@ async function tablesExist(store: Store): Promise<boolean> {
 const noCounter: Counter = { inc: () => undefined };
 
 function unavailable(): SluiceError {
-  return new SluiceError("EMBEDDINGS_UNAVAILABLE", "Embeddings are off on this server: VECTOR_SEARCH_ENABLED=false or the database has no pgvector");
+  return new SluiceError(
+    "EMBEDDINGS_UNAVAILABLE",
+    "Embeddings are off on this server: VECTOR_SEARCH_ENABLED=false or the database has no pgvector",
+  );
 }
 
 export async function createEmbeddingsService(options: EmbeddingsServiceOptions): Promise<EmbeddingsService> {
@@ -113,12 +126,19 @@ export async function createEmbeddingsService(options: EmbeddingsServiceOptions)
   if (available) {
     ({ searchLatency: latency, embeddedItems } = E.registerEmbeddingMetrics(options.metrics, store));
     await E.ensureVectorIndex(store, { dimensions: resolved.dimensions }).then(
-      (r) => r.rebuilt && logger.info({ dimensions: resolved.dimensions, durationMs: r.durationMs }, "vector index rebuilt for AI_EMBEDDING_DIMENSIONS"),
-      (err: unknown) => logger.warn({ err, dimensions: resolved.dimensions }, "vector index not built for this dimension: search on it is exact (no index)"),
+      (r) =>
+        r.rebuilt &&
+        logger.info({ dimensions: resolved.dimensions, durationMs: r.durationMs }, "vector index rebuilt for AI_EMBEDDING_DIMENSIONS"),
+      (err: unknown) =>
+        logger.warn(
+          { err, dimensions: resolved.dimensions },
+          "vector index not built for this dimension: search on it is exact (no index)",
+        ),
     );
   }
   const batchApi = options.batchApi;
-  if (resolved.batchMode === "openai" && !batchApi) throw new SluiceError("CONFIG_INVALID", "EMBEDDING_BATCH_MODE=openai needs OPENAI_API_KEY or OPENAI_BASE_URL");
+  if (resolved.batchMode === "openai" && !batchApi)
+    throw new SluiceError("CONFIG_INVALID", "EMBEDDING_BATCH_MODE=openai needs OPENAI_API_KEY or OPENAI_BASE_URL");
 
   const closing = new AbortController();
   let handle: WorkerHandle | undefined;
@@ -129,10 +149,19 @@ export async function createEmbeddingsService(options: EmbeddingsServiceOptions)
   };
   const scheduleAll = async (): Promise<number> => {
     const pending = await E.topPendingWorkspaces(store, { limit: 1_000 });
-    if (pending.length > 0) await queues.addBulk(resolved.queue, pending.map((p) => ({ name: WORKSPACE_JOB, data: { workspaceId: p.workspaceId }, opts: jobOptions(p.workspaceId) })));
+    if (pending.length > 0)
+      await queues.addBulk(
+        resolved.queue,
+        pending.map((p) => ({ name: WORKSPACE_JOB, data: { workspaceId: p.workspaceId }, opts: jobOptions(p.workspaceId) })),
+      );
     return pending.length;
   };
-  const killSwitch = createBackfillSwitch({ flags: options.flags, logger, intervalMs: Math.max(250, Math.min(config.flags.cacheMs, 1_000)), onEnabled: async () => void (await scheduleAll()) });
+  const killSwitch = createBackfillSwitch({
+    flags: options.flags,
+    logger,
+    intervalMs: Math.max(250, Math.min(config.flags.cacheMs, 1_000)),
+    onEnabled: async () => void (await scheduleAll()),
+  });
   const ctx: BackfillContext = {
     store,
     logger,
@@ -152,10 +181,12 @@ export async function createEmbeddingsService(options: EmbeddingsServiceOptions)
     scheduleAll,
   };
 
-  const guard = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
-    if (!available) throw unavailable();
-    return fn(...args);
-  };
+  const guard =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      if (!available) throw unavailable();
+      return fn(...args);
+    };
 
   return {
     available,
@@ -171,10 +202,16 @@ export async function createEmbeddingsService(options: EmbeddingsServiceOptions)
     }),
     remove: guard((workspaceId, externalIds) => E.deleteItems(store, workspaceId, externalIds)),
     item: guard((workspaceId, externalId) => E.getItem(store, workspaceId, externalId)),
-    search: guard((workspaceId, request) => searchWorkspace({ store, runtime: options.runtime, dimensions: resolved.dimensions, latency }, workspaceId, request)),
+    search: guard((workspaceId, request) =>
+      searchWorkspace({ store, runtime: options.runtime, dimensions: resolved.dimensions, latency }, workspaceId, request),
+    ),
     backlog: guard(async () => {
       const state = await options.flags.describe(EMBEDDINGS_BACKFILL_FLAG);
-      return { backfill: { enabled: state.value !== false, source: state.source }, batchMode: resolved.batchMode, ...(await E.backlogReport(store)) };
+      return {
+        backfill: { enabled: state.value !== false, source: state.source },
+        batchMode: resolved.batchMode,
+        ...(await E.backlogReport(store)),
+      };
     }),
     batches: guard((statuses) => E.listBatches(store, statuses ? { statuses } : {})),
     reindexWorkspace: guard(async (who, workspaceId) => {
@@ -200,7 +237,10 @@ export async function createEmbeddingsService(options: EmbeddingsServiceOptions)
       await killSwitch.start();
       handle = await startBackfillWorker(ctx, queues);
       if (await killSwitch.check()) await scheduleAll();
-      logger.info({ workerId: ctx.workerId, batchMode: resolved.batchMode, chunkSize: resolved.chunkSize, concurrency: resolved.concurrency }, "backfill worker started");
+      logger.info(
+        { workerId: ctx.workerId, batchMode: resolved.batchMode, chunkSize: resolved.chunkSize, concurrency: resolved.concurrency },
+        "backfill worker started",
+      );
       return handle;
     },
     async close() {
@@ -209,7 +249,9 @@ export async function createEmbeddingsService(options: EmbeddingsServiceOptions)
       if (!handle) return;
       await handle.close();
       // Anything a crashed step left claimed goes back now rather than after EMBEDDING_CLAIM_TIMEOUT_MS.
-      await E.releaseClaims(store, { workerId: ctx.workerId }).catch((err: unknown) => logger.warn({ err }, "could not release backfill claims at shutdown"));
+      await E.releaseClaims(store, { workerId: ctx.workerId }).catch((err: unknown) =>
+        logger.warn({ err }, "could not release backfill claims at shutdown"),
+      );
     },
   };
 }

@@ -24,18 +24,22 @@ export interface SweepResult {
  */
 export async function sweep(ctx: BackfillContext): Promise<SweepResult> {
   const reclaimed = await reclaimStaleClaims(ctx.store, { olderThanMs: ctx.options.claimTimeoutMs, maxAttempts: ctx.options.maxAttempts });
-  if (reclaimed.requeued + reclaimed.failed > 0) ctx.logger.warn({ ...reclaimed }, "took back embedding items from workers that stopped without reporting");
+  if (reclaimed.requeued + reclaimed.failed > 0)
+    ctx.logger.warn({ ...reclaimed }, "took back embedding items from workers that stopped without reporting");
   const batches = await pollBatches(ctx);
   const stuck = await stuckBatches(ctx.store);
   if (stuck.length > 0) {
-    ctx.logger.warn({ batches: stuck.map((b) => b.id), oldestAgeSeconds: Math.round(stuck[0]?.ageSeconds ?? 0) }, "embedding batches stuck for more than 2 h (see sluice backlog)");
+    ctx.logger.warn(
+      { batches: stuck.map((b) => b.id), oldestAgeSeconds: Math.round(stuck[0]?.ageSeconds ?? 0) },
+      "embedding batches stuck for more than 2 h (see sluice backlog)",
+    );
   }
   const queued = (await ctx.killSwitch.check()) ? await ctx.scheduleAll() : 0;
   return { reclaimed, batches, stuck: stuck.length, queued };
 }
 
 /** The processor of `ai-batch-queue`: workspace jobs and sweep jobs. */
-export function backfillProcessor(ctx: BackfillContext) {
+function backfillProcessor(ctx: BackfillContext) {
   return async (job: Job, _token?: string, signal?: AbortSignal): Promise<DrainSummary | SweepResult> => {
     if (job.name === SWEEP_JOB) return sweep(ctx);
     if (job.name === WORKSPACE_JOB) {
@@ -44,7 +48,9 @@ export function backfillProcessor(ctx: BackfillContext) {
       if (summary.claimed > 0) ctx.logger.info({ ...summary }, "backfill step finished");
       return summary;
     }
-    throw new SluiceError("JOB_TYPE_UNKNOWN", `ai-batch-queue runs only the embeddings backfill, not "${job.name}"`, { details: { name: job.name } });
+    throw new SluiceError("JOB_TYPE_UNKNOWN", `ai-batch-queue runs only the embeddings backfill, not "${job.name}"`, {
+      details: { name: job.name },
+    });
   };
 }
 
@@ -52,10 +58,14 @@ export function backfillProcessor(ctx: BackfillContext) {
  * Upserts the sweep's job scheduler (idempotent across processes: one scheduler, one sweep job per
  * period, whichever worker takes it).
  */
-export async function ensureSweepScheduler(queues: QueueManager, queue: string, everyMs: number): Promise<void> {
+async function ensureSweepScheduler(queues: QueueManager, queue: string, everyMs: number): Promise<void> {
   const bull = queues.bullQueues().find((q) => q.name === queue);
   if (!bull) throw new SluiceError("QUEUE_NOT_FOUND", `No queue named "${queue}"`);
-  await bull.upsertJobScheduler(SWEEP_SCHEDULER, { every: everyMs }, { name: SWEEP_JOB, data: {}, opts: { removeOnComplete: { count: 20 }, removeOnFail: { count: 100 }, attempts: 1 } });
+  await bull.upsertJobScheduler(
+    SWEEP_SCHEDULER,
+    { every: everyMs },
+    { name: SWEEP_JOB, data: {}, opts: { removeOnComplete: { count: 20 }, removeOnFail: { count: 100 }, attempts: 1 } },
+  );
 }
 
 /** Starts this process's backfill worker on the queue. */

@@ -14,9 +14,9 @@ import { deleteFlag, selectAllFlags, upsertFlag, type RuntimeFlagRow } from "./s
 export type FlagValue = boolean | number | string;
 
 /** Where a flag's current value comes from. */
-export type FlagSource = "runtime" | "env" | "default";
+type FlagSource = "runtime" | "env" | "default";
 
-export interface FlagState {
+interface FlagState {
   name: string;
   value: FlagValue | null;
   source: FlagSource;
@@ -26,7 +26,7 @@ export interface FlagState {
   updated_by: string | null;
 }
 
-export interface FlagChange {
+interface FlagChange {
   /** Who: `key:<id>`, `cli:<user>`, ... (kept in `runtime_flags.updated_by` and the audit log). */
   actor: string;
   reason?: string | undefined;
@@ -71,13 +71,14 @@ const NAME = /^[a-z0-9][a-z0-9_.:/-]{0,199}$/;
 const TRUE = new Set(["true", "on", "yes", "1", "enabled"]);
 const FALSE = new Set(["false", "off", "no", "0", "disabled"]);
 
-export function validateFlagName(name: string): string {
-  if (!NAME.test(name)) throw new SluiceError("FLAG_INVALID", `Flag names are lower-case letters, digits and . _ : / - (at most 200): "${name}"`);
+function validateFlagName(name: string): string {
+  if (!NAME.test(name))
+    throw new SluiceError("FLAG_INVALID", `Flag names are lower-case letters, digits and . _ : / - (at most 200): "${name}"`);
   return name;
 }
 
 /** A switch takes booleans (and their usual spellings); other flags take a boolean, number or string. */
-export function parseFlagValue(name: string, value: unknown): FlagValue {
+function parseFlagValue(name: string, value: unknown): FlagValue {
   if (name.endsWith(".enabled")) {
     if (typeof value === "boolean") return value;
     const text = typeof value === "string" ? value.trim().toLowerCase() : String(value);
@@ -87,7 +88,9 @@ export function parseFlagValue(name: string, value: unknown): FlagValue {
   }
   if (typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value))) return value;
   if (typeof value === "string" && value.length <= 1000) return value;
-  throw new SluiceError("FLAG_INVALID", `"${name}" takes a boolean, a number or a string of at most 1000 characters`, { details: { name } });
+  throw new SluiceError("FLAG_INVALID", `"${name}" takes a boolean, a number or a string of at most 1000 characters`, {
+    details: { name },
+  });
 }
 
 interface Snapshot {
@@ -139,7 +142,14 @@ export function createRuntimeFlags(options: RuntimeFlagsOptions): RuntimeFlags {
   }
 
   async function record(action: string, name: string, change: FlagChange, details: Record<string, unknown>): Promise<void> {
-    await audit.record({ actor: change.actor, action, workspaceId: change.workspaceId ?? null, target: name, reason: change.reason ?? null, details });
+    await audit.record({
+      actor: change.actor,
+      action,
+      workspaceId: change.workspaceId ?? null,
+      target: name,
+      reason: change.reason ?? null,
+      details,
+    });
   }
 
   return {

@@ -4,7 +4,7 @@ import type { RuntimeFlags } from "./flags.ts";
 import { providerFlag, taskFlag } from "./names.ts";
 
 /** What the switches steer in the provider runtime (its `isolate`/`release`). */
-export interface IsolatableRuntime {
+interface IsolatableRuntime {
   isolate(route: { provider: string }): void;
   release(route: { provider: string }): void;
 }
@@ -62,9 +62,14 @@ export function createKillSwitches(options: KillSwitchesOptions): KillSwitches {
     providers: [...options.providers],
     async assertTaskEnabled(type) {
       if (await flags.isEnabled(taskFlag(type))) return;
-      throw new RetryLaterError("TASK_DISABLED", recheckMs, `Task type "${type}" is switched off (flag ${taskFlag(type)}); try again later`, {
-        details: { type, flag: taskFlag(type) },
-      });
+      throw new RetryLaterError(
+        "TASK_DISABLED",
+        recheckMs,
+        `Task type "${type}" is switched off (flag ${taskFlag(type)}); try again later`,
+        {
+          details: { type, flag: taskFlag(type) },
+        },
+      );
     },
     syncProviders() {
       syncing ??= sync().finally(() => (syncing = undefined));

@@ -18,11 +18,18 @@ export const EMBEDDINGS_BACKFILL_FLAG = "embeddings.backfill.enabled";
 export const ACTIONS_FLAG = "actions.enabled";
 
 /** The defaults the environment gives the flags above, for `createRuntimeFlags({defaults})`. */
-export function flagDefaultsFromConfig(config: SluiceConfig, known: { tasks?: readonly string[]; providers?: readonly string[] } = {}): Record<string, FlagValue> {
+export function flagDefaultsFromConfig(
+  config: SluiceConfig,
+  known: { tasks?: readonly string[]; providers?: readonly string[] } = {},
+): Record<string, FlagValue> {
   const disabledTasks = new Set(config.flags.disabledTasks);
   const disabledProviders = new Set(config.flags.disabledProviders);
-  const defaults: Record<string, FlagValue> = { [EMBEDDINGS_BACKFILL_FLAG]: config.embeddings.backfillEnabled, [ACTIONS_FLAG]: config.actions.enabled };
+  const defaults: Record<string, FlagValue> = {
+    [EMBEDDINGS_BACKFILL_FLAG]: config.embeddings.backfillEnabled,
+    [ACTIONS_FLAG]: config.actions.enabled,
+  };
   for (const type of new Set([...(known.tasks ?? []), ...disabledTasks])) defaults[taskFlag(type)] = !disabledTasks.has(type);
-  for (const name of new Set([...(known.providers ?? []), ...disabledProviders])) defaults[providerFlag(name)] = !disabledProviders.has(name);
+  for (const name of new Set([...(known.providers ?? []), ...disabledProviders]))
+    defaults[providerFlag(name)] = !disabledProviders.has(name);
   return defaults;
 }

@@ -14,11 +14,6 @@ export async function selectAllFlags(db: Queryable): Promise<RuntimeFlagRow[]> {
   return rows;
 }
 
-export async function selectFlag(db: Queryable, name: string): Promise<RuntimeFlagRow | undefined> {
-  const { rows } = await db.query<RuntimeFlagRow>("SELECT name, value, updated_at, updated_by FROM runtime_flags WHERE name = $1", [name]);
-  return rows[0];
-}
-
 export async function upsertFlag(db: Queryable, name: string, value: unknown, actor: string): Promise<RuntimeFlagRow> {
   const { rows } = await db.query<RuntimeFlagRow>(
     `INSERT INTO runtime_flags (name, value, updated_at, updated_by) VALUES ($1, $2::jsonb, now(), $3)

@@ -57,7 +57,7 @@ export interface ApiKeys {
   list(workspaceId?: string, options?: ListApiKeysOptions): Promise<ApiKey[]>;
 }
 
-export const API_KEY_PREFIX = "sk_sluice_";
+const API_KEY_PREFIX = "sk_sluice_";
 const SECRET_LENGTH = 40; // base62: about 238 bits
 const SHOWN_PREFIX_LENGTH = API_KEY_PREFIX.length + 6;
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -80,7 +80,7 @@ function randomBase62(length: number): string {
   return out;
 }
 
-export function hashSecret(secret: string): string {
+function hashSecret(secret: string): string {
   return createHash("sha256").update(secret).digest("hex");
 }
 
@@ -135,7 +135,10 @@ const unauthenticated = (): SluiceError => new SluiceError("UNAUTHENTICATED", "A
 export function createApiKeys(options: ApiKeysOptions): ApiKeys {
   const { store } = options;
   // Unknown keys are cached too (null): guessing cannot create a key, so a miss stays a miss.
-  const cache = new LRUCache<string, { principal: Principal | null }>({ max: options.cacheMax ?? 10_000, ttl: options.cacheTtlMs ?? 5_000 });
+  const cache = new LRUCache<string, { principal: Principal | null }>({
+    max: options.cacheMax ?? 10_000,
+    ttl: options.cacheTtlMs ?? 5_000,
+  });
   // A burst on a cold cache makes one query per key, not one per request.
   const inFlight = new Map<string, Promise<Principal | null>>();
   // Bumped by every revoke: a lookup that began before it must not cache what it read.

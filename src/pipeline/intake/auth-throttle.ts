@@ -23,9 +23,13 @@ export function createAuthThrottle(counters: LimitCounters, failuresPerMinute: n
       const res = await limiter.get(client).catch(() => null);
       if (res && res.consumedPoints >= failuresPerMinute) {
         const retryAfterMs = Math.max(res.msBeforeNext, 1_000);
-        throw new RateLimitedError(retryAfterMs, `Too many wrong API keys from this address; try again in ${Math.ceil(retryAfterMs / 1000)} s`, {
-          details: { reason: "auth_failures", limit: failuresPerMinute, windowSeconds: WINDOW_SECONDS },
-        });
+        throw new RateLimitedError(
+          retryAfterMs,
+          `Too many wrong API keys from this address; try again in ${Math.ceil(retryAfterMs / 1000)} s`,
+          {
+            details: { reason: "auth_failures", limit: failuresPerMinute, windowSeconds: WINDOW_SECONDS },
+          },
+        );
       }
     },
     async recordFailure(client) {

@@ -54,9 +54,10 @@ export interface Idempotency {
 const MAX_CLIENT_REQUEST_ID = 255;
 
 /** Throws VALIDATION_FAILED unless the id is 1-255 characters without control characters. */
-export function validateClientRequestId(value: unknown): string {
+function validateClientRequestId(value: unknown): string {
   // eslint-disable-next-line no-control-regex
-  if (typeof value === "string" && value.length > 0 && value.length <= MAX_CLIENT_REQUEST_ID && !/[\u0000-\u001f\u007f]/.test(value)) return value;
+  if (typeof value === "string" && value.length > 0 && value.length <= MAX_CLIENT_REQUEST_ID && !/[\u0000-\u001f\u007f]/.test(value))
+    return value;
   throw new SluiceError("VALIDATION_FAILED", `client_request_id must be 1-${MAX_CLIENT_REQUEST_ID} characters without control characters`, {
     details: { field: "client_request_id" },
   });
@@ -89,7 +90,8 @@ export function createIdempotency(options: IdempotencyOptions): Idempotency {
       const result = await kv.setIfAbsent(key, PENDING + validateJobId(jobId), { ttlSeconds });
       return result.won ? { created: true, jobId } : { created: false, ...parseRecord(result.existing) };
     },
-    confirm: (workspace, clientRequestId, jobId) => kv.replaceIfValue(idempotencyKey(workspace, clientRequestId), PENDING + validateJobId(jobId), jobId),
+    confirm: (workspace, clientRequestId, jobId) =>
+      kv.replaceIfValue(idempotencyKey(workspace, clientRequestId), PENDING + validateJobId(jobId), jobId),
     async lookup(workspace, clientRequestId) {
       const value = await kv.get(idempotencyKey(workspace, clientRequestId));
       return value === null ? null : parseRecord(value).jobId;

@@ -84,11 +84,18 @@ export function createIntake(options: IntakeOptions): Intake {
   });
   const authThrottle = createAuthThrottle(counters, config.intake.authFailuresPerMinute);
   const budget = (kind: Exclude<RequestKind, "jobs">) =>
-    createWorkspaceRateLimiter({ counters, defaultLimit: config.intake.perMinute[kind], windowSeconds: options.rateLimitWindowSeconds, keyPrefix: `ai:ratelimit:${kind}` });
+    createWorkspaceRateLimiter({
+      counters,
+      defaultLimit: config.intake.perMinute[kind],
+      windowSeconds: options.rateLimitWindowSeconds,
+      keyPrefix: `ai:ratelimit:${kind}`,
+    });
   const budgets = { reads: budget("reads"), search: budget("search"), ingest: budget("ingest") };
   options.logger?.info(
     { rateLimitBackend: counters.kind, kv: kv.kind },
-    counters.kind === "memory" ? "rate limits counted in process memory (embedded mode: one process)" : `rate limits counted on ${counters.kind}`,
+    counters.kind === "memory"
+      ? "rate limits counted in process memory (embedded mode: one process)"
+      : `rate limits counted on ${counters.kind}`,
   );
 
   return {

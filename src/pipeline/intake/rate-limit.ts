@@ -35,7 +35,7 @@ export interface WorkspaceRateLimiter {
   forgetLimit(workspace: string): void;
 }
 
-export const DEFAULT_RATE_LIMIT_PER_MINUTE = 100;
+const DEFAULT_RATE_LIMIT_PER_MINUTE = 100;
 
 /** The `Retry-After` header value for a wait: whole seconds, rounded up, at least 1. */
 export function retryAfterSeconds(retryAfterMs: number): number {

@@ -8,7 +8,7 @@ import { SluiceError } from "../../core/errors.ts";
  * - `operator`: the fleet. Queues, flags, cache, backups, Bull Board, every workspace (creating
  *   them, minting their keys); it covers every other scope in every workspace.
  */
-export const SCOPES = ["jobs:read", "jobs:write", "admin", "operator"] as const;
+const SCOPES = ["jobs:read", "jobs:write", "admin", "operator"] as const;
 
 export type Scope = (typeof SCOPES)[number];
 
@@ -27,7 +27,7 @@ const IMPLIED: Record<Scope, readonly Scope[]> = {
   operator: ["jobs:read", "jobs:write", "admin"],
 };
 
-export function isScope(value: unknown): value is Scope {
+function isScope(value: unknown): value is Scope {
   return typeof value === "string" && (SCOPES as readonly string[]).includes(value);
 }
 
@@ -37,7 +37,8 @@ export function isScope(value: unknown): value is Scope {
  */
 export function parseScopes(input: unknown): Scope[] {
   const raw = typeof input === "string" ? input.split(",") : Array.isArray(input) ? (input as unknown[]) : null;
-  if (!raw) throw new SluiceError("VALIDATION_FAILED", "scopes must be a list or a comma-separated string", { details: { allowed: SCOPES } });
+  if (!raw)
+    throw new SluiceError("VALIDATION_FAILED", "scopes must be a list or a comma-separated string", { details: { allowed: SCOPES } });
   const names = raw.map((s) => (typeof s === "string" ? s.trim() : s)).filter((s) => s !== "");
   const unknown = names.filter((s) => !isScope(s));
   if (unknown.length > 0) {
@@ -45,7 +46,10 @@ export function parseScopes(input: unknown): Scope[] {
       details: { unknown, allowed: SCOPES },
     });
   }
-  if (names.length === 0) throw new SluiceError("VALIDATION_FAILED", `At least one scope is required; allowed: ${SCOPES.join(", ")}`, { details: { allowed: SCOPES } });
+  if (names.length === 0)
+    throw new SluiceError("VALIDATION_FAILED", `At least one scope is required; allowed: ${SCOPES.join(", ")}`, {
+      details: { allowed: SCOPES },
+    });
   return SCOPES.filter((s) => names.includes(s));
 }
 
@@ -57,7 +61,9 @@ export function hasScope(principal: Principal, scope: Scope): boolean {
 /** Throws FORBIDDEN_SCOPE (403) unless the principal holds `scope` or one that covers it. */
 export function requireScope(principal: Principal, scope: Scope): void {
   if (hasScope(principal, scope)) return;
-  throw new SluiceError("FORBIDDEN_SCOPE", `This API key lacks the scope ${scope}`, { details: { required: scope, granted: principal.scopes } });
+  throw new SluiceError("FORBIDDEN_SCOPE", `This API key lacks the scope ${scope}`, {
+    details: { required: scope, granted: principal.scopes },
+  });
 }
 
 /** Whether the principal may act on `workspaceId`: its own, or any with `operator`. */
@@ -72,5 +78,7 @@ export function mayActOn(principal: Principal, workspaceId: string): boolean {
 export function assertMayGrant(principal: Principal, scopes: readonly Scope[]): void {
   const beyond = scopes.filter((s) => !hasScope(principal, s));
   if (beyond.length === 0) return;
-  throw new SluiceError("FORBIDDEN_SCOPE", `This API key cannot grant ${beyond.join(", ")}`, { details: { required: "operator", granted: principal.scopes } });
+  throw new SluiceError("FORBIDDEN_SCOPE", `This API key cannot grant ${beyond.join(", ")}`, {
+    details: { required: "operator", granted: principal.scopes },
+  });
 }

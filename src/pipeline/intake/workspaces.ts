@@ -41,9 +41,13 @@ function validateName(name: unknown): string {
 function validateRateLimit(value: unknown): number | null {
   if (value === null) return null;
   if (typeof value === "number" && Number.isInteger(value) && value >= 1 && value <= MAX_RATE_LIMIT) return value;
-  throw new SluiceError("VALIDATION_FAILED", `rate_limit_per_minute must be a whole number from 1 to ${MAX_RATE_LIMIT}, or null for the default`, {
-    details: { field: "rate_limit_per_minute" },
-  });
+  throw new SluiceError(
+    "VALIDATION_FAILED",
+    `rate_limit_per_minute must be a whole number from 1 to ${MAX_RATE_LIMIT}, or null for the default`,
+    {
+      details: { field: "rate_limit_per_minute" },
+    },
+  );
 }
 
 function toWorkspace(row: WorkspaceRow): Workspace {
@@ -79,10 +83,10 @@ export async function getWorkspace(db: Queryable, id: string): Promise<Workspace
 
 export async function listWorkspaces(db: Queryable, options: ListWorkspacesOptions = {}): Promise<Workspace[]> {
   const limit = Math.min(Math.max(Math.trunc(options.limit ?? 100), 1), 1_000);
-  const { rows } = await db.query<WorkspaceRow>(`SELECT ${COLUMNS} FROM workspaces WHERE id COLLATE "C" > $1 ORDER BY id COLLATE "C" LIMIT $2`, [
-    options.after ?? "",
-    limit,
-  ]);
+  const { rows } = await db.query<WorkspaceRow>(
+    `SELECT ${COLUMNS} FROM workspaces WHERE id COLLATE "C" > $1 ORDER BY id COLLATE "C" LIMIT $2`,
+    [options.after ?? "", limit],
+  );
   return rows.map(toWorkspace);
 }
 

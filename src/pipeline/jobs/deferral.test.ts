@@ -4,14 +4,25 @@ import { deferralOf, dependencyRetryMs, waitingSince } from "./deferral.ts";
 
 describe("which errors delay a job instead of spending an attempt", () => {
   it("defers what says when to come back; only the operators' holds are unbounded", () => {
-    expect(deferralOf(new RetryLaterError("TASK_DISABLED", 15_000), 0)).toMatchObject({ code: "TASK_DISABLED", delayMs: 15_000, bounded: false });
+    expect(deferralOf(new RetryLaterError("TASK_DISABLED", 15_000), 0)).toMatchObject({
+      code: "TASK_DISABLED",
+      delayMs: 15_000,
+      bounded: false,
+    });
     expect(deferralOf(new RetryLaterError("BUDGET_EXHAUSTED", 60_000), 0)).toMatchObject({ bounded: false });
-    expect(deferralOf(new RetryLaterError("PROVIDER_UNAVAILABLE", 29_000), 0)).toMatchObject({ code: "PROVIDER_UNAVAILABLE", delayMs: 29_000, bounded: true });
+    expect(deferralOf(new RetryLaterError("PROVIDER_UNAVAILABLE", 29_000), 0)).toMatchObject({
+      code: "PROVIDER_UNAVAILABLE",
+      delayMs: 29_000,
+      bounded: true,
+    });
     expect(deferralOf(new RateLimitedError(120_000), 0)).toMatchObject({ code: "RATE_LIMITED", delayMs: 120_000, bounded: true });
   });
 
   it("defers an unavailable dependency, looking again less often the longer it lasts", () => {
-    expect(deferralOf(new SluiceError("DEPENDENCY_UNAVAILABLE", "Database unavailable"), 0)).toMatchObject({ delayMs: 1_000, bounded: true });
+    expect(deferralOf(new SluiceError("DEPENDENCY_UNAVAILABLE", "Database unavailable"), 0)).toMatchObject({
+      delayMs: 1_000,
+      bounded: true,
+    });
     expect(deferralOf(new SluiceError("DEPENDENCY_UNAVAILABLE"), 8_000)?.delayMs).toBe(8_000);
     expect(dependencyRetryMs(10 * 60_000)).toBe(30_000);
   });

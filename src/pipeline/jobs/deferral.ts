@@ -24,7 +24,7 @@ export interface Deferral {
 const HOLDS: ReadonlySet<ErrorCode> = new Set(["TASK_DISABLED", "BUDGET_EXHAUSTED"]);
 
 /** Job data field: when the job first waited (ms since the epoch), so the bound survives deferrals and restarts. */
-export const WAITING_SINCE = "waiting_since";
+const WAITING_SINCE = "waiting_since";
 
 /** Look again soon after a blip, then about as long as the job has waited so far: 1 s up to 30 s. */
 export function dependencyRetryMs(waitedMs: number): number {
@@ -71,7 +71,10 @@ export async function defer(job: Job, token: string | undefined, deferral: Defer
   if (deferral.bounded) {
     const waited = now - (since ?? now);
     if (waited >= options.maxWaitMs) {
-      const err = new SluiceError("MAX_WAIT_EXCEEDED", `Waited ${Math.round(waited / 1000)} s, the most AI_MAX_WAIT_FOR_PROVIDER_MS allows (${options.maxWaitMs} ms), and still refused: ${deferral.code}: ${deferral.message}`);
+      const err = new SluiceError(
+        "MAX_WAIT_EXCEEDED",
+        `Waited ${Math.round(waited / 1000)} s, the most AI_MAX_WAIT_FOR_PROVIDER_MS allows (${options.maxWaitMs} ms), and still refused: ${deferral.code}: ${deferral.message}`,
+      );
       options.logger.warn({ code: err.code, waitedMs: waited, reason: deferral.code }, "job waited too long: failing it");
       throw new UnrecoverableError(`${err.code}: ${err.message}`);
     }

@@ -26,7 +26,7 @@ export interface JobIndexRow {
   createdMs: number;
 }
 
-export interface JobIndexQuery {
+interface JobIndexQuery {
   workspaceId: string;
   states?: readonly IndexedState[] | undefined;
   type?: string | undefined;
@@ -38,7 +38,7 @@ export interface JobIndexQuery {
   cursor?: string | undefined;
 }
 
-export interface JobIndexPage {
+interface JobIndexPage {
   rows: JobIndexRow[];
   /** The cursor of the next page; null when this page reached the end. */
   next: string | null;
@@ -53,14 +53,15 @@ interface Row {
 }
 
 /** Keyset position: the last row of a page (created_ms, job_id), opaque to clients. */
-export function encodeIndexCursor(row: Pick<JobIndexRow, "createdMs" | "jobId">): string {
+function encodeIndexCursor(row: Pick<JobIndexRow, "createdMs" | "jobId">): string {
   return Buffer.from(JSON.stringify([row.createdMs, row.jobId])).toString("base64url");
 }
 
-export function decodeIndexCursor(cursor: string): { createdMs: number; jobId: string } {
+function decodeIndexCursor(cursor: string): { createdMs: number; jobId: string } {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString());
-    if (Array.isArray(parsed) && Number.isSafeInteger(parsed[0]) && typeof parsed[1] === "string" && parsed[1].length <= 200) return { createdMs: parsed[0] as number, jobId: parsed[1] };
+    if (Array.isArray(parsed) && Number.isSafeInteger(parsed[0]) && typeof parsed[1] === "string" && parsed[1].length <= 200)
+      return { createdMs: parsed[0] as number, jobId: parsed[1] };
   } catch {
     // falls through to the error below
   }
@@ -68,7 +69,7 @@ export function decodeIndexCursor(cursor: string): { createdMs: number; jobId: s
 }
 
 /** Records a job at intake; a repeat (the same claimed id) leaves the first row as it is. */
-export async function indexJob(db: Queryable, row: JobIndexRow): Promise<void> {
+async function indexJob(db: Queryable, row: JobIndexRow): Promise<void> {
   await db.query(
     `INSERT INTO job_index (workspace_id, job_id, queue, type, state, created_ms) VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (workspace_id, job_id) DO NOTHING`,
@@ -77,7 +78,7 @@ export async function indexJob(db: Queryable, row: JobIndexRow): Promise<void> {
 }
 
 /** A settled job's row, written if intake could not write it (the store was down then). */
-export async function settleIndexedJob(db: Queryable, row: JobIndexRow): Promise<void> {
+async function settleIndexedJob(db: Queryable, row: JobIndexRow): Promise<void> {
   await db.query(
     `INSERT INTO job_index (workspace_id, job_id, queue, type, state, created_ms) VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (workspace_id, job_id) DO UPDATE SET state = EXCLUDED.state, updated_at = now() WHERE job_index.state <> EXCLUDED.state`,
@@ -85,12 +86,16 @@ export async function settleIndexedJob(db: Queryable, row: JobIndexRow): Promise
   );
 }
 
-export async function setIndexedState(db: Queryable, workspaceId: string, jobId: string, state: IndexedState): Promise<void> {
-  await db.query("UPDATE job_index SET state = $3, updated_at = now() WHERE workspace_id = $1 AND job_id = $2 AND state <> $3", [workspaceId, jobId, state]);
+async function setIndexedState(db: Queryable, workspaceId: string, jobId: string, state: IndexedState): Promise<void> {
+  await db.query("UPDATE job_index SET state = $3, updated_at = now() WHERE workspace_id = $1 AND job_id = $2 AND state <> $3", [
+    workspaceId,
+    jobId,
+    state,
+  ]);
 }
 
 /** Drops rows whose jobs are gone from the queue (retention, an operator's clean or remove). */
-export async function forgetIndexedJobs(db: Queryable, workspaceId: string, jobIds: readonly string[]): Promise<void> {
+async function forgetIndexedJobs(db: Queryable, workspaceId: string, jobIds: readonly string[]): Promise<void> {
   if (jobIds.length === 0) return;
   await db.query("DELETE FROM job_index WHERE workspace_id = $1 AND job_id = ANY($2::text[])", [workspaceId, [...jobIds]]);
 }
@@ -100,7 +105,7 @@ export async function forgetIndexedJobs(db: Queryable, workspaceId: string, jobI
  * always walks `job_index_newest_idx` or `job_index_state_idx` from the cursor: the cost is the
  * page, whatever the workspace's or the fleet's size.
  */
-export async function pageJobIndex(db: Queryable, query: JobIndexQuery): Promise<JobIndexPage> {
+async function pageJobIndex(db: Queryable, query: JobIndexQuery): Promise<JobIndexPage> {
   const params: unknown[] = [query.workspaceId];
   const where = ["workspace_id = $1"];
   const add = (sql: (n: number) => string, value: unknown) => {
@@ -122,7 +127,14 @@ export async function pageJobIndex(db: Queryable, query: JobIndexQuery): Promise
      ORDER BY created_ms DESC, job_id DESC LIMIT $${params.length}`,
     params,
   );
-  const page = rows.slice(0, query.limit).map((r) => ({ workspaceId: query.workspaceId, jobId: r.job_id, queue: r.queue, type: r.type, state: r.state, createdMs: Number(r.created_ms) }));
+  const page = rows.slice(0, query.limit).map((r) => ({
+    workspaceId: query.workspaceId,
+    jobId: r.job_id,
+    queue: r.queue,
+    type: r.type,
+    state: r.state,
+    createdMs: Number(r.created_ms),
+  }));
   const last = page.at(-1);
   return { rows: page, next: rows.length > query.limit && last ? encodeIndexCursor(last) : null };
 }
@@ -192,7 +204,11 @@ export function createJobIndex(db: Queryable, logger?: Logger, options: JobIndex
 }
 
 /** Index writes the store refused, retried on a timer until it answers; a settle replaces a waiting record. */
-function createWaitingWrites(db: Queryable, logger: Logger | undefined, options: JobIndexOptions): { add(row: JobIndexRow, err: unknown): void } {
+function createWaitingWrites(
+  db: Queryable,
+  logger: Logger | undefined,
+  options: JobIndexOptions,
+): { add(row: JobIndexRow, err: unknown): void } {
   const rows = new Map<string, JobIndexRow>();
   const maxWaiting = options.maxWaiting ?? 100_000;
   let timer: NodeJS.Timeout | undefined;

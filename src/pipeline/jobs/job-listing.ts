@@ -9,7 +9,7 @@ import { isEnvelope, toJobView, type JobEnvelope, type JobView } from "./job-vie
  * `POST /ai/jobs` answers) for waiting + delayed (BullMQ's wait, prioritized, paused and delayed lists).
  */
 export const JOB_LIST_STATUSES = ["queued", "waiting", "delayed", "active", "completed", "failed"] as const;
-export type JobListStatus = (typeof JOB_LIST_STATUSES)[number];
+type JobListStatus = (typeof JOB_LIST_STATUSES)[number];
 
 export interface ListJobsRequest {
   /** Absent: every state. */
@@ -44,7 +44,10 @@ const indexedStateOf = (state: JobState): IndexedState => (state === "completed"
 function sinceMs(since: string | undefined): number | undefined {
   if (since === undefined) return undefined;
   const ms = Date.parse(since);
-  if (!Number.isFinite(ms) || !/^\d{4}-\d{2}-\d{2}/.test(since)) throw new SluiceError("VALIDATION_FAILED", "since must be an ISO 8601 time, e.g. 2026-12-01T10:00:00Z", { details: { field: "since" } });
+  if (!Number.isFinite(ms) || !/^\d{4}-\d{2}-\d{2}/.test(since))
+    throw new SluiceError("VALIDATION_FAILED", "since must be an ISO 8601 time, e.g. 2026-12-01T10:00:00Z", {
+      details: { field: "since" },
+    });
   return ms;
 }
 
@@ -53,11 +56,26 @@ function sinceMs(since: string | undefined): number | undefined {
  * read live from its queue (the same number of reads as jobs on the page). Rows the live read
  * contradicts are corrected, and rows of jobs that left the queue are dropped, as a side effect.
  */
-export async function listWorkspaceJobs(deps: { index: JobIndex; queues: QueueManager }, workspaceId: string, request: ListJobsRequest): Promise<JobList> {
-  if (request.queue !== undefined && !deps.queues.has(request.queue)) throw new SluiceError("QUEUE_NOT_FOUND", `No queue named "${request.queue}"`, { details: { queue: request.queue } });
+export async function listWorkspaceJobs(
+  deps: { index: JobIndex; queues: QueueManager },
+  workspaceId: string,
+  request: ListJobsRequest,
+): Promise<JobList> {
+  if (request.queue !== undefined && !deps.queues.has(request.queue))
+    throw new SluiceError("QUEUE_NOT_FOUND", `No queue named "${request.queue}"`, { details: { queue: request.queue } });
   const filter = request.status ? FILTERS[request.status] : undefined;
-  const page = await deps.index.page({ workspaceId, states: filter?.indexed, type: request.type, queue: request.queue, sinceMs: sinceMs(request.since), limit: request.limit, cursor: request.cursor });
-  const live = await Promise.all(page.rows.map((row) => (deps.queues.has(row.queue) ? deps.queues.findJob(row.queue, row.jobId) : Promise.resolve(undefined))));
+  const page = await deps.index.page({
+    workspaceId,
+    states: filter?.indexed,
+    type: request.type,
+    queue: request.queue,
+    sinceMs: sinceMs(request.since),
+    limit: request.limit,
+    cursor: request.cursor,
+  });
+  const live = await Promise.all(
+    page.rows.map((row) => (deps.queues.has(row.queue) ? deps.queues.findJob(row.queue, row.jobId) : Promise.resolve(undefined))),
+  );
   const jobs: JobView[] = [];
   const changed: Array<{ jobId: string; state: IndexedState }> = [];
   const gone: string[] = [];

@@ -13,7 +13,12 @@ export interface JobEnvelope {
 }
 
 export function isEnvelope(data: unknown): data is JobEnvelope {
-  return typeof data === "object" && data !== null && typeof (data as JobEnvelope).workspace === "string" && typeof (data as JobEnvelope).type === "string";
+  return (
+    typeof data === "object" &&
+    data !== null &&
+    typeof (data as JobEnvelope).workspace === "string" &&
+    typeof (data as JobEnvelope).type === "string"
+  );
 }
 
 /** The public shape of a job in the jobs API. */

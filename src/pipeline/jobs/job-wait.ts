@@ -7,7 +7,7 @@ const SETTLED = new Set(["completed", "failed"]);
 const FIRST_POLL_MS = 50;
 const MAX_POLL_MS = 1_000;
 
-export const isSettled = (job: Pick<JobView, "status">): boolean => SETTLED.has(job.status);
+const isSettled = (job: Pick<JobView, "status">): boolean => SETTLED.has(job.status);
 
 export interface WaitForJobOptions {
   /** How long to wait for the job to settle before answering with its current state. */

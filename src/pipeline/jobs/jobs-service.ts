@@ -11,7 +11,7 @@ import { isEnvelope, toJobView, type JobEnvelope, type JobView } from "./job-vie
 import { waitForJob, type WaitForJobOptions } from "./job-wait.ts";
 import type { TaskRegistry } from "../tasks/registry.ts";
 
-export interface SubmitJobRequest {
+interface SubmitJobRequest {
   type: string;
   input: unknown;
   client_request_id: string;
@@ -21,14 +21,12 @@ export interface SubmitJobRequest {
   callback_url?: string | undefined;
 }
 
-export interface SubmittedJob {
+interface SubmittedJob {
   id: string;
   queue: string;
   /** False when this `client_request_id` was seen in the workspace within the TTL: the job is the earlier one. */
   created: boolean;
 }
-
-export type { JobList, ListJobsRequest } from "./job-listing.ts";
 
 /** The jobs API's behaviour: idempotent intake, and reads confined to the caller's workspace. */
 export interface JobsService {
@@ -82,8 +80,12 @@ export function createJobsService(deps: JobsServiceDeps): JobsService {
     }
     const queue = request.queue ?? task.queue ?? deps.defaultQueue;
     const internal = new Set(deps.internalQueues ?? []);
-    if (internal.has(queue)) throw new SluiceError("VALIDATION_FAILED", `Queue "${queue}" is Sluice's own and takes no jobs from the API`, { details: { queue } });
-    if (!queues.has(queue)) throw new SluiceError("QUEUE_NOT_FOUND", `No queue named "${queue}"`, { details: { queue, known: queues.names().filter((q) => !internal.has(q)) } });
+    if (internal.has(queue))
+      throw new SluiceError("VALIDATION_FAILED", `Queue "${queue}" is Sluice's own and takes no jobs from the API`, { details: { queue } });
+    if (!queues.has(queue))
+      throw new SluiceError("QUEUE_NOT_FOUND", `No queue named "${queue}"`, {
+        details: { queue, known: queues.names().filter((q) => !internal.has(q)) },
+      });
 
     const claim = await intake.claim(workspace, request.client_request_id, randomUUID());
     const existing = claim.created ? undefined : await findOwn(workspace, claim.jobId);

@@ -35,7 +35,7 @@ export interface TaskWorkerOptions {
   onSettled?: JobSettledHook;
 }
 
-export interface JobOutcome {
+interface JobOutcome {
   queue: string;
   id: string;
   envelope: JobEnvelope;
@@ -54,11 +54,11 @@ export interface JobOutcome {
  * records is durable before the outcome is (a crash between the two runs the job again, and the
  * hook again, rather than losing it). Its own failure is logged, never the job's.
  */
-export type JobSettledHook = (outcome: JobOutcome) => Promise<void>;
+type JobSettledHook = (outcome: JobOutcome) => Promise<void>;
 
-export type JobGate = (job: { type: string; workspace: string; queue: string }) => Promise<void>;
+type JobGate = (job: { type: string; workspace: string; queue: string }) => Promise<void>;
 
-export interface TaskProcessorOptions {
+interface TaskProcessorOptions {
   gate?: JobGate | undefined;
   /** @default 3600000 */
   maxWaitMs?: number | undefined;
@@ -85,7 +85,7 @@ function failureOf(err: unknown): Error {
  * instead of spending its attempts. A "not now" (kill switch, budget, a provider refusing for now,
  * an unavailable dependency), from the gate or the handler, delays the job without spending one.
  */
-export function taskProcessor(tasks: TaskRegistry, logger: Logger, queue: string, options: TaskProcessorOptions = {}) {
+function taskProcessor(tasks: TaskRegistry, logger: Logger, queue: string, options: TaskProcessorOptions = {}) {
   const maxWaitMs = options.maxWaitMs ?? 3_600_000;
   return async (job: Job, token?: string, signal?: AbortSignal): Promise<unknown> => {
     if (!isEnvelope(job.data)) throw new UnrecoverableError("Malformed job: no workspace/type envelope");
@@ -97,7 +97,14 @@ export function taskProcessor(tasks: TaskRegistry, logger: Logger, queue: string
     const settled = async (outcome: Pick<JobOutcome, "status" | "result" | "reason">): Promise<void> => {
       if (!options.onSettled) return;
       try {
-        await options.onSettled({ queue, id: String(job.id), envelope, attempts: job.attemptsMade + 1, createdMs: job.timestamp, ...outcome });
+        await options.onSettled({
+          queue,
+          id: String(job.id),
+          envelope,
+          attempts: job.attemptsMade + 1,
+          createdMs: job.timestamp,
+          ...outcome,
+        });
       } catch (err) {
         jobLogger.error({ err }, "could not record the job's completion callback");
       }
@@ -129,7 +136,13 @@ export function taskProcessor(tasks: TaskRegistry, logger: Logger, queue: string
 }
 
 /** `defer`, telling the hook when the deferral ends the job instead (MAX_WAIT_EXCEEDED). */
-async function deferAndTell(job: Job, token: string | undefined, deferral: Deferral, options: DeferOptions, settled: (o: Pick<JobOutcome, "status" | "reason">) => Promise<void>): Promise<never> {
+async function deferAndTell(
+  job: Job,
+  token: string | undefined,
+  deferral: Deferral,
+  options: DeferOptions,
+  settled: (o: Pick<JobOutcome, "status" | "reason">) => Promise<void>,
+): Promise<never> {
   try {
     return await defer(job, token, deferral, options);
   } catch (err) {
@@ -151,7 +164,11 @@ export async function startTaskWorkers(options: TaskWorkerOptions): Promise<Work
   return Promise.all(
     names.map((name) => {
       const concurrency = options.concurrency ?? options.concurrencyOf?.(name);
-      return options.queues.startWorker(name, taskProcessor(options.tasks, logger, name, processorOptions), concurrency ? { concurrency } : {});
+      return options.queues.startWorker(
+        name,
+        taskProcessor(options.tasks, logger, name, processorOptions),
+        concurrency ? { concurrency } : {},
+      );
     }),
   );
 }

@@ -20,8 +20,18 @@ interface CountRule {
 }
 
 const COUNT_RULES: readonly CountRule[] = [
-  { alert: "QueueLengthWarning", metric: "bullmq_queue_waiting", pick: (t) => t.waiting, summary: "Queue {{ $labels.queue }} has {{ $value }} jobs waiting" },
-  { alert: "QueueFailedJobsHigh", metric: "bullmq_queue_failed", pick: (t) => t.failed, summary: "Queue {{ $labels.queue }} keeps {{ $value }} failed jobs" },
+  {
+    alert: "QueueLengthWarning",
+    metric: "bullmq_queue_waiting",
+    pick: (t) => t.waiting,
+    summary: "Queue {{ $labels.queue }} has {{ $value }} jobs waiting",
+  },
+  {
+    alert: "QueueFailedJobsHigh",
+    metric: "bullmq_queue_failed",
+    pick: (t) => t.failed,
+    summary: "Queue {{ $labels.queue }} keeps {{ $value }} failed jobs",
+  },
 ];
 
 // Queue names are letters, digits, '.', '_', '-': only '.' means something in a regular expression.
@@ -43,7 +53,9 @@ function rulesFor(count: CountRule, thresholds: ThresholdConfig): string[] {
   const named = Object.keys(thresholds.perQueue).sort();
   const others = named.length === 0 ? "" : `{queue!~"${named.map(asRegex).join("|")}"}`;
   const fallback = count.pick(thresholds.default);
-  const rules = [rule(count, others, fallback, `Every queue without its own threshold: QUEUE_THRESHOLDS "*" ${count.metric} > ${fallback}.`)];
+  const rules = [
+    rule(count, others, fallback, `Every queue without its own threshold: QUEUE_THRESHOLDS "*" ${count.metric} > ${fallback}.`),
+  ];
   for (const queue of named) {
     const own = thresholds.perQueue[queue] ?? thresholds.default;
     rules.push(rule(count, `{queue="${queue}"}`, count.pick(own), `QUEUE_THRESHOLDS "${queue}".`));
@@ -53,8 +65,8 @@ function rulesFor(count: CountRule, thresholds: ThresholdConfig): string[] {
 
 function thresholdGroup(thresholds: ThresholdConfig): string {
   return [
-    "  # Per-queue thresholds, rendered from QUEUE_THRESHOLDS (docs/configuration.md): seed 004 §7.3 \"Queue",
-    "  # Length > 100\" warning by default, and seed 003's per-queue limits (\"waiting < 10, failed = 0\").",
+    '  # Per-queue thresholds, rendered from QUEUE_THRESHOLDS (docs/configuration.md): seed 004 §7.3 "Queue',
+    '  # Length > 100" warning by default, and seed 003\'s per-queue limits ("waiting < 10, failed = 0").',
     "  # bullmq_queue_failed counts failed jobs kept (7 days); JobFailureRateHigh above is the rate.",
     "  - name: sluice-queue-thresholds",
     "    rules:",

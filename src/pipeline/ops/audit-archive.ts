@@ -7,7 +7,7 @@ import type { Queryable } from "../../ports/store.ts";
  * large backlog never holds a long transaction. The move is one statement: a row is never in both
  * tables, nor in neither.
  */
-export interface ArchiveBatchOptions {
+interface ArchiveBatchOptions {
   /** Rows created before this move. */
   cutoff: Date;
   /** Rows per statement. */
@@ -16,7 +16,7 @@ export interface ArchiveBatchOptions {
   toTable: boolean;
 }
 
-export async function archiveAuditBatch(db: Queryable, options: ArchiveBatchOptions): Promise<AuditRow[]> {
+async function archiveAuditBatch(db: Queryable, options: ArchiveBatchOptions): Promise<AuditRow[]> {
   const { rows } = await db.query<AuditRow>(
     `WITH batch AS (
        SELECT id FROM action_audit WHERE created_at < $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
@@ -35,7 +35,9 @@ export async function archiveAuditBatch(db: Queryable, options: ArchiveBatchOpti
 }
 
 export async function hasAuditBefore(db: Queryable, cutoff: Date): Promise<boolean> {
-  const { rows } = await db.query<{ found: boolean }>("SELECT EXISTS (SELECT 1 FROM action_audit WHERE created_at < $1) AS found", [cutoff]);
+  const { rows } = await db.query<{ found: boolean }>("SELECT EXISTS (SELECT 1 FROM action_audit WHERE created_at < $1) AS found", [
+    cutoff,
+  ]);
   return rows[0]?.found === true;
 }
 
@@ -59,7 +61,22 @@ export interface ArchiveResult {
 /** One audited batch: the audit row of the archiving itself is new, so it never archives itself. */
 export async function archiveAudit(db: Queryable, audit: AuditLog, request: ArchiveRequest, returnRows: boolean): Promise<ArchiveResult> {
   const cutoff = new Date(Date.now() - request.olderThanMs);
-  const entry = { actor: request.actor, action: "audit.archive", reason: request.reason ?? null, details: { cutoff: cutoff.toISOString(), to_table: request.toTable, limit: request.limit } };
-  const rows = await audit.audited(entry, () => archiveAuditBatch(db, { cutoff, limit: request.limit, toTable: request.toTable }), (moved) => ({ archived: moved.length }));
-  return { archived: rows.length, cutoff: cutoff.toISOString(), more: rows.length === request.limit, to_table: request.toTable, ...(returnRows ? { rows } : {}) };
+  const entry = {
+    actor: request.actor,
+    action: "audit.archive",
+    reason: request.reason ?? null,
+    details: { cutoff: cutoff.toISOString(), to_table: request.toTable, limit: request.limit },
+  };
+  const rows = await audit.audited(
+    entry,
+    () => archiveAuditBatch(db, { cutoff, limit: request.limit, toTable: request.toTable }),
+    (moved) => ({ archived: moved.length }),
+  );
+  return {
+    archived: rows.length,
+    cutoff: cutoff.toISOString(),
+    more: rows.length === request.limit,
+    to_table: request.toTable,
+    ...(returnRows ? { rows } : {}),
+  };
 }

@@ -47,12 +47,19 @@ export function createAuditRetention(options: AuditRetentionOptions): AuditReten
     // Nothing to move, nothing audited: the schedule fires often and would fill the log it keeps short.
     if (!(await hasAuditBefore(options.store, new Date(Date.now() - options.retentionDays * DAY_MS)))) return 0;
     for (;;) {
-      const request = { actor: "system:audit-retention", reason: `AUDIT_RETENTION_DAYS=${options.retentionDays}`, olderThanMs: options.retentionDays * DAY_MS, limit: BATCH, toTable: true };
+      const request = {
+        actor: "system:audit-retention",
+        reason: `AUDIT_RETENTION_DAYS=${options.retentionDays}`,
+        olderThanMs: options.retentionDays * DAY_MS,
+        limit: BATCH,
+        toTable: true,
+      };
       const batch = await archiveAudit(options.store, options.audit, request, false);
       total += batch.archived;
       if (!batch.more) break;
     }
-    if (total > 0) logger.info({ archived: total, retentionDays: options.retentionDays }, "audit rows past retention moved to action_audit_archive");
+    if (total > 0)
+      logger.info({ archived: total, retentionDays: options.retentionDays }, "audit rows past retention moved to action_audit_archive");
     return total;
   }
 
@@ -64,7 +71,8 @@ export function createAuditRetention(options: AuditRetentionOptions): AuditReten
       return options.queues.startWorker(
         MAINTENANCE_QUEUE,
         async (job) => {
-          if (job.name !== ARCHIVE_JOB) throw new SluiceError("JOB_TYPE_UNKNOWN", `${MAINTENANCE_QUEUE} runs Sluice's housekeeping only, not "${job.name}"`);
+          if (job.name !== ARCHIVE_JOB)
+            throw new SluiceError("JOB_TYPE_UNKNOWN", `${MAINTENANCE_QUEUE} runs Sluice's housekeeping only, not "${job.name}"`);
           // A job queued before retention was turned off does nothing.
           return { archived: options.retentionDays > 0 ? await runOnce() : 0 };
         },

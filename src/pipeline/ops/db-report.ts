@@ -14,14 +14,14 @@ export interface DbReportOptions {
 }
 
 // Type aliases, not interfaces: the CLI prints rows with its generic table(), which takes records.
-export type SlowStatementRow = {
+type SlowStatementRow = {
   query: string;
   calls: number;
   mean_ms: number;
   total_ms: number;
 };
 
-export type IndexUsageRow = {
+type IndexUsageRow = {
   schemaname: string;
   relname: string;
   indexrelname: string;
@@ -29,14 +29,14 @@ export type IndexUsageRow = {
   size: string;
 };
 
-export type UnindexedScanRow = {
+type UnindexedScanRow = {
   schemaname: string;
   relname: string;
   seq_scan: number;
   idx_scan: number | null;
 };
 
-export type TableSizeRow = {
+type TableSizeRow = {
   schemaname: string;
   relname: string;
   size: string;
@@ -55,12 +55,14 @@ const NOT_INSTALLED =
   "pg_stat_statements is not installed in this database, so there are no per-statement timings. On a PostgreSQL server: add pg_stat_statements to shared_preload_libraries, restart, then CREATE EXTENSION pg_stat_statements. The embedded engine (PGlite) has no pg_stat_statements.";
 
 async function hasStatementStats(db: Queryable): Promise<boolean> {
-  const { rows } = await db.query<{ installed: boolean }>("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements') AS installed");
+  const { rows } = await db.query<{ installed: boolean }>(
+    "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements') AS installed",
+  );
   return rows[0]?.installed === true;
 }
 
 /** The seed's slow-query query, or why there is none (not installed, or installed but not preloaded). */
-export async function slowStatements(db: Queryable, slowerThanMs: number, limit: number): Promise<DbReport["slow_queries"]> {
+async function slowStatements(db: Queryable, slowerThanMs: number, limit: number): Promise<DbReport["slow_queries"]> {
   if (!(await hasStatementStats(db))) return { available: false, note: NOT_INSTALLED, rows: [] };
   try {
     const { rows } = await db.query<SlowStatementRow>(
@@ -75,7 +77,7 @@ export async function slowStatements(db: Queryable, slowerThanMs: number, limit:
 }
 
 /** Least-used indexes first: candidates to drop, or signs a query does not use the index meant for it. */
-export async function indexUsage(db: Queryable, limit: number): Promise<IndexUsageRow[]> {
+async function indexUsage(db: Queryable, limit: number): Promise<IndexUsageRow[]> {
   const { rows } = await db.query<IndexUsageRow>(
     `SELECT schemaname, relname, indexrelname, idx_scan, pg_size_pretty(pg_relation_size(indexrelid)) AS size
      FROM pg_stat_user_indexes ORDER BY idx_scan ASC, relname, indexrelname LIMIT $1`,
@@ -85,7 +87,7 @@ export async function indexUsage(db: Queryable, limit: number): Promise<IndexUsa
 }
 
 /** Seed 004 §5.3 "missing indexes": tables read by sequential scans and never through an index. */
-export async function tablesScannedWithoutIndex(db: Queryable, limit: number): Promise<UnindexedScanRow[]> {
+async function tablesScannedWithoutIndex(db: Queryable, limit: number): Promise<UnindexedScanRow[]> {
   const { rows } = await db.query<UnindexedScanRow>(
     `SELECT schemaname, relname, seq_scan, idx_scan FROM pg_stat_user_tables
      WHERE coalesce(idx_scan, 0) = 0 AND seq_scan > 0 ORDER BY seq_scan DESC, relname LIMIT $1`,
@@ -95,7 +97,7 @@ export async function tablesScannedWithoutIndex(db: Queryable, limit: number): P
 }
 
 /** Seed 004 §4.1 "table sizes", over Sluice's schema and the queue engine's (`bullmq`, when it is in this database). */
-export async function tableSizes(db: Queryable, limit: number): Promise<TableSizeRow[]> {
+async function tableSizes(db: Queryable, limit: number): Promise<TableSizeRow[]> {
   const { rows } = await db.query<TableSizeRow>(
     `SELECT schemaname, relname, pg_size_pretty(pg_total_relation_size(relid)) AS size, pg_total_relation_size(relid) AS bytes
      FROM pg_stat_user_tables ORDER BY pg_total_relation_size(relid) DESC, relname LIMIT $1`,

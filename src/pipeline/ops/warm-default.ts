@@ -11,7 +11,10 @@ const item = z.object({ type: z.string().min(1).max(100), input: z.unknown() });
  */
 export function loadWarmDefault(path: string | undefined, maxItems: number): Array<{ type: string; input: unknown }> {
   if (!path) {
-    throw new SluiceError("VALIDATION_FAILED", "No items to warm: send [{type, input}, …] or {items: […]}, or set CACHE_WARM_DEFAULT to a JSON file of them for a warm-up without a body");
+    throw new SluiceError(
+      "VALIDATION_FAILED",
+      "No items to warm: send [{type, input}, …] or {items: […]}, or set CACHE_WARM_DEFAULT to a JSON file of them for a warm-up without a body",
+    );
   }
   let parsed: unknown;
   try {
@@ -19,7 +22,11 @@ export function loadWarmDefault(path: string | undefined, maxItems: number): Arr
   } catch (err) {
     throw new SluiceError("CONFLICT", `CACHE_WARM_DEFAULT (${path}) cannot be read as JSON: ${(err as Error).message}`);
   }
-  const items = z.array(item).max(maxItems).safeParse(Array.isArray(parsed) ? parsed : (parsed as { items?: unknown } | null)?.items);
-  if (!items.success) throw new SluiceError("CONFLICT", `CACHE_WARM_DEFAULT (${path}) must hold [{"type": …, "input": …}, …] (at most ${maxItems})`);
+  const items = z
+    .array(item)
+    .max(maxItems)
+    .safeParse(Array.isArray(parsed) ? parsed : (parsed as { items?: unknown } | null)?.items);
+  if (!items.success)
+    throw new SluiceError("CONFLICT", `CACHE_WARM_DEFAULT (${path}) must hold [{"type": …, "input": …}, …] (at most ${maxItems})`);
   return items.data;
 }

@@ -28,7 +28,12 @@ describe("queue defaults", () => {
   it("map only the options given", () => {
     expect(toBullJobOptions({})).toEqual({});
     expect(toBullJobOptions({ priority: 0, delay: 0 })).toEqual({});
-    expect(toBullJobOptions({ priority: 2, delay: 1500.4, attempts: 1, jobId: "req-1" })).toEqual({ priority: 2, delay: 1500, attempts: 1, jobId: "req-1" });
+    expect(toBullJobOptions({ priority: 2, delay: 1500.4, attempts: 1, jobId: "req-1" })).toEqual({
+      priority: 2,
+      delay: 1500,
+      attempts: 1,
+      jobId: "req-1",
+    });
   });
 
   it.each([

@@ -61,12 +61,16 @@ function invalid(message: string): never {
 
 function checkOptions(opts: AddJobOptions): void {
   const { priority, delay, attempts, backoff, jobId } = opts;
-  if (priority !== undefined && (!Number.isInteger(priority) || priority < 0 || priority > MAX_PRIORITY)) invalid(`priority must be a whole number from 0 to ${MAX_PRIORITY}`);
+  if (priority !== undefined && (!Number.isInteger(priority) || priority < 0 || priority > MAX_PRIORITY))
+    invalid(`priority must be a whole number from 0 to ${MAX_PRIORITY}`);
   if (delay !== undefined && (!Number.isFinite(delay) || delay < 0)) invalid("delay must be a number of milliseconds, 0 or more");
-  if (attempts !== undefined && (!Number.isInteger(attempts) || attempts < 1 || attempts > 1000)) invalid("attempts must be a whole number from 1 to 1000");
+  if (attempts !== undefined && (!Number.isInteger(attempts) || attempts < 1 || attempts > 1000))
+    invalid("attempts must be a whole number from 1 to 1000");
   const backoffDelay = typeof backoff === "number" ? backoff : backoff?.delay;
-  if (backoffDelay !== undefined && (!Number.isFinite(backoffDelay) || backoffDelay < 0)) invalid("backoff delay must be a number of milliseconds, 0 or more");
-  if (typeof backoff === "object" && backoff.jitter !== undefined && !(backoff.jitter >= 0 && backoff.jitter <= 1)) invalid("backoff jitter must be between 0 and 1");
+  if (backoffDelay !== undefined && (!Number.isFinite(backoffDelay) || backoffDelay < 0))
+    invalid("backoff delay must be a number of milliseconds, 0 or more");
+  if (typeof backoff === "object" && backoff.jitter !== undefined && !(backoff.jitter >= 0 && backoff.jitter <= 1))
+    invalid("backoff jitter must be between 0 and 1");
   // BullMQ reserves integer ids for its own counter and ':' for its keys.
   if (jobId !== undefined && (jobId === "" || /^\d+$/.test(jobId) || jobId.includes(":") || jobId.length > 255)) {
     invalid("jobId must be 1-255 characters, not a plain integer, and without ':'");
@@ -80,7 +84,8 @@ export function toBullJobOptions(opts: AddJobOptions = {}): JobsOptions {
   if (opts.priority) out.priority = opts.priority;
   if (opts.delay) out.delay = Math.round(opts.delay);
   if (opts.attempts !== undefined) out.attempts = opts.attempts;
-  if (opts.backoff !== undefined) out.backoff = typeof opts.backoff === "number" ? { type: "fixed", delay: opts.backoff } : { ...opts.backoff };
+  if (opts.backoff !== undefined)
+    out.backoff = typeof opts.backoff === "number" ? { type: "fixed", delay: opts.backoff } : { ...opts.backoff };
   if (opts.jobId !== undefined) out.jobId = opts.jobId;
   if (opts.removeOnComplete !== undefined) out.removeOnComplete = opts.removeOnComplete;
   if (opts.removeOnFail !== undefined) out.removeOnFail = opts.removeOnFail;

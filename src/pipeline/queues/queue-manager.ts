@@ -172,7 +172,8 @@ export function createQueueManager(options: QueueManagerOptions): QueueManager {
   return {
     declare(name, declaration) {
       if (closing) throw new SluiceError("NOT_READY", "The queue manager is closed");
-      if (!QUEUE_NAME.test(name)) throw new SluiceError("VALIDATION_FAILED", `Invalid queue name "${name}": use letters, digits, '.', '_' or '-' (up to 100)`);
+      if (!QUEUE_NAME.test(name))
+        throw new SluiceError("VALIDATION_FAILED", `Invalid queue name "${name}": use letters, digits, '.', '_' or '-' (up to 100)`);
       if (queues.has(name)) return;
       const queue = new backend.Queue(name, { ...backend.queueOptions, defaultJobOptions: queueJobDefaults(defaults, declaration) });
       queue.on("error", (err) => logger.error({ err, queue: name }, "queue error"));
@@ -223,14 +224,18 @@ export function createQueueManager(options: QueueManagerOptions): QueueManager {
 
     async jobs(name, state, page = {}) {
       const queue = queueOf(name);
-      if (!LISTABLE_STATES.includes(state)) throw new SluiceError("VALIDATION_FAILED", `state must be one of ${LISTABLE_STATES.join(", ")}`);
+      if (!LISTABLE_STATES.includes(state))
+        throw new SluiceError("VALIDATION_FAILED", `state must be one of ${LISTABLE_STATES.join(", ")}`);
       const offset = page.offset ?? 0;
       const limit = page.limit ?? 20;
       if (!Number.isInteger(offset) || offset < 0) throw new SluiceError("VALIDATION_FAILED", "offset must be a whole number, 0 or more");
-      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new SluiceError("VALIDATION_FAILED", `limit must be a whole number from 1 to ${MAX_PAGE}`);
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE)
+        throw new SluiceError("VALIDATION_FAILED", `limit must be a whole number from 1 to ${MAX_PAGE}`);
       return translating(`jobs of ${name}`, async () => {
         const { jobs, total } = await readPage(queue, state, offset, limit);
-        const summaries = await Promise.all(jobs.map(async (j) => toJobSummary(j, name, state, await countInterruptedRuns(queue, j, state))));
+        const summaries = await Promise.all(
+          jobs.map(async (j) => toJobSummary(j, name, state, await countInterruptedRuns(queue, j, state))),
+        );
         return { jobs: summaries, total, offset, limit };
       });
     },
@@ -240,7 +245,9 @@ export function createQueueManager(options: QueueManagerOptions): QueueManager {
       const job = await mustFind(name, id);
       const state = await job.getState();
       if (state !== "failed" && state !== "completed") {
-        throw new SluiceError("CONFLICT", `Job ${id} is ${normalizeState(state)}: only failed or completed jobs can be retried`, { details: { queue: name, id, state: normalizeState(state) } });
+        throw new SluiceError("CONFLICT", `Job ${id} is ${normalizeState(state)}: only failed or completed jobs can be retried`, {
+          details: { queue: name, id, state: normalizeState(state) },
+        });
       }
       await translating(`retry job ${id} in ${name}`, () => job.retry(state));
       logger.info({ queue: name, jobId: id }, "job retried");
@@ -260,10 +267,14 @@ export function createQueueManager(options: QueueManagerOptions): QueueManager {
       const queue = queueOf(name);
       const { graceMs = 0, state = "failed", limit } = cleanOptions;
       if (!CLEANABLE_STATES.includes(state)) {
-        throw new SluiceError("VALIDATION_FAILED", `state must be one of ${CLEANABLE_STATES.join(", ")} (stalled jobs are requeued automatically; active jobs are never cleaned)`);
+        throw new SluiceError(
+          "VALIDATION_FAILED",
+          `state must be one of ${CLEANABLE_STATES.join(", ")} (stalled jobs are requeued automatically; active jobs are never cleaned)`,
+        );
       }
       if (!Number.isFinite(graceMs) || graceMs < 0) throw new SluiceError("VALIDATION_FAILED", "graceMs must be 0 or more");
-      if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new SluiceError("VALIDATION_FAILED", "limit must be a whole number, 1 or more");
+      if (limit !== undefined && (!Number.isInteger(limit) || limit < 1))
+        throw new SluiceError("VALIDATION_FAILED", "limit must be a whole number, 1 or more");
       const removed = await translating(`clean ${name}`, () => cleanInBatches(queue, state, Math.round(graceMs), limit));
       logger.info({ queue: name, state, graceMs, removed }, "queue cleaned");
       return { removed };
@@ -271,7 +282,10 @@ export function createQueueManager(options: QueueManagerOptions): QueueManager {
     async removeJob(name, id) {
       await mustFind(name, id);
       const removed = await translating(`remove job ${id} from ${name}`, () => queueOf(name).remove(id));
-      if (removed === 0) throw new SluiceError("CONFLICT", `Job ${id} is locked by a running worker and cannot be removed`, { details: { queue: name, id } });
+      if (removed === 0)
+        throw new SluiceError("CONFLICT", `Job ${id} is locked by a running worker and cannot be removed`, {
+          details: { queue: name, id },
+        });
       logger.info({ queue: name, jobId: id }, "job removed");
     },
 
@@ -285,7 +299,10 @@ export function createQueueManager(options: QueueManagerOptions): QueueManager {
     },
     localWorkers,
     workerHandles: () => [...workers].filter((w) => w.handle.running).map((w) => w.handle),
-    bullQueues: () => sortedNames().map((n) => queues.get(n)).filter((q): q is AnyQueue => q !== undefined),
+    bullQueues: () =>
+      sortedNames()
+        .map((n) => queues.get(n))
+        .filter((q): q is AnyQueue => q !== undefined),
 
     async abandonActive(reason) {
       const moved = await Promise.all([...workers].map((w) => w.handle.abandon(reason)));

@@ -33,13 +33,33 @@ const FLEET = "Fleet-wide: every process reports the same value; aggregate with 
  * process's own worker events and are summed. Every process exports the gauges rather than one
  * role, so depth stays visible while any one process is up.
  */
-export function createQueueInstruments(metrics: Metrics, snapshot: () => Promise<Map<string, QueueSnapshot>>, logger: Logger): QueueInstruments {
+export function createQueueInstruments(
+  metrics: Metrics,
+  snapshot: () => Promise<Map<string, QueueSnapshot>>,
+  logger: Logger,
+): QueueInstruments {
   const byQueue = ["queue"] as const;
   const enqueue = metrics.counter({ name: "ai_queue_enqueue_total", help: "Jobs added to the queue by this process", labelNames: byQueue });
-  const dequeue = metrics.counter({ name: "ai_queue_dequeue_total", help: "Jobs taken by this process's workers (each attempt)", labelNames: byQueue });
-  const completed = metrics.counter({ name: "bullmq_jobs_completed_total", help: "Jobs completed by this process's workers", labelNames: byQueue });
-  const failed = metrics.counter({ name: "bullmq_jobs_failed_total", help: "Job attempts that failed in this process's workers (retried or final)", labelNames: byQueue });
-  const stalled = metrics.counter({ name: "bullmq_jobs_stalled_total", help: "Jobs whose worker lost the lock (crash) and were requeued, seen by this process's workers", labelNames: byQueue });
+  const dequeue = metrics.counter({
+    name: "ai_queue_dequeue_total",
+    help: "Jobs taken by this process's workers (each attempt)",
+    labelNames: byQueue,
+  });
+  const completed = metrics.counter({
+    name: "bullmq_jobs_completed_total",
+    help: "Jobs completed by this process's workers",
+    labelNames: byQueue,
+  });
+  const failed = metrics.counter({
+    name: "bullmq_jobs_failed_total",
+    help: "Job attempts that failed in this process's workers (retried or final)",
+    labelNames: byQueue,
+  });
+  const stalled = metrics.counter({
+    name: "bullmq_jobs_stalled_total",
+    help: "Jobs whose worker lost the lock (crash) and were requeued, seen by this process's workers",
+    labelNames: byQueue,
+  });
 
   const fill = (read: (s: QueueSnapshot) => number) => async (gauge: { set(labels: Record<string, string>, value: number): void }) => {
     for (const [queue, s] of await safeSnapshot()) gauge.set({ queue }, read(s));
@@ -60,10 +80,30 @@ export function createQueueInstruments(metrics: Metrics, snapshot: () => Promise
       for (const [queue, s] of await safeSnapshot()) for (const state of DEPTH_STATES) gauge.set({ queue, state }, s.counts[state]);
     },
   });
-  metrics.gauge({ name: "bullmq_queue_waiting", help: `Jobs waiting to run (includes paused and prioritized). ${FLEET}`, labelNames: byQueue, collect: fill((s) => s.counts.waiting) });
-  metrics.gauge({ name: "bullmq_queue_failed", help: `Failed jobs kept in the queue (QUEUE_THRESHOLDS failed). ${FLEET}`, labelNames: byQueue, collect: fill((s) => s.counts.failed) });
-  metrics.gauge({ name: "ai_queue_workers", help: `Workers connected to the queue. ${FLEET}`, labelNames: byQueue, collect: fill((s) => s.workers) });
-  metrics.gauge({ name: "bullmq_workers_active", help: `Workers connected to the queue. ${FLEET}`, labelNames: byQueue, collect: fill((s) => s.workers) });
+  metrics.gauge({
+    name: "bullmq_queue_waiting",
+    help: `Jobs waiting to run (includes paused and prioritized). ${FLEET}`,
+    labelNames: byQueue,
+    collect: fill((s) => s.counts.waiting),
+  });
+  metrics.gauge({
+    name: "bullmq_queue_failed",
+    help: `Failed jobs kept in the queue (QUEUE_THRESHOLDS failed). ${FLEET}`,
+    labelNames: byQueue,
+    collect: fill((s) => s.counts.failed),
+  });
+  metrics.gauge({
+    name: "ai_queue_workers",
+    help: `Workers connected to the queue. ${FLEET}`,
+    labelNames: byQueue,
+    collect: fill((s) => s.workers),
+  });
+  metrics.gauge({
+    name: "bullmq_workers_active",
+    help: `Workers connected to the queue. ${FLEET}`,
+    labelNames: byQueue,
+    collect: fill((s) => s.workers),
+  });
 
   const counters: Counter[] = [enqueue, dequeue, completed, failed, stalled];
   return {

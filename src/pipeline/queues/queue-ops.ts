@@ -30,12 +30,23 @@ type Jobs = Awaited<ReturnType<AnyQueue["getJobs"]>>;
 export async function readCounts(queue: AnyQueue): Promise<QueueCounts> {
   const c = await queue.getJobCounts(...(["waiting", "paused", "prioritized", "active", "delayed", "completed", "failed"] as JobTypes));
   const n = (key: string) => c[key] ?? 0;
-  const counts = { waiting: n("waiting") + n("paused") + n("prioritized"), active: n("active"), delayed: n("delayed"), completed: n("completed"), failed: n("failed") };
+  const counts = {
+    waiting: n("waiting") + n("paused") + n("prioritized"),
+    active: n("active"),
+    delayed: n("delayed"),
+    completed: n("completed"),
+    failed: n("failed"),
+  };
   return { ...counts, total: counts.waiting + counts.active + counts.delayed + counts.completed + counts.failed };
 }
 
 /** One page of a state. Pages neither skip nor repeat jobs, also across the lists behind "waiting". */
-export async function readPage(queue: AnyQueue, state: ListableState, offset: number, limit: number): Promise<{ jobs: Jobs; total: number }> {
+export async function readPage(
+  queue: AnyQueue,
+  state: ListableState,
+  offset: number,
+  limit: number,
+): Promise<{ jobs: Jobs; total: number }> {
   const types = LISTS[state] as JobTypes;
   const counts = await queue.getJobCounts(...types);
   const total = types.reduce((sum, t) => sum + (counts[t] ?? 0), 0);

@@ -11,7 +11,15 @@ describe("queue thresholds", () => {
 
   it("takes the queue's own thresholds, else the default, and names the counts over", () => {
     const config = { default: { waiting: 100, failed: 100 }, perQueue: { churn: { waiting: 500, failed: 10 } } };
-    expect(withThresholds(listing, config)).toMatchObject({ thresholds: { waiting: 500, failed: 10 }, levels: { waiting: "ok", failed: "warn" }, over: [] });
-    expect(withThresholds({ ...listing, name: "sentiment" }, config)).toMatchObject({ thresholds: { waiting: 100, failed: 100 }, levels: { waiting: "over", failed: "ok" }, over: ["waiting"] });
+    expect(withThresholds(listing, config)).toMatchObject({
+      thresholds: { waiting: 500, failed: 10 },
+      levels: { waiting: "ok", failed: "warn" },
+      over: [],
+    });
+    expect(withThresholds({ ...listing, name: "sentiment" }, config)).toMatchObject({
+      thresholds: { waiting: 100, failed: 100 },
+      levels: { waiting: "over", failed: "ok" },
+      over: ["waiting"],
+    });
   });
 });

@@ -5,8 +5,8 @@ import type { QueueListing } from "./types.ts";
 export type ThresholdLevel = "ok" | "warn" | "over";
 
 /** The counts that have thresholds (QUEUE_THRESHOLDS). */
-export const THRESHOLD_COUNTS = ["waiting", "failed"] as const;
-export type ThresholdCount = (typeof THRESHOLD_COUNTS)[number];
+const THRESHOLD_COUNTS = ["waiting", "failed"] as const;
+type ThresholdCount = (typeof THRESHOLD_COUNTS)[number];
 
 /** A queue's listing with its thresholds and where each count stands (`GET /api/queues`, `sluice queues`). */
 export interface QueueStatus extends QueueListing {
@@ -21,7 +21,7 @@ export interface ThresholdConfig {
   readonly perQueue: Readonly<Record<string, QueueThresholds>>;
 }
 
-export function thresholdsOf(config: ThresholdConfig, queue: string): QueueThresholds {
+function thresholdsOf(config: ThresholdConfig, queue: string): QueueThresholds {
   return config.perQueue[queue] ?? config.default;
 }
 
@@ -34,5 +34,10 @@ export function levelOf(count: number, threshold: number): ThresholdLevel {
 export function withThresholds(listing: QueueListing, config: ThresholdConfig): QueueStatus {
   const limits = thresholdsOf(config, listing.name);
   const levels = { waiting: levelOf(listing.waiting, limits.waiting), failed: levelOf(listing.failed, limits.failed) };
-  return { ...listing, thresholds: { waiting: limits.waiting, failed: limits.failed }, levels, over: THRESHOLD_COUNTS.filter((c) => levels[c] === "over") };
+  return {
+    ...listing,
+    thresholds: { waiting: limits.waiting, failed: limits.failed },
+    levels,
+    over: THRESHOLD_COUNTS.filter((c) => levels[c] === "over"),
+  };
 }

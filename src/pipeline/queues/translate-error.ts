@@ -17,7 +17,11 @@ const BY_BULLMQ_CODE: Partial<Record<ErrorCode, QueueErrorCode>> = {
 const BY_MESSAGE: readonly { pattern: RegExp; code: QueueErrorCode }[] = [
   { pattern: /custom id cannot|priority should|jitter should|cannot be used together|exceeds the limit/i, code: "VALIDATION_FAILED" },
   { pattern: /could not be removed because it is locked/i, code: "CONFLICT" },
-  { pattern: /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|connection is closed|max retries per request|connection terminated|after calling end on the pool/i, code: "DEPENDENCY_UNAVAILABLE" },
+  {
+    pattern:
+      /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|connection is closed|max retries per request|connection terminated|after calling end on the pool/i,
+    code: "DEPENDENCY_UNAVAILABLE",
+  },
 ];
 
 /** BullMQ and driver errors as Sluice codes, in one place; anything unknown passes through unchanged. */
@@ -25,7 +29,9 @@ export function translateQueueError(err: unknown, context: string): unknown {
   if (err instanceof SluiceError) return err;
   const message = err instanceof Error ? err.message : String(err);
   const bullCode = (err as { code?: unknown } | null)?.code;
-  const code = (typeof bullCode === "number" ? BY_BULLMQ_CODE[bullCode as ErrorCode] : undefined) ?? BY_MESSAGE.find((r) => r.pattern.test(message))?.code;
+  const code =
+    (typeof bullCode === "number" ? BY_BULLMQ_CODE[bullCode as ErrorCode] : undefined) ??
+    BY_MESSAGE.find((r) => r.pattern.test(message))?.code;
   return code ? new SluiceError(code, `${context}: ${message}`, { cause: err }) : err;
 }
 

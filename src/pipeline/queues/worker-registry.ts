@@ -11,7 +11,7 @@ import type { QueueManager } from "./queue-manager.ts";
  * The same tick applies runtime concurrency overrides (flag `queue.<name>.concurrency`), so a change
  * made through any process reaches every worker within FLAGS_CACHE_MS plus a second, without a restart.
  */
-export interface WorkerQueueView {
+interface WorkerQueueView {
   queue: string;
   concurrency: number;
   /** What the process was started with (WORKER_CONCURRENCY / QUEUE_CONCURRENCY), before a runtime override. */
@@ -92,10 +92,24 @@ export function createWorkerRegistry(options: WorkerRegistryOptions): WorkerRegi
     const byQueue = new Map<string, WorkerQueueView>();
     for (const h of queues.workerHandles()) {
       const row = byQueue.get(h.queue) ?? { queue: h.queue, concurrency: 0, configured_concurrency: 0, active: 0 };
-      byQueue.set(h.queue, { queue: h.queue, concurrency: row.concurrency + h.concurrency, configured_concurrency: row.configured_concurrency + h.configuredConcurrency, active: row.active + h.active });
+      byQueue.set(h.queue, {
+        queue: h.queue,
+        concurrency: row.concurrency + h.concurrency,
+        configured_concurrency: row.configured_concurrency + h.configuredConcurrency,
+        active: row.active + h.active,
+      });
     }
     const rows = [...byQueue.values()].sort((a, b) => a.queue.localeCompare(b.queue));
-    return { id, host: hostname(), pid: process.pid, role, started_at: startedAt, last_seen: new Date().toISOString(), queues: rows, active: rows.reduce((n, r) => n + r.active, 0) };
+    return {
+      id,
+      host: hostname(),
+      pid: process.pid,
+      role,
+      started_at: startedAt,
+      last_seen: new Date().toISOString(),
+      queues: rows,
+      active: rows.reduce((n, r) => n + r.active, 0),
+    };
   };
   // An unchanged entry is refreshed every third of its TTL only: on the embedded engine each publish is a write.
   let last = { digest: "", at: 0 };
@@ -129,7 +143,19 @@ export function createWorkerRegistry(options: WorkerRegistryOptions): WorkerRegi
     list,
     async forQueue(queue) {
       return (await list()).flatMap((p) =>
-        p.queues.filter((q) => q.queue === queue).map((q) => ({ id: p.id, host: p.host, pid: p.pid, role: p.role, concurrency: q.concurrency, configured_concurrency: q.configured_concurrency, active: q.active, started_at: p.started_at, last_seen: p.last_seen })),
+        p.queues
+          .filter((q) => q.queue === queue)
+          .map((q) => ({
+            id: p.id,
+            host: p.host,
+            pid: p.pid,
+            role: p.role,
+            concurrency: q.concurrency,
+            configured_concurrency: q.configured_concurrency,
+            active: q.active,
+            started_at: p.started_at,
+            last_seen: p.last_seen,
+          })),
       );
     },
     refresh: tick,

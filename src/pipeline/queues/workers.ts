@@ -83,14 +83,20 @@ export async function startManagedWorker(input: ManagedWorkerInput): Promise<{ w
   });
   // A Worker with no 'error' listener would throw on the first connection blip.
   worker.on("error", (err) => logger.error({ err }, "worker error"));
-  worker.on("failed", (job, err) => logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, err: err.message }, "job attempt failed"));
+  worker.on("failed", (job, err) =>
+    logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, err: err.message }, "job attempt failed"),
+  );
   worker.on("stalled", (jobId) => logger.warn({ jobId }, "job stalled (its worker lost the lock); requeued"));
   input.instruments.observe(worker, name);
   try {
     await worker.waitUntilReady();
   } catch (err) {
     await worker.close(true).catch(() => undefined);
-    throw new SluiceError("DEPENDENCY_UNAVAILABLE", `Worker for "${name}" could not connect: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new SluiceError(
+      "DEPENDENCY_UNAVAILABLE",
+      `Worker for "${name}" could not connect: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
   let closing: Promise<void> | undefined;
   const handle: WorkerHandle = {

@@ -16,7 +16,8 @@ const PIPELINE_NAME = /^[a-z][a-z0-9_.-]{0,99}$/;
  * ```
  */
 export function definePipeline<I, O>(options: PipelineOptions<I>, fn: PipelineFunction<I, O>): PipelineDefinition<I, O> {
-  if (!PIPELINE_NAME.test(options.name)) throw new SluiceError("VALIDATION_FAILED", `Pipeline names are lower-case letters, digits, '.', '_', '-': "${options.name}"`);
+  if (!PIPELINE_NAME.test(options.name))
+    throw new SluiceError("VALIDATION_FAILED", `Pipeline names are lower-case letters, digits, '.', '_', '-': "${options.name}"`);
   return Object.freeze({ ...options, fn });
 }
 
@@ -25,7 +26,8 @@ const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000
 /** Milliseconds from a Duration; VALIDATION_FAILED for anything else. */
 export function durationMs(duration: Duration): number {
   if (typeof duration === "number") {
-    if (!Number.isFinite(duration) || duration < 0) throw new SluiceError("VALIDATION_FAILED", `A duration must be 0 ms or more, not ${duration}`);
+    if (!Number.isFinite(duration) || duration < 0)
+      throw new SluiceError("VALIDATION_FAILED", `A duration must be 0 ms or more, not ${duration}`);
     return Math.round(duration);
   }
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(duration);

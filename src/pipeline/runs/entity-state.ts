@@ -12,7 +12,10 @@ export function transitionAllowed(transitions: PipelineDefinition["transitions"]
 
 function refusal(from: string | null, to: string, transitions: PipelineDefinition["transitions"]): StepError {
   const allowed = from === null ? [] : (transitions?.[from] ?? []);
-  return { code: "STATE_TRANSITION_NOT_ALLOWED", message: `No transition from "${from}" to "${to}" is declared (allowed from "${from}": ${allowed.join(", ") || "none"})` };
+  return {
+    code: "STATE_TRANSITION_NOT_ALLOWED",
+    message: `No transition from "${from}" to "${to}" is declared (allowed from "${from}": ${allowed.join(", ") || "none"})`,
+  };
 }
 
 /**
@@ -28,9 +31,18 @@ export async function applyTransition(
   const key: EntityKey = { workspace: run.workspace, pipeline: run.pipeline, entityKey: run.entity_key };
   return store.transaction(async (tx) => {
     const from = (await readEntityState(tx, key, true))?.state ?? null;
-    if (!transitionAllowed(t.definition.transitions, from, t.to)) return { ok: false as const, error: refusal(from, t.to, t.definition.transitions) };
+    if (!transitionAllowed(t.definition.transitions, from, t.to))
+      return { ok: false as const, error: refusal(from, t.to, t.definition.transitions) };
     await writeTransition(tx, { ...key, from, to: t.to, reason: t.reason, actor: `run:${run.id}`, bypassRules: false });
-    await writeStep(tx, { runId: run.id, name: t.stepName, position: t.position, kind: "set_state", status: "completed", attempts: 1, result: { from, to: t.to } });
+    await writeStep(tx, {
+      runId: run.id,
+      name: t.stepName,
+      position: t.position,
+      kind: "set_state",
+      status: "completed",
+      attempts: 1,
+      result: { from, to: t.to },
+    });
     return { ok: true as const };
   });
 }
@@ -48,8 +60,16 @@ export async function forceTransition(
 ): Promise<{ ok: true; transition: ForcedTransition } | { ok: false; error: StepError; from: string | null }> {
   return store.transaction(async (tx) => {
     const from = (await readEntityState(tx, key, true))?.state ?? null;
-    if (!request.bypassRules && !transitionAllowed(request.transitions, from, request.to)) return { ok: false as const, error: refusal(from, request.to, request.transitions), from };
-    await writeTransition(tx, { ...key, from, to: request.to, reason: request.reason, actor: request.actor, bypassRules: request.bypassRules });
+    if (!request.bypassRules && !transitionAllowed(request.transitions, from, request.to))
+      return { ok: false as const, error: refusal(from, request.to, request.transitions), from };
+    await writeTransition(tx, {
+      ...key,
+      from,
+      to: request.to,
+      reason: request.reason,
+      actor: request.actor,
+      bypassRules: request.bypassRules,
+    });
     return { ok: true as const, transition: { from, to: request.to } };
   });
 }

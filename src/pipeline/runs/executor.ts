@@ -32,7 +32,7 @@ export interface ExecutorDeps {
 }
 
 /** The job id of one wake-up (a step and its due time), so re-suspending on it adds no second job. */
-export function wakeJobId(runId: string, wake: { at: Date; key: string }): string {
+function wakeJobId(runId: string, wake: { at: Date; key: string }): string {
   // BullMQ ids: no ':' and not a plain integer; the step name may hold either.
   return `wake-${runId}-${createHash("sha1").update(`${wake.key}@${wake.at.getTime()}`).digest("hex").slice(0, 16)}`;
 }
@@ -42,7 +42,14 @@ export function wakeJobId(runId: string, wake: { at: Date; key: string }): strin
  * wake-up that fired early (clocks of two machines) re-suspends on itself, and BullMQ would ignore
  * its own id, so it gets a fresh one.
  */
-export async function enqueueRun(queues: QueueManager, queue: string, runId: string, wake?: { at: Date; key: string }, delayMs?: number, currentJob?: string): Promise<void> {
+export async function enqueueRun(
+  queues: QueueManager,
+  queue: string,
+  runId: string,
+  wake?: { at: Date; key: string },
+  delayMs?: number,
+  currentJob?: string,
+): Promise<void> {
   const data: RunJobData = { runId };
   if (!wake) {
     await queues.add(queue, "run", data, delayMs ? { delay: delayMs } : {});
@@ -73,7 +80,12 @@ export function runProcessor(deps: ExecutorDeps) {
       if (job.attemptsMade + 1 < attempts) throw err;
       logger.error({ err, runId: job.data.runId }, "run invocation failed on its last job attempt");
       const run = await findRun(deps.store, job.data.runId).catch(() => undefined);
-      if (run) await settle(run, String(job.id), { status: "failed", error: { code: "INTERNAL", message: "The run's invocation kept failing (see the server log)" }, failedStep: null }).catch(() => undefined);
+      if (run)
+        await settle(run, String(job.id), {
+          status: "failed",
+          error: { code: "INTERNAL", message: "The run's invocation kept failing (see the server log)" },
+          failedStep: null,
+        }).catch(() => undefined);
       throw err;
     }
   };
@@ -84,9 +96,27 @@ export function runProcessor(deps: ExecutorDeps) {
     const run = await claimRun(deps.store, runId, owner, leaseMs);
     if (!run) return bounce(runId);
     const definition = deps.pipelines.get(run.pipeline);
-    if (!definition) return settle(run, owner, { status: "failed", error: { code: "PIPELINE_NOT_FOUND", message: `No pipeline "${run.pipeline}" is registered in this worker` }, failedStep: null });
+    if (!definition)
+      return settle(run, owner, {
+        status: "failed",
+        error: { code: "PIPELINE_NOT_FOUND", message: `No pipeline "${run.pipeline}" is registered in this worker` },
+        failedStep: null,
+      });
     const inv = new Invocation(run, await listSteps(deps.store, runId));
-    const step = createStepApi({ store: deps.store, tasks: deps.tasks, logger, queue: deps.queue, gate: deps.gate, seams: deps.seams, definition, signal, eventRetentionMs: deps.eventRetentionMs }, inv);
+    const step = createStepApi(
+      {
+        store: deps.store,
+        tasks: deps.tasks,
+        logger,
+        queue: deps.queue,
+        gate: deps.gate,
+        seams: deps.seams,
+        definition,
+        signal,
+        eventRetentionMs: deps.eventRetentionMs,
+      },
+      inv,
+    );
     let output: unknown;
     let failure: unknown;
     try {
@@ -122,7 +152,8 @@ export function runProcessor(deps: ExecutorDeps) {
   async function settle(run: RunRow, owner: string, outcome: Parameters<typeof finishRun>[3]): Promise<{ status: string }> {
     const settled = await finishRun(deps.store, run.id, owner, outcome);
     if (!settled) return { status: "cancelled" };
-    if (settled.status === "failed") logger.warn({ runId: run.id, pipeline: run.pipeline, error: settled.error, step: settled.failed_step }, "run failed");
+    if (settled.status === "failed")
+      logger.warn({ runId: run.id, pipeline: run.pipeline, error: settled.error, step: settled.failed_step }, "run failed");
     await deps.onSettled(settled).catch((err: unknown) => logger.error({ err, runId: run.id }, "onRunSettled failed"));
     return { status: settled.status };
   }
@@ -130,6 +161,7 @@ export function runProcessor(deps: ExecutorDeps) {
 
 function failureOutcome(failure: unknown): Parameters<typeof finishRun>[3] {
   if (failure instanceof StepFailure) return { status: "failed", error: failure.error, failedStep: failure.stepName };
-  if (failure instanceof Nondeterminism) return { status: "failed", error: { code: "RUN_NONDETERMINISTIC", message: failure.message }, failedStep: failure.stepName };
+  if (failure instanceof Nondeterminism)
+    return { status: "failed", error: { code: "RUN_NONDETERMINISTIC", message: failure.message }, failedStep: failure.stepName };
   return { status: "failed", error: toStepError(failure), failedStep: null };
 }

@@ -96,15 +96,23 @@ export class Invocation {
    * recorded step of another kind or at another position, is nondeterminism.
    */
   enter(name: string, kind: StepKind, width = 1): { row: StepRow | undefined; position: number } {
-    if (typeof name !== "string" || name.length === 0 || name.length > 200) throw new Nondeterminism(String(name), "A step name is 1-200 characters");
-    if (this.seen.has(name)) throw new Nondeterminism(name, `Step name "${name}" is used twice in one run: step names must be unique and the same on every replay`);
+    if (typeof name !== "string" || name.length === 0 || name.length > 200)
+      throw new Nondeterminism(String(name), "A step name is 1-200 characters");
+    if (this.seen.has(name))
+      throw new Nondeterminism(
+        name,
+        `Step name "${name}" is used twice in one run: step names must be unique and the same on every replay`,
+      );
     this.seen.add(name);
     const position = this.position;
     this.position += width;
     const row = this.steps.get(name);
     // A step of width 2 (an action: its approval, then the call) records its own row at the last of its positions.
     if (row && (row.kind !== kind || row.position < position || row.position >= position + width)) {
-      throw new Nondeterminism(name, `Step "${name}" was recorded as ${row.kind} at position ${row.position}, and is now called as ${kind} at position ${position}: the pipeline's code changed shape`);
+      throw new Nondeterminism(
+        name,
+        `Step "${name}" was recorded as ${row.kind} at position ${row.position}, and is now called as ${kind} at position ${position}: the pipeline's code changed shape`,
+      );
     }
     return { row, position };
   }
@@ -142,7 +150,8 @@ export function toStepError(err: unknown): StepError {
 
 /** Plain errors retry (as in Inngest and Temporal); SluiceErrors say whether they may; NonRetryableError never does. */
 export function isRetryable(err: unknown): boolean {
-  if (err instanceof NonRetryableError || err instanceof StepFailure || err instanceof Nondeterminism || err instanceof EngineFailure) return false;
+  if (err instanceof NonRetryableError || err instanceof StepFailure || err instanceof Nondeterminism || err instanceof EngineFailure)
+    return false;
   if (isSluiceError(err)) return err.retryable;
   return true;
 }

@@ -50,18 +50,30 @@ export function createRunOperations(deps: OperationsDeps) {
   async function settleCancelled(rows: RunRow[], by: string): Promise<void> {
     // Their open approval tasks are moot: closed, so the inbox and hitl_tasks_pending stop counting them.
     const approvals = deps.approvals();
-    if (approvals?.withdrawForRuns && rows.length > 0) await approvals.withdrawForRuns(rows.map((r) => r.id), by, "run cancelled").catch((err: unknown) => deps.logger.error({ err }, "could not close the cancelled runs' approval tasks"));
-    for (const row of rows) await deps.onSettled(row).catch((err: unknown) => deps.logger.error({ err, runId: row.id }, "onRunSettled failed"));
+    if (approvals?.withdrawForRuns && rows.length > 0)
+      await approvals
+        .withdrawForRuns(
+          rows.map((r) => r.id),
+          by,
+          "run cancelled",
+        )
+        .catch((err: unknown) => deps.logger.error({ err }, "could not close the cancelled runs' approval tasks"));
+    for (const row of rows)
+      await deps.onSettled(row).catch((err: unknown) => deps.logger.error({ err, runId: row.id }, "onRunSettled failed"));
   }
 
   /** Cancels one run; a settled run is CONFLICT. A step running right now finishes, and the run stops at its next step. */
   async function cancel(id: string, by: Actor, reason: string | null): Promise<RunView> {
     const before = await findRun(store, id, by.workspace ?? undefined);
     if (!before) throw new SluiceError("RUN_NOT_FOUND", `No run ${id}`);
-    const rows = await audit.audited({ actor: by.actor, action: "run.cancel", workspaceId: before.workspace, target: id, reason, details: { before: before.status } }, () =>
-      cancelRuns(store, { id, workspace: before.workspace }, reason),
+    const rows = await audit.audited(
+      { actor: by.actor, action: "run.cancel", workspaceId: before.workspace, target: id, reason, details: { before: before.status } },
+      () => cancelRuns(store, { id, workspace: before.workspace }, reason),
     );
-    if (rows.length === 0) throw new SluiceError("CONFLICT", `Run ${id} is ${before.status}: only unsettled runs can be cancelled`, { details: { status: before.status } });
+    if (rows.length === 0)
+      throw new SluiceError("CONFLICT", `Run ${id} is ${before.status}: only unsettled runs can be cancelled`, {
+        details: { status: before.status },
+      });
     await settleCancelled(rows, by.actor);
     return deps.get(id);
   }
@@ -84,18 +96,31 @@ export function createRunOperations(deps: OperationsDeps) {
   async function replay(id: string, by: Actor, fromStep?: string): Promise<RunView> {
     const run = await findRun(store, id, by.workspace ?? undefined);
     if (!run) throw new SluiceError("RUN_NOT_FOUND", `No run ${id}`);
-    if (!["completed", "failed", "cancelled"].includes(run.status)) throw new SluiceError("CONFLICT", `Run ${id} is ${run.status}: only settled runs can be replayed`, { details: { status: run.status } });
+    if (!["completed", "failed", "cancelled"].includes(run.status))
+      throw new SluiceError("CONFLICT", `Run ${id} is ${run.status}: only settled runs can be replayed`, {
+        details: { status: run.status },
+      });
     const steps = await listSteps(store, id);
     const name = fromStep ?? run.failed_step ?? undefined;
     const from = name === undefined ? undefined : steps.find((s) => s.name === name);
-    if (name !== undefined && !from && fromStep !== undefined) throw new SluiceError("STEP_NOT_FOUND", `Run ${id} has no step "${fromStep}"`, { details: { steps: steps.map((s) => s.name) } });
+    if (name !== undefined && !from && fromStep !== undefined)
+      throw new SluiceError("STEP_NOT_FOUND", `Run ${id} has no step "${fromStep}"`, { details: { steps: steps.map((s) => s.name) } });
     const position = from?.position ?? 0;
-    await audit.audited({ actor: by.actor, action: "run.replay", workspaceId: run.workspace, target: id, details: { from_step: from?.name ?? null, before: run.status } }, async () => {
-      await store.transaction(async (tx) => {
-        await deleteStepsFrom(tx, id, position);
-        if (!(await requeueRun(tx, id))) throw new SluiceError("CONFLICT", `Run ${id} changed meanwhile`);
-      });
-    });
+    await audit.audited(
+      {
+        actor: by.actor,
+        action: "run.replay",
+        workspaceId: run.workspace,
+        target: id,
+        details: { from_step: from?.name ?? null, before: run.status },
+      },
+      async () => {
+        await store.transaction(async (tx) => {
+          await deleteStepsFrom(tx, id, position);
+          if (!(await requeueRun(tx, id))) throw new SluiceError("CONFLICT", `Run ${id} changed meanwhile`);
+        });
+      },
+    );
     await enqueueRun(deps.queues, deps.queue, id);
     return deps.get(id);
   }
@@ -106,7 +131,13 @@ export function createRunOperations(deps: OperationsDeps) {
     const latest = await latestEntityRun(store, by.workspace, pipeline, entityKey);
     if (!latest) throw new SluiceError("ENTITY_NOT_FOUND", `No run of "${pipeline}" for entity "${entityKey}"`);
     return audit.audited(
-      { actor: by.actor, action: "entity.rerun", workspaceId: by.workspace, target: `${pipeline}/${entityKey}`, details: { previous_run: latest.id } },
+      {
+        actor: by.actor,
+        action: "entity.rerun",
+        workspaceId: by.workspace,
+        target: `${pipeline}/${entityKey}`,
+        details: { previous_run: latest.id },
+      },
       () => deps.start({ pipeline, workspace: by.workspace, input: latest.input, entityKey, tags: tags ?? latest.tags }),
       (started) => ({ run: started.id }),
     );
@@ -114,8 +145,11 @@ export function createRunOperations(deps: OperationsDeps) {
 
   /** Records an event and settles every step of the workspace's runs waiting for it with a matching payload. */
   async function sendEvent(workspace: string, name: string, payload: unknown): Promise<{ id: number; matched: number; runs: string[] }> {
-    if (!EVENT_NAME.test(name)) throw new SluiceError("VALIDATION_FAILED", "An event name is 1-200 letters, digits, '.', '_', ':', '/', '-'");
-    await purgeEvents(store, workspace, deps.eventRetentionMs).catch((err: unknown) => deps.logger.warn({ err }, "could not purge expired events"));
+    if (!EVENT_NAME.test(name))
+      throw new SluiceError("VALIDATION_FAILED", "An event name is 1-200 letters, digits, '.', '_', ':', '/', '-'");
+    await purgeEvents(store, workspace, deps.eventRetentionMs).catch((err: unknown) =>
+      deps.logger.warn({ err }, "could not purge expired events"),
+    );
     const id = await recordEvent(store, workspace, name, payload);
     const waiting = (await stepsWaitingFor(store, workspace, name)).filter((s) => eventMatches(s.wait_match, payload));
     const runs: string[] = [];
@@ -132,19 +166,46 @@ export function createRunOperations(deps: OperationsDeps) {
     const key: EntityKey = { workspace, pipeline, entityKey };
     const current = await readEntityState(store, key);
     if (!current) throw new SluiceError("ENTITY_NOT_FOUND", `Entity "${entityKey}" has no state in "${pipeline}"`);
-    return { pipeline, entity_key: entityKey, state: current.state, updated_at: current.updated_at, transitions: await listTransitions(store, key, 50) };
+    return {
+      pipeline,
+      entity_key: entityKey,
+      state: current.state,
+      updated_at: current.updated_at,
+      transitions: await listTransitions(store, key, 50),
+    };
   }
 
   /** Forces an entity's state (seed 003 §2.1), audited with before and after; the declared transitions apply unless `bypassRules`. */
-  async function setEntityState(pipeline: string, entityKey: string, by: WorkspaceActor, request: { state: string; reason: string; bypassRules: boolean }) {
+  async function setEntityState(
+    pipeline: string,
+    entityKey: string,
+    by: WorkspaceActor,
+    request: { state: string; reason: string; bypassRules: boolean },
+  ) {
     const definition = deps.pipelineOf(pipeline);
     const key: EntityKey = { workspace: by.workspace, pipeline, entityKey };
-    const entry = { actor: by.actor, action: "entity.set_state", workspaceId: by.workspace, target: `${pipeline}/${entityKey}`, reason: request.reason, details: { to: request.state, bypass_rules: request.bypassRules } };
+    const entry = {
+      actor: by.actor,
+      action: "entity.set_state",
+      workspaceId: by.workspace,
+      target: `${pipeline}/${entityKey}`,
+      reason: request.reason,
+      details: { to: request.state, bypass_rules: request.bypassRules },
+    };
     const outcome = await audit.audited(
       entry,
       async () => {
-        const result = await forceTransition(store, key, { to: request.state, reason: request.reason, actor: by.actor, bypassRules: request.bypassRules, transitions: definition.transitions });
-        if (!result.ok) throw new SluiceError("STATE_TRANSITION_NOT_ALLOWED", `${result.error.message}; send bypass_rules: true to force it`, { details: { from: result.from, to: request.state } });
+        const result = await forceTransition(store, key, {
+          to: request.state,
+          reason: request.reason,
+          actor: by.actor,
+          bypassRules: request.bypassRules,
+          transitions: definition.transitions,
+        });
+        if (!result.ok)
+          throw new SluiceError("STATE_TRANSITION_NOT_ALLOWED", `${result.error.message}; send bypass_rules: true to force it`, {
+            details: { from: result.from, to: request.state },
+          });
         return result.transition;
       },
       (t) => ({ before: t.from, after: t.to }),

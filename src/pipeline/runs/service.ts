@@ -49,10 +49,13 @@ const TAG = /^[^\s\p{Cc}]{1,100}$/u;
 
 function checkStart(request: StartRunRequest): void {
   validateWorkspaceId(request.workspace);
-  if (request.entityKey !== undefined && !ENTITY_KEY.test(request.entityKey)) throw new SluiceError("VALIDATION_FAILED", "entity_key is 1-200 characters without spaces or control characters");
+  if (request.entityKey !== undefined && !ENTITY_KEY.test(request.entityKey))
+    throw new SluiceError("VALIDATION_FAILED", "entity_key is 1-200 characters without spaces or control characters");
   const tags = request.tags ?? [];
-  if (tags.length > 20 || tags.some((t) => !TAG.test(t))) throw new SluiceError("VALIDATION_FAILED", "tags: up to 20, each 1-100 characters without spaces or control characters");
-  if (request.clientRequestId !== undefined && (request.clientRequestId.length < 1 || request.clientRequestId.length > 255)) throw new SluiceError("VALIDATION_FAILED", "client_request_id is 1-255 characters");
+  if (tags.length > 20 || tags.some((t) => !TAG.test(t)))
+    throw new SluiceError("VALIDATION_FAILED", "tags: up to 20, each 1-100 characters without spaces or control characters");
+  if (request.clientRequestId !== undefined && (request.clientRequestId.length < 1 || request.clientRequestId.length > 255))
+    throw new SluiceError("VALIDATION_FAILED", "client_request_id is 1-255 characters");
 }
 
 /** Pipelines and their runs: registration, start, reads, the worker, and the operator's operations. */
@@ -61,7 +64,10 @@ export function createRuns(options: RunsOptions) {
   const queue = options.queue ?? RUNS_QUEUE;
   const logger = options.logger.child({ component: "runs" });
   const pipelines = new Map<string, PipelineDefinition>();
-  const lazy: { actions?: Lazy<ActionExecutor> | undefined; approvals?: Lazy<ApprovalRequester> | undefined } = { actions: options.actions, approvals: options.approvals };
+  const lazy: { actions?: Lazy<ActionExecutor> | undefined; approvals?: Lazy<ApprovalRequester> | undefined } = {
+    actions: options.actions,
+    approvals: options.approvals,
+  };
   const seams: RunSeams = {
     get actions() {
       return typeof lazy.actions === "function" ? lazy.actions() : lazy.actions;
@@ -78,7 +84,8 @@ export function createRuns(options: RunsOptions) {
 
   function pipelineOf(name: string): PipelineDefinition {
     const definition = pipelines.get(name);
-    if (!definition) throw new SluiceError("PIPELINE_NOT_FOUND", `No pipeline named "${name}"`, { details: { known: [...pipelines.keys()].sort() } });
+    if (!definition)
+      throw new SluiceError("PIPELINE_NOT_FOUND", `No pipeline named "${name}"`, { details: { known: [...pipelines.keys()].sort() } });
     return definition;
   }
 
@@ -103,7 +110,9 @@ export function createRuns(options: RunsOptions) {
       clientRequestId: request.clientRequestId ?? null,
     };
     const inserted = await insertRun(store, row);
-    const run = inserted ?? (request.clientRequestId ? await findRunByRequest(store, request.workspace, definition.name, request.clientRequestId) : undefined);
+    const run =
+      inserted ??
+      (request.clientRequestId ? await findRunByRequest(store, request.workspace, definition.name, request.clientRequestId) : undefined);
     if (!run) throw new SluiceError("CONFLICT", "The run could not be recorded; try again");
     // Also for a repeat: the first request may have died between its row and its job (a second job is harmless).
     if (!SETTLED_STATUSES.includes(run.status)) await queues.add(queue, "run", { runId: run.id }, { jobId: `start-${run.id}` });
@@ -146,7 +155,20 @@ export function createRuns(options: RunsOptions) {
     },
   };
 
-  const operations = createRunOperations({ store, queues, queue, audit: options.audit, logger, pipelineOf, start, get, resumer, approvals: () => seams.approvals, onSettled, eventRetentionMs: options.eventRetentionMs ?? DEFAULT_EVENT_RETENTION_MS });
+  const operations = createRunOperations({
+    store,
+    queues,
+    queue,
+    audit: options.audit,
+    logger,
+    pipelineOf,
+    start,
+    get,
+    resumer,
+    approvals: () => seams.approvals,
+    onSettled,
+    eventRetentionMs: options.eventRetentionMs ?? DEFAULT_EVENT_RETENTION_MS,
+  });
 
   return {
     queue,
@@ -154,10 +176,20 @@ export function createRuns(options: RunsOptions) {
     register(definition: PipelineDefinition): void {
       pipelines.set(definition.name, definition);
     },
-    pipelines(): Array<{ name: string; description: string | null; transitions: Record<string, readonly string[]> | null; input_schema: unknown }> {
+    pipelines(): Array<{
+      name: string;
+      description: string | null;
+      transitions: Record<string, readonly string[]> | null;
+      input_schema: unknown;
+    }> {
       return [...pipelines.values()]
         .sort((a, b) => a.name.localeCompare(b.name))
-        .map((p) => ({ name: p.name, description: p.description ?? null, transitions: p.transitions ?? null, input_schema: inputSchema(p) }));
+        .map((p) => ({
+          name: p.name,
+          description: p.description ?? null,
+          transitions: p.transitions ?? null,
+          input_schema: inputSchema(p),
+        }));
     },
     start,
     get,
@@ -171,7 +203,19 @@ export function createRuns(options: RunsOptions) {
       if (wiring.approvals) lazy.approvals = wiring.approvals;
     },
     startWorker(workerOptions: StartWorkerOptions = {}): Promise<WorkerHandle> {
-      const processor = runProcessor({ store, queues, queue, tasks: options.tasks, logger, seams, pipelines, gate: options.gate, eventRetentionMs: options.eventRetentionMs, onSettled, ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}) });
+      const processor = runProcessor({
+        store,
+        queues,
+        queue,
+        tasks: options.tasks,
+        logger,
+        seams,
+        pipelines,
+        gate: options.gate,
+        eventRetentionMs: options.eventRetentionMs,
+        onSettled,
+        ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}),
+      });
       return queues.startWorker(queue, processor, workerOptions);
     },
   };

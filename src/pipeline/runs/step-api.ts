@@ -59,7 +59,14 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
   };
 
   /** One try of a retryable step, and what its outcome means: done, retry later (suspend), or failed for good. */
-  async function attempt(name: string, kind: StepKind, position: number, row: StepRow | undefined, options: StepOptions | undefined, call: (attempt: number) => Promise<unknown>): Promise<unknown> {
+  async function attempt(
+    name: string,
+    kind: StepKind,
+    position: number,
+    row: StepRow | undefined,
+    options: StepOptions | undefined,
+    call: (attempt: number) => Promise<unknown>,
+  ): Promise<unknown> {
     const policy = resolveRetryPolicy(definition.retry, options?.retry);
     if (row?.status === "retrying" && row.wake_at && row.wake_at.getTime() > Date.now()) {
       return inv.suspend(new RunSuspended("sleeping", { at: row.wake_at, key: `${name}#${row.attempts}` }));
@@ -85,7 +92,12 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
     return fail(name, kind, position, attempts, error);
   }
 
-  function durable<T>(name: string, kind: StepKind, body: (row: StepRow | undefined, position: number) => Promise<T>, width = 1): Promise<T> {
+  function durable<T>(
+    name: string,
+    kind: StepKind,
+    body: (row: StepRow | undefined, position: number) => Promise<T>,
+    width = 1,
+  ): Promise<T> {
     const suspended = inv.suspensions[0];
     if (suspended) return Promise.reject(suspended);
     try {
@@ -104,7 +116,14 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
     }
   }
 
-  async function waitStep(name: string, kind: StepKind, row: StepRow | undefined, position: number, setup: () => Promise<void>, first: Omit<StepWrite, "runId" | "name" | "kind" | "position" | "status" | "attempts">): Promise<never> {
+  async function waitStep(
+    name: string,
+    kind: StepKind,
+    row: StepRow | undefined,
+    position: number,
+    setup: () => Promise<void>,
+    first: Omit<StepWrite, "runId" | "name" | "kind" | "position" | "status" | "attempts">,
+  ): Promise<never> {
     if (!row) {
       await assertNotCancelled();
       await write({ name, position, kind, status: "waiting", attempts: 1, ...first });
@@ -119,38 +138,100 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
   async function takeBufferedEvent(name: string, spec: { event: string; match?: Record<string, unknown> }, since: Date): Promise<boolean> {
     const retentionMs = deps.eventRetentionMs ?? DEFAULT_EVENT_RETENTION_MS;
     if (retentionMs <= 0) return false;
-    const event = (await engineIo(eventsSince(store, run.workspace, spec.event, since, retentionMs))).find((e) => eventMatches(spec.match ?? {}, e.payload));
+    const event = (await engineIo(eventsSince(store, run.workspace, spec.event, since, retentionMs))).find((e) =>
+      eventMatches(spec.match ?? {}, e.payload),
+    );
     if (!event) return false;
     await engineIo(settleWaiting(store, run.id, name, { ok: true, result: { name: event.name, payload: event.payload } }));
     return true;
   }
 
-  async function approval(name: string, request: Parameters<StepApi["approval"]>[1], position: number, row: StepRow | undefined): Promise<ApprovalDecision> {
+  async function approval(
+    name: string,
+    request: Parameters<StepApi["approval"]>[1],
+    position: number,
+    row: StepRow | undefined,
+  ): Promise<ApprovalDecision> {
     const approvals = deps.seams.approvals;
-    if (!approvals) return fail(name, "approval", position, 1, { code: "STEP_UNAVAILABLE", message: "No approval requester is wired on this server: step.approval cannot run" });
-    return waitStep(name, "approval", row, position, async () => {
-      await engineIo(approvals.request({ workspace: run.workspace, approvalType: request.approvalType, payload: request.payload ?? null, step: ref(name), ...optional(request) }));
-    }, {});
+    if (!approvals)
+      return fail(name, "approval", position, 1, {
+        code: "STEP_UNAVAILABLE",
+        message: "No approval requester is wired on this server: step.approval cannot run",
+      });
+    return waitStep(
+      name,
+      "approval",
+      row,
+      position,
+      async () => {
+        await engineIo(
+          approvals.request({
+            workspace: run.workspace,
+            approvalType: request.approvalType,
+            payload: request.payload ?? null,
+            step: ref(name),
+            ...optional(request),
+          }),
+        );
+      },
+      {},
+    );
   }
 
-  async function action(name: string, actionName: string, args: unknown, options: StepOptions | undefined, position: number, row: StepRow | undefined): Promise<unknown> {
+  async function action(
+    name: string,
+    actionName: string,
+    args: unknown,
+    options: StepOptions | undefined,
+    position: number,
+    row: StepRow | undefined,
+  ): Promise<unknown> {
     const actions = deps.seams.actions;
-    if (!actions) return fail(name, "action", position + 1, 1, { code: "STEP_UNAVAILABLE", message: "No action executor is wired on this server: step.action cannot run" });
+    if (!actions)
+      return fail(name, "action", position + 1, 1, {
+        code: "STEP_UNAVAILABLE",
+        message: "No action executor is wired on this server: step.action cannot run",
+      });
     const approvalName = `${name}:approval`;
     const approvalRow = inv.steps.get(approvalName);
     let approvedBy: string | undefined;
     const verdict = await engineIo(actions.policy(run.workspace, actionName));
-    if (!verdict.allowed) return fail(name, "action", position + 1, 1, { code: verdict.code ?? "ACTION_NOT_ALLOWED", message: verdict.reason ?? `Action "${actionName}" is not allowed` });
+    if (!verdict.allowed)
+      return fail(name, "action", position + 1, 1, {
+        code: verdict.code ?? "ACTION_NOT_ALLOWED",
+        message: verdict.reason ?? `Action "${actionName}" is not allowed`,
+      });
     if (verdict.requiresApproval || approvalRow) {
       const known = memo(approvalRow);
-      const decision = (known.done ? known.value : await approval(approvalName, { approvalType: "action", payload: { action: actionName, args, run: run.id, step: name } }, position, approvalRow)) as ApprovalDecision;
-      if (!decision.approved) return fail(name, "action", position + 1, 1, { code: "ACTION_REJECTED", message: `Action "${actionName}" was rejected${decision.reason ? `: ${decision.reason}` : ""}` });
+      const decision = (
+        known.done
+          ? known.value
+          : await approval(
+              approvalName,
+              { approvalType: "action", payload: { action: actionName, args, run: run.id, step: name } },
+              position,
+              approvalRow,
+            )
+      ) as ApprovalDecision;
+      if (!decision.approved)
+        return fail(name, "action", position + 1, 1, {
+          code: "ACTION_REJECTED",
+          message: `Action "${actionName}" was rejected${decision.reason ? `: ${decision.reason}` : ""}`,
+        });
       approvedBy = decision.decided_by ?? undefined;
     }
     // A `waiting` row was woken by a person's decision on an unknown outcome: the same key again, and
     // the executor applies the decision (re-run once, not run, or done); undecided, it waits again.
     return attempt(name, "action", position + 1, row, options, async (attemptNo) => {
-      const request = { workspace: run.workspace, action: actionName, args, idempotencyKey: `${run.id}:${name}`, actor: `run:${run.id}`, step: ref(name), ...(approvedBy ? { approvedBy } : {}) };
+      const request = {
+        workspace: run.workspace,
+        action: actionName,
+        args,
+        idempotencyKey: `${run.id}:${name}`,
+        actor: `run:${run.id}`,
+        step: ref(name),
+        ...(approvedBy ? { approvedBy } : {}),
+      };
       let outcome = await actions.execute(request);
       if (outcome.status === "unknown") {
         // Unknown (a crash mid-call): a person decides on the approval task, whose decision wakes this step.
@@ -160,7 +241,10 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
         if (outcome.status === "unknown") return inv.suspend(new RunSuspended("waiting"));
       }
       if (outcome.status === "succeeded") return outcome.result;
-      throw Object.assign(new SluiceError("STEP_FAILED", `${outcome.error.code}: ${outcome.error.message}`, { retryable: outcome.retryable }), { stepError: outcome.error });
+      throw Object.assign(
+        new SluiceError("STEP_FAILED", `${outcome.error.code}: ${outcome.error.message}`, { retryable: outcome.retryable }),
+        { stepError: outcome.error },
+      );
     });
   }
 
@@ -175,11 +259,21 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
           const parsed = deps.tasks.parseInput(task, input);
           await deps.gate?.({ type, workspace: run.workspace, queue: deps.queue });
           const logger = deps.logger.child({ runId: run.id, step: name, type });
-          return task.handler(parsed, { jobId: `${run.id}:${name}`, queue: deps.queue, workspace: run.workspace, attempt: attemptNo, signal: deps.signal, logger, progress: async () => undefined });
+          return task.handler(parsed, {
+            jobId: `${run.id}:${name}`,
+            queue: deps.queue,
+            workspace: run.workspace,
+            attempt: attemptNo,
+            signal: deps.signal,
+            logger,
+            progress: async () => undefined,
+          });
         }),
       ) as never,
-    run: (name, fn, options) => durable(name, "run", (row, position) => attempt(name, "run", position, row, options, async () => fn())) as never,
-    action: (name, actionName, args, options) => durable(name, "action", (row, position) => action(name, actionName, args, options, position, row), 2) as never,
+    run: (name, fn, options) =>
+      durable(name, "run", (row, position) => attempt(name, "run", position, row, options, async () => fn())) as never,
+    action: (name, actionName, args, options) =>
+      durable(name, "action", (row, position) => action(name, actionName, args, options, position, row), 2) as never,
     approval: (name, request) => durable(name, "approval", (row, position) => approval(name, request, position, row)),
     sleep: (name, duration) =>
       durable(name, "sleep", async (row, position) => {
@@ -205,17 +299,27 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
         // The wait sees events recorded at or after the step was first reached (the database's clock).
         const since = row?.started_at ?? (await engineIo(databaseNow(store)));
         const wakeAt = timeout === undefined ? null : new Date(Date.now() + durationMs(timeout));
-        return waitStep(name, "wait_event", row, position, async () => {
-          // An event sent between reaching the step and writing its row found no waiting step: take it from the buffer.
-          if (await takeBufferedEvent(name, spec, since)) inv.suspend(new RunSuspended("sleeping", { at: new Date(), key: `${name}#event` }));
-        }, { wakeAt, waitEvent: spec.event, waitMatch: spec.match ?? {} });
+        return waitStep(
+          name,
+          "wait_event",
+          row,
+          position,
+          async () => {
+            // An event sent between reaching the step and writing its row found no waiting step: take it from the buffer.
+            if (await takeBufferedEvent(name, spec, since))
+              inv.suspend(new RunSuspended("sleeping", { at: new Date(), key: `${name}#event` }));
+          },
+          { wakeAt, waitEvent: spec.event, waitMatch: spec.match ?? {} },
+        );
       }),
     setState: (state, reason) => {
       inv.stateChanges += 1;
       const name = `setState#${inv.stateChanges}`;
       return durable(name, "set_state", async (_row, position) => {
         await assertNotCancelled();
-        const outcome = await engineIo(applyTransition(store, { run, definition, to: state, reason: reason ?? null, stepName: name, position }));
+        const outcome = await engineIo(
+          applyTransition(store, { run, definition, to: state, reason: reason ?? null, stepName: name, position }),
+        );
         if (!outcome.ok) return fail(name, "set_state", position, 1, outcome.error);
       });
     },

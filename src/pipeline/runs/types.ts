@@ -30,7 +30,7 @@ export interface ApprovalDecision {
   reason: string | null;
 }
 
-export interface StepApprovalRequest {
+interface StepApprovalRequest {
   /** `approval_type_configs.approval_type`. */
   approvalType: string;
   payload?: unknown;
@@ -39,7 +39,7 @@ export interface StepApprovalRequest {
   dueInMs?: number;
 }
 
-export interface ReceivedEvent {
+interface ReceivedEvent {
   name: string;
   payload: unknown;
 }

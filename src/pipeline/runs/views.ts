@@ -1,7 +1,7 @@
 import type { RunRow, RunView, StepRow, StepView } from "./types.ts";
 
 /** A step as the API shows it: without its internal wait match, with its duration. */
-export function toStepView(row: StepRow): StepView {
+function toStepView(row: StepRow): StepView {
   const started = row.started_at instanceof Date ? row.started_at : new Date(row.started_at);
   const finished = row.finished_at ? new Date(row.finished_at) : null;
   return {
@@ -28,7 +28,8 @@ export function toRunView(run: RunRow, steps?: readonly StepRow[]): RunView {
 export function eventMatches(match: Record<string, unknown> | null, payload: unknown): boolean {
   for (const [path, expected] of Object.entries(match ?? {})) {
     let value: unknown = payload;
-    for (const part of path.split(".")) value = value !== null && typeof value === "object" ? (value as Record<string, unknown>)[part] : undefined;
+    for (const part of path.split("."))
+      value = value !== null && typeof value === "object" ? (value as Record<string, unknown>)[part] : undefined;
     if (JSON.stringify(value) !== JSON.stringify(expected)) return false;
   }
   return true;

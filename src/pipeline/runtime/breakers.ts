@@ -9,7 +9,7 @@ import type { BreakerOptions, BreakerSnapshot, BreakerStateName, Route } from ".
  * (5xx, timeouts, connection errors): a 429 is waited out, a 400 is the request's fault.
  */
 
-export function isBreakerFailure(err: unknown): boolean {
+function isBreakerFailure(err: unknown): boolean {
   return err instanceof SluiceError && (err.code === "PROVIDER_ERROR" || err.code === "PROVIDER_TIMEOUT");
 }
 
@@ -52,10 +52,14 @@ export function createBreakers(options: BreakerOptions, gauge: Gauge, logger: Lo
   // Isolation asked for a whole provider also applies to its models' breakers made later.
   const isolatedMatches = new Set<string>();
   const matchKey = (m: { provider: string; model?: string | undefined }): string => `${m.provider}/${m.model ?? "*"}`;
-  const isIsolated = (route: Route): boolean => isolatedMatches.has(`${route.provider}/*`) || isolatedMatches.has(`${route.provider}/${route.model}`);
+  const isIsolated = (route: Route): boolean =>
+    isolatedMatches.has(`${route.provider}/*`) || isolatedMatches.has(`${route.provider}/${route.model}`);
 
   function create(route: Route): Entry {
-    const policy = circuitBreaker(handleWhen(isBreakerFailure), { halfOpenAfter: options.halfOpenAfterMs, breaker: new ConsecutiveBreaker(options.threshold) });
+    const policy = circuitBreaker(handleWhen(isBreakerFailure), {
+      halfOpenAfter: options.halfOpenAfterMs,
+      breaker: new ConsecutiveBreaker(options.threshold),
+    });
     const entry: Entry = { route, policy, isolation: undefined, openedAt: 0 };
     policy.onBreak(() => (entry.openedAt = Date.now()));
     const labels = { provider: route.provider, model: route.model };

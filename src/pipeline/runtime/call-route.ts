@@ -44,7 +44,10 @@ export interface RouteCallResult<T> {
 }
 
 /** Throws RouteUnavailableError (breaker open), AttemptsSpentError, or a non-retryable error. */
-export async function callRoute<T extends { rateLimit?: ProviderRateLimitInfo | undefined }>(deps: RouteCallDeps, call: RouteCall<T>): Promise<RouteCallResult<T>> {
+export async function callRoute<T extends { rateLimit?: ProviderRateLimitInfo | undefined }>(
+  deps: RouteCallDeps,
+  call: RouteCall<T>,
+): Promise<RouteCallResult<T>> {
   for (let attempt = 1; ; attempt++) {
     try {
       return { result: await attemptOnce(deps, call), attempts: attempt };
@@ -72,7 +75,10 @@ function retryDelay(deps: RouteCallDeps, route: Route, err: unknown, attempt: nu
   return backoffDelayMs(attempt, deps.retry, deps.random);
 }
 
-async function attemptOnce<T extends { rateLimit?: ProviderRateLimitInfo | undefined }>(deps: RouteCallDeps, call: RouteCall<T>): Promise<T> {
+async function attemptOnce<T extends { rateLimit?: ProviderRateLimitInfo | undefined }>(
+  deps: RouteCallDeps,
+  call: RouteCall<T>,
+): Promise<T> {
   const { route, signal } = call;
   const labels = { provider: route.provider, model: route.model };
   if (deps.breakers.refuses(route)) {
@@ -98,7 +104,8 @@ async function attemptOnce<T extends { rateLimit?: ProviderRateLimitInfo | undef
   } catch (raw) {
     let err = normalizeCallError(raw, route, deps.timeoutMs, signal);
     // Refused inside cockatiel (a half-open trial is running): say when to look again.
-    if (err instanceof RouteUnavailableError && err.retryAfterMs === undefined) err = new RouteUnavailableError(route, err.cause, unavailableForMs(deps, route));
+    if (err instanceof RouteUnavailableError && err.retryAfterMs === undefined)
+      err = new RouteUnavailableError(route, err.cause, unavailableForMs(deps, route));
     const outcome = outcomeOf(err);
     if (outcome !== "short_circuited") deps.instruments.latency.observe(labels, (performance.now() - started) / 1000);
     deps.instruments.requests.inc({ ...labels, outcome });

@@ -1,7 +1,10 @@
 import type { SluiceConfig } from "../../core/config.ts";
 import type { ProviderRuntimeOptions, Route } from "./types.ts";
 
-export type ConfiguredRuntimeOptions = Pick<ProviderRuntimeOptions, "defaults" | "limits" | "retry" | "breaker" | "timeoutMs" | "fallbacks" | "isolatedRetryAfterMs">;
+export type ConfiguredRuntimeOptions = Pick<
+  ProviderRuntimeOptions,
+  "defaults" | "limits" | "retry" | "breaker" | "timeoutMs" | "fallbacks" | "isolatedRetryAfterMs"
+>;
 
 /** The runtime options the environment sets; callers add providers, metrics, logger and Redis. */
 export function runtimeOptionsFromConfig(config: SluiceConfig): ConfiguredRuntimeOptions {

@@ -16,18 +16,18 @@ import type { BreakerStateName, ProviderRuntime, Route, RuntimeHealth } from "./
  */
 
 /** Who is reporting: `id` is unique per Sluice instance (two in one process get two ids). */
-export interface Reporter {
+interface Reporter {
   id: string;
   host: string;
   pid: number;
 }
 
-export function thisProcess(): Reporter {
+function thisProcess(): Reporter {
   const host = hostname();
   return { id: `${host}:${process.pid}:${randomBytes(2).toString("hex")}`, host, pid: process.pid };
 }
 
-export interface FleetHealthOptions {
+interface FleetHealthOptions {
   reports: FleetReports;
   /** @default thisProcess() */
   reporter?: Reporter;
@@ -62,7 +62,10 @@ const SEVERITY: Record<BreakerStateName, number> = { closed: 0, "half-open": 1, 
 const REFUSING = new Set<BreakerStateName>(["open", "isolated"]);
 const routeKey = (r: Route): string => `${r.provider}/${r.model}`;
 
-export function createLlmHealthCheck(runtime: ProviderRuntime, options: LlmHealthCheckOptions = {}): HealthCheck & { close(): Promise<void> } {
+export function createLlmHealthCheck(
+  runtime: ProviderRuntime,
+  options: LlmHealthCheckOptions = {},
+): HealthCheck & { close(): Promise<void> } {
   const fleet = options.fleet ? startPublishing(runtime, options.fleet) : undefined;
   return {
     name: "llm",
@@ -160,7 +163,8 @@ function mergeBreakers(views: ProcessView[]) {
   for (const view of views) {
     for (const b of view.breakers) {
       const found = merged.get(routeKey(b));
-      if (!found || SEVERITY[b.state] > SEVERITY[found.state]) merged.set(routeKey(b), { provider: b.provider, model: b.model, state: b.state, reportedBy: [view.reporter.id] });
+      if (!found || SEVERITY[b.state] > SEVERITY[found.state])
+        merged.set(routeKey(b), { provider: b.provider, model: b.model, state: b.state, reportedBy: [view.reporter.id] });
       else if (found.state === b.state) found.reportedBy.push(view.reporter.id);
     }
   }

@@ -40,7 +40,9 @@ export function createRuntimeHealth(deps: HealthDeps) {
     const now = clock.now();
     if (!kv || now - (lastPublished.get(provider) ?? 0) < PUBLISH_EVERY_MS) return;
     lastPublished.set(provider, now);
-    kv.set(rateLimitKey(provider), String(remaining), { ttlSeconds: 60 }).catch((err: unknown) => logger.debug({ err }, "could not publish provider rate limit"));
+    kv.set(rateLimitKey(provider), String(remaining), { ttlSeconds: 60 }).catch((err: unknown) =>
+      logger.debug({ err }, "could not publish provider rate limit"),
+    );
   }
 
   async function probe(provider: Provider) {
@@ -61,11 +63,21 @@ export function createRuntimeHealth(deps: HealthDeps) {
 
   return {
     recordError(route: Route, err: SluiceError): void {
-      lastError = { code: err.code, message: err.message, provider: route.provider, model: route.model, at: new Date(clock.now()).toISOString() };
+      lastError = {
+        code: err.code,
+        message: err.message,
+        provider: route.provider,
+        model: route.model,
+        at: new Date(clock.now()).toISOString(),
+      };
     },
     recordRateLimit(route: Route, info: ProviderRateLimitInfo): void {
       const entry: RateLimitEntry = { provider: route.provider, model: route.model, at: new Date(clock.now()).toISOString() };
-      rateLimits.set(`${route.provider}/${route.model}`, { ...entry, remainingRequests: info.remainingRequests, remainingTokens: info.remainingTokens });
+      rateLimits.set(`${route.provider}/${route.model}`, {
+        ...entry,
+        remainingRequests: info.remainingRequests,
+        remainingTokens: info.remainingTokens,
+      });
       if (info.remainingRequests !== undefined) publish(route.provider, info.remainingRequests);
     },
     async report(reportOptions: { probe?: boolean } = {}): Promise<RuntimeHealth> {
@@ -73,7 +85,9 @@ export function createRuntimeHealth(deps: HealthDeps) {
       const fallbacks = options.fallbacks ?? [];
       const probes = reportOptions.probe ? await Promise.all([...providers.values()].map(probe)) : undefined;
       const known = breakers.snapshot();
-      const breakerList = known.some((b) => b.provider === primary.provider && b.model === primary.model) ? known : [{ ...primary, state: breakers.state(primary) }, ...known];
+      const breakerList = known.some((b) => b.provider === primary.provider && b.model === primary.model)
+        ? known
+        : [{ ...primary, state: breakers.state(primary) }, ...known];
       return {
         available: [primary, ...fallbacks].some((route) => canServe(route, probes)),
         primary,

@@ -35,7 +35,7 @@ export interface LimiterDeps {
   maxPauseWaitMs?: number;
 }
 
-export interface Admission {
+interface Admission {
   /** Tokens charged up front, to correct once usage is known. */
   tokens: number;
   /** Time spent waiting for capacity. */
@@ -104,7 +104,9 @@ export function createRouteLimiter(deps: LimiterDeps): RouteLimiter {
         // A little jitter so waiters in many processes don't all retry on the same millisecond.
         const wait = rejection.msBeforeNext + Math.floor(random() * 25);
         if (clock.now() + wait > deadline) {
-          throw new RateLimitedError(wait, `No capacity on ${key(route)} within ${maxWaitMs} ms`, { details: { ...route, scope: "sluice-limit" } });
+          throw new RateLimitedError(wait, `No capacity on ${key(route)} within ${maxWaitMs} ms`, {
+            details: { ...route, scope: "sluice-limit" },
+          });
         }
         await clock.sleep(wait, signal);
       }
@@ -115,7 +117,10 @@ export function createRouteLimiter(deps: LimiterDeps): RouteLimiter {
     const until = pausedUntil.get(key(route)) ?? 0;
     const wait = until - clock.now();
     if (wait <= 0) return;
-    if (wait > maxPauseWaitMs || clock.now() + wait > deadline) throw new RateLimitedError(wait, `${key(route)} is paused by the provider's Retry-After`, { details: { ...route, scope: "provider-pause" } });
+    if (wait > maxPauseWaitMs || clock.now() + wait > deadline)
+      throw new RateLimitedError(wait, `${key(route)} is paused by the provider's Retry-After`, {
+        details: { ...route, scope: "provider-pause" },
+      });
     await clock.sleep(wait, signal);
   }
 

@@ -26,7 +26,10 @@ export class RouteUnavailableError extends SluiceError {
     cause: unknown,
     readonly retryAfterMs: number | undefined = undefined,
   ) {
-    super("PROVIDER_UNAVAILABLE", `Circuit open for ${route.provider}/${route.model}`, { cause, details: { ...route, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) } });
+    super("PROVIDER_UNAVAILABLE", `Circuit open for ${route.provider}/${route.model}`, {
+      cause,
+      details: { ...route, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) },
+    });
     this.name = "RouteUnavailableError";
   }
 }
@@ -38,7 +41,10 @@ export class AttemptsSpentError extends SluiceError {
     readonly last: SluiceError,
     readonly attempts: number,
   ) {
-    super("PROVIDER_UNAVAILABLE", `${route.provider}/${route.model} failed ${attempts} time(s): ${last.message}`, { cause: last, details: { ...route, attempts, lastCode: last.code } });
+    super("PROVIDER_UNAVAILABLE", `${route.provider}/${route.model} failed ${attempts} time(s): ${last.message}`, {
+      cause: last,
+      details: { ...route, attempts, lastCode: last.code },
+    });
     this.name = "AttemptsSpentError";
   }
 }
@@ -53,7 +59,10 @@ export function normalizeCallError(err: unknown, route: Route, timeoutMs: number
   if (err instanceof SluiceError) return err;
   // instanceof, not cockatiel's isTaskCancelledError(): in 3.2.1 that helper tests the wrong property.
   if (err instanceof TaskCancelledError) {
-    return new SluiceError("PROVIDER_TIMEOUT", `${route.provider}/${route.model} did not answer within ${timeoutMs} ms`, { cause: err, details: { ...route, timeoutMs } });
+    return new SluiceError("PROVIDER_TIMEOUT", `${route.provider}/${route.model} did not answer within ${timeoutMs} ms`, {
+      cause: err,
+      details: { ...route, timeoutMs },
+    });
   }
   if (err instanceof BrokenCircuitError) return new RouteUnavailableError(route, err);
   const reason = err instanceof Error ? err.message : String(err);

@@ -42,7 +42,7 @@ describe("retry delays", () => {
 describe("provider runtime on the local provider", () => {
   const runtime = () =>
     createProviderRuntime({
-    limitCounters: createMemoryLimitCounters(),
+      limitCounters: createMemoryLimitCounters(),
       providers: [createLocalProvider({ dimensions: 32 })],
       metrics: createPrometheusMetrics({ processMetrics: false }),
       logger: createLogger({ level: "silent" }),
@@ -52,7 +52,13 @@ describe("provider runtime on the local provider", () => {
   it("fills in the defaults and marks the result as served by the requested route", async () => {
     const result = await runtime().complete({ prompt: "a long prompt that will be cut short" });
     // The local provider answers with its own model whatever the request named.
-    expect(result).toMatchObject({ fallback: false, servedBy: { provider: "local", model: LOCAL_COMPLETION_MODEL }, model: LOCAL_COMPLETION_MODEL, attempts: 1, finishReason: "length" });
+    expect(result).toMatchObject({
+      fallback: false,
+      servedBy: { provider: "local", model: LOCAL_COMPLETION_MODEL },
+      model: LOCAL_COMPLETION_MODEL,
+      attempts: 1,
+      finishReason: "length",
+    });
     expect(result.text.length).toBeLessThanOrEqual(12);
   });
 
@@ -63,7 +69,11 @@ describe("provider runtime on the local provider", () => {
 
   it("reports health from breakers alone unless asked to probe", async () => {
     const rt = runtime();
-    expect(await rt.health()).toMatchObject({ available: true, primary: { provider: "local", model: LOCAL_COMPLETION_MODEL }, lastError: null });
+    expect(await rt.health()).toMatchObject({
+      available: true,
+      primary: { provider: "local", model: LOCAL_COMPLETION_MODEL },
+      lastError: null,
+    });
     expect((await rt.health({ probe: true })).probes).toEqual([expect.objectContaining({ provider: "local", ok: true })]);
   });
 });

@@ -18,11 +18,11 @@ import type {
   RuntimeClock,
 } from "./types.ts";
 
-export const DEFAULT_RETRY: RetryOptions = { maxAttempts: 4, baseDelayMs: 250, maxDelayMs: 20_000, maxRetryAfterMs: 60_000 };
-export const DEFAULT_BREAKER: BreakerOptions = { threshold: 5, halfOpenAfterMs: 30_000 };
-export const RULE_ROUTE: Route = Object.freeze({ provider: "rule", model: "rule" });
+const DEFAULT_RETRY: RetryOptions = { maxAttempts: 4, baseDelayMs: 250, maxDelayMs: 20_000, maxRetryAfterMs: 60_000 };
+const DEFAULT_BREAKER: BreakerOptions = { threshold: 5, halfOpenAfterMs: 30_000 };
+const RULE_ROUTE: Route = Object.freeze({ provider: "rule", model: "rule" });
 
-export const realClock: RuntimeClock = {
+const realClock: RuntimeClock = {
   now: () => Date.now(),
   sleep: (ms, signal) =>
     new Promise((resolve, reject) => {
@@ -48,7 +48,10 @@ const sameRoute = (a: Route, b: Route): boolean => a.provider === b.provider && 
  */
 export function createProviderRuntime(given: ProviderRuntimeOptions): ProviderRuntime {
   const providers = new Map<string, Provider>(given.providers.map((p) => [p.name, p]));
-  const routeOf = (route: Route, kind: ModelKind): Route => ({ provider: route.provider, model: providers.get(route.provider)?.ownModels?.[kind] ?? route.model });
+  const routeOf = (route: Route, kind: ModelKind): Route => ({
+    provider: route.provider,
+    model: providers.get(route.provider)?.ownModels?.[kind] ?? route.model,
+  });
   const options = withOwnModels(given, routeOf);
   const logger = options.logger.child({ component: "provider-runtime" });
   const clock = options.clock ?? realClock;
@@ -82,7 +85,10 @@ export function createProviderRuntime(given: ProviderRuntimeOptions): ProviderRu
   const { defaults } = options;
   const primaryRoute = (provider: string | undefined, model: string, kind: ModelKind): Route => {
     const name = provider ?? defaults.provider;
-    if (!providers.has(name)) throw new SluiceError("PROVIDER_NOT_CONFIGURED", `No AI provider named ${name} is configured`, { details: { provider: name, configured: [...providers.keys()] } });
+    if (!providers.has(name))
+      throw new SluiceError("PROVIDER_NOT_CONFIGURED", `No AI provider named ${name} is configured`, {
+        details: { provider: name, configured: [...providers.keys()] },
+      });
     return routeOf({ provider: name, model }, kind);
   };
 
@@ -120,7 +126,12 @@ export function createProviderRuntime(given: ProviderRuntimeOptions): ProviderRu
 
   function finish<TRes extends object>(result: TRes, requested: Route, servedBy: Route, attempts: number): TRes & CallMeta {
     const fallback = !sameRoute(requested, servedBy);
-    if (fallback) instruments.fallbacks.inc({ provider: requested.provider, model: requested.model, served_by: `${servedBy.provider}/${servedBy.model}` });
+    if (fallback)
+      instruments.fallbacks.inc({
+        provider: requested.provider,
+        model: requested.model,
+        served_by: `${servedBy.provider}/${servedBy.model}`,
+      });
     return { ...result, fallback, servedBy, requested, attempts };
   }
 
@@ -128,7 +139,11 @@ export function createProviderRuntime(given: ProviderRuntimeOptions): ProviderRu
     async complete(request, callOptions = {}) {
       const primary = primaryRoute(request.provider, request.model ?? defaults.model, "completion");
       const { provider: _p, model: _m, ...rest } = request;
-      const base: CompletionRequest = { ...rest, model: primary.model, maxOutputTokens: request.maxOutputTokens ?? defaults.maxOutputTokens };
+      const base: CompletionRequest = {
+        ...rest,
+        model: primary.model,
+        maxOutputTokens: request.maxOutputTokens ?? defaults.maxOutputTokens,
+      };
       const estimate = estimateInputTokens(base) + base.maxOutputTokens;
       return serve(
         primary,
@@ -164,7 +179,16 @@ export function createProviderRuntime(given: ProviderRuntimeOptions): ProviderRu
                 signal: request.signal,
               }
             : undefined,
-        { options: callOptions, request: base, toResult: (vectors) => ({ vectors, usage: { inputTokens: 0, outputTokens: 0 }, model: RULE_ROUTE.model, provider: RULE_ROUTE.provider }) },
+        {
+          options: callOptions,
+          request: base,
+          toResult: (vectors) => ({
+            vectors,
+            usage: { inputTokens: 0, outputTokens: 0 },
+            model: RULE_ROUTE.model,
+            provider: RULE_ROUTE.provider,
+          }),
+        },
       );
     },
 
@@ -188,7 +212,8 @@ function withOwnModels(options: ProviderRuntimeOptions, routeOf: (route: Route, 
     defaults: {
       ...defaults,
       model: routeOf({ provider: defaults.provider, model: defaults.model }, "completion").model,
-      embeddingModel: routeOf({ provider: defaults.embeddingProvider ?? defaults.provider, model: defaults.embeddingModel }, "embedding").model,
+      embeddingModel: routeOf({ provider: defaults.embeddingProvider ?? defaults.provider, model: defaults.embeddingModel }, "embedding")
+        .model,
     },
     ...(options.fallbacks ? { fallbacks: options.fallbacks.map((r) => routeOf(r, "completion")) } : {}),
     ...(options.embeddingFallbacks ? { embeddingFallbacks: options.embeddingFallbacks.map((r) => routeOf(r, "embedding")) } : {}),
@@ -206,7 +231,8 @@ function ruleCompletion(request: CompletionRequest, text: string) {
 }
 
 /** When a route that refused a call will take one again; undefined when it really failed. */
-const refusedForMs = (e: Error): number | undefined => (e instanceof RateLimitedError || e instanceof RouteUnavailableError ? e.retryAfterMs : undefined);
+const refusedForMs = (e: Error): number | undefined =>
+  e instanceof RateLimitedError || e instanceof RouteUnavailableError ? e.retryAfterMs : undefined;
 
 /**
  * Every route spent. When each one only refused for now (rate limited beyond the in-call wait,
@@ -221,8 +247,20 @@ function exhausted(failures: readonly Error[], routes: readonly Route[], cause: 
   const messages = lasts.map((e) => e.message);
   if (lasts.length > 0 && waits.length === lasts.length) {
     const soonest = Math.min(...waits);
-    if (lasts.every((e) => e instanceof RateLimitedError)) return new RateLimitedError(soonest, `Every provider route is rate limited; retry after ${soonest} ms`, { cause, details: { routes } });
-    return new RetryLaterError("PROVIDER_UNAVAILABLE", soonest, `No provider route can take the call now (${cause.message}); retry after ${soonest} ms`, { cause, details: { routes, failures: messages } });
+    if (lasts.every((e) => e instanceof RateLimitedError))
+      return new RateLimitedError(soonest, `Every provider route is rate limited; retry after ${soonest} ms`, {
+        cause,
+        details: { routes },
+      });
+    return new RetryLaterError(
+      "PROVIDER_UNAVAILABLE",
+      soonest,
+      `No provider route can take the call now (${cause.message}); retry after ${soonest} ms`,
+      { cause, details: { routes, failures: messages } },
+    );
   }
-  return new SluiceError("PROVIDER_UNAVAILABLE", `No provider route could serve the call: ${cause.message}`, { cause, details: { routes, failures: messages } });
+  return new SluiceError("PROVIDER_UNAVAILABLE", `No provider route could serve the call: ${cause.message}`, {
+    cause,
+    details: { routes, failures: messages },
+  });
 }

@@ -2,7 +2,14 @@ import type { Kv } from "../../ports/kv.ts";
 import type { LimitCounters } from "../../ports/limits.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { Metrics } from "../../ports/metrics.ts";
-import type { CompletionRequest, CompletionResult, EmbeddingRequest, EmbeddingResult, Provider, ProviderHealth } from "../../ports/provider.ts";
+import type {
+  CompletionRequest,
+  CompletionResult,
+  EmbeddingRequest,
+  EmbeddingResult,
+  Provider,
+  ProviderHealth,
+} from "../../ports/provider.ts";
 
 /** One provider and one model: the unit of limits, breakers and fallbacks. */
 export interface Route {
@@ -44,7 +51,6 @@ export interface ProviderRuntimeLimits {
   keyPrefix?: string;
 }
 
-
 export interface RetryOptions {
   /** Attempts per route, the first included. @default 4 */
   maxAttempts: number;
@@ -74,7 +80,7 @@ export interface RuntimeClock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-export interface RuntimeDefaults {
+interface RuntimeDefaults {
   /** Provider when a request names none (config `AI_PROVIDER`). */
   provider: string;
   /** Completion model when a request names none (config `AI_MODEL`). */
@@ -124,7 +130,7 @@ export interface ProviderRuntimeOptions {
   random?: () => number;
 }
 
-export interface RuntimeCompletionRequest extends Omit<CompletionRequest, "model" | "maxOutputTokens"> {
+interface RuntimeCompletionRequest extends Omit<CompletionRequest, "model" | "maxOutputTokens"> {
   /** @default defaults.provider */
   provider?: string;
   /** @default defaults.model */
@@ -133,7 +139,7 @@ export interface RuntimeCompletionRequest extends Omit<CompletionRequest, "model
   maxOutputTokens?: number;
 }
 
-export interface RuntimeEmbeddingRequest extends Omit<EmbeddingRequest, "model"> {
+interface RuntimeEmbeddingRequest extends Omit<EmbeddingRequest, "model"> {
   /** @default defaults.embeddingProvider */
   provider?: string;
   /** @default defaults.embeddingModel */
@@ -152,8 +158,8 @@ export interface CallOptions<TRequest, TRule> {
   task?: string;
 }
 
-export type CompletionCallOptions = CallOptions<CompletionRequest, string>;
-export type EmbeddingCallOptions = CallOptions<EmbeddingRequest, number[][]>;
+type CompletionCallOptions = CallOptions<CompletionRequest, string>;
+type EmbeddingCallOptions = CallOptions<EmbeddingRequest, number[][]>;
 
 /** How a result was obtained. */
 export interface CallMeta {
@@ -168,7 +174,7 @@ export interface CallMeta {
 }
 
 export type RuntimeCompletionResult = CompletionResult & CallMeta;
-export type RuntimeEmbeddingResult = EmbeddingResult & CallMeta;
+type RuntimeEmbeddingResult = EmbeddingResult & CallMeta;
 
 export type BreakerStateName = "closed" | "open" | "half-open" | "isolated";
 
@@ -182,9 +188,21 @@ export interface RuntimeHealth {
   readonly primary: Route;
   readonly fallbacks: readonly Route[];
   readonly breakers: readonly BreakerSnapshot[];
-  readonly lastError: { readonly code: string; readonly message: string; readonly provider: string; readonly model: string; readonly at: string } | null;
+  readonly lastError: {
+    readonly code: string;
+    readonly message: string;
+    readonly provider: string;
+    readonly model: string;
+    readonly at: string;
+  } | null;
   /** What providers last reported about their own limits. */
-  readonly rateLimits: readonly { readonly provider: string; readonly model: string; readonly remainingRequests?: number | undefined; readonly remainingTokens?: number | undefined; readonly at: string }[];
+  readonly rateLimits: readonly {
+    readonly provider: string;
+    readonly model: string;
+    readonly remainingRequests?: number | undefined;
+    readonly remainingTokens?: number | undefined;
+    readonly at: string;
+  }[];
   /** Present when `health({probe: true})` asked each provider. */
   readonly probes?: readonly (ProviderHealth & { readonly provider: string })[];
 }

@@ -9,10 +9,8 @@ import { createSchedulesService, type ScheduleDefinition, type SchedulesService,
 import { selectLastSuccess } from "./sql.ts";
 import type { ScheduleJson } from "./view.ts";
 
-export type { ScheduleDefinition, ScheduleTarget, StartRun, SubmitJob } from "./service.ts";
+export type { ScheduleDefinition, ScheduleTarget, StartRun } from "./service.ts";
 export type { ScheduleJson } from "./view.ts";
-export { isStale } from "./view.ts";
-
 /** Sluice's own queue the schedules fire on; tenants cannot submit to it. */
 export const SCHEDULES_QUEUE = "sluice-schedules";
 

@@ -4,9 +4,9 @@ import type { QueueManager } from "../queues/queue-manager.ts";
 import { translating } from "../queues/translate-error.ts";
 
 /** BullMQ's job-scheduler calls on one declared queue: the same on Redis, PostgreSQL and PGlite. */
-export type SchedulerQueue = Pick<Queue, "name" | "upsertJobScheduler" | "removeJobScheduler" | "getJobScheduler" | "getJobSchedulers">;
+type SchedulerQueue = Pick<Queue, "name" | "upsertJobScheduler" | "removeJobScheduler" | "getJobScheduler" | "getJobSchedulers">;
 
-export interface RepeatSpec {
+interface RepeatSpec {
   /** A cron pattern (with `tz`) or a period in ms. */
   pattern?: string;
   tz?: string;
@@ -37,7 +37,9 @@ export function jobSchedulersOn(queues: QueueManager, queueName: string): JobSch
   return {
     async upsert(id, repeat, template) {
       const opts = { removeOnComplete: { count: 100 }, removeOnFail: { count: 500 } };
-      await translating(`job scheduler ${id}`, () => bullQueue(queues, queueName).upsertJobScheduler(id, repeat, { name: template.name, data: template.data, opts }));
+      await translating(`job scheduler ${id}`, () =>
+        bullQueue(queues, queueName).upsertJobScheduler(id, repeat, { name: template.name, data: template.data, opts }),
+      );
       return next(id);
     },
     remove: (id) => translating(`job scheduler ${id}`, () => bullQueue(queues, queueName).removeJobScheduler(id)),

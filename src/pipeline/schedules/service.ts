@@ -29,9 +29,17 @@ export interface ScheduleDefinition {
 }
 
 /** Starts a pipeline run (runs.start); absent until pipelines are wired. */
-export type StartRun = (request: { pipeline: string; workspace: string; input: unknown; clientRequestId?: string }) => Promise<{ id: string }>;
+export type StartRun = (request: {
+  pipeline: string;
+  workspace: string;
+  input: unknown;
+  clientRequestId?: string;
+}) => Promise<{ id: string }>;
 /** Enqueues a task job through the jobs service (idempotent per client_request_id). */
-export type SubmitJob = (principal: Principal, request: { type: string; input: unknown; client_request_id: string }) => Promise<{ id: string }>;
+export type SubmitJob = (
+  principal: Principal,
+  request: { type: string; input: unknown; client_request_id: string },
+) => Promise<{ id: string }>;
 
 export interface SchedulesServiceDeps {
   store: Store;
@@ -50,7 +58,9 @@ function nextFiring(cron: string, tz: string): Date {
   try {
     Intl.DateTimeFormat("en-US", { timeZone: tz });
   } catch {
-    throw new SluiceError("SCHEDULE_INVALID", `Unknown time zone "${tz}": use an IANA name such as Europe/Bucharest or UTC`, { details: { tz } });
+    throw new SluiceError("SCHEDULE_INVALID", `Unknown time zone "${tz}": use an IANA name such as Europe/Bucharest or UTC`, {
+      details: { tz },
+    });
   }
   let next: number | undefined;
   try {
@@ -76,14 +86,17 @@ export function createSchedulesService(deps: SchedulesServiceDeps) {
   const logger = deps.logger;
 
   function validate(def: ScheduleDefinition): { tz: string; next: Date } {
-    if (!NAME.test(def.name)) throw new SluiceError("SCHEDULE_INVALID", `Invalid schedule name "${def.name}": letters, digits, '.', '_' or '-', up to 100`);
+    if (!NAME.test(def.name))
+      throw new SluiceError("SCHEDULE_INVALID", `Invalid schedule name "${def.name}": letters, digits, '.', '_' or '-', up to 100`);
     const tz = def.tz ?? "UTC";
     const next = nextFiring(def.cron, tz);
     if (def.target.kind === "task" && !deps.taskExists(def.target.name)) {
       throw new SluiceError("JOB_TYPE_UNKNOWN", `No task type "${def.target.name}"`, { details: { type: def.target.name } });
     }
     if (def.target.kind === "pipeline" && !deps.startRun?.()) {
-      throw new SluiceError("SCHEDULE_TARGET_UNAVAILABLE", "Pipeline runs are not available on this server: schedule a task instead", { details: { pipeline: def.target.name } });
+      throw new SluiceError("SCHEDULE_TARGET_UNAVAILABLE", "Pipeline runs are not available on this server: schedule a task instead", {
+        details: { pipeline: def.target.name },
+      });
     }
     return { tz, next };
   }
@@ -94,7 +107,17 @@ export function createSchedulesService(deps: SchedulesServiceDeps) {
     if (existing && existing.workspace_id !== def.target.workspace) {
       throw new SluiceError("CONFLICT", `The schedule name "${def.name}" is taken`, { details: { name: def.name } });
     }
-    const input: sql.ScheduleInput = { name: def.name, cron: def.cron, tz, targetKind: def.target.kind, targetName: def.target.name, input: def.target.input ?? {}, workspaceId: def.target.workspace, source, nextRunAt: next };
+    const input: sql.ScheduleInput = {
+      name: def.name,
+      cron: def.cron,
+      tz,
+      targetKind: def.target.kind,
+      targetName: def.target.name,
+      input: def.target.input ?? {},
+      workspaceId: def.target.workspace,
+      source,
+      nextRunAt: next,
+    };
     const write = async () => {
       await sql.upsertSchedule(store, input, actor.actor);
       // The row is the truth; a scheduler that failed to update is put right when a worker starts (sync).
@@ -102,13 +125,25 @@ export function createSchedulesService(deps: SchedulesServiceDeps) {
       if (scheduled) await sql.setNextRun(store, def.name, scheduled);
     };
     if (source === "code") await write();
-    else await audit.audited({ actor: actor.actor, action: "schedule.put", workspaceId: actor.workspaceId, target: def.name, reason: actor.reason ?? null, details: { cron: def.cron, tz, target: def.target } }, write);
+    else
+      await audit.audited(
+        {
+          actor: actor.actor,
+          action: "schedule.put",
+          workspaceId: actor.workspaceId,
+          target: def.name,
+          reason: actor.reason ?? null,
+          details: { cron: def.cron, tz, target: def.target },
+        },
+        write,
+      );
     return mustGet(def.name, def.target.workspace);
   }
 
   async function mustGet(name: string, workspaceId?: string): Promise<ScheduleJson> {
     const row = await sql.selectSchedule(store, name);
-    if (!row || (workspaceId !== undefined && row.workspace_id !== workspaceId)) throw new SluiceError("SCHEDULE_NOT_FOUND", `No schedule "${name}"`, { details: { name } });
+    if (!row || (workspaceId !== undefined && row.workspace_id !== workspaceId))
+      throw new SluiceError("SCHEDULE_NOT_FOUND", `No schedule "${name}"`, { details: { name } });
     return toScheduleJson(row, deps.staleAfterSeconds);
   }
 
@@ -119,10 +154,13 @@ export function createSchedulesService(deps: SchedulesServiceDeps) {
 
   async function remove(actor: AdminActor & { workspaceId: string }, name: string): Promise<{ removed: string }> {
     await mustGet(name, actor.workspaceId);
-    await audit.audited({ actor: actor.actor, action: "schedule.delete", workspaceId: actor.workspaceId, target: name, reason: actor.reason ?? null }, async () => {
-      await sql.deleteSchedule(store, name);
-      await schedulers.remove(name);
-    });
+    await audit.audited(
+      { actor: actor.actor, action: "schedule.delete", workspaceId: actor.workspaceId, target: name, reason: actor.reason ?? null },
+      async () => {
+        await sql.deleteSchedule(store, name);
+        await schedulers.remove(name);
+      },
+    );
     return { removed: name };
   }
 

@@ -27,7 +27,8 @@ export interface ScheduleStatusRow extends ScheduleRow {
   last_success_at: Date | null;
 }
 
-const COLUMNS = "s.name, s.cron, s.tz, s.target_kind, s.target_name, s.input, s.workspace_id, s.source, s.next_run_at, s.created_at, s.updated_at, s.updated_by";
+const COLUMNS =
+  "s.name, s.cron, s.tz, s.target_kind, s.target_name, s.input, s.workspace_id, s.source, s.next_run_at, s.created_at, s.updated_at, s.updated_by";
 const WITH_STATUS = `SELECT ${COLUMNS}, c.last_run_at, c.status, c.last_error, c.last_success_at
   FROM schedules s JOIN cron_job_status c ON c.job_name = s.name`;
 
@@ -64,7 +65,10 @@ export async function selectSchedule(db: Queryable, name: string): Promise<Sched
 }
 
 export async function selectSchedules(db: Queryable, workspaceId?: string): Promise<ScheduleStatusRow[]> {
-  const { rows } = await db.query<ScheduleStatusRow>(`${WITH_STATUS} WHERE ($1::text IS NULL OR s.workspace_id = $1) ORDER BY s.next_run_at NULLS LAST, s.name`, [workspaceId ?? null]);
+  const { rows } = await db.query<ScheduleStatusRow>(
+    `${WITH_STATUS} WHERE ($1::text IS NULL OR s.workspace_id = $1) ORDER BY s.next_run_at NULLS LAST, s.name`,
+    [workspaceId ?? null],
+  );
   return rows;
 }
 
@@ -94,7 +98,11 @@ export async function insertRun(db: Queryable, scheduleName: string, firedFor: D
   return rows[0]?.id;
 }
 
-export async function finishRun(db: Queryable, id: number, outcome: { status: "succeeded" | "failed"; jobId?: string | null; runId?: string | null; error?: string | null }): Promise<void> {
+export async function finishRun(
+  db: Queryable,
+  id: number,
+  outcome: { status: "succeeded" | "failed"; jobId?: string | null; runId?: string | null; error?: string | null },
+): Promise<void> {
   await db.query("UPDATE schedule_runs SET status = $2, finished_at = now(), job_id = $3, run_id = $4, error = $5 WHERE id = $1", [
     id,
     outcome.status,

@@ -23,7 +23,11 @@ const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 // A firing may start a little after its time (a busy worker); past this, it was missed.
 const OVERDUE_GRACE_MS = 60_000;
 
-export function isStale(row: Pick<ScheduleStatusRow, "last_run_at" | "created_at" | "next_run_at">, staleAfterSeconds: number, now = Date.now()): boolean {
+function isStale(
+  row: Pick<ScheduleStatusRow, "last_run_at" | "created_at" | "next_run_at">,
+  staleAfterSeconds: number,
+  now = Date.now(),
+): boolean {
   const lastActivity = (row.last_run_at ?? row.created_at).getTime();
   if (lastActivity < now - staleAfterSeconds * 1000) return true;
   return row.next_run_at !== null && row.next_run_at.getTime() < now - OVERDUE_GRACE_MS;

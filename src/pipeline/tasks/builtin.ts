@@ -7,7 +7,7 @@ import { withCache, type ResultCache } from "../cache/index.ts";
 
 const message = z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string().max(200_000) });
 
-export const completeInput = z
+const completeInput = z
   .object({
     prompt: z.string().min(1).max(200_000).optional(),
     messages: z.array(message).min(1).max(200).optional(),
@@ -20,7 +20,7 @@ export const completeInput = z
   })
   .refine((v) => Boolean(v.prompt) !== Boolean(v.messages), { error: "give exactly one of prompt or messages" });
 
-export const embedInput = z
+const embedInput = z
   .object({
     text: z.string().min(1).max(100_000).optional(),
     texts: z.array(z.string().min(1).max(100_000)).min(1).max(2048).optional(),
@@ -31,7 +31,7 @@ export const embedInput = z
   })
   .refine((v) => Boolean(v.text) !== Boolean(v.texts), { error: "give exactly one of text or texts" });
 
-export const classifyInput = z.object({
+const classifyInput = z.object({
   text: z.string().min(1).max(100_000),
   /** Absent: sentiment (positive, negative, neutral). */
   labels: z.array(z.string().min(1).max(100)).min(2).max(50).optional(),
@@ -40,7 +40,11 @@ export const classifyInput = z.object({
   cache: z.boolean().optional(),
 });
 
-const meta = (r: RuntimeCompletionResult | { fallback: boolean; servedBy: { provider: string; model: string }; usage: { inputTokens: number; outputTokens: number } }) => ({
+const meta = (
+  r:
+    | RuntimeCompletionResult
+    | { fallback: boolean; servedBy: { provider: string; model: string }; usage: { inputTokens: number; outputTokens: number } },
+) => ({
   fallback: r.fallback,
   served_by: r.servedBy,
   usage: { input_tokens: r.usage.inputTokens, output_tokens: r.usage.outputTokens },
@@ -56,10 +60,10 @@ function pickLabel(answer: string, labels: readonly string[]): string | undefine
 }
 
 /** Labels a text without a model (sentiment when no labels are given): the answer when every provider route is down. */
-export type RuleClassifier = (text: string, labels: readonly string[] | undefined) => string;
+type RuleClassifier = (text: string, labels: readonly string[] | undefined) => string;
 
 /** The routes a request that names none goes to (they are part of the cache key). */
-export interface BuiltinDefaults {
+interface BuiltinDefaults {
   provider: string;
   model: string;
   maxOutputTokens: number;
@@ -92,10 +96,14 @@ function routeCheck(options: BuiltinTaskOptions): (input: { provider?: string | 
   const providers = options.providers ? new Set(options.providers) : undefined;
   return (input) => {
     if (input.model !== undefined && models && !models.has(input.model)) {
-      throw new SluiceError("MODEL_NOT_ALLOWED", `Model "${input.model.slice(0, 100)}" is not configured on this server`, { details: { allowed: [...models] } });
+      throw new SluiceError("MODEL_NOT_ALLOWED", `Model "${input.model.slice(0, 100)}" is not configured on this server`, {
+        details: { allowed: [...models] },
+      });
     }
     if (input.provider !== undefined && providers && !providers.has(input.provider)) {
-      throw new SluiceError("PROVIDER_NOT_CONFIGURED", `No AI provider named "${input.provider.slice(0, 50)}" is configured`, { details: { configured: [...providers] } });
+      throw new SluiceError("PROVIDER_NOT_CONFIGURED", `No AI provider named "${input.provider.slice(0, 50)}" is configured`, {
+        details: { configured: [...providers] },
+      });
     }
   };
 }
@@ -109,7 +117,13 @@ export const BUILTIN_TASK_NAMES = { complete: "llm.complete", embed: "embed", cl
 /** The task types every Sluice runs: `llm.complete`, `embed`, `classify`. */
 export function builtinTasks(runtime: ProviderRuntime, options: BuiltinTaskOptions = {}): TaskDefinition[] {
   const count = (workspace: string, r: Served): void =>
-    options.accounting?.record({ workspace, provider: r.servedBy.provider, model: r.servedBy.model, inputTokens: r.usage.inputTokens, outputTokens: r.usage.outputTokens });
+    options.accounting?.record({
+      workspace,
+      provider: r.servedBy.provider,
+      model: r.servedBy.model,
+      inputTokens: r.usage.inputTokens,
+      outputTokens: r.usage.outputTokens,
+    });
   const d = options.defaults;
   const check = routeCheck(options);
   const rule = options.ruleClassifier;
@@ -142,11 +156,23 @@ export function builtinTasks(runtime: ProviderRuntime, options: BuiltinTaskOptio
     handler: async (input, ctx) => {
       const inputs = input.texts ?? [input.text ?? ""];
       const result = await runtime.embed(
-        { inputs, ...(input.provider ? { provider: input.provider } : {}), ...(input.model ? { model: input.model } : {}), ...(input.dimensions ? { dimensions: input.dimensions } : {}), signal: ctx.signal },
+        {
+          inputs,
+          ...(input.provider ? { provider: input.provider } : {}),
+          ...(input.model ? { model: input.model } : {}),
+          ...(input.dimensions ? { dimensions: input.dimensions } : {}),
+          signal: ctx.signal,
+        },
         { task: "embed" },
       );
       count(ctx.workspace, result);
-      return { vectors: result.vectors, dimensions: result.vectors[0]?.length ?? 0, model: result.model, provider: result.provider, ...meta(result) };
+      return {
+        vectors: result.vectors,
+        dimensions: result.vectors[0]?.length ?? 0,
+        model: result.model,
+        provider: result.provider,
+        ...meta(result),
+      };
     },
   };
 
@@ -202,11 +228,25 @@ export function builtinTasks(runtime: ProviderRuntime, options: BuiltinTaskOptio
       keyOf: (i) =>
         i.cache === false || !d
           ? undefined
-          : { task: embed.name, provider: i.provider ?? d.embeddingProvider, model: i.model ?? d.embeddingModel, input: i.texts ?? [i.text], params: { dimensions: i.dimensions ?? d.embeddingDimensions } },
+          : {
+              task: embed.name,
+              provider: i.provider ?? d.embeddingProvider,
+              model: i.model ?? d.embeddingModel,
+              input: i.texts ?? [i.text],
+              params: { dimensions: i.dimensions ?? d.embeddingDimensions },
+            },
     }),
     withCache(cache, classify, {
       storable: notFallback,
-      keyOf: (i) => (i.cache === false || !d ? undefined : { task: classify.name, provider: i.provider ?? d.provider, model: i.model ?? d.model, input: { text: i.text, labels: i.labels ?? null } }),
+      keyOf: (i) =>
+        i.cache === false || !d
+          ? undefined
+          : {
+              task: classify.name,
+              provider: i.provider ?? d.provider,
+              model: i.model ?? d.model,
+              input: { text: i.text, labels: i.labels ?? null },
+            },
     }),
   ] as TaskDefinition[];
 }

@@ -36,7 +36,8 @@ export class TaskRegistry {
   readonly #tasks = new Map<string, TaskDefinition>();
 
   register<I, O>(definition: TaskDefinition<I, O>): void {
-    if (!TASK_NAME.test(definition.name)) throw new SluiceError("VALIDATION_FAILED", `Task names are lower-case letters, digits, '.', '_', '-': "${definition.name}"`);
+    if (!TASK_NAME.test(definition.name))
+      throw new SluiceError("VALIDATION_FAILED", `Task names are lower-case letters, digits, '.', '_', '-': "${definition.name}"`);
     this.#tasks.set(definition.name, definition as TaskDefinition);
   }
 

@@ -120,8 +120,16 @@ export function deliveryProcessor(deps: DeliveryDeps) {
       await recordAttempt(store, row.id, { status: "delivered", statusCode: result.statusCode, error: null, nextAttemptAt: null });
       return { status: "delivered" };
     }
-    await recordAttempt(store, row.id, { status: last ? "failed" : "pending", statusCode: result.statusCode, error: result.error, nextAttemptAt: last ? null : nextAttemptAt(attempt, deps.backoffMs) });
-    logger.warn({ deliveryId: row.id, workspace: row.workspace, attempt, statusCode: result.statusCode, error: result.error, last }, "webhook delivery failed");
+    await recordAttempt(store, row.id, {
+      status: last ? "failed" : "pending",
+      statusCode: result.statusCode,
+      error: result.error,
+      nextAttemptAt: last ? null : nextAttemptAt(attempt, deps.backoffMs),
+    });
+    logger.warn(
+      { deliveryId: row.id, workspace: row.workspace, attempt, statusCode: result.statusCode, error: result.error, last },
+      "webhook delivery failed",
+    );
     throw new Error(`webhook delivery failed: ${result.error}`);
   };
 }

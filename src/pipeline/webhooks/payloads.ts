@@ -58,7 +58,12 @@ export function jobEvent(job: SettledJob): SettledEvent {
     attempts: job.attempts,
     finished_at: new Date().toISOString(),
   };
-  return { workspace: job.envelope.workspace, event: type, subject: `job:${job.id}`, body: envelope(type, job.envelope.workspace, { job: view }) };
+  return {
+    workspace: job.envelope.workspace,
+    event: type,
+    subject: `job:${job.id}`,
+    body: envelope(type, job.envelope.workspace, { job: view }),
+  };
 }
 
 /** The fields of a run (the runs' RunView) a run event carries; kept here so webhooks depend on no run internals. */

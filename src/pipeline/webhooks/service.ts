@@ -59,9 +59,14 @@ export interface DeliveryView {
 
 const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
 
-export function toDeliveryView(row: DeliveryRow): DeliveryView {
+function toDeliveryView(row: DeliveryRow): DeliveryView {
   const { body: _body, ...rest } = row;
-  return { ...rest, next_attempt_at: iso(row.next_attempt_at), created_at: new Date(row.created_at).toISOString(), delivered_at: iso(row.delivered_at) };
+  return {
+    ...rest,
+    next_attempt_at: iso(row.next_attempt_at),
+    created_at: new Date(row.created_at).toISOString(),
+    delivered_at: iso(row.delivered_at),
+  };
 }
 
 export interface ListDeliveriesRequest {
@@ -97,7 +102,10 @@ export function createWebhooks(options: WebhooksOptions) {
   async function secretsFor(workspace: string): Promise<string[]> {
     const row = await readWorkspaceWebhook(store, workspace);
     const current = row?.secret ?? settings.signingSecret;
-    const previous = row?.previous_secret && row.previous_expires_at && new Date(row.previous_expires_at).getTime() > Date.now() ? row.previous_secret : undefined;
+    const previous =
+      row?.previous_secret && row.previous_expires_at && new Date(row.previous_expires_at).getTime() > Date.now()
+        ? row.previous_secret
+        : undefined;
     return [current, previous].filter((s): s is string => typeof s === "string" && s.length > 0);
   }
 
@@ -183,7 +191,9 @@ export function createWebhooks(options: WebhooksOptions) {
     if (!row) {
       const existing = await findDelivery(store, id, workspace);
       if (!existing) throw new SluiceError("WEBHOOK_DELIVERY_NOT_FOUND", `No webhook delivery ${id}`);
-      throw new SluiceError("CONFLICT", `Delivery ${id} is still pending: the queue is retrying it`, { details: { next_attempt_at: iso(existing.next_attempt_at) } });
+      throw new SluiceError("CONFLICT", `Delivery ${id} is still pending: the queue is retrying it`, {
+        details: { next_attempt_at: iso(existing.next_attempt_at) },
+      });
     }
     await enqueue(row, `${row.id}.r${Date.now()}`);
     logger.info({ deliveryId: id, workspace: row.workspace }, "webhook redelivery queued");
@@ -196,11 +206,33 @@ export function createWebhooks(options: WebhooksOptions) {
       help: "Completion webhook delivery attempts by event and outcome: delivered, retry (will try again), failed (last attempt), refused (URL or secret)",
       labelNames: ["event", "outcome"],
     });
-    const processor = deliveryProcessor({ store, queues, logger, secretsFor, attempts, allowPrivate: settings.allowPrivate, maxAttempts: settings.maxAttempts, backoffMs: settings.backoffMs, timeoutMs: settings.timeoutMs });
+    const processor = deliveryProcessor({
+      store,
+      queues,
+      logger,
+      secretsFor,
+      attempts,
+      allowPrivate: settings.allowPrivate,
+      maxAttempts: settings.maxAttempts,
+      backoffMs: settings.backoffMs,
+      timeoutMs: settings.timeoutMs,
+    });
     return queues.startWorker(queue, processor, workerOptions);
   }
 
-  return { queue, checkTarget, jobSettled, runSettled, setWorkspaceUrl, workspaceSettings, rotateSecret, list, get, redeliver, startWorker };
+  return {
+    queue,
+    checkTarget,
+    jobSettled,
+    runSettled,
+    setWorkspaceUrl,
+    workspaceSettings,
+    rotateSecret,
+    list,
+    get,
+    redeliver,
+    startWorker,
+  };
 }
 
 export type Webhooks = ReturnType<typeof createWebhooks>;

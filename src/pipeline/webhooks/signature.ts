@@ -15,7 +15,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 export const SIGNATURE_HEADER = "Sluice-Signature";
 
 /** Default age, in seconds, beyond which a signed request is refused as a possible replay. */
-export const DEFAULT_TOLERANCE_SECONDS = 300;
+const DEFAULT_TOLERANCE_SECONDS = 300;
 
 function hmacHex(secret: string, body: string, timestampSeconds: number): string {
   return createHmac("sha256", secret).update(`${timestampSeconds}.${body}`, "utf8").digest("hex");
@@ -38,9 +38,7 @@ export interface VerifySignatureOptions {
   nowSeconds?: number;
 }
 
-export type VerifyResult =
-  | { ok: true; timestampSeconds: number }
-  | { ok: false; reason: "malformed" | "stale" | "mismatch" };
+export type VerifyResult = { ok: true; timestampSeconds: number } | { ok: false; reason: "malformed" | "stale" | "mismatch" };
 
 interface ParsedHeader {
   timestampSeconds: number;

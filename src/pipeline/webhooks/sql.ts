@@ -29,7 +29,8 @@ export interface WorkspaceWebhookRow {
   previous_expires_at: Date | null;
 }
 
-const DELIVERY_COLUMNS = "id, workspace, event, subject, target, body, status, attempts, last_status_code, last_error, next_attempt_at, created_at, delivered_at";
+const DELIVERY_COLUMNS =
+  "id, workspace, event, subject, target, body, status, attempts, last_status_code, last_error, next_attempt_at, created_at, delivered_at";
 
 export async function readWorkspaceWebhook(db: Queryable, workspace: string): Promise<WorkspaceWebhookRow | undefined> {
   const { rows } = await db.query<WorkspaceWebhookRow>(
@@ -51,7 +52,13 @@ export async function upsertWorkspaceUrl(db: Queryable, workspace: string, url: 
  * The new secret signs from now on; the one it replaces (the workspace's, or on a first rotation
  * the server's `fallback`) still signs for `graceSeconds`.
  */
-export async function rotateWorkspaceSecret(db: Queryable, workspace: string, secret: string, graceSeconds: number, fallback: string | null): Promise<void> {
+export async function rotateWorkspaceSecret(
+  db: Queryable,
+  workspace: string,
+  secret: string,
+  graceSeconds: number,
+  fallback: string | null,
+): Promise<void> {
   const expiry = "make_interval(secs => $3::double precision)";
   await db.query(
     `INSERT INTO workspace_webhooks (workspace, secret, previous_secret, previous_expires_at)
@@ -86,17 +93,19 @@ export async function insertDelivery(db: Queryable, delivery: NewDelivery): Prom
     [delivery.id, delivery.workspace, delivery.event, delivery.subject, delivery.target, delivery.body],
   );
   if (inserted.rows[0]) return { row: inserted.rows[0], created: true };
-  const { rows } = await db.query<DeliveryRow>(`SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE event = $1 AND subject = $2 AND target = $3`, [
-    delivery.event,
-    delivery.subject,
-    delivery.target,
-  ]);
+  const { rows } = await db.query<DeliveryRow>(
+    `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE event = $1 AND subject = $2 AND target = $3`,
+    [delivery.event, delivery.subject, delivery.target],
+  );
   if (!rows[0]) throw new Error(`delivery of ${delivery.event} ${delivery.subject} vanished between insert and read`);
   return { row: rows[0], created: false };
 }
 
 export async function findDelivery(db: Queryable, id: string, workspace?: string): Promise<DeliveryRow | undefined> {
-  const { rows } = await db.query<DeliveryRow>(`SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = $1 AND ($2::text IS NULL OR workspace = $2)`, [id, workspace ?? null]);
+  const { rows } = await db.query<DeliveryRow>(
+    `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = $1 AND ($2::text IS NULL OR workspace = $2)`,
+    [id, workspace ?? null],
+  );
   return rows[0];
 }
 

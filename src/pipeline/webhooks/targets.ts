@@ -11,7 +11,7 @@ import { SluiceError } from "../../core/errors.ts";
  * for receivers on the same network, and for tests whose receiver listens on loopback).
  */
 
-export const MAX_URL_LENGTH = 2_048;
+const MAX_URL_LENGTH = 2_048;
 
 const PRIVATE_RANGES: ReadonlyArray<readonly [string, number, "ipv4" | "ipv6"]> = [
   ["0.0.0.0", 8, "ipv4"],
@@ -47,7 +47,7 @@ export function isPrivateAddress(address: string): boolean {
   return privateAddresses.check(plain, family);
 }
 
-export type Resolve = (hostname: string) => Promise<string[]>;
+type Resolve = (hostname: string) => Promise<string[]>;
 
 const systemResolve: Resolve = async (hostname) => (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
 
@@ -63,7 +63,8 @@ function parseTarget(raw: string): URL {
   } catch {
     throw refuse("The callback URL is not a valid URL", raw);
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw refuse(`Callback URLs must be http or https, not ${url.protocol.replace(/:$/, "")}`, raw);
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw refuse(`Callback URLs must be http or https, not ${url.protocol.replace(/:$/, "")}`, raw);
   if (url.username || url.password) throw refuse("A callback URL may not carry credentials; verify the signature instead", raw);
   return url;
 }
@@ -94,7 +95,10 @@ export async function assertDeliverable(raw: string, options: TargetCheckOptions
     }
   }
   if (addresses.length === 0 || addresses.some(isPrivateAddress)) {
-    throw refuse(`The callback host ${host} is a loopback or private address; Sluice calls only public hosts (WEBHOOK_ALLOW_PRIVATE=true allows private ones)`, raw);
+    throw refuse(
+      `The callback host ${host} is a loopback or private address; Sluice calls only public hosts (WEBHOOK_ALLOW_PRIVATE=true allows private ones)`,
+      raw,
+    );
   }
   return url;
 }
@@ -109,7 +113,13 @@ export function guardedLookup(allowPrivate: boolean): LookupFunction {
     lookupCallback(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
       if (err) return callback(err, "", 0);
       if (!allowPrivate && (addresses.length === 0 || addresses.some((a) => isPrivateAddress(a.address)))) {
-        return callback(Object.assign(new Error(`${hostname} resolves to a loopback or private address (WEBHOOK_ALLOW_PRIVATE is off)`), { code: "WEBHOOK_URL_REFUSED" }), "", 0);
+        return callback(
+          Object.assign(new Error(`${hostname} resolves to a loopback or private address (WEBHOOK_ALLOW_PRIVATE is off)`), {
+            code: "WEBHOOK_URL_REFUSED",
+          }),
+          "",
+          0,
+        );
       }
       if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
       const [first] = addresses;

@@ -16,10 +16,14 @@ const executeBody = z.object({
   /** Refused: an approver named by the client is not proof of anything. */
   approved_by: z.string().max(200).optional(),
 });
-const resolveBody = z.object({ resolution: z.enum(["retry", "skip", "succeeded"]), reason: z.string().min(1).max(1000), result: z.unknown().optional() });
+const resolveBody = z.object({
+  resolution: z.enum(["retry", "skip", "succeeded"]),
+  reason: z.string().min(1).max(1000),
+  result: z.unknown().optional(),
+});
 const workspaceQuery = z.string().min(1).max(64).optional();
 
-export function executionView(row: ExecutionRow) {
+function executionView(row: ExecutionRow) {
   return {
     id: row.id,
     workspace: row.workspace_id,
@@ -54,16 +58,33 @@ const outcomeView = (outcome: ActionOutcome) => ({
  * Actions: the registry with the caller's effective policy, execution through the same gate and
  * ledger as pipelines (scope `admin` of the workspace), the ledger, and the actions' audit trail.
  */
-export const actionRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "actions" | "approvals" | "intake"> }> = async (app, { sluice }) => {
+export const actionRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "actions" | "approvals" | "intake"> }> = async (
+  app,
+  { sluice },
+) => {
   const authenticate = (secret: string, client?: string) => sluice.intake.authenticate(secret, client);
   const reader = requireScopes(authenticate, "jobs:read");
   const admin = requireScopes(authenticate, "admin");
   const tags = ["actions"];
 
-  app.get("/api/actions", { onRequest: reader, schema: { tags, summary: "Registered actions and the effective policy (switch, allowlist, approval) for the caller's workspace" } }, async (request) => {
-    const { policy, actions } = await sluice.actions.describe(principalOf(request).workspaceId);
-    return { workspace: principalOf(request).workspaceId, enabled: policy.enabled, allowed_actions: policy.allowed, allowed_actions_source: policy.source, require_approval: policy.requireApproval, actions };
-  });
+  app.get(
+    "/api/actions",
+    {
+      onRequest: reader,
+      schema: { tags, summary: "Registered actions and the effective policy (switch, allowlist, approval) for the caller's workspace" },
+    },
+    async (request) => {
+      const { policy, actions } = await sluice.actions.describe(principalOf(request).workspaceId);
+      return {
+        workspace: principalOf(request).workspaceId,
+        enabled: policy.enabled,
+        allowed_actions: policy.allowed,
+        allowed_actions_source: policy.source,
+        require_approval: policy.requireApproval,
+        actions,
+      };
+    },
+  );
 
   app.post(
     "/api/actions/:name/execute",
@@ -71,17 +92,24 @@ export const actionRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "actions
       onRequest: admin,
       schema: {
         tags,
-        summary: "Execute an action in the caller's workspace, at most once per idempotency_key (200 settled, 202 outcome unknown: a person decides)",
+        summary:
+          "Execute an action in the caller's workspace, at most once per idempotency_key (200 settled, 202 outcome unknown: a person decides)",
         params: z.object({ name: z.string().min(1).max(100) }),
         body: executeBody,
       },
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      if (request.body.approved_by !== undefined) throw new SluiceError("VALIDATION_FAILED", "approved_by is not accepted: send approval_id, a decided approval task of type \"action\" for this action and arguments");
+      if (request.body.approved_by !== undefined)
+        throw new SluiceError(
+          "VALIDATION_FAILED",
+          'approved_by is not accepted: send approval_id, a decided approval task of type "action" for this action and arguments',
+        );
       const { approval_id: approvalId } = request.body;
       const task = approvalId ? await sluice.approvals.get(principal.workspaceId, approvalId).catch(() => undefined) : undefined;
-      const approvedBy = approvalId ? approverFrom(task, { workspace: principal.workspaceId, action: request.params.name, args: request.body.args, approvalId }) : undefined;
+      const approvedBy = approvalId
+        ? approverFrom(task, { workspace: principal.workspaceId, action: request.params.name, args: request.body.args, approvalId })
+        : undefined;
       const outcome = await sluice.actions.executor.execute({
         workspace: principal.workspaceId,
         action: request.params.name,
@@ -112,7 +140,13 @@ export const actionRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "actions
     },
     async (request) => {
       const q = request.query;
-      const rows = await sluice.actions.executions({ workspace: workspaceScope(request, q.workspace), status: q.status, action: q.action, limit: q.limit, before: q.before ? new Date(q.before) : undefined });
+      const rows = await sluice.actions.executions({
+        workspace: workspaceScope(request, q.workspace),
+        status: q.status,
+        action: q.action,
+        limit: q.limit,
+        before: q.before ? new Date(q.before) : undefined,
+      });
       return { executions: rows.map(executionView) };
     },
   );
@@ -123,15 +157,23 @@ export const actionRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "actions
       onRequest: admin,
       schema: {
         tags,
-        summary: "Decide an execution whose outcome is unknown: retry (run once more at the next call with its key), skip (never run again: failed), succeeded (it did take effect); audited",
+        summary:
+          "Decide an execution whose outcome is unknown: retry (run once more at the next call with its key), skip (never run again: failed), succeeded (it did take effect); audited",
         params: z.object({ id: z.string().min(1).max(100) }),
         body: resolveBody,
       },
     },
     async (request) => {
       const current = await sluice.actions.execution(request.params.id);
-      if (!current || workspaceScope(request, current.workspace_id) !== current.workspace_id) throw new SluiceError("NOT_FOUND", `No action execution ${request.params.id}`);
-      const row = await sluice.actions.executor.resolve(request.params.id, request.body.resolution, `key:${principalOf(request).keyId}`, request.body.reason, request.body.result);
+      if (!current || workspaceScope(request, current.workspace_id) !== current.workspace_id)
+        throw new SluiceError("NOT_FOUND", `No action execution ${request.params.id}`);
+      const row = await sluice.actions.executor.resolve(
+        request.params.id,
+        request.body.resolution,
+        `key:${principalOf(request).keyId}`,
+        request.body.reason,
+        request.body.result,
+      );
       return { ...executionView(row), outcome: outcomeView(outcomeOf(row)) };
     },
   );
@@ -143,12 +185,18 @@ export const actionRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "actions
       schema: {
         tags,
         summary: "The actions' entries of action_audit (action.execute, action.refused, action.unknown, action.resolve), newest first",
-        querystring: z.object({ workspace: workspaceQuery, limit: z.coerce.number().int().min(1).max(1000).default(100), before_id: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional() }),
+        querystring: z.object({
+          workspace: workspaceQuery,
+          limit: z.coerce.number().int().min(1).max(1000).default(100),
+          before_id: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+        }),
       },
     },
     async (request) => {
       const q = request.query;
-      return { entries: await sluice.actions.audit({ workspace: workspaceScope(request, q.workspace), limit: q.limit, beforeId: q.before_id }) };
+      return {
+        entries: await sluice.actions.audit({ workspace: workspaceScope(request, q.workspace), limit: q.limit, beforeId: q.before_id }),
+      };
     },
   );
 };

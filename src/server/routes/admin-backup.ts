@@ -9,13 +9,27 @@ import { principalOf, requireScopes } from "../auth.ts";
  */
 export const adminBackupRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "audit" | "intake" | "store"> }> = async (app, { sluice }) => {
   const operator = requireScopes((secret, client) => sluice.intake.authenticate(secret, client), "operator");
-  app.get("/api/admin/backup", { onRequest: operator, schema: { tags: ["admin"], summary: "Download a gzipped tarball of the embedded (PGlite) database" } }, async (request, reply) => {
-    if (!sluice.store.snapshot) {
-      throw new SluiceError("CONFLICT", "This Sluice uses a PostgreSQL server: back it up with pg_dump $DATABASE_URL (see docs/runbook.md, Backups)");
-    }
-    const bytes = await sluice.store.snapshot();
-    await sluice.audit.record({ actor: `key:${principalOf(request).keyId}`, action: "backup.download", details: { bytes: bytes.byteLength } });
-    const name = `sluice-backup-${new Date().toISOString().replace(/[:.]/g, "-")}.tar.gz`;
-    return reply.header("content-type", "application/gzip").header("content-disposition", `attachment; filename="${name}"`).send(Buffer.from(bytes));
-  });
+  app.get(
+    "/api/admin/backup",
+    { onRequest: operator, schema: { tags: ["admin"], summary: "Download a gzipped tarball of the embedded (PGlite) database" } },
+    async (request, reply) => {
+      if (!sluice.store.snapshot) {
+        throw new SluiceError(
+          "CONFLICT",
+          "This Sluice uses a PostgreSQL server: back it up with pg_dump $DATABASE_URL (see docs/runbook.md, Backups)",
+        );
+      }
+      const bytes = await sluice.store.snapshot();
+      await sluice.audit.record({
+        actor: `key:${principalOf(request).keyId}`,
+        action: "backup.download",
+        details: { bytes: bytes.byteLength },
+      });
+      const name = `sluice-backup-${new Date().toISOString().replace(/[:.]/g, "-")}.tar.gz`;
+      return reply
+        .header("content-type", "application/gzip")
+        .header("content-disposition", `attachment; filename="${name}"`)
+        .send(Buffer.from(bytes));
+    },
+  );
 };

@@ -19,7 +19,10 @@ const archiveBody = z
   .default({ limit: 1_000, table: true, return_rows: false });
 
 /** Operator reports and housekeeping that the seeds do with psql: database report, audit archive. */
-export const adminOpsRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "audit" | "config" | "intake" | "queues" | "store"> }> = async (app, { sluice }) => {
+export const adminOpsRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "audit" | "config" | "intake" | "queues" | "store"> }> = async (
+  app,
+  { sluice },
+) => {
   const operator = requireScopes((secret, client) => sluice.intake.authenticate(secret, client), "operator");
   const tags = ["admin"];
 
@@ -30,23 +33,42 @@ export const adminOpsRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "audit
       schema: {
         tags,
         summary: "Slow statements (pg_stat_statements when installed), index usage, tables scanned without an index, table sizes",
-        querystring: z.object({ slower_than_ms: z.coerce.number().min(0).max(3_600_000).default(100), limit: z.coerce.number().int().min(1).max(500).default(20) }),
+        querystring: z.object({
+          slower_than_ms: z.coerce.number().min(0).max(3_600_000).default(100),
+          limit: z.coerce.number().int().min(1).max(500).default(20),
+        }),
       },
     },
-    async (request) => dbReport(sluice.store, sluice.store.kind, { slowerThanMs: request.query.slower_than_ms, limit: request.query.limit }),
+    async (request) =>
+      dbReport(sluice.store, sluice.store.kind, { slowerThanMs: request.query.slower_than_ms, limit: request.query.limit }),
   );
 
   app.post(
     "/api/admin/audit/archive",
     {
       onRequest: operator,
-      schema: { tags, summary: "Move audit rows older than older_than (default: AUDIT_RETENTION_DAYS, else 90d) to action_audit_archive, at most limit per call; more=true means call again (audited)", body: archiveBody },
+      schema: {
+        tags,
+        summary:
+          "Move audit rows older than older_than (default: AUDIT_RETENTION_DAYS, else 90d) to action_audit_archive, at most limit per call; more=true means call again (audited)",
+        body: archiveBody,
+      },
     },
     async (request) => {
       const body = request.body;
-      if (!body.table && !body.return_rows) throw new SluiceError("VALIDATION_FAILED", "table=false deletes the rows: ask for them with return_rows=true and keep them yourself (sluice audit archive --file … --no-table does)");
+      if (!body.table && !body.return_rows)
+        throw new SluiceError(
+          "VALIDATION_FAILED",
+          "table=false deletes the rows: ask for them with return_rows=true and keep them yourself (sluice audit archive --file … --no-table does)",
+        );
       const olderThanMs = parseGraceMs(body.older_than, (sluice.config.audit.retentionDays || 90) * 86_400_000);
-      const request_ = { actor: `key:${principalOf(request).keyId}`, reason: body.reason, olderThanMs, limit: body.limit, toTable: body.table };
+      const request_ = {
+        actor: `key:${principalOf(request).keyId}`,
+        reason: body.reason,
+        olderThanMs,
+        limit: body.limit,
+        toTable: body.table,
+      };
       return archiveAudit(sluice.store, sluice.audit, request_, body.return_rows);
     },
   );
@@ -57,11 +79,15 @@ export const adminOpsRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "audit
       onRequest: operator,
       schema: {
         tags,
-        summary: "The queue's most recent job attempt errors, newest first: jobs that failed at least once (for good, or retrying), each with its last error and the earlier ones",
+        summary:
+          "The queue's most recent job attempt errors, newest first: jobs that failed at least once (for good, or retrying), each with its last error and the earlier ones",
         params: z.object({ name: z.string().min(1).max(200) }),
         querystring: z.object({ limit: z.coerce.number().int().min(1).max(200).default(10) }),
       },
     },
-    async (request) => ({ queue: request.params.name, errors: await recentAttemptErrors(sluice.queues, request.params.name, request.query.limit) }),
+    async (request) => ({
+      queue: request.params.name,
+      errors: await recentAttemptErrors(sluice.queues, request.params.name, request.query.limit),
+    }),
   );
 };

@@ -65,42 +65,98 @@ export const approvalRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "appro
     return { ...actor, workspaceId: actor.workspaceId ?? "" };
   };
 
-  app.get("/api/approvals", { onRequest: admin, schema: { tags, summary: "The inbox: filter by type, stage, assignee, status (comma-separated), overdue; oldest deadline first", querystring: inboxQuery } }, (request) => {
-    const q = request.query;
-    return sluice.approvals.list(own(request).workspaceId, { approvalType: q.type, pipelineStage: q.stage, assignee: q.assignee, status: q.status, overdue: q.overdue, limit: q.limit, offset: q.offset });
-  });
-  app.post("/api/approvals", { onRequest: admin, schema: { tags, summary: "Open a standalone approval task (runs open theirs from a step)", body: createBody } }, async (request, reply) => {
-    const b = request.body;
-    const { row } = await sluice.approvals.create({
-      workspace: own(request).workspaceId,
-      approvalType: b.approval_type,
-      payload: b.payload ?? {},
-      ...(b.pipeline_stage ? { pipelineStage: b.pipeline_stage } : {}),
-      ...(b.assignee ? { assignee: b.assignee } : {}),
-      ...(b.due_in_seconds ? { dueInMs: b.due_in_seconds * 1000 } : {}),
-    });
-    return reply.code(201).send(await sluice.approvals.get(row.workspace_id, row.id));
-  });
-  app.get("/api/approvals/:id", { onRequest: admin, schema: { tags, summary: "One approval task", params: idParams } }, (request) => sluice.approvals.get(own(request).workspaceId, request.params.id));
-  app.post("/api/approvals/:id/approve", { onRequest: admin, schema: { tags, summary: "Approve (audited; resumes the waiting run)", params: idParams, body: decisionBody } }, (request) =>
-    sluice.approvals.decide(own(request, request.body?.reason), request.params.id, true, request.body?.reason),
+  app.get(
+    "/api/approvals",
+    {
+      onRequest: admin,
+      schema: {
+        tags,
+        summary: "The inbox: filter by type, stage, assignee, status (comma-separated), overdue; oldest deadline first",
+        querystring: inboxQuery,
+      },
+    },
+    (request) => {
+      const q = request.query;
+      return sluice.approvals.list(own(request).workspaceId, {
+        approvalType: q.type,
+        pipelineStage: q.stage,
+        assignee: q.assignee,
+        status: q.status,
+        overdue: q.overdue,
+        limit: q.limit,
+        offset: q.offset,
+      });
+    },
   );
-  app.post("/api/approvals/:id/reject", { onRequest: admin, schema: { tags, summary: "Reject (audited; resumes the waiting run)", params: idParams, body: decisionBody } }, (request) =>
-    sluice.approvals.decide(own(request, request.body?.reason), request.params.id, false, request.body?.reason),
+  app.post(
+    "/api/approvals",
+    { onRequest: admin, schema: { tags, summary: "Open a standalone approval task (runs open theirs from a step)", body: createBody } },
+    async (request, reply) => {
+      const b = request.body;
+      const { row } = await sluice.approvals.create({
+        workspace: own(request).workspaceId,
+        approvalType: b.approval_type,
+        payload: b.payload ?? {},
+        ...(b.pipeline_stage ? { pipelineStage: b.pipeline_stage } : {}),
+        ...(b.assignee ? { assignee: b.assignee } : {}),
+        ...(b.due_in_seconds ? { dueInMs: b.due_in_seconds * 1000 } : {}),
+      });
+      return reply.code(201).send(await sluice.approvals.get(row.workspace_id, row.id));
+    },
   );
-  app.post("/api/approvals/:id/reassign", { onRequest: admin, schema: { tags, summary: "Give an open task to someone else (audited)", params: idParams, body: reassignBody } }, (request) =>
-    sluice.approvals.reassign(own(request, request.body.reason), request.params.id, request.body.assignee),
+  app.get("/api/approvals/:id", { onRequest: admin, schema: { tags, summary: "One approval task", params: idParams } }, (request) =>
+    sluice.approvals.get(own(request).workspaceId, request.params.id),
   );
-  app.post("/api/approvals/archive", { onRequest: admin, schema: { tags, summary: "Move decided tasks older than older_than (default 30d) to approval_tasks_archive, in one transaction (audited)", body: archiveBody } }, (request) => {
-    const olderThanMs = parseGraceMs(request.body?.older_than, THIRTY_DAYS_MS);
-    if (olderThanMs > TEN_YEARS_MS) throw new SluiceError("VALIDATION_FAILED", "older_than is at most 10 years (3650d)");
-    return sluice.approvals.archive(own(request, request.body?.reason), { olderThanSeconds: olderThanMs / 1000, pipelineStage: request.body?.pipeline_stage });
-  });
-  app.get("/api/approval-types", { onRequest: admin, schema: { tags, summary: "Approval type configs: SLA, assignee rule, deadline behaviour, notification" } }, async (request) => ({
-    types: await sluice.approvals.listTypes(own(request).workspaceId),
-  }));
-  app.put("/api/approval-types/:type", { onRequest: admin, schema: { tags, summary: "Create or change an approval type's config (audited)", params: typeParams, body: typeBody } }, (request) => {
-    const { reason, ...update } = request.body;
-    return sluice.approvals.putType(own(request, reason), request.params.type, update);
-  });
+  app.post(
+    "/api/approvals/:id/approve",
+    { onRequest: admin, schema: { tags, summary: "Approve (audited; resumes the waiting run)", params: idParams, body: decisionBody } },
+    (request) => sluice.approvals.decide(own(request, request.body?.reason), request.params.id, true, request.body?.reason),
+  );
+  app.post(
+    "/api/approvals/:id/reject",
+    { onRequest: admin, schema: { tags, summary: "Reject (audited; resumes the waiting run)", params: idParams, body: decisionBody } },
+    (request) => sluice.approvals.decide(own(request, request.body?.reason), request.params.id, false, request.body?.reason),
+  );
+  app.post(
+    "/api/approvals/:id/reassign",
+    { onRequest: admin, schema: { tags, summary: "Give an open task to someone else (audited)", params: idParams, body: reassignBody } },
+    (request) => sluice.approvals.reassign(own(request, request.body.reason), request.params.id, request.body.assignee),
+  );
+  app.post(
+    "/api/approvals/archive",
+    {
+      onRequest: admin,
+      schema: {
+        tags,
+        summary: "Move decided tasks older than older_than (default 30d) to approval_tasks_archive, in one transaction (audited)",
+        body: archiveBody,
+      },
+    },
+    (request) => {
+      const olderThanMs = parseGraceMs(request.body?.older_than, THIRTY_DAYS_MS);
+      if (olderThanMs > TEN_YEARS_MS) throw new SluiceError("VALIDATION_FAILED", "older_than is at most 10 years (3650d)");
+      return sluice.approvals.archive(own(request, request.body?.reason), {
+        olderThanSeconds: olderThanMs / 1000,
+        pipelineStage: request.body?.pipeline_stage,
+      });
+    },
+  );
+  app.get(
+    "/api/approval-types",
+    { onRequest: admin, schema: { tags, summary: "Approval type configs: SLA, assignee rule, deadline behaviour, notification" } },
+    async (request) => ({
+      types: await sluice.approvals.listTypes(own(request).workspaceId),
+    }),
+  );
+  app.put(
+    "/api/approval-types/:type",
+    {
+      onRequest: admin,
+      schema: { tags, summary: "Create or change an approval type's config (audited)", params: typeParams, body: typeBody },
+    },
+    (request) => {
+      const { reason, ...update } = request.body;
+      return sluice.approvals.putType(own(request, reason), request.params.type, update);
+    },
+  );
 };

@@ -36,7 +36,9 @@ export const jobRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "intake" | 
     async (request, reply) => {
       const job = await sluice.jobs.submit(principalOf(request), request.body);
       // 202 for a new job; 200 (and duplicate: true) when the request id maps to an earlier one.
-      return reply.status(job.created ? 202 : 200).send({ id: job.id, queue: job.queue, status: job.created ? "queued" : "duplicate", duplicate: !job.created });
+      return reply
+        .status(job.created ? 202 : 200)
+        .send({ id: job.id, queue: job.queue, status: job.created ? "queued" : "duplicate", duplicate: !job.created });
     },
   );
 
@@ -77,7 +79,8 @@ export const jobRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "intake" | 
       onRequest: read,
       schema: {
         tags: ["jobs"],
-        summary: "The caller's jobs, newest first, from the workspace's job index, paged by cursor; filters status (queued = waiting + delayed), type, queue, since",
+        summary:
+          "The caller's jobs, newest first, from the workspace's job index, paged by cursor; filters status (queued = waiting + delayed), type, queue, since",
         querystring: z.object({
           status: z.enum(JOB_LIST_STATUSES).optional(),
           type: z.string().min(1).max(100).optional(),
@@ -90,7 +93,14 @@ export const jobRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "intake" | 
     },
     async (request) => {
       const q = request.query;
-      return sluice.jobs.list(principalOf(request), { status: q.status, type: q.type, queue: q.queue, since: q.since, limit: q.limit, cursor: q.cursor });
+      return sluice.jobs.list(principalOf(request), {
+        status: q.status,
+        type: q.type,
+        queue: q.queue,
+        since: q.since,
+        limit: q.limit,
+        cursor: q.cursor,
+      });
     },
   );
 };

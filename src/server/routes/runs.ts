@@ -8,7 +8,7 @@ import type { Sluice } from "../../sluice.ts";
 import { principalOf, requireScopes, spendBudget } from "../auth.ts";
 
 /** Longest `GET /api/runs/{id}?wait=N` holds a request, in seconds. */
-export const MAX_RUN_WAIT_SECONDS = 60;
+const MAX_RUN_WAIT_SECONDS = 60;
 const SSE_POLL_MS = 250;
 
 const id = z.string().min(1).max(200);
@@ -59,16 +59,38 @@ export const runRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "intake" | 
     return controller;
   };
 
-  app.get("/api/pipelines", { onRequest: read, schema: { tags: ["runs"], summary: "Registered pipelines, with their input schema and declared state transitions" } }, async () => ({ pipelines: runs.pipelines() }));
+  app.get(
+    "/api/pipelines",
+    {
+      onRequest: read,
+      schema: { tags: ["runs"], summary: "Registered pipelines, with their input schema and declared state transitions" },
+    },
+    async () => ({ pipelines: runs.pipelines() }),
+  );
 
   app.post(
     "/api/pipelines/:name/runs",
-    { onRequest: write, schema: { tags: ["runs"], summary: "Start a run; the same client_request_id returns the earlier run", params: z.object({ name }), body: startBody } },
+    {
+      onRequest: write,
+      schema: {
+        tags: ["runs"],
+        summary: "Start a run; the same client_request_id returns the earlier run",
+        params: z.object({ name }),
+        body: startBody,
+      },
+    },
     async (request, reply) => {
       const principal = principalOf(request);
       await sluice.intake.consume(principal.workspaceId);
       const { body } = request;
-      const started = await runs.start({ pipeline: request.params.name, workspace: principal.workspaceId, input: body.input, entityKey: body.entity_key, tags: body.tags, clientRequestId: body.client_request_id });
+      const started = await runs.start({
+        pipeline: request.params.name,
+        workspace: principal.workspaceId,
+        input: body.input,
+        entityKey: body.entity_key,
+        tags: body.tags,
+        clientRequestId: body.client_request_id,
+      });
       return reply.status(started.created ? 202 : 200).send({ id: started.id, status: started.status, duplicate: !started.created });
     },
   );
@@ -94,7 +116,15 @@ export const runRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "intake" | 
     async (request) => {
       const q = request.query;
       const principal = principalOf(request);
-      return runs.list({ workspace: workspaceFor(principal, q.workspace), pipeline: q.pipeline, status: q.status, tag: q.tag, entityKey: q.entity, beforeId: q.cursor, limit: q.limit });
+      return runs.list({
+        workspace: workspaceFor(principal, q.workspace),
+        pipeline: q.pipeline,
+        status: q.status,
+        tag: q.tag,
+        entityKey: q.entity,
+        beforeId: q.cursor,
+        limit: q.limit,
+      });
     },
   );
 
@@ -119,7 +149,14 @@ export const runRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "intake" | 
 
   app.get(
     "/api/runs/:id/events",
-    { onRequest: read, schema: { tags: ["runs"], summary: "Server-Sent Events of a run's progress: `run` on each status change, `step` on each step change; ends when it settles", params: z.object({ id }) } },
+    {
+      onRequest: read,
+      schema: {
+        tags: ["runs"],
+        summary: "Server-Sent Events of a run's progress: `run` on each status change, `step` on each step change; ends when it settles",
+        params: z.object({ id }),
+      },
+    },
     async (request, reply) => {
       const scope = scopeOf(principalOf(request));
       const first = await runs.get(request.params.id, scope);
@@ -129,44 +166,103 @@ export const runRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "intake" | 
 
   app.post(
     "/api/runs/:id/cancel",
-    { onRequest: admin, schema: { tags: ["runs"], summary: "Cancel a run (audited); a settled run is 409", params: z.object({ id }), body: z.object({ reason: reason.optional() }).optional() } },
+    {
+      onRequest: admin,
+      schema: {
+        tags: ["runs"],
+        summary: "Cancel a run (audited); a settled run is 409",
+        params: z.object({ id }),
+        body: z.object({ reason: reason.optional() }).optional(),
+      },
+    },
     async (request) => {
       const principal = principalOf(request);
-      return runs.cancel(request.params.id, { actor: actorOf(principal), workspace: scopeOf(principal) ?? null }, request.body?.reason ?? null);
+      return runs.cancel(
+        request.params.id,
+        { actor: actorOf(principal), workspace: scopeOf(principal) ?? null },
+        request.body?.reason ?? null,
+      );
     },
   );
 
   app.post(
     "/api/runs/cancel",
-    { onRequest: admin, schema: { tags: ["runs"], summary: "Cancel every unsettled run with a tag, e.g. a campaign (seed 003 §2.4; audited)", body: z.object({ tag: z.string().min(1).max(100), reason: reason.optional(), workspace }) } },
+    {
+      onRequest: admin,
+      schema: {
+        tags: ["runs"],
+        summary: "Cancel every unsettled run with a tag, e.g. a campaign (seed 003 §2.4; audited)",
+        body: z.object({ tag: z.string().min(1).max(100), reason: reason.optional(), workspace }),
+      },
+    },
     async (request) => {
       const principal = principalOf(request);
-      return runs.cancelByTag(request.body.tag, { actor: actorOf(principal), workspace: workspaceFor(principal, request.body.workspace) }, request.body.reason ?? null);
+      return runs.cancelByTag(
+        request.body.tag,
+        { actor: actorOf(principal), workspace: workspaceFor(principal, request.body.workspace) },
+        request.body.reason ?? null,
+      );
     },
   );
 
   app.post(
     "/api/runs/:id/replay",
-    { onRequest: admin, schema: { tags: ["runs"], summary: "Run a settled run again from a step (default: its failed step); earlier steps keep their results", params: z.object({ id }), body: z.object({ from_step: z.string().min(1).max(200).optional() }).optional() } },
+    {
+      onRequest: admin,
+      schema: {
+        tags: ["runs"],
+        summary: "Run a settled run again from a step (default: its failed step); earlier steps keep their results",
+        params: z.object({ id }),
+        body: z.object({ from_step: z.string().min(1).max(200).optional() }).optional(),
+      },
+    },
     async (request, reply) => {
       const principal = principalOf(request);
-      return reply.status(202).send(await runs.replay(request.params.id, { actor: actorOf(principal), workspace: scopeOf(principal) ?? null }, request.body?.from_step));
+      return reply
+        .status(202)
+        .send(
+          await runs.replay(
+            request.params.id,
+            { actor: actorOf(principal), workspace: scopeOf(principal) ?? null },
+            request.body?.from_step,
+          ),
+        );
     },
   );
 
   const entityParams = z.object({ pipeline: name, key: entityKey });
   app.get(
     "/api/entities/:pipeline/:key",
-    { onRequest: read, schema: { tags: ["runs"], summary: "An entity's current state and latest transitions", params: entityParams, querystring: z.object({ workspace }) } },
-    async (request) => runs.entityState(request.params.pipeline, request.params.key, workspaceFor(principalOf(request), request.query.workspace)),
+    {
+      onRequest: read,
+      schema: {
+        tags: ["runs"],
+        summary: "An entity's current state and latest transitions",
+        params: entityParams,
+        querystring: z.object({ workspace }),
+      },
+    },
+    async (request) =>
+      runs.entityState(request.params.pipeline, request.params.key, workspaceFor(principalOf(request), request.query.workspace)),
   );
 
   app.post(
     "/api/entities/:pipeline/:key/rerun",
-    { onRequest: admin, schema: { tags: ["runs"], summary: "Start a new run for the entity with its latest run's input (seed 003 §2.2; audited)", params: entityParams, body: z.object({ workspace }).optional() } },
+    {
+      onRequest: admin,
+      schema: {
+        tags: ["runs"],
+        summary: "Start a new run for the entity with its latest run's input (seed 003 §2.2; audited)",
+        params: entityParams,
+        body: z.object({ workspace }).optional(),
+      },
+    },
     async (request, reply) => {
       const principal = principalOf(request);
-      const started = await runs.rerunEntity(request.params.pipeline, request.params.key, { actor: actorOf(principal), workspace: workspaceFor(principal, request.body?.workspace) });
+      const started = await runs.rerunEntity(request.params.pipeline, request.params.key, {
+        actor: actorOf(principal),
+        workspace: workspaceFor(principal, request.body?.workspace),
+      });
       return reply.status(202).send({ id: started.id, status: started.status });
     },
   );
@@ -177,7 +273,8 @@ export const runRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "intake" | 
       onRequest: operator,
       schema: {
         tags: ["runs"],
-        summary: "Force an entity's state with a reason (seed 003 §2.1); the declared transitions apply unless bypass_rules; audited with before and after",
+        summary:
+          "Force an entity's state with a reason (seed 003 §2.1); the declared transitions apply unless bypass_rules; audited with before and after",
         params: entityParams,
         body: z.object({ state: z.string().min(1).max(100), reason, bypass_rules: z.boolean().default(false), workspace }),
       },
@@ -185,13 +282,25 @@ export const runRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "intake" | 
     async (request) => {
       const principal = principalOf(request);
       const { body } = request;
-      return runs.setEntityState(request.params.pipeline, request.params.key, { actor: actorOf(principal), workspace: workspaceFor(principal, body.workspace) }, { state: body.state, reason: body.reason, bypassRules: body.bypass_rules });
+      return runs.setEntityState(
+        request.params.pipeline,
+        request.params.key,
+        { actor: actorOf(principal), workspace: workspaceFor(principal, body.workspace) },
+        { state: body.state, reason: body.reason, bypassRules: body.bypass_rules },
+      );
     },
   );
 
   app.post(
     "/api/events",
-    { onRequest: write, schema: { tags: ["runs"], summary: "Send an event: every step of the workspace's runs waiting for it (waitForEvent) with a matching payload resumes", body: z.object({ name: z.string().min(1).max(200), payload: z.unknown().optional() }) } },
+    {
+      onRequest: write,
+      schema: {
+        tags: ["runs"],
+        summary: "Send an event: every step of the workspace's runs waiting for it (waitForEvent) with a matching payload resumes",
+        body: z.object({ name: z.string().min(1).max(200), payload: z.unknown().optional() }),
+      },
+    },
     async (request, reply) => {
       const principal = principalOf(request);
       await sluice.intake.consume(principal.workspaceId);
@@ -201,9 +310,20 @@ export const runRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "intake" | 
 };
 
 /** Writes the run as SSE until it settles, the client leaves, or the server closes. */
-async function streamRun(request: FastifyRequest, reply: FastifyReply, first: RunView, read: () => Promise<RunView>, signal: AbortSignal): Promise<void> {
+async function streamRun(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  first: RunView,
+  read: () => Promise<RunView>,
+  signal: AbortSignal,
+): Promise<void> {
   reply.hijack();
-  reply.raw.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive", "x-request-id": String(request.id) });
+  reply.raw.writeHead(200, {
+    "content-type": "text/event-stream",
+    "cache-control": "no-cache",
+    connection: "keep-alive",
+    "x-request-id": String(request.id),
+  });
   const send = (event: string, data: unknown) => reply.raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   const stepKey = (s: NonNullable<RunView["steps"]>[number]) => `${s.status}/${s.attempts}`;
   const seen = new Map<string, string>();

@@ -19,19 +19,53 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "intak
   const admin = requireScopes((secret, client) => sluice.intake.authenticate(secret, client), "admin");
   const tags = ["schedules"];
 
-  app.get("/api/schedules", { onRequest: admin, schema: { tags, summary: "Every schedule with cron_job_status's last_run_at, next_run_at, status and health (OK/STALE)", querystring: listQuery } }, async (request) => ({
-    schedules: await sluice.schedules.list(workspaceScope(request, request.query.workspace)),
-  }));
+  app.get(
+    "/api/schedules",
+    {
+      onRequest: admin,
+      schema: {
+        tags,
+        summary: "Every schedule with cron_job_status's last_run_at, next_run_at, status and health (OK/STALE)",
+        querystring: listQuery,
+      },
+    },
+    async (request) => ({
+      schedules: await sluice.schedules.list(workspaceScope(request, request.query.workspace)),
+    }),
+  );
   app.get("/api/schedules/:name", { onRequest: admin, schema: { tags, summary: "One schedule", params: nameParams } }, (request) =>
     sluice.schedules.get(request.params.name, workspaceScope(request, undefined)),
   );
-  app.put("/api/schedules/:name", { onRequest: admin, schema: { tags, summary: "Create or change a schedule (cron with time zone; target a task or a pipeline), audited", params: nameParams, body: putBody } }, (request) => {
-    const { reason, cron, tz, target } = request.body;
-    const workspace = principalOf(request).workspaceId;
-    return sluice.schedules.put({ name: request.params.name, cron, tz, target: { ...target, workspace } }, actorOf(request, reason), "api");
-  });
-  app.delete("/api/schedules/:name", { onRequest: admin, schema: { tags, summary: "Remove a schedule and its BullMQ scheduler, audited", params: nameParams, body: deleteBody } }, (request) => {
-    const actor = actorOf(request, request.body?.reason);
-    return sluice.schedules.remove({ ...actor, workspaceId: principalOf(request).workspaceId }, request.params.name);
-  });
+  app.put(
+    "/api/schedules/:name",
+    {
+      onRequest: admin,
+      schema: {
+        tags,
+        summary: "Create or change a schedule (cron with time zone; target a task or a pipeline), audited",
+        params: nameParams,
+        body: putBody,
+      },
+    },
+    (request) => {
+      const { reason, cron, tz, target } = request.body;
+      const workspace = principalOf(request).workspaceId;
+      return sluice.schedules.put(
+        { name: request.params.name, cron, tz, target: { ...target, workspace } },
+        actorOf(request, reason),
+        "api",
+      );
+    },
+  );
+  app.delete(
+    "/api/schedules/:name",
+    {
+      onRequest: admin,
+      schema: { tags, summary: "Remove a schedule and its BullMQ scheduler, audited", params: nameParams, body: deleteBody },
+    },
+    (request) => {
+      const actor = actorOf(request, request.body?.reason);
+      return sluice.schedules.remove({ ...actor, workspaceId: principalOf(request).workspaceId }, request.params.name);
+    },
+  );
 };

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SluiceError } from "../../../src/core/errors.ts";
 import { KV_TTL_MISSING, KV_TTL_NONE, type Kv } from "../../../src/ports/kv.ts";
 
-export interface KvTargetHandle {
+interface KvTargetHandle {
   /** A Kv whose keys live under `prefix` (so tests never see each other's keys). */
   make(prefix: string): Kv;
   /** The same, over a separate connection (another pool or client), as a second process would be. */
@@ -115,7 +115,9 @@ export function kvConformance(target: KvTarget): void {
       const a = fresh();
       const b = handle.makeOther(`kvc-${process.pid}-${n}:`);
       try {
-        const results = await Promise.all(Array.from({ length: 100 }, (_, i) => (i % 2 ? a : b).setIfAbsent("race2", `v${i}`, { ttlSeconds: 60 })));
+        const results = await Promise.all(
+          Array.from({ length: 100 }, (_, i) => (i % 2 ? a : b).setIfAbsent("race2", `v${i}`, { ttlSeconds: 60 })),
+        );
         expect(results.filter((r) => r.won)).toHaveLength(1);
         const stored = await a.get("race2");
         for (const r of results) if (!r.won) expect(r.existing).toBe(stored);

@@ -13,7 +13,9 @@ afterAll(async () => {
 
 providerConformance({
   name: "anthropic client against the fake server's Messages API",
-  open: async ({ timeoutMs }) => ({ provider: createAnthropicProvider({ baseURL: server.anthropicBaseUrl, apiKey: "sk-ant-test", timeoutMs }) }),
+  open: async ({ timeoutMs }) => ({
+    provider: createAnthropicProvider({ baseURL: server.anthropicBaseUrl, apiKey: "sk-ant-test", timeoutMs }),
+  }),
   server: () => server,
   // Anthropic has no embeddings API: the suite checks PROVIDER_UNSUPPORTED instead.
   gaps: ["embed"],

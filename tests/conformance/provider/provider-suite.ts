@@ -4,7 +4,7 @@ import type { Provider } from "../../../src/ports/provider.ts";
 import type { FakeProviderServer } from "../../fakes/openai-server.ts";
 
 /** What an adapter cannot do, listed so the suite checks the failure instead of the feature. */
-export type ProviderGap = "embed";
+type ProviderGap = "embed";
 
 export interface ProviderTarget {
   name: string;
@@ -78,7 +78,9 @@ export function providerConformance(target: ProviderTarget): void {
     it("rejects an already aborted call with a Sluice error", async () => {
       const controller = new AbortController();
       controller.abort();
-      await expect(provider.complete({ model: target.chatModel, prompt: "x", maxOutputTokens: 5, signal: controller.signal })).rejects.toBeInstanceOf(SluiceError);
+      await expect(
+        provider.complete({ model: target.chatModel, prompt: "x", maxOutputTokens: 5, signal: controller.signal }),
+      ).rejects.toBeInstanceOf(SluiceError);
     });
 
     it("reports health", async () => {
@@ -126,7 +128,10 @@ export function providerConformance(target: ProviderTarget): void {
 function errorTranslation(target: ProviderTarget, getProvider: () => Provider): void {
   describe("error translation", () => {
     const server = () => target.server?.() as FakeProviderServer;
-    const call = () => getProvider().complete({ model: target.chatModel, prompt: "hello", maxOutputTokens: 5 }).catch((e: unknown) => e);
+    const call = () =>
+      getProvider()
+        .complete({ model: target.chatModel, prompt: "hello", maxOutputTokens: 5 })
+        .catch((e: unknown) => e);
 
     it("429 -> RateLimitedError with Retry-After as retryAfterMs", async () => {
       server().rateLimitNext({ count: 1, retryAfterSeconds: 7 });
@@ -171,7 +176,9 @@ function errorTranslation(target: ProviderTarget, getProvider: () => Provider): 
     it("no answer within the adapter's timeout -> PROVIDER_TIMEOUT, retryable", async () => {
       const { provider: quick } = await target.open({ timeoutMs: 200 });
       server().hangNext(1);
-      const err = (await quick.complete({ model: target.chatModel, prompt: "hello", maxOutputTokens: 5 }).catch((e: unknown) => e)) as SluiceError;
+      const err = (await quick
+        .complete({ model: target.chatModel, prompt: "hello", maxOutputTokens: 5 })
+        .catch((e: unknown) => e)) as SluiceError;
       expect(err.code).toBe("PROVIDER_TIMEOUT");
       expect(err.retryable).toBe(true);
     });

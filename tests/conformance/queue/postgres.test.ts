@@ -5,5 +5,7 @@ import { queueConformance } from "./queue-suite.ts";
 queueConformance({
   name: "PostgreSQL server (Debian)",
   kind: "postgres",
-  open: async () => ({ backend: await createQueueBackend({ kind: "postgres", connectionString: await freshPostgresDatabase("queue"), concurrency: 10 }) }),
+  open: async () => ({
+    backend: await createQueueBackend({ kind: "postgres", connectionString: await freshPostgresDatabase("queue"), concurrency: 10 }),
+  }),
 });

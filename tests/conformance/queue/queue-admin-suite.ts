@@ -23,7 +23,10 @@ export function queueAdminConformance(target: QueueTarget): void {
       try {
         await m.pause(q);
         expect(await m.isPaused(q)).toBe(true);
-        await m.addBulk(q, [{ name: "a", data: {} }, { name: "b", data: {} }]);
+        await m.addBulk(q, [
+          { name: "a", data: {} },
+          { name: "b", data: {} },
+        ]);
         await m.add(q, "c", {}, { priority: 3 });
         await sleep(1200);
         expect(ran).toHaveLength(0);
@@ -32,7 +35,11 @@ export function queueAdminConformance(target: QueueTarget): void {
         expect(waiting.total).toBe(3);
         expect(waiting.jobs.every((j) => j.state === "waiting")).toBe(true);
         await m.resume(q);
-        await eventually(() => m.counts(q), (c) => c.completed === 3, "the held jobs to run after resume");
+        await eventually(
+          () => m.counts(q),
+          (c) => c.completed === 3,
+          "the held jobs to run after resume",
+        );
         expect((await m.stats(q)).paused).toBe(false);
       } finally {
         await worker.close();
@@ -58,15 +65,25 @@ export function queueAdminConformance(target: QueueTarget): void {
       } finally {
         await worker.close();
       }
-      await eventually(() => m.stats(b), (s) => s.workers === 0, "the closed worker to disappear");
+      await eventually(
+        () => m.stats(b),
+        (s) => s.workers === 0,
+        "the closed worker to disappear",
+      );
       await m.resumeAll();
     });
 
     it("pages through jobs by state without skipping or repeating any", async () => {
       const q = fresh("paging");
       m.declare(q);
-      await m.addBulk(q, Array.from({ length: 7 }, (_, i) => ({ name: "plain", data: { i } })));
-      await m.addBulk(q, Array.from({ length: 5 }, (_, i) => ({ name: "prio", data: { i }, opts: { priority: 2 } })));
+      await m.addBulk(
+        q,
+        Array.from({ length: 7 }, (_, i) => ({ name: "plain", data: { i } })),
+      );
+      await m.addBulk(
+        q,
+        Array.from({ length: 5 }, (_, i) => ({ name: "prio", data: { i }, opts: { priority: 2 } })),
+      );
       const seen: string[] = [];
       for (let offset = 0; offset < 12; offset += 5) {
         const page = await m.jobs(q, "waiting", { offset, limit: 5 });
@@ -77,7 +94,11 @@ export function queueAdminConformance(target: QueueTarget): void {
       expect(new Set(seen).size).toBe(12);
       const worker = await m.startWorker(q, async (job) => ({ echo: job.data as unknown }), { concurrency: 4 });
       try {
-        await eventually(() => m.counts(q), (c) => c.completed === 12, "12 completions");
+        await eventually(
+          () => m.counts(q),
+          (c) => c.completed === 12,
+          "12 completions",
+        );
       } finally {
         await worker.close();
       }
@@ -98,20 +119,35 @@ export function queueAdminConformance(target: QueueTarget): void {
         return "recovered";
       });
       try {
-        const added = await m.addBulk(q, Array.from({ length: 4 }, (_, i) => ({ name: "call", data: { i }, opts: { attempts: 1 } })));
-        await eventually(() => m.counts(q), (c) => c.failed === 4, "4 failures");
+        const added = await m.addBulk(
+          q,
+          Array.from({ length: 4 }, (_, i) => ({ name: "call", data: { i }, opts: { attempts: 1 } })),
+        );
+        await eventually(
+          () => m.counts(q),
+          (c) => c.failed === 4,
+          "4 failures",
+        );
         const failedPage = await m.jobs(q, "failed", { limit: 10 });
         expect(failedPage.total).toBe(4);
         expect(failedPage.jobs[0]?.failedReason).toMatch(/^provider down for /);
         healthy = true;
         const first = added[0]!.id;
         await m.retryJob(q, first);
-        await eventually(() => m.getJob(q, first), (j) => j.state === "completed", "the retried job to complete");
+        await eventually(
+          () => m.getJob(q, first),
+          (j) => j.state === "completed",
+          "the retried job to complete",
+        );
         await expect(m.retryJob(q, "nope")).rejects.toMatchObject({ code: "JOB_NOT_FOUND" });
         const waitingOne = await m.add(q, "x", {}, { delay: 60_000 });
         await expect(m.retryJob(q, waitingOne.id)).rejects.toMatchObject({ code: "CONFLICT", status: 409 });
         expect(await m.retryAll(q)).toEqual({ retried: 3 });
-        await eventually(() => m.counts(q), (c) => c.failed === 0 && c.completed === 4, "every failed job to run again");
+        await eventually(
+          () => m.counts(q),
+          (c) => c.failed === 0 && c.completed === 4,
+          "every failed job to run again",
+        );
         const again = await m.getJob(q, added[3]!.id);
         expect(again).toMatchObject({ state: "completed", returnvalue: "recovered" });
       } finally {
@@ -128,15 +164,33 @@ export function queueAdminConformance(target: QueueTarget): void {
         return 1;
       });
       try {
-        await m.addBulk(q, Array.from({ length: 3 }, () => ({ name: "old-fail", data: {}, opts: { attempts: 1 } })));
-        await eventually(() => m.counts(q), (c) => c.failed === 3, "3 old failures");
+        await m.addBulk(
+          q,
+          Array.from({ length: 3 }, () => ({ name: "old-fail", data: {}, opts: { attempts: 1 } })),
+        );
+        await eventually(
+          () => m.counts(q),
+          (c) => c.failed === 3,
+          "3 old failures",
+        );
         fail = false;
-        await m.addBulk(q, Array.from({ length: 2 }, () => ({ name: "done", data: {} })));
-        await eventually(() => m.counts(q), (c) => c.completed === 2, "2 completions");
+        await m.addBulk(
+          q,
+          Array.from({ length: 2 }, () => ({ name: "done", data: {} })),
+        );
+        await eventually(
+          () => m.counts(q),
+          (c) => c.completed === 2,
+          "2 completions",
+        );
         await sleep(700);
         fail = true;
         await m.add(q, "new-fail", {}, { attempts: 1 });
-        await eventually(() => m.counts(q), (c) => c.failed === 4, "a fresh failure");
+        await eventually(
+          () => m.counts(q),
+          (c) => c.failed === 4,
+          "a fresh failure",
+        );
         expect(await m.clean(q, { state: "failed", graceMs: 500 })).toEqual({ removed: 3 });
         expect(await m.counts(q)).toMatchObject({ failed: 1, completed: 2 });
         expect(await m.clean(q, { state: "completed", graceMs: 0, limit: 1 })).toEqual({ removed: 1 });
@@ -163,7 +217,11 @@ export function queueAdminConformance(target: QueueTarget): void {
       try {
         const { id } = await m.add(q, "busy", {});
         await started.wait;
-        await eventually(() => m.getJob(q, id), (j) => j.state === "active", "the job to be active");
+        await eventually(
+          () => m.getJob(q, id),
+          (j) => j.state === "active",
+          "the job to be active",
+        );
         await expect(m.removeJob(q, id)).rejects.toMatchObject({ code: "CONFLICT" });
       } finally {
         release.open();
@@ -174,7 +232,10 @@ export function queueAdminConformance(target: QueueTarget): void {
     it("exports the queue metrics by their runbook names, from Worker events and job counts", async () => {
       const q = fresh("metrics");
       m.declare(q);
-      await m.addBulk(q, Array.from({ length: 5 }, (_, i) => ({ name: "m", data: { i }, opts: { attempts: 1 } })));
+      await m.addBulk(
+        q,
+        Array.from({ length: 5 }, (_, i) => ({ name: "m", data: { i }, opts: { attempts: 1 } })),
+      );
       await m.add(q, "later", {}, { delay: 60_000 });
       const worker = await m.startWorker(q, async (job) => {
         if ((job.data as { i?: number }).i === 0) throw new Error("one fails");
@@ -182,7 +243,11 @@ export function queueAdminConformance(target: QueueTarget): void {
       const release = gate();
       let second: Awaited<ReturnType<QueueManager["startWorker"]>> | undefined;
       try {
-        await eventually(() => m.counts(q), (c) => c.completed === 4 && c.failed === 1, "the jobs to finish");
+        await eventually(
+          () => m.counts(q),
+          (c) => c.completed === 4 && c.failed === 1,
+          "the jobs to finish",
+        );
         second = await m.startWorker(q, async () => release.wait);
         await m.pause(q);
         await m.add(q, "held", {});

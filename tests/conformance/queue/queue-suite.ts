@@ -36,10 +36,27 @@ export function queueConformance(target: QueueTarget): void {
       const added = await m.add(q, "summarise", data);
       expect(added).toEqual({ id: expect.any(String), queue: q, name: "summarise" });
       const job = await m.getJob(q, added.id);
-      expect(job).toMatchObject({ id: added.id, queue: q, name: "summarise", data, state: "waiting", attemptsMade: 0, maxAttempts: 3, priority: 0 });
+      expect(job).toMatchObject({
+        id: added.id,
+        queue: q,
+        name: "summarise",
+        data,
+        state: "waiting",
+        attemptsMade: 0,
+        maxAttempts: 3,
+        priority: 0,
+      });
       expect(job.timestamps.created).toBeGreaterThan(Date.now() - 60_000);
-      const raw = await m.bullQueues().find((b) => b.name === q)?.getJob(added.id);
-      expect(raw?.opts).toMatchObject({ attempts: 3, backoff: { type: "exponential", delay: 1000, jitter: 0.5 }, removeOnComplete: { age: 86_400, count: 1000 }, removeOnFail: { age: 604_800, count: 10_000 } });
+      const raw = await m
+        .bullQueues()
+        .find((b) => b.name === q)
+        ?.getJob(added.id);
+      expect(raw?.opts).toMatchObject({
+        attempts: 3,
+        backoff: { type: "exponential", delay: 1000, jitter: 0.5 },
+        removeOnComplete: { age: 86_400, count: 1000 },
+        removeOnFail: { age: 604_800, count: 10_000 },
+      });
     });
 
     it("adds in bulk, each job with its own payload and options", async () => {
@@ -81,7 +98,11 @@ export function queueConformance(target: QueueTarget): void {
       const order: string[] = [];
       const worker = await m.startWorker(q, async (job) => void order.push(job.name), { concurrency: 1 });
       try {
-        await eventually(() => order.length, (n) => n === 3, "3 jobs to run");
+        await eventually(
+          () => order.length,
+          (n) => n === 3,
+          "3 jobs to run",
+        );
         expect(order).toEqual(["p1", "p5", "p10"]);
       } finally {
         await worker.close();
@@ -99,7 +120,11 @@ export function queueConformance(target: QueueTarget): void {
         expect((await m.counts(q)).delayed).toBe(1);
         await sleep(600);
         expect(ran).toHaveLength(0);
-        const done = await eventually(() => m.getJob(q, id), (j) => j.state === "completed", "the delayed job to complete");
+        const done = await eventually(
+          () => m.getJob(q, id),
+          (j) => j.state === "completed",
+          "the delayed job to complete",
+        );
         expect(done.timestamps.processed! - done.timestamps.created).toBeGreaterThanOrEqual(1150);
       } finally {
         await worker.close();
@@ -116,7 +141,11 @@ export function queueConformance(target: QueueTarget): void {
       });
       try {
         const { id } = await m.add(q, "flaky", {}, { backoff: { type: "exponential", delay: 300, jitter: 0.5 } });
-        const failed = await eventually(() => m.getJob(q, id), (j) => j.state === "failed", "the job to fail for good");
+        const failed = await eventually(
+          () => m.getJob(q, id),
+          (j) => j.state === "failed",
+          "the job to fail for good",
+        );
         expect(failed).toMatchObject({ attemptsMade: 3, maxAttempts: 3, failedReason: "boom on attempt 3" });
         expect(failed.stacktrace.length).toBeGreaterThan(0);
         expect(runs).toHaveLength(3);
@@ -124,7 +153,11 @@ export function queueConformance(target: QueueTarget): void {
         expect(runs[1]! - runs[0]!).toBeGreaterThanOrEqual(140);
         expect(runs[2]! - runs[1]!).toBeGreaterThanOrEqual(290);
         const explicit = await m.add(q, "twice", {}, { attempts: 2, backoff: 10 });
-        const failedTwice = await eventually(() => m.getJob(q, explicit.id), (j) => j.state === "failed", "the 2-attempt job to fail");
+        const failedTwice = await eventually(
+          () => m.getJob(q, explicit.id),
+          (j) => j.state === "failed",
+          "the 2-attempt job to fail",
+        );
         expect(failedTwice.attemptsMade).toBe(2);
       } finally {
         await worker.close();
@@ -134,7 +167,10 @@ export function queueConformance(target: QueueTarget): void {
     it("runs up to `concurrency` jobs at once", async () => {
       const q = fresh("conc");
       m.declare(q);
-      await m.addBulk(q, Array.from({ length: 8 }, (_, i) => ({ name: "slow", data: { i } })));
+      await m.addBulk(
+        q,
+        Array.from({ length: 8 }, (_, i) => ({ name: "slow", data: { i } })),
+      );
       let running = 0;
       let peak = 0;
       const worker = await m.startWorker(
@@ -148,7 +184,11 @@ export function queueConformance(target: QueueTarget): void {
         { concurrency: 4 },
       );
       try {
-        await eventually(() => m.counts(q), (c) => c.completed === 8, "8 completions");
+        await eventually(
+          () => m.counts(q),
+          (c) => c.completed === 8,
+          "8 completions",
+        );
         expect(peak).toBe(4);
       } finally {
         await worker.close();
@@ -170,14 +210,27 @@ export function queueConformance(target: QueueTarget): void {
       try {
         const { id } = await m.add(q, "work", { n: 7 });
         await reachedHalf.wait;
-        const active = await eventually(() => m.getJob(q, id), (j) => j.progress === 50, "progress 50");
+        const active = await eventually(
+          () => m.getJob(q, id),
+          (j) => j.progress === 50,
+          "progress 50",
+        );
         expect(active.state).toBe("active");
         expect(active.timestamps.processed).not.toBeNull();
         expect((await m.counts(q)).active).toBe(1);
         expect((await m.jobs(q, "active")).jobs.map((j) => j.id)).toEqual([id]);
         release.open();
-        const done = await eventually(() => m.getJob(q, id), (j) => j.state === "completed", "completion");
-        expect(done).toMatchObject({ returnvalue: { summary: "ok 7" }, progress: { step: "done", pct: 100 }, attemptsMade: 1, failedReason: null });
+        const done = await eventually(
+          () => m.getJob(q, id),
+          (j) => j.state === "completed",
+          "completion",
+        );
+        expect(done).toMatchObject({
+          returnvalue: { summary: "ok 7" },
+          progress: { step: "done", pct: 100 },
+          attemptsMade: 1,
+          failedReason: null,
+        });
         expect(done.timestamps.finished).toBeGreaterThanOrEqual(done.timestamps.processed!);
       } finally {
         release.open();

@@ -50,7 +50,8 @@ function startChild(env: Record<string, string>, config: Record<string, unknown>
       if (failure) throw new Error(`child failed: ${failure.message}`);
       const found = events.find((e) => e.event === kind);
       if (found) return found;
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`no ${kind} from the child; events ${JSON.stringify(events)}; stderr ${stderr.slice(-2000)}`);
+      if (child.exitCode !== null || Date.now() > deadline)
+        throw new Error(`no ${kind} from the child; events ${JSON.stringify(events)}; stderr ${stderr.slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };
@@ -65,7 +66,8 @@ afterAll(async () => {
   await github?.close();
 });
 
-const callsFor = (title: string): number => github.requests.filter((r) => r.method === "POST" && (r.json as { title?: string } | null)?.title === title).length;
+const callsFor = (title: string): number =>
+  github.requests.filter((r) => r.method === "POST" && (r.json as { title?: string } | null)?.title === title).length;
 
 interface RunOutcome {
   status: string;
@@ -76,7 +78,13 @@ interface RunOutcome {
 async function crashAndDecide(backend: Record<string, string>): Promise<Record<string, RunOutcome | undefined>> {
   github.requests.length = 0;
   github.holdWhen(() => true);
-  const env = { ...backend, ACTIONS_ENABLED: "true", ALLOW_ACTIONS_DEFAULT: "github.issue.create", ACTIONS_GITHUB_BASE_URL: github.url, ACTIONS_GITHUB_TOKEN: TOKEN };
+  const env = {
+    ...backend,
+    ACTIONS_ENABLED: "true",
+    ALLOW_ACTIONS_DEFAULT: "github.issue.create",
+    ACTIONS_GITHUB_BASE_URL: github.url,
+    ACTIONS_GITHUB_TOKEN: TOKEN,
+  };
   const first = startChild(env, { start: Object.values(TITLES) });
   const started = (await first.waitFor("started")).runs as Record<string, string>;
   const deadline = Date.now() + 60_000;
@@ -129,6 +137,13 @@ describe("step.action with an unknown outcome resumes through the executor with 
     const redis = new Redis(url);
     await redis.flushdb();
     await redis.quit();
-    expectDecisionsApplied(await crashAndDecide({ DATABASE_URL: await freshPostgresDatabase("runs_unknown"), REDIS_URL: url, QUEUE_BACKEND: "redis", VECTOR_SEARCH_ENABLED: "false" }));
+    expectDecisionsApplied(
+      await crashAndDecide({
+        DATABASE_URL: await freshPostgresDatabase("runs_unknown"),
+        REDIS_URL: url,
+        QUEUE_BACKEND: "redis",
+        VECTOR_SEARCH_ENABLED: "false",
+      }),
+    );
   });
 });

@@ -46,7 +46,8 @@ function startChild(env: Record<string, string>, config: Record<string, unknown>
       if (failure) throw new Error(`child failed: ${failure.message}`);
       const found = events.find((e) => e.event === kind);
       if (found) return found;
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`no ${kind} from the child; events ${JSON.stringify(events)}; stderr ${stderr.slice(-2000)}`);
+      if (child.exitCode !== null || Date.now() > deadline)
+        throw new Error(`no ${kind} from the child; events ${JSON.stringify(events)}; stderr ${stderr.slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };
@@ -90,10 +91,23 @@ describe("a run resumes after its worker is SIGKILLed mid-step", { timeout: 180_
   });
 
   it("on PostgreSQL queues", async () => {
-    expectResumed(await crashAndResume({ DATABASE_URL: await freshPostgresDatabase("runcrash"), QUEUE_BACKEND: "postgres", VECTOR_SEARCH_ENABLED: "false" }));
+    expectResumed(
+      await crashAndResume({
+        DATABASE_URL: await freshPostgresDatabase("runcrash"),
+        QUEUE_BACKEND: "postgres",
+        VECTOR_SEARCH_ENABLED: "false",
+      }),
+    );
   });
 
   it("on Redis queues + PostgreSQL store", async () => {
-    expectResumed(await crashAndResume({ DATABASE_URL: await freshPostgresDatabase("runcrash"), REDIS_URL: redisUrl(17), QUEUE_BACKEND: "redis", VECTOR_SEARCH_ENABLED: "false" }));
+    expectResumed(
+      await crashAndResume({
+        DATABASE_URL: await freshPostgresDatabase("runcrash"),
+        REDIS_URL: redisUrl(17),
+        QUEUE_BACKEND: "redis",
+        VECTOR_SEARCH_ENABLED: "false",
+      }),
+    );
   });
 });

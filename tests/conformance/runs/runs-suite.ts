@@ -47,17 +47,20 @@ function registerPipelines(sluice: Sluice, ledger: Ledger, switches: Map<string,
     }),
   );
   sluice.pipeline(
-    definePipeline({ name: "flaky", input: z.object({ failures: z.number(), attempts: z.number() }), retry: { backoffMs: 50 } }, async (input, step) => {
-      return step.run(
-        "call",
-        () => {
-          const n = ledger.hit(step.runId, "call");
-          if (n <= input.failures) throw new Error(`try ${n} failed`);
-          return { tries: n };
-        },
-        { retry: { maxAttempts: input.attempts } },
-      );
-    }),
+    definePipeline(
+      { name: "flaky", input: z.object({ failures: z.number(), attempts: z.number() }), retry: { backoffMs: 50 } },
+      async (input, step) => {
+        return step.run(
+          "call",
+          () => {
+            const n = ledger.hit(step.runId, "call");
+            if (n <= input.failures) throw new Error(`try ${n} failed`);
+            return { tries: n };
+          },
+          { retry: { maxAttempts: input.attempts } },
+        );
+      },
+    ),
   );
   sluice.pipeline(
     definePipeline({ name: "fatal", input: z.object({}) }, async (_input, step) => {
@@ -96,7 +99,11 @@ function registerPipelines(sluice: Sluice, ledger: Ledger, switches: Map<string,
   );
   sluice.pipeline(
     definePipeline(
-      { name: "lifecycle", input: z.object({ to: z.array(z.string()) }), transitions: { new: ["active"], active: ["at_risk", "churned"], at_risk: ["active", "churned"] } },
+      {
+        name: "lifecycle",
+        input: z.object({ to: z.array(z.string()) }),
+        transitions: { new: ["active"], active: ["at_risk", "churned"], at_risk: ["active", "churned"] },
+      },
       async (input, step) => {
         for (const state of input.to) await step.setState(state, `moved to ${state}`);
       },
@@ -126,7 +133,12 @@ export function runsConformance(target: RunsTarget): void {
 
     beforeAll(async () => {
       // task.create is allowed and needs a person's approval first; nothing else is allowed.
-      t = await startTestSluice({ ...(await target.env()), ACTIONS_ENABLED: "true", ALLOW_ACTIONS_DEFAULT: "task.create", ACTIONS_REQUIRE_APPROVAL: "task.create" });
+      t = await startTestSluice({
+        ...(await target.env()),
+        ACTIONS_ENABLED: "true",
+        ALLOW_ACTIONS_DEFAULT: "task.create",
+        ACTIONS_REQUIRE_APPROVAL: "task.create",
+      });
       registerPipelines(t.sluice, ledger, switches);
       await t.sluice.startWorkers({ concurrency: 4 });
     });
@@ -181,7 +193,12 @@ export function runsConformance(target: RunsTarget): void {
 
     it("a sleeping or waiting run holds no worker", async () => {
       const { id } = await start("waiter", { order: "o-idle" });
-      await until(() => t.sluice.runs.get(id), (r) => r.status === "waiting", 20_000, "waiting");
+      await until(
+        () => t.sluice.runs.get(id),
+        (r) => r.status === "waiting",
+        20_000,
+        "waiting",
+      );
       const counts = await t.sluice.queues.counts(t.sluice.runs.queue);
       expect(counts.active).toBe(0);
       await t.sluice.runs.cancel(id, operator, "cleanup");
@@ -189,7 +206,12 @@ export function runsConformance(target: RunsTarget): void {
 
     it("waitForEvent: only a matching event resumes the run, with its payload", async () => {
       const { id } = await start("waiter", { order: "o-1" });
-      await until(() => t.sluice.runs.get(id), (r) => r.status === "waiting", 20_000, "waiting");
+      await until(
+        () => t.sluice.runs.get(id),
+        (r) => r.status === "waiting",
+        20_000,
+        "waiting",
+      );
       expect((await t.sluice.runs.sendEvent(WS, "order.paid", { order: { id: "o-2" } })).matched).toBe(0);
       expect((await t.sluice.runs.sendEvent("other-ws", "order.paid", { order: { id: "o-1" } })).matched).toBe(0);
       expect((await t.sluice.runs.sendEvent(WS, "order.paid", { order: { id: "o-1" }, amount: 3 })).matched).toBe(1);
@@ -208,7 +230,10 @@ export function runsConformance(target: RunsTarget): void {
       for (const { id } of raced) {
         const run = await settle(id, 30_000);
         expect(run.status).toBe("completed");
-        expect((run.output as { event: unknown }).event).toMatchObject({ name: "order.raced", payload: { order: expect.stringMatching(/^r-\d$/) } });
+        expect((run.output as { event: unknown }).event).toMatchObject({
+          name: "order.raced",
+          payload: { order: expect.stringMatching(/^r-\d$/) },
+        });
       }
       await t.sluice.runs.sendEvent(WS, "order.paid", { order: { id: "early-1" } });
       const late = await settle((await start("waiter", { order: "early-1", timeoutMs: 500 })).id);
@@ -217,7 +242,12 @@ export function runsConformance(target: RunsTarget): void {
 
     it("cancels one run, and every run with a tag", async () => {
       const one = await start("waiter", { order: "c-1" });
-      await until(() => t.sluice.runs.get(one.id), (r) => r.status === "waiting", 20_000, "waiting");
+      await until(
+        () => t.sluice.runs.get(one.id),
+        (r) => r.status === "waiting",
+        20_000,
+        "waiting",
+      );
       expect((await t.sluice.runs.cancel(one.id, operator, "no longer needed")).status).toBe("cancelled");
       await expect(t.sluice.runs.cancel(one.id, operator, null)).rejects.toMatchObject({ code: "CONFLICT" });
       expect((await t.sluice.runs.sendEvent(WS, "order.paid", { order: { id: "c-1" } })).matched).toBe(0);
@@ -230,7 +260,11 @@ export function runsConformance(target: RunsTarget): void {
       expect((await t.sluice.runs.get(untagged.id)).status).not.toBe("cancelled");
       await t.sluice.runs.cancel(untagged.id, operator, "cleanup");
       const audit = await t.sluice.audit.list({ workspaceId: WS, action: "run.cancel_by_tag" });
-      expect(audit[0]).toMatchObject({ target: "campaign:7", reason: "Client requested no contact", details: { cancelled: 3, outcome: "succeeded" } });
+      expect(audit[0]).toMatchObject({
+        target: "campaign:7",
+        reason: "Client requested no contact",
+        details: { cancelled: 3, outcome: "succeeded" },
+      });
     });
 
     it("replays a failed run from its failed step; earlier steps keep their results", async () => {
@@ -256,14 +290,23 @@ export function runsConformance(target: RunsTarget): void {
       const bad = await settle((await start("lifecycle", { to: ["new"] }, { entityKey: "client-1" })).id);
       expect(bad).toMatchObject({ status: "failed", failed_step: "setState#1", error: { code: "STATE_TRANSITION_NOT_ALLOWED" } });
 
-      await expect(t.sluice.runs.setEntityState("lifecycle", "client-1", operator, { state: "new", reason: "ops", bypassRules: false })).rejects.toBeInstanceOf(SluiceError);
-      const forced = await t.sluice.runs.setEntityState("lifecycle", "client-1", operator, { state: "new", reason: "Manual intervention by ops team", bypassRules: true });
+      await expect(
+        t.sluice.runs.setEntityState("lifecycle", "client-1", operator, { state: "new", reason: "ops", bypassRules: false }),
+      ).rejects.toBeInstanceOf(SluiceError);
+      const forced = await t.sluice.runs.setEntityState("lifecycle", "client-1", operator, {
+        state: "new",
+        reason: "Manual intervention by ops team",
+        bypassRules: true,
+      });
       expect(forced).toMatchObject({ from: "active", to: "new" });
       const view = await t.sluice.runs.entityState("lifecycle", "client-1", WS);
       expect(view.state).toBe("new");
       expect(view.transitions[0]).toMatchObject({ from_state: "active", to_state: "new", bypass_rules: true, actor: "key:test" });
       const [audit] = await t.sluice.audit.list({ workspaceId: WS, action: "entity.set_state" });
-      expect(audit).toMatchObject({ reason: "Manual intervention by ops team", details: { before: "active", after: "new", outcome: "succeeded" } });
+      expect(audit).toMatchObject({
+        reason: "Manual intervention by ops team",
+        details: { before: "active", after: "new", outcome: "succeeded" },
+      });
 
       const rerun = await t.sluice.runs.rerunEntity("lifecycle", "client-1", operator);
       // Its latest run's input again (["new"]): staying in a state is always allowed.
@@ -280,7 +323,12 @@ export function runsConformance(target: RunsTarget): void {
 
     it("an approval step waits, holding no worker, until a person decides; the decision is its result", async () => {
       const { id } = await start("gated", { amount: 40 });
-      await until(() => t.sluice.runs.get(id), (r) => r.status === "waiting", 20_000, "waiting");
+      await until(
+        () => t.sluice.runs.get(id),
+        (r) => r.status === "waiting",
+        20_000,
+        "waiting",
+      );
       const task = await approvalOf(id);
       expect(task).toMatchObject({ approval_type: "refund", step_name: "sign-off", payload: { amount: 40 }, status: "pending" });
       expect((await t.sluice.queues.counts(t.sluice.runs.queue)).active).toBe(0);
@@ -292,20 +340,36 @@ export function runsConformance(target: RunsTarget): void {
     it("cancelling runs (one, or by tag) closes their pending approval tasks as expired, 'run cancelled', audited", async () => {
       const one = await start("gated", { amount: 1 });
       const tagged = await Promise.all([2, 3].map((amount) => start("gated", { amount }, { tags: ["campaign:hitl"] })));
-      for (const { id } of [one, ...tagged]) await until(() => t.sluice.runs.get(id), (r) => r.status === "waiting", 20_000, "waiting on approval");
+      for (const { id } of [one, ...tagged])
+        await until(
+          () => t.sluice.runs.get(id),
+          (r) => r.status === "waiting",
+          20_000,
+          "waiting on approval",
+        );
       const tasks = await Promise.all([one, ...tagged].map(({ id }) => approvalOf(id)));
       await t.sluice.runs.cancel(one.id, operator, "not needed");
       await t.sluice.runs.cancelByTag("campaign:hitl", operator, "campaign stopped");
       const pending = await t.sluice.approvals.list(WS, { status: ["pending", "escalated"] });
       expect(pending.tasks.filter((x) => tasks.some((task) => task.id === x.id))).toEqual([]);
-      for (const task of tasks) expect(await t.sluice.approvals.get(WS, task.id)).toMatchObject({ status: "expired", reason: "run cancelled", decided_by: "key:test" });
+      for (const task of tasks)
+        expect(await t.sluice.approvals.get(WS, task.id)).toMatchObject({
+          status: "expired",
+          reason: "run cancelled",
+          decided_by: "key:test",
+        });
       const audit = await t.sluice.audit.list({ workspaceId: WS, action: "approval.withdraw" });
       expect(audit.map((a) => a.target).sort()).toEqual(expect.arrayContaining(tasks.map((task) => task.id).sort()));
     });
 
     it("an action step asks for approval first when the policy says so, then runs once; a refused action fails the step", async () => {
       const { id } = await start("acting", { title: "call the client", action: "task.create" });
-      await until(() => t.sluice.runs.get(id), (r) => r.status === "waiting", 20_000, "waiting for the action's approval");
+      await until(
+        () => t.sluice.runs.get(id),
+        (r) => r.status === "waiting",
+        20_000,
+        "waiting for the action's approval",
+      );
       const task = await approvalOf(id);
       expect(task.step_name).toBe("make-task:approval");
       await t.sluice.approvals.decide({ actor: "key:lead", workspaceId: WS }, task.id, true, "ok");

@@ -85,7 +85,10 @@ export function storeConformance(target: StoreTarget): void {
       const fresh = await target.open();
       const other = await fresh.second!();
       try {
-        const [a, b] = await Promise.all([migrate(fresh.store, { requireVector: target.vector }), migrate(other, { requireVector: target.vector })]);
+        const [a, b] = await Promise.all([
+          migrate(fresh.store, { requireVector: target.vector }),
+          migrate(other, { requireVector: target.vector }),
+        ]);
         const total = [...a.applied, ...b.applied].sort();
         const { rows } = await fresh.store.query<{ name: string }>("SELECT name FROM sluice_migrations ORDER BY name");
         expect(total).toEqual(rows.map((r) => r.name));

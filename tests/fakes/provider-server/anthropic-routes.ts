@@ -10,7 +10,8 @@ function messagesAnswer(state: FakeState, body: unknown) {
   const maxTokens = Number(raw.max_tokens);
   if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new HttpError(400, "max_tokens: Field required");
   const messages = wireMessages(raw);
-  if (messages.some((m) => m.role !== "system" && m.content === "")) throw new HttpError(400, "messages: text content blocks must be non-empty");
+  if (messages.some((m) => m.role !== "system" && m.content === ""))
+    throw new HttpError(400, "messages: text content blocks must be non-empty");
   const { text, truncated } = limitReply(state.responder(messages, raw.model), maxTokens);
   return {
     model: raw.model,
@@ -26,7 +27,16 @@ type MessagesAnswer = ReturnType<typeof messagesAnswer>;
 
 async function streamMessages(state: FakeState, ctx: RouteContext, answer: MessagesAnswer, id: string): Promise<void> {
   startSse(ctx.res);
-  const message = { id, type: "message", role: "assistant", model: answer.model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: answer.usage.input_tokens, output_tokens: 1 } };
+  const message = {
+    id,
+    type: "message",
+    role: "assistant",
+    model: answer.model,
+    content: [],
+    stop_reason: null,
+    stop_sequence: null,
+    usage: { input_tokens: answer.usage.input_tokens, output_tokens: 1 },
+  };
   writeSse(ctx.res, { type: "message_start", message }, "message_start");
   writeSse(ctx.res, { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }, "content_block_start");
   for (const piece of streamPieces(answer.text)) {
@@ -35,7 +45,15 @@ async function streamMessages(state: FakeState, ctx: RouteContext, answer: Messa
     writeSse(ctx.res, { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: piece } }, "content_block_delta");
   }
   writeSse(ctx.res, { type: "content_block_stop", index: 0 }, "content_block_stop");
-  writeSse(ctx.res, { type: "message_delta", delta: { stop_reason: answer.stop, stop_sequence: null }, usage: { output_tokens: answer.usage.output_tokens } }, "message_delta");
+  writeSse(
+    ctx.res,
+    {
+      type: "message_delta",
+      delta: { stop_reason: answer.stop, stop_sequence: null },
+      usage: { output_tokens: answer.usage.output_tokens },
+    },
+    "message_delta",
+  );
   writeSse(ctx.res, { type: "message_stop" }, "message_stop");
   ctx.res.end();
 }

@@ -10,7 +10,7 @@ import type { FakeState } from "./state.ts";
  * What a new batch does is set with `behave()`: complete after N polls, fail, expire, or never finish
  * (a stuck batch). `failLines()` makes chosen `custom_id`s answer 400 in the error file.
  */
-export type BatchBehaviour =
+type BatchBehaviour =
   | { kind: "complete"; afterPolls?: number }
   | { kind: "fail"; message?: string }
   | { kind: "expire"; afterPolls?: number }
@@ -82,7 +82,8 @@ function parseInput(content: string): InputLine[] {
     .filter((l) => l.trim() !== "")
     .map((l) => {
       const line = JSON.parse(l) as Partial<InputLine> & { url?: string };
-      if (typeof line.custom_id !== "string" || line.url !== "/v1/embeddings" || !line.body) throw new HttpError(400, "each line needs custom_id, url /v1/embeddings and body");
+      if (typeof line.custom_id !== "string" || line.url !== "/v1/embeddings" || !line.body)
+        throw new HttpError(400, "each line needs custom_id, url /v1/embeddings and body");
       return line as InputLine;
     });
 }
@@ -100,12 +101,26 @@ export function createFakeBatches(state: FakeState): FakeBatches {
     files.set(file.id, file);
     return file;
   };
-  const fileObject = (f: FakeFile) => ({ id: f.id, object: "file", bytes: Buffer.byteLength(f.content), created_at: f.createdAt, filename: f.filename, purpose: f.purpose, status: "processed" });
+  const fileObject = (f: FakeFile) => ({
+    id: f.id,
+    object: "file",
+    bytes: Buffer.byteLength(f.content),
+    created_at: f.createdAt,
+    filename: f.filename,
+    purpose: f.purpose,
+    status: "processed",
+  });
   const batchObject = (b: FakeBatch) => ({
     id: b.id,
     object: "batch",
     endpoint: "/v1/embeddings",
-    errors: b.status === "failed" ? { object: "list", data: [{ code: "fake_failure", message: (b.behaviour as { message?: string }).message ?? "the fake failed this batch" }] } : null,
+    errors:
+      b.status === "failed"
+        ? {
+            object: "list",
+            data: [{ code: "fake_failure", message: (b.behaviour as { message?: string }).message ?? "the fake failed this batch" }],
+          }
+        : null,
     input_file_id: b.inputFileId,
     completion_window: "24h",
     status: b.status,
@@ -124,13 +139,32 @@ export function createFakeBatches(state: FakeState): FakeBatches {
       const text = typeof line.body.input === "string" ? line.body.input : JSON.stringify(line.body.input ?? "");
       if (failing.has(line.custom_id)) {
         const body = { error: { message: "Invalid input for this item (fake)", type: "invalid_request_error" } };
-        errors.push(JSON.stringify({ id: `batch_req_${++seq}`, custom_id: line.custom_id, response: { status_code: 400, request_id: `req_${seq}`, body }, error: null }));
+        errors.push(
+          JSON.stringify({
+            id: `batch_req_${++seq}`,
+            custom_id: line.custom_id,
+            response: { status_code: 400, request_id: `req_${seq}`, body },
+            error: null,
+          }),
+        );
         continue;
       }
       state.stats.inputTokens += tokensOf(text);
       const embedding = fakeVector(text, line.body.dimensions ?? state.embeddingDimensions);
-      const body = { object: "list", data: [{ object: "embedding", index: 0, embedding }], model: line.body.model ?? "text-embedding-3-small", usage: { prompt_tokens: tokensOf(text), total_tokens: tokensOf(text) } };
-      output.push(JSON.stringify({ id: `batch_req_${++seq}`, custom_id: line.custom_id, response: { status_code: 200, request_id: `req_${seq}`, body }, error: null }));
+      const body = {
+        object: "list",
+        data: [{ object: "embedding", index: 0, embedding }],
+        model: line.body.model ?? "text-embedding-3-small",
+        usage: { prompt_tokens: tokensOf(text), total_tokens: tokensOf(text) },
+      };
+      output.push(
+        JSON.stringify({
+          id: `batch_req_${++seq}`,
+          custom_id: line.custom_id,
+          response: { status_code: 200, request_id: `req_${seq}`, body },
+          error: null,
+        }),
+      );
     }
     batch.outputFileId = output.length > 0 ? addFile("batch_output", `${batch.id}_output.jsonl`, output.join("\n") + "\n").id : null;
     batch.errorFileId = errors.length > 0 ? addFile("batch_output", `${batch.id}_error.jsonl`, errors.join("\n") + "\n").id : null;
@@ -173,7 +207,12 @@ export function createFakeBatches(state: FakeState): FakeBatches {
       format: "openai",
       handle(ctx) {
         counts.creates++;
-        const body = (ctx.body ?? {}) as { input_file_id?: string; endpoint?: string; completion_window?: string; metadata?: Record<string, string> };
+        const body = (ctx.body ?? {}) as {
+          input_file_id?: string;
+          endpoint?: string;
+          completion_window?: string;
+          metadata?: Record<string, string>;
+        };
         const input = body.input_file_id ? files.get(body.input_file_id) : undefined;
         if (!input) throw new HttpError(404, `No such File object: ${body.input_file_id ?? ""}`);
         if (body.endpoint !== "/v1/embeddings") throw new HttpError(400, "this fake only runs /v1/embeddings batches");

@@ -20,14 +20,18 @@ export const echoResponder: Responder = (messages) => `echo: ${[...messages].rev
 
 function contentText(content: unknown): string {
   if (typeof content === "string") return content;
-  if (Array.isArray(content)) return content.map((part) => (typeof part === "object" && part && "text" in part ? String(part.text) : "")).join("");
+  if (Array.isArray(content))
+    return content.map((part) => (typeof part === "object" && part && "text" in part ? String(part.text) : "")).join("");
   return "";
 }
 
 /** Messages from an OpenAI or Anthropic body (Anthropic's `system` becomes a system message). */
 export function wireMessages(body: Record<string, unknown>): WireMessage[] {
   if (!Array.isArray(body.messages) || body.messages.length === 0) throw new HttpError(400, "messages: expected a non-empty array");
-  const messages = (body.messages as { role?: unknown; content?: unknown }[]).map((m) => ({ role: String(m.role), content: contentText(m.content) }));
+  const messages = (body.messages as { role?: unknown; content?: unknown }[]).map((m) => ({
+    role: String(m.role),
+    content: contentText(m.content),
+  }));
   const system = contentText(body.system);
   return system ? [{ role: "system", content: system }, ...messages] : messages;
 }

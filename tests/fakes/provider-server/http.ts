@@ -62,7 +62,14 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 /** An error body in the provider's own shape, which the official clients parse. */
-export function sendError(res: ServerResponse, format: WireFormat, status: number, message: string, type: string, headers: Record<string, string> = {}): void {
+export function sendError(
+  res: ServerResponse,
+  format: WireFormat,
+  status: number,
+  message: string,
+  type: string,
+  headers: Record<string, string> = {},
+): void {
   const body =
     format === "anthropic"
       ? { type: "error", error: { type, message } }

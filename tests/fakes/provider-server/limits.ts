@@ -92,7 +92,12 @@ export class LimitEnforcer {
       req?.take(1);
       tok?.take(tokens);
     }
-    return { ok, retryAfterMs: Math.max(waitReq, waitTok), exhausted: waitReq > 0 ? "requests" : waitTok > 0 ? "tokens" : undefined, headers: this.headers(req, tok) };
+    return {
+      ok,
+      retryAfterMs: Math.max(waitReq, waitTok),
+      exhausted: waitReq > 0 ? "requests" : waitTok > 0 ? "tokens" : undefined,
+      headers: this.headers(req, tok),
+    };
   }
 
   private headers(req: Bucket | undefined, tok: Bucket | undefined): Record<string, string> {

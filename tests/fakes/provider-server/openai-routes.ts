@@ -24,7 +24,12 @@ function chatAnswer(state: FakeState, body: unknown) {
   const chat = parseChat(body);
   const messages = wireMessages(chat.raw);
   const { text, truncated } = limitReply(state.responder(messages, chat.model), chat.maxTokens);
-  return { ...chat, text, finish: truncated ? "length" : "stop", usage: { prompt_tokens: promptTokens(messages), completion_tokens: tokensOf(text) } };
+  return {
+    ...chat,
+    text,
+    finish: truncated ? "length" : "stop",
+    usage: { prompt_tokens: promptTokens(messages), completion_tokens: tokensOf(text) },
+  };
 }
 
 type ChatAnswer = ReturnType<typeof chatAnswer>;
@@ -77,7 +82,9 @@ export function openaiRoutes(state: FakeState): FakeRoute[] {
         object: "chat.completion",
         created,
         model: answer.model,
-        choices: [{ index: 0, message: { role: "assistant", content: answer.text, refusal: null }, finish_reason: answer.finish, logprobs: null }],
+        choices: [
+          { index: 0, message: { role: "assistant", content: answer.text, refusal: null }, finish_reason: answer.finish, logprobs: null },
+        ],
         usage: { ...answer.usage, total_tokens: answer.usage.prompt_tokens + answer.usage.completion_tokens },
       });
     },
@@ -133,7 +140,8 @@ function parseEmbeddings(state: FakeState, body: unknown): { model: string; inpu
   const raw = (body ?? {}) as Record<string, unknown>;
   if (typeof raw.model !== "string" || raw.model === "") throw new HttpError(400, "model: required");
   const input = raw.input;
-  const inputs = typeof input === "string" ? [input] : Array.isArray(input) && input.every((i) => typeof i === "string") ? input : undefined;
+  const inputs =
+    typeof input === "string" ? [input] : Array.isArray(input) && input.every((i) => typeof i === "string") ? input : undefined;
   if (!inputs || inputs.length === 0) throw new HttpError(400, "input: expected a string or a non-empty array of strings");
   const dimensions = raw.dimensions === undefined ? state.embeddingDimensions : Number(raw.dimensions);
   if (!Number.isInteger(dimensions) || dimensions < 1) throw new HttpError(400, "dimensions: expected a positive integer");

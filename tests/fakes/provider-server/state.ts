@@ -26,7 +26,7 @@ export interface OutageOptions {
   status?: number;
 }
 
-export interface RequestRecord {
+interface RequestRecord {
   /** Milliseconds since the epoch when the request arrived. */
   at: number;
   route: string;
@@ -105,7 +105,14 @@ export class FakeState {
     const auth = ctx.req.headers.authorization?.replace(/^Bearer\s+/i, "") ?? (ctx.req.headers["x-api-key"] as string | undefined);
     this.stats.byStatus[status] = (this.stats.byStatus[status] ?? 0) + 1;
     if (status === 429) this.stats.rateLimited++;
-    this.stats.log.push({ at: Date.now(), route: route.name, model: typeof body.model === "string" ? body.model : undefined, status, apiKey: auth, stream: body.stream === true });
+    this.stats.log.push({
+      at: Date.now(),
+      route: route.name,
+      model: typeof body.model === "string" ? body.model : undefined,
+      status,
+      apiKey: auth,
+      stream: body.stream === true,
+    });
   }
 
   /**
@@ -118,7 +125,8 @@ export class FakeState {
     const limited = this.rateLimits.shift();
     if (limited) return this.answer429(route, ctx, rateLimitHeaders(limited, route.format));
     const failure = this.serverErrors.shift();
-    if (failure) return this.answerError(route, ctx, failure.status, "The server had an error while processing your request.", "server_error");
+    if (failure)
+      return this.answerError(route, ctx, failure.status, "The server had an error while processing your request.", "server_error");
     const hang = this.hangs.shift();
     if (hang) await this.hold(ctx, hang.ms);
     if (ctx.res.destroyed) return false;
@@ -151,7 +159,13 @@ export class FakeState {
       ctx.req.socket.destroy();
       return false;
     }
-    return this.answerError(route, ctx, outage.status, "The service is temporarily unavailable.", route.format === "anthropic" ? "overloaded_error" : "server_error");
+    return this.answerError(
+      route,
+      ctx,
+      outage.status,
+      "The service is temporarily unavailable.",
+      route.format === "anthropic" ? "overloaded_error" : "server_error",
+    );
   }
 
   private answer429(route: FakeRoute, ctx: RouteContext, headers: Record<string, string>, message = "Rate limit reached"): false {
@@ -180,7 +194,9 @@ const UNLIMITED_HEADERS = {
 function rateLimitHeaders(fault: RateLimitFault, format: WireFormat): Record<string, string> {
   const h: Record<string, string> = {};
   if (fault.retryAfterSeconds !== undefined) {
-    h["retry-after"] = fault.asHttpDate ? new Date(Date.now() + fault.retryAfterSeconds * 1000).toUTCString() : String(fault.retryAfterSeconds);
+    h["retry-after"] = fault.asHttpDate
+      ? new Date(Date.now() + fault.retryAfterSeconds * 1000).toUTCString()
+      : String(fault.retryAfterSeconds);
   }
   if (fault.retryAfterMs !== undefined) h["retry-after-ms"] = String(fault.retryAfterMs);
   const exhausted = fault.exhausted ?? "requests";

@@ -11,7 +11,11 @@ export interface RedisEngineOptions {
 
 /** Entries at `<prefix><key>` with EX; counters in the hash `<prefix without ":">-stats`; SCAN + UNLINK for patterns. */
 export function createRedisCacheEngine(options: RedisEngineOptions): CacheEngine {
-  const kv: RedisKv = createRedisKv({ url: options.url, keyPrefix: options.keyPrefix, commandTimeoutMs: options.commandTimeoutMs ?? 5_000 });
+  const kv: RedisKv = createRedisKv({
+    url: options.url,
+    keyPrefix: options.keyPrefix,
+    commandTimeoutMs: options.commandTimeoutMs ?? 5_000,
+  });
   const statsKey = `${options.keyPrefix.replace(/:+$/, "")}-stats`;
   return {
     kind: "redis",

@@ -44,7 +44,11 @@ export async function deleteKey(db: Queryable, key: string): Promise<boolean> {
 
 /** Compare-and-set on a live row, leaving `expires_at` as it is; true when it replaced the value. */
 export async function replaceValue(db: Queryable, key: string, expected: string, value: string): Promise<boolean> {
-  const { rows } = await db.query(`UPDATE kv_entries SET value = $3 WHERE key = $1 AND value = $2 AND ${LIVE} RETURNING 1 AS replaced`, [key, expected, value]);
+  const { rows } = await db.query(`UPDATE kv_entries SET value = $3 WHERE key = $1 AND value = $2 AND ${LIVE} RETURNING 1 AS replaced`, [
+    key,
+    expected,
+    value,
+  ]);
   return rows.length > 0;
 }
 
@@ -67,7 +71,10 @@ export interface KeyMatch {
 }
 
 export async function countMatching(db: Queryable, match: KeyMatch): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(`SELECT count(*) AS n FROM kv_entries WHERE key LIKE $1 AND key ~ $2 AND ${LIVE}`, [match.like, match.regex]);
+  const { rows } = await db.query<{ n: number }>(`SELECT count(*) AS n FROM kv_entries WHERE key LIKE $1 AND key ~ $2 AND ${LIVE}`, [
+    match.like,
+    match.regex,
+  ]);
   return rows[0]?.n ?? 0;
 }
 

@@ -29,7 +29,9 @@ interface ScriptedRedis {
 function translateRedisError(err: unknown): unknown {
   if (err instanceof SluiceError) return err;
   if ((err as Error | undefined)?.name === "ReplyError") return err;
-  return new SluiceError("DEPENDENCY_UNAVAILABLE", `Redis unavailable: ${(err as Error | undefined)?.message ?? String(err)}`, { cause: err });
+  return new SluiceError("DEPENDENCY_UNAVAILABLE", `Redis unavailable: ${(err as Error | undefined)?.message ?? String(err)}`, {
+    cause: err,
+  });
 }
 
 async function guarded<T>(op: () => Promise<T>): Promise<T> {

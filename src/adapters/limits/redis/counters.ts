@@ -7,6 +7,12 @@ export function createRedisLimitCounters(client: Redis): LimitCounters {
   return {
     kind: "redis",
     limiter: (spec) =>
-      new RateLimiterRedis({ storeClient: client, points: spec.points, duration: spec.durationSeconds, keyPrefix: spec.keyPrefix, ...(spec.insurance ? { insuranceLimiter: spec.insurance } : {}) }),
+      new RateLimiterRedis({
+        storeClient: client,
+        points: spec.points,
+        duration: spec.durationSeconds,
+        keyPrefix: spec.keyPrefix,
+        ...(spec.insurance ? { insuranceLimiter: spec.insurance } : {}),
+      }),
   };
 }

@@ -80,12 +80,17 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Prov
   }
 
   async function completeStreaming(request: CompletionRequest, onText: (delta: string) => void): Promise<CompletionResult> {
-    const { data: stream, response } = await client.messages.create({ ...body(request), stream: true }, { signal: request.signal }).withResponse();
+    const { data: stream, response } = await client.messages
+      .create({ ...body(request), stream: true }, { signal: request.signal })
+      .withResponse();
     const state: StreamState = { text: "", model: request.model, inputTokens: undefined, outputTokens: undefined, finishReason: undefined };
     for await (const event of stream) applyStreamEvent(state, event, onText);
     return {
       text: state.text,
-      usage: { inputTokens: state.inputTokens ?? estimateInputTokens(request), outputTokens: state.outputTokens ?? estimateTokens(state.text) },
+      usage: {
+        inputTokens: state.inputTokens ?? estimateInputTokens(request),
+        outputTokens: state.outputTokens ?? estimateTokens(state.text),
+      },
       model: state.model,
       provider: name,
       finishReason: state.finishReason,

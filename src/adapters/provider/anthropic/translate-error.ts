@@ -22,7 +22,15 @@ export function translateAnthropicError(err: unknown, ctx: CallContext): Error {
   if (err instanceof APIConnectionError) return translateTransportFailure("connection", provider, model, err);
   if (err instanceof APIError && typeof err.status === "number") {
     const message = err.apiMessage ?? err.message;
-    return translateHttpFailure({ provider, model, status: err.status, headers: err.headers as HeaderSource | undefined, message, requestId: typeof err.requestID === "string" ? err.requestID : undefined, cause: err });
+    return translateHttpFailure({
+      provider,
+      model,
+      status: err.status,
+      headers: err.headers as HeaderSource | undefined,
+      message,
+      requestId: typeof err.requestID === "string" ? err.requestID : undefined,
+      cause: err,
+    });
   }
   const reason = err instanceof Error ? err.message : String(err);
   return new SluiceError("PROVIDER_ERROR", `${provider} failed: ${reason}`, { cause: err, details: { provider, model } });

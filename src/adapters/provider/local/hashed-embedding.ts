@@ -22,7 +22,10 @@ const STOPWORDS = new Set(
 
 /** Lower case, accents removed (NFKD minus combining marks), split into letter/digit runs. */
 export function tokenize(text: string): string[] {
-  const folded = text.normalize("NFKD").replace(/\p{M}+/gu, "").toLowerCase();
+  const folded = text
+    .normalize("NFKD")
+    .replace(/\p{M}+/gu, "")
+    .toLowerCase();
   return folded.match(/[\p{L}\p{N}]+/gu) ?? [];
 }
 

@@ -44,7 +44,8 @@ describe("local rules", () => {
   });
 
   it("summarises by picking the most central sentences in order", () => {
-    const text = "Queues hold jobs. Workers take jobs from queues and run them. The weather was nice. Jobs that fail go back to the queues. Lunch was at noon.";
+    const text =
+      "Queues hold jobs. Workers take jobs from queues and run them. The weather was nice. Jobs that fail go back to the queues. Lunch was at noon.";
     const summary = extractiveSummary(text, { maxSentences: 2 });
     expect(summary).toContain("queues");
     expect(summary).not.toContain("Lunch");
@@ -62,7 +63,9 @@ describe("local provider completions", () => {
   const ask = (prompt: string, maxOutputTokens = 100) => local.complete({ model: "any", prompt, maxOutputTokens });
 
   it("answers sentiment prompts with a label (JSON when asked)", async () => {
-    expect((await ask("Classify the sentiment of this review as positive, negative or neutral:\n\nAwesome, fast delivery")).text).toBe("positive");
+    expect((await ask("Classify the sentiment of this review as positive, negative or neutral:\n\nAwesome, fast delivery")).text).toBe(
+      "positive",
+    );
     const json = JSON.parse((await ask("Return JSON with the sentiment.\n\nAwful, it crashed twice")).text) as { label: string };
     expect(json.label).toBe("negative");
   });

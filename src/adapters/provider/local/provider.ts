@@ -22,7 +22,7 @@ export interface LocalProviderOptions {
   dimensions?: number;
 }
 
-export type LocalTask = "sentiment" | "classify" | "summary" | "echo";
+type LocalTask = "sentiment" | "classify" | "summary" | "echo";
 
 interface Understood {
   task: LocalTask;
@@ -48,7 +48,9 @@ function splitInstruction(content: string): { instruction: string; input: string
 }
 
 function labelsIn(instructions: string): string[] {
-  const match = /\b(?:labels?|categories|options?)\s*(?:are|is)?\s*[:=]\s*\[?([^\n\]]+)|\bone of\s*[:=]?\s*\[?([^\n\]]+)/i.exec(instructions);
+  const match = /\b(?:labels?|categories|options?)\s*(?:are|is)?\s*[:=]\s*\[?([^\n\]]+)|\bone of\s*[:=]?\s*\[?([^\n\]]+)/i.exec(
+    instructions,
+  );
   const list = match?.[1] ?? match?.[2];
   if (!list) return [];
   return list
@@ -58,8 +60,11 @@ function labelsIn(instructions: string): string[] {
 }
 
 /** Reads the task from the system prompt and the last user turn. */
-export function understand(messages: readonly ChatMessage[]): Understood {
-  const system = messages.filter((m) => m.role === "system").map((m) => m.content).join("\n");
+function understand(messages: readonly ChatMessage[]): Understood {
+  const system = messages
+    .filter((m) => m.role === "system")
+    .map((m) => m.content)
+    .join("\n");
   const lastUser = [...messages].reverse().find((m) => m.role === "user")?.content ?? "";
   const { instruction, input } = splitInstruction(lastUser);
   const instructions = `${system}\n${instruction}`;
@@ -91,7 +96,8 @@ export function createLocalProvider(options: LocalProviderOptions = {}): Provide
   const defaultDimensions = options.dimensions ?? 384;
 
   function complete(request: CompletionRequest): CompletionResult {
-    if (request.signal?.aborted) throw new SluiceError("PROVIDER_TIMEOUT", `${name} call was aborted`, { details: { provider: name, model: request.model } });
+    if (request.signal?.aborted)
+      throw new SluiceError("PROVIDER_TIMEOUT", `${name} call was aborted`, { details: { provider: name, model: request.model } });
     const understood = understand(requestMessages(request));
     const maxChars = Math.max(1, request.maxOutputTokens * 4);
     const text = answer(understood, maxChars);
@@ -109,7 +115,9 @@ export function createLocalProvider(options: LocalProviderOptions = {}): Provide
   function embed(inputs: readonly string[], dimensions: number | undefined): EmbeddingResult {
     const size = dimensions ?? defaultDimensions;
     if (!Number.isInteger(size) || size < 1 || size > 16_384) {
-      throw new SluiceError("PROVIDER_BAD_REQUEST", `dimensions must be a whole number from 1 to 16384, got ${size}`, { details: { provider: name } });
+      throw new SluiceError("PROVIDER_BAD_REQUEST", `dimensions must be a whole number from 1 to 16384, got ${size}`, {
+        details: { provider: name },
+      });
     }
     return {
       vectors: inputs.map((text) => hashedEmbedding(text, size)),

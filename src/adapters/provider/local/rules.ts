@@ -5,7 +5,7 @@ import { cosineSimilarity, hashedEmbedding, tokenize } from "./hashed-embedding.
  * their rule-based fallback when every model is unavailable. They are rules, not a language model.
  */
 
-export type SentimentLabel = "positive" | "negative" | "neutral";
+type SentimentLabel = "positive" | "negative" | "neutral";
 
 export interface SentimentResult {
   label: SentimentLabel;
@@ -57,7 +57,7 @@ export function classifySentiment(text: string): SentimentResult {
 }
 
 /** Sentences, split after . ! ? or line breaks. */
-export function splitSentences(text: string): string[] {
+function splitSentences(text: string): string[] {
   return text
     .split(/(?<=[.!?])\s+|\n+/)
     .map((s) => s.trim())

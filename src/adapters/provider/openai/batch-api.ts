@@ -56,7 +56,11 @@ export function createOpenAIBatchApi(options: OpenAIBatchApiOptions = {}): Embed
         return (await client.files.create({ file, purpose: "batch" })).id;
       }),
     create: (inputFileId, metadata) =>
-      call(async () => toRemote(await client.batches.create({ input_file_id: inputFileId, endpoint: "/v1/embeddings", completion_window: "24h", metadata }))),
+      call(async () =>
+        toRemote(
+          await client.batches.create({ input_file_id: inputFileId, endpoint: "/v1/embeddings", completion_window: "24h", metadata }),
+        ),
+      ),
     retrieve: (batchId) => call(async () => toRemote(await client.batches.retrieve(batchId))),
     download: (fileId) => call(async () => (await client.files.content(fileId)).text()),
   };

@@ -84,7 +84,9 @@ export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Provi
   }
 
   async function completeOnce(request: CompletionRequest): Promise<CompletionResult> {
-    const { data, response } = await client.chat.completions.create({ ...chatBody(request), stream: false }, { signal: request.signal }).withResponse();
+    const { data, response } = await client.chat.completions
+      .create({ ...chatBody(request), stream: false }, { signal: request.signal })
+      .withResponse();
     const choice = data.choices[0];
     const text = choice?.message.content ?? "";
     const estimate = { inputTokens: estimateInputTokens(request), outputTokens: estimateTokens(text) };
@@ -121,14 +123,26 @@ export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Provi
   }
 
   async function embedOnce(request: EmbeddingRequest): Promise<EmbeddingResult> {
-    const body = { model: request.model, input: [...request.inputs], ...(request.dimensions !== undefined ? { dimensions: request.dimensions } : {}) };
+    const body = {
+      model: request.model,
+      input: [...request.inputs],
+      ...(request.dimensions !== undefined ? { dimensions: request.dimensions } : {}),
+    };
     const { data, response } = await client.embeddings.create(body, { signal: request.signal }).withResponse();
     const vectors = [...data.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
     if (vectors.length !== request.inputs.length) {
-      throw new SluiceError("PROVIDER_ERROR", `${name} returned ${vectors.length} embeddings for ${request.inputs.length} inputs`, { details: { provider: name, model: request.model } });
+      throw new SluiceError("PROVIDER_ERROR", `${name} returned ${vectors.length} embeddings for ${request.inputs.length} inputs`, {
+        details: { provider: name, model: request.model },
+      });
     }
     const inputTokens = data.usage?.prompt_tokens ?? request.inputs.reduce((sum, t) => sum + estimateTokens(t), 0);
-    return { vectors, usage: { inputTokens, outputTokens: 0 }, model: data.model || request.model, provider: name, rateLimit: readRateLimitInfo(response.headers) };
+    return {
+      vectors,
+      usage: { inputTokens, outputTokens: 0 },
+      model: data.model || request.model,
+      provider: name,
+      rateLimit: readRateLimitInfo(response.headers),
+    };
   }
 
   async function guarded<T>(request: { model: string; signal?: AbortSignal | undefined }, run: () => Promise<T>): Promise<T> {

@@ -20,7 +20,15 @@ export function translateOpenAIError(err: unknown, ctx: CallContext): Error {
   if (err instanceof APIError && typeof err.status === "number") {
     const body = err.error as { message?: unknown } | undefined;
     const message = typeof body?.message === "string" ? body.message : err.message;
-    return translateHttpFailure({ provider, model, status: err.status, headers: err.headers as HeaderSource | undefined, message, requestId: typeof err.requestID === "string" ? err.requestID : undefined, cause: err });
+    return translateHttpFailure({
+      provider,
+      model,
+      status: err.status,
+      headers: err.headers as HeaderSource | undefined,
+      message,
+      requestId: typeof err.requestID === "string" ? err.requestID : undefined,
+      cause: err,
+    });
   }
   // A broken stream or an unparseable answer: the provider misbehaved, so a retry may help.
   const reason = err instanceof Error ? err.message : String(err);

@@ -52,7 +52,9 @@ export async function createPgliteQueueBackend(options: PgliteQueueBackendOption
     try {
       await pool.query("SELECT 1");
     } catch (err) {
-      throw new SluiceError("DEPENDENCY_UNAVAILABLE", `PGlite does not answer: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new SluiceError("DEPENDENCY_UNAVAILABLE", `PGlite does not answer: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+      });
     }
   };
   let closing: Promise<void> | undefined;

@@ -101,7 +101,9 @@ describe("PGlite pg.Pool adapter", () => {
     const b = await pool.connect();
     await a.query("SELECT set_config('application_name', $1, false)", ["q1"]);
     await b.query("SELECT set_config('application_name', $1, false)", ["q1:w:two"]);
-    const list = await pool.query<{ application_name: string }>("SELECT application_name\nFROM pg_stat_activity\nWHERE datname = current_database()\n  AND application_name <> '';");
+    const list = await pool.query<{ application_name: string }>(
+      "SELECT application_name\nFROM pg_stat_activity\nWHERE datname = current_database()\n  AND application_name <> '';",
+    );
     expect(list.rows.map((r) => r.application_name).sort()).toEqual(["q1", "q1:w:two"]);
     b.release();
     expect((await pool.query("SELECT application_name FROM pg_stat_activity WHERE application_name <> ''")).rows).toHaveLength(1);

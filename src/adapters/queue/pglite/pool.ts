@@ -170,7 +170,9 @@ export class PgliteClient extends EventEmitter {
       case "client-list":
         return this.pool.clientList<R>();
       case "other":
-        return this.#tx ? runInside<R>(this.#tx.tx, this.pool.queryOptions, text, params) : runOutside<R>(this.db, this.pool.queryOptions, text, params);
+        return this.#tx
+          ? runInside<R>(this.#tx.tx, this.pool.queryOptions, text, params)
+          : runOutside<R>(this.db, this.pool.queryOptions, text, params);
     }
   }
 
@@ -283,7 +285,7 @@ export class PglitePool extends EventEmitter {
 export async function createPglitePool(db: PGlite, options: PglitePoolOptions = {}): Promise<PglitePool> {
   const schema = options.schema ?? "bullmq";
   const { rows } = await db.query<{ search_path: string }>("SHOW search_path");
-  const current = rows[0]?.search_path ?? "\"$user\", public";
+  const current = rows[0]?.search_path ?? '"$user", public';
   const entries = current.split(",").map((s) => s.trim());
   if (!entries.includes(schema) && !entries.includes(`"${schema}"`)) {
     await db.query(`SELECT set_config('search_path', $1, false)`, [[...entries, `"${schema}"`].join(", ")]);

@@ -19,7 +19,7 @@ export interface PostgresQueueBackendOptions {
 export const BULLMQ_SCHEMA = "bullmq";
 
 /** The query pool: the configured size, but never under half the worker concurrency (it was the bottleneck). */
-export function queryPoolSize(poolSize = 10, concurrency = 10): number {
+function queryPoolSize(poolSize = 10, concurrency = 10): number {
   return Math.max(poolSize, Math.ceil(concurrency / 2));
 }
 
@@ -29,12 +29,18 @@ export async function migrateBullmq(connect: () => Promise<PgPoolClient>): Promi
   try {
     client = await connect();
   } catch (err) {
-    throw new SluiceError("DEPENDENCY_UNAVAILABLE", `Cannot connect to the queue database: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new SluiceError(
+      "DEPENDENCY_UNAVAILABLE",
+      `Cannot connect to the queue database: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
   try {
     return await runMigrations(client, BULLMQ_SCHEMA);
   } catch (err) {
-    throw new SluiceError("MIGRATION_FAILED", `BullMQ's Postgres migrations failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new SluiceError("MIGRATION_FAILED", `BullMQ's Postgres migrations failed: ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+    });
   } finally {
     client.release();
   }
@@ -59,7 +65,11 @@ export async function createPostgresQueueBackend(options: PostgresQueueBackendOp
     try {
       await pools.query("SELECT 1");
     } catch (err) {
-      throw new SluiceError("DEPENDENCY_UNAVAILABLE", `Queue database does not answer: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new SluiceError(
+        "DEPENDENCY_UNAVAILABLE",
+        `Queue database does not answer: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     }
   };
   let closing: Promise<void> | undefined;

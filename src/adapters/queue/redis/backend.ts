@@ -28,7 +28,11 @@ async function connectOrFail(client: Redis, url: string): Promise<void> {
   try {
     await client.connect();
   } catch (err) {
-    throw new SluiceError("DEPENDENCY_UNAVAILABLE", `Cannot connect to the queue Redis at ${new URL(url).host}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new SluiceError(
+      "DEPENDENCY_UNAVAILABLE",
+      `Cannot connect to the queue Redis at ${new URL(url).host}: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
 }
 
@@ -63,7 +67,9 @@ export async function createRedisQueueBackend(options: RedisQueueBackendOptions)
     try {
       await producer.ping();
     } catch (err) {
-      throw new SluiceError("DEPENDENCY_UNAVAILABLE", `Queue Redis does not answer: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new SluiceError("DEPENDENCY_UNAVAILABLE", `Queue Redis does not answer: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+      });
     }
   };
   let closing: Promise<void> | undefined;

@@ -32,7 +32,7 @@ async function readPolicy(client: Redis): Promise<{ policy: string; error?: stri
 }
 
 /** Judges a policy without throwing: an unsafe, not overridden policy comes back `safe: false, overridden: false`. */
-export function assessEvictionPolicy(policy: string, options: EvictionCheckOptions = {}, readError?: string): RedisEvictionCheck {
+function assessEvictionPolicy(policy: string, options: EvictionCheckOptions = {}, readError?: string): RedisEvictionCheck {
   if (policy === "noeviction") return { policy, safe: true, overridden: false, message: "maxmemory-policy is noeviction" };
   const found = readError ? `could not read maxmemory-policy (${readError})` : `maxmemory-policy is ${policy}`;
   if (options.allowEviction) {
@@ -42,9 +42,10 @@ export function assessEvictionPolicy(policy: string, options: EvictionCheckOptio
 }
 
 /** Judges a policy; throws REDIS_EVICTION_POLICY when it is unsafe and not overridden. */
-export function judgeEvictionPolicy(policy: string, options: EvictionCheckOptions = {}, readError?: string): RedisEvictionCheck {
+function judgeEvictionPolicy(policy: string, options: EvictionCheckOptions = {}, readError?: string): RedisEvictionCheck {
   const check = assessEvictionPolicy(policy, options, readError);
-  if (!check.safe && !check.overridden) throw new SluiceError("REDIS_EVICTION_POLICY", check.message, { details: { policy, safe: false, overridden: false } });
+  if (!check.safe && !check.overridden)
+    throw new SluiceError("REDIS_EVICTION_POLICY", check.message, { details: { policy, safe: false, overridden: false } });
   return check;
 }
 
@@ -66,7 +67,11 @@ export async function checkRedisEvictionPolicy(url: string, options: EvictionChe
     return await checkEvictionPolicyOn(client, options);
   } catch (err) {
     if (err instanceof SluiceError) throw err;
-    throw new SluiceError("DEPENDENCY_UNAVAILABLE", `Cannot reach Redis to check maxmemory-policy: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new SluiceError(
+      "DEPENDENCY_UNAVAILABLE",
+      `Cannot reach Redis to check maxmemory-policy: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   } finally {
     client.disconnect();
   }
@@ -99,10 +104,12 @@ export function watchEvictionPolicy(client: Redis, initial: RedisEvictionCheck, 
   let reading: Promise<RedisEvictionCheck> | undefined;
   const record = (next: RedisEvictionCheck): RedisEvictionCheck => {
     const was = evictionAcceptable(verdict);
-    if (was && !evictionAcceptable(next)) options.logger?.error({ policy: next.policy, code: "REDIS_EVICTION_POLICY" }, `queue Redis became unsafe: ${next.message}`);
+    if (was && !evictionAcceptable(next))
+      options.logger?.error({ policy: next.policy, code: "REDIS_EVICTION_POLICY" }, `queue Redis became unsafe: ${next.message}`);
     if (!was && evictionAcceptable(next)) options.logger?.info({ policy: next.policy }, "queue Redis maxmemory-policy is acceptable again");
     // Accepted by REDIS_ALLOW_EVICTION, but still a change an operator should hear about.
-    if (next.overridden && next.policy !== verdict.policy) options.logger?.warn({ policy: next.policy, was: verdict.policy }, `queue Redis maxmemory-policy changed: ${next.message}`);
+    if (next.overridden && next.policy !== verdict.policy)
+      options.logger?.warn({ policy: next.policy, was: verdict.policy }, `queue Redis maxmemory-policy changed: ${next.message}`);
     return (verdict = next);
   };
   const read = async (): Promise<RedisEvictionCheck> => {

@@ -28,7 +28,10 @@ function lockDataDir(dataDir: string): () => void {
     holder = undefined;
   }
   if (holder && holder !== process.pid && processAlive(holder)) {
-    throw new SluiceError("DATA_DIR_LOCKED", `Another Sluice process (pid ${holder}) has ${dataDir} open. Stop it, or talk to it through its API (--url, --api-key).`);
+    throw new SluiceError(
+      "DATA_DIR_LOCKED",
+      `Another Sluice process (pid ${holder}) has ${dataDir} open. Stop it, or talk to it through its API (--url, --api-key).`,
+    );
   }
   writeFileSync(file, String(process.pid));
   return () => rmSync(file, { force: true });

@@ -42,9 +42,12 @@ export function checkedSerializers(db: PGlite): SerializerOptions {
     }
     return serializer;
   };
-  return new Proxy({}, {
-    get: (_target, key) => (typeof key === "string" && /^\d+$/.test(key) ? forOid(Number(key)) : undefined),
-  });
+  return new Proxy(
+    {},
+    {
+      get: (_target, key) => (typeof key === "string" && /^\d+$/.test(key) ? forOid(Number(key)) : undefined),
+    },
+  );
 }
 
 /** Lets timers and sockets run before the next statement (see 2. above); costs one event-loop turn. */

@@ -43,7 +43,7 @@ const SESSION_COMMAND = /^(begin|start|commit|end|rollback|abort|savepoint|relea
  * session Sluice's own queries run in (an open transaction would hold all of Sluice), so the socket
  * refuses them. The split on `;` is naive: a `;` inside a literal can only cause a refusal, never let one through.
  */
-export function sessionCommandIn(sql: string): string | undefined {
+function sessionCommandIn(sql: string): string | undefined {
   const withoutComments = sql.replace(/\/\*[\s\S]*?\*\//g, " ").replace(/--[^\n]*/g, " ");
   for (const statement of withoutComments.split(";")) {
     const match = SESSION_COMMAND.exec(statement.trim());
@@ -215,7 +215,11 @@ export async function startSqlSocket(options: SqlSocketOptions): Promise<SqlSock
   const host = options.host ?? "127.0.0.1";
   const privateDir = mkdtempSync(join(tmpdir(), "sluice-sql-"));
   const backendPath = join(privateDir, "pglite.sock");
-  const backend = new PGLiteSocketServer({ db: sharedSessionView(options.db), path: backendPath, maxConnections: options.maxConnections ?? 4 });
+  const backend = new PGLiteSocketServer({
+    db: sharedSessionView(options.db),
+    path: backendPath,
+    maxConnections: options.maxConnections ?? 4,
+  });
   await backend.start();
   const expected = digest(options.password);
   const clients = new Set<Socket>();

@@ -74,7 +74,9 @@ describe("StatementGate", () => {
     const order: string[] = [];
     const hold = gate.run(() => new Promise((r) => setTimeout(r, 10)));
     const backgroundDone = gate.run(async () => order.push("background"));
-    const requests = inRequestLane(() => Promise.all(Array.from({ length: 3 * StatementGate.REQUEST_BURST }, (_, i) => gate.run(async () => order.push(`request ${i}`)))));
+    const requests = inRequestLane(() =>
+      Promise.all(Array.from({ length: 3 * StatementGate.REQUEST_BURST }, (_, i) => gate.run(async () => order.push(`request ${i}`)))),
+    );
     await Promise.all([hold, backgroundDone, requests]);
     expect(order.indexOf("background")).toBe(StatementGate.REQUEST_BURST);
   });

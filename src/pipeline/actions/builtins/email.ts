@@ -17,7 +17,11 @@ function translate(err: unknown): SluiceError {
   const temporary = typeof e.responseCode === "number" && e.responseCode >= 400 && e.responseCode < 500;
   const neverConnected = e.code === "ECONNECTION" && e.command === "CONN";
   const retryable = temporary || neverConnected;
-  return new SluiceError("ACTION_FAILED", `SMTP: ${e.message ?? String(err)}`.slice(0, 500), { retryable, details: { smtp_code: e.responseCode ?? null }, cause: err });
+  return new SluiceError("ACTION_FAILED", `SMTP: ${e.message ?? String(err)}`.slice(0, 500), {
+    retryable,
+    details: { smtp_code: e.responseCode ?? null },
+    cause: err,
+  });
 }
 
 /** `email.send`: nodemailer over SMTP (ACTIONS_SMTP_URL). */
@@ -27,7 +31,11 @@ export function emailSend(config: EmailConfig, timeoutMs: number) {
   const transporter = async (): Promise<Transporter> => {
     if (!config.smtpUrl) throw notConfigured("email.send", "ACTIONS_SMTP_URL");
     const { default: nodemailer } = await import("nodemailer");
-    transport ??= nodemailer.createTransport(config.smtpUrl, { connectionTimeout: timeoutMs, greetingTimeout: timeoutMs, socketTimeout: timeoutMs } as never);
+    transport ??= nodemailer.createTransport(config.smtpUrl, {
+      connectionTimeout: timeoutMs,
+      greetingTimeout: timeoutMs,
+      socketTimeout: timeoutMs,
+    } as never);
     return transport;
   };
   return defineAction({

@@ -25,7 +25,11 @@ function translate(err: unknown): SluiceError {
   const rateLimited = e.status === 429 || (e.status === 403 && e.response?.headers?.["x-ratelimit-remaining"] === "0");
   const cause = (err as { cause?: { code?: unknown } }).cause;
   const refused = e.status === undefined && (cause?.code === "ECONNREFUSED" || /ECONNREFUSED/.test(e.message ?? ""));
-  return new SluiceError("ACTION_FAILED", `GitHub: ${e.status ?? ""} ${e.message ?? String(err)}`.trim().slice(0, 500), { retryable: rateLimited || refused, details: { status: e.status ?? null }, cause: err });
+  return new SluiceError("ACTION_FAILED", `GitHub: ${e.status ?? ""} ${e.message ?? String(err)}`.trim().slice(0, 500), {
+    retryable: rateLimited || refused,
+    details: { status: e.status ?? null },
+    cause: err,
+  });
 }
 
 async function client(config: GithubConfig, action: string): Promise<Octokit> {
@@ -33,7 +37,11 @@ async function client(config: GithubConfig, action: string): Promise<Octokit> {
   // Imported on the first call, not at every process start.
   const { Octokit } = await import("@octokit/rest");
   // Octokit's own retries would call again behind the ledger's back: none here, the ledger decides.
-  return new Octokit({ auth: config.token, baseUrl: config.baseUrl, log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} } });
+  return new Octokit({
+    auth: config.token,
+    baseUrl: config.baseUrl,
+    log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
+  });
 }
 
 const split = (full: string) => {
@@ -56,7 +64,16 @@ export function githubActions(config: GithubConfig) {
     args: issueArgs,
     async execute(ctx, args) {
       try {
-        const { data } = await (await get("github.issue.create")).rest.issues.create({ ...split(args.repo), title: args.title, ...(args.body === undefined ? {} : { body: args.body }), ...(args.labels ? { labels: args.labels } : {}), ...(args.assignees ? { assignees: args.assignees } : {}), request: { signal: ctx.signal } });
+        const { data } = await (
+          await get("github.issue.create")
+        ).rest.issues.create({
+          ...split(args.repo),
+          title: args.title,
+          ...(args.body === undefined ? {} : { body: args.body }),
+          ...(args.labels ? { labels: args.labels } : {}),
+          ...(args.assignees ? { assignees: args.assignees } : {}),
+          request: { signal: ctx.signal },
+        });
         return { number: data.number, url: data.html_url, id: data.id };
       } catch (err) {
         throw err instanceof SluiceError ? err : translate(err);
@@ -69,7 +86,14 @@ export function githubActions(config: GithubConfig) {
     args: commentArgs,
     async execute(ctx, args) {
       try {
-        const { data } = await (await get("github.issue.comment")).rest.issues.createComment({ ...split(args.repo), issue_number: args.issue_number, body: args.body, request: { signal: ctx.signal } });
+        const { data } = await (
+          await get("github.issue.comment")
+        ).rest.issues.createComment({
+          ...split(args.repo),
+          issue_number: args.issue_number,
+          body: args.body,
+          request: { signal: ctx.signal },
+        });
         return { id: data.id, url: data.html_url };
       } catch (err) {
         throw err instanceof SluiceError ? err : translate(err);

@@ -25,7 +25,13 @@ function causeCode(err: unknown): string | undefined {
 export async function callHttp(call: HttpCall): Promise<{ status: number; body: unknown }> {
   let response: Response;
   try {
-    response = await fetch(call.url, { method: call.method ?? "POST", headers: call.headers, body: call.body, signal: call.signal, redirect: "error" });
+    response = await fetch(call.url, {
+      method: call.method ?? "POST",
+      headers: call.headers,
+      body: call.body,
+      signal: call.signal,
+      redirect: "error",
+    });
   } catch (err) {
     const code = causeCode(err);
     const retryable = code !== undefined && NOTHING_SENT.has(code);
@@ -40,7 +46,10 @@ export async function callHttp(call: HttpCall): Promise<{ status: number; body: 
   }
   if (response.ok) return { status: response.status, body };
   const retryable = response.status === 429 || response.status === 503;
-  throw new SluiceError("ACTION_FAILED", `${call.service} answered ${response.status}: ${text.slice(0, 300)}`, { retryable, details: { status: response.status } });
+  throw new SluiceError("ACTION_FAILED", `${call.service} answered ${response.status}: ${text.slice(0, 300)}`, {
+    retryable,
+    details: { status: response.status },
+  });
 }
 
 /** `base` + `path` with exactly one slash between them. */

@@ -25,7 +25,13 @@ const args = z.object({
 });
 
 /** One task per execution (unique execution_id), so a re-run finds the task it made. */
-async function insertTask(db: Queryable, workspace: string, executionId: string, actor: string, a: z.output<typeof args>): Promise<TaskRow> {
+async function insertTask(
+  db: Queryable,
+  workspace: string,
+  executionId: string,
+  actor: string,
+  a: z.output<typeof args>,
+): Promise<TaskRow> {
   await db.query(
     `INSERT INTO tasks (workspace_id, title, description, assignee, due_at, labels, created_by, execution_id)
      VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8) ON CONFLICT (execution_id) DO NOTHING`,
@@ -33,11 +39,6 @@ async function insertTask(db: Queryable, workspace: string, executionId: string,
   );
   const { rows } = await db.query<TaskRow>("SELECT * FROM tasks WHERE execution_id = $1", [executionId]);
   return rows[0]!;
-}
-
-export async function listTasks(db: Queryable, workspace: string, limit = 100): Promise<TaskRow[]> {
-  const { rows } = await db.query<TaskRow>("SELECT * FROM tasks WHERE workspace_id = $1 ORDER BY created_at DESC LIMIT $2", [workspace, limit]);
-  return rows;
 }
 
 /** `task.create`: a row in Sluice's own `tasks` table, the target the embedded default always has. */

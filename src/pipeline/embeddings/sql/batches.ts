@@ -12,7 +12,7 @@ import type { BatchRow, BatchStatus } from "./types.ts";
  * reclaimer leaves them to the batch (which may legitimately take hours).
  */
 
-export const batchWorkerId = (batchId: number): string => `batch:${batchId}`;
+const batchWorkerId = (batchId: number): string => `batch:${batchId}`;
 
 export interface CreateBatchInput {
   /** The worker holding the claims on `itemIds`. */
@@ -47,7 +47,8 @@ SELECT b.id, (SELECT count(*) FROM moved) AS moved FROM b`;
 export async function createBatch(db: Queryable, input: CreateBatchInput): Promise<BatchRow> {
   const workerId = validateWorkerId(input.workerId);
   const shopId = input.workspaceId === undefined ? null : validateWorkspaceId(input.workspaceId);
-  if (!Number.isInteger(input.dimensions) || input.dimensions < 1) throw new SluiceError("VALIDATION_FAILED", "dimensions must be a positive whole number");
+  if (!Number.isInteger(input.dimensions) || input.dimensions < 1)
+    throw new SluiceError("VALIDATION_FAILED", "dimensions must be a positive whole number");
   const { rows } = await db.query<{ id: number; moved: number }>(CREATE_SQL, [
     shopId,
     input.provider,
@@ -67,7 +68,7 @@ export async function createBatch(db: Queryable, input: CreateBatchInput): Promi
   return (await getBatch(db, created.id)) as BatchRow;
 }
 
-export async function getBatch(db: Queryable, id: number): Promise<BatchRow | null> {
+async function getBatch(db: Queryable, id: number): Promise<BatchRow | null> {
   const { rows } = await db.query<BatchRow>(`SELECT ${COLUMNS} FROM embedding_batches WHERE id = $1`, [id]);
   return rows[0] ?? null;
 }
@@ -110,7 +111,11 @@ export interface BatchResults {
 }
 
 /** Applies downloaded results (may be called per chunk of the output file) and counts them on the batch. */
-export async function applyBatchResults(db: Queryable, id: number, input: BatchResults): Promise<{ completed: number; failed: number; requeued: number }> {
+export async function applyBatchResults(
+  db: Queryable,
+  id: number,
+  input: BatchResults,
+): Promise<{ completed: number; failed: number; requeued: number }> {
   const workerId = batchWorkerId(id);
   const done = await completeItems(db, { workerId, model: input.model, results: input.results ?? [] });
   const failed = await failItems(db, { workerId, failures: input.failures ?? [], maxAttempts: input.maxAttempts });
@@ -132,14 +137,25 @@ export interface FinishBatchInput {
  * Closes a batch. Items it still holds (no result came back for them) count a failed attempt with the
  * batch's error and return to `pending` (or `failed` when out of attempts): nothing stays stuck.
  */
-export async function finishBatch(db: Queryable, id: number, input: FinishBatchInput): Promise<{ batch: BatchRow | null; requeued: number; failed: number }> {
+export async function finishBatch(
+  db: Queryable,
+  id: number,
+  input: FinishBatchInput,
+): Promise<{ batch: BatchRow | null; requeued: number; failed: number }> {
   const { rows } = await db.query<BatchRow>(
     `UPDATE embedding_batches SET status = $2, error = $3, completed_at = now(), updated_at = now()
      WHERE id = $1 AND status IN ('submitted', 'processing') RETURNING ${COLUMNS}`,
     [id, input.status, input.error ?? null],
   );
-  const { rows: held } = await db.query<{ id: number }>("SELECT id FROM shop_product_embeddings WHERE status = 'processing' AND claimed_by = $1", [batchWorkerId(id)]);
+  const { rows: held } = await db.query<{ id: number }>(
+    "SELECT id FROM shop_product_embeddings WHERE status = 'processing' AND claimed_by = $1",
+    [batchWorkerId(id)],
+  );
   const message = input.error ?? `batch ${input.status} without a result for this item`;
-  const result = await failItems(db, { workerId: batchWorkerId(id), failures: held.map((h) => ({ id: h.id, message })), maxAttempts: input.maxAttempts });
+  const result = await failItems(db, {
+    workerId: batchWorkerId(id),
+    failures: held.map((h) => ({ id: h.id, message })),
+    maxAttempts: input.maxAttempts,
+  });
   return { batch: rows[0] ?? (await getBatch(db, id)), requeued: result.requeued, failed: result.failed };
 }

@@ -12,8 +12,8 @@ export interface ClaimOptions {
   workspaceId?: string;
 }
 
-export const DEFAULT_CLAIM_LIMIT = 100;
-export const MAX_CLAIM_LIMIT = 10_000;
+const DEFAULT_CLAIM_LIMIT = 100;
+const MAX_CLAIM_LIMIT = 10_000;
 
 /** Throws VALIDATION_FAILED unless the worker id is 1-200 characters. */
 export function validateWorkerId(workerId: unknown): string {

@@ -22,10 +22,10 @@ export interface IngestResult {
 export const DEFAULT_MAX_INGEST_ITEMS = 10_000;
 export const MAX_EXTERNAL_ID_LENGTH = 512;
 export const MAX_TEXT_LENGTH = 100_000;
-export const MAX_METADATA_BYTES = 65_536;
+const MAX_METADATA_BYTES = 65_536;
 
 /** sha256 of the text: the only input of the embedding, so equal hashes need no new vector. */
-export function contentHash(text: string): string {
+function contentHash(text: string): string {
   return createHash("sha256").update(text, "utf8").digest("hex");
 }
 
@@ -40,17 +40,25 @@ function validateItem(item: unknown, index: number): { externalId: string; text:
   const candidate = (item ?? {}) as Partial<ItemInput>;
   const { externalId, text, metadata = {} } = candidate;
   if (typeof externalId !== "string" || externalId.length === 0 || externalId.length > MAX_EXTERNAL_ID_LENGTH || hasNul(externalId)) {
-    throw invalid(`items[${index}].externalId must be 1-${MAX_EXTERNAL_ID_LENGTH} characters without NUL`, { field: `items[${index}].externalId` });
+    throw invalid(`items[${index}].externalId must be 1-${MAX_EXTERNAL_ID_LENGTH} characters without NUL`, {
+      field: `items[${index}].externalId`,
+    });
   }
   if (typeof text !== "string" || text.trim().length === 0 || text.length > MAX_TEXT_LENGTH || hasNul(text)) {
-    throw invalid(`items[${index}].text must be 1-${MAX_TEXT_LENGTH} characters without NUL`, { field: `items[${index}].text`, externalId });
+    throw invalid(`items[${index}].text must be 1-${MAX_TEXT_LENGTH} characters without NUL`, {
+      field: `items[${index}].text`,
+      externalId,
+    });
   }
   if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) {
     throw invalid(`items[${index}].metadata must be a JSON object`, { field: `items[${index}].metadata`, externalId });
   }
   const json = JSON.stringify(metadata);
   if (json.length > MAX_METADATA_BYTES || json.includes("\\u0000")) {
-    throw invalid(`items[${index}].metadata must be at most ${MAX_METADATA_BYTES} bytes of JSON without NUL`, { field: `items[${index}].metadata`, externalId });
+    throw invalid(`items[${index}].metadata must be at most ${MAX_METADATA_BYTES} bytes of JSON without NUL`, {
+      field: `items[${index}].metadata`,
+      externalId,
+    });
   }
   return { externalId, text, metadata: json };
 }
@@ -67,7 +75,8 @@ function toColumns(items: readonly ItemInput[]): Columns {
   const seen = new Set<string>();
   items.forEach((raw, index) => {
     const item = validateItem(raw, index);
-    if (seen.has(item.externalId)) throw invalid(`items[${index}].externalId '${item.externalId}' appears twice in one call`, { field: `items[${index}].externalId` });
+    if (seen.has(item.externalId))
+      throw invalid(`items[${index}].externalId '${item.externalId}' appears twice in one call`, { field: `items[${index}].externalId` });
     seen.add(item.externalId);
     columns.externalIds.push(item.externalId);
     columns.texts.push(item.text);
@@ -121,7 +130,12 @@ function workspaceMissing(err: unknown, workspaceId: string): SluiceError | unde
  * queued `pending`; a changed text re-queues the item (retry_count 0, old vector dropped: it
  * described the old text); identical items are not written at all. Vectors are never written here.
  */
-export async function upsertItems(db: Queryable, workspaceId: string, items: readonly ItemInput[], options: IngestOptions = {}): Promise<IngestResult> {
+export async function upsertItems(
+  db: Queryable,
+  workspaceId: string,
+  items: readonly ItemInput[],
+  options: IngestOptions = {},
+): Promise<IngestResult> {
   validateWorkspaceId(workspaceId);
   const maxItems = options.maxItems ?? DEFAULT_MAX_INGEST_ITEMS;
   if (!Array.isArray(items)) throw invalid("items must be an array", { field: "items" });
@@ -129,7 +143,13 @@ export async function upsertItems(db: Queryable, workspaceId: string, items: rea
   if (items.length === 0) return { received: 0, inserted: 0, updated: 0, unchanged: 0 };
   const c = toColumns(items);
   try {
-    const { rows } = await db.query<{ inserted: number; updated: number }>(UPSERT_SQL, [workspaceId, c.externalIds, c.texts, c.metadata, c.hashes]);
+    const { rows } = await db.query<{ inserted: number; updated: number }>(UPSERT_SQL, [
+      workspaceId,
+      c.externalIds,
+      c.texts,
+      c.metadata,
+      c.hashes,
+    ]);
     const inserted = rows[0]?.inserted ?? 0;
     const updated = rows[0]?.updated ?? 0;
     return { received: items.length, inserted, updated, unchanged: items.length - inserted - updated };
@@ -141,16 +161,13 @@ export async function upsertItems(db: Queryable, workspaceId: string, items: rea
 /** Removes items (and so their vectors from the index); returns how many existed. */
 export async function deleteItems(db: Queryable, workspaceId: string, externalIds: readonly string[]): Promise<number> {
   validateWorkspaceId(workspaceId);
-  if (!Array.isArray(externalIds) || externalIds.some((id) => typeof id !== "string")) throw invalid("externalIds must be an array of strings", { field: "externalIds" });
+  if (!Array.isArray(externalIds) || externalIds.some((id) => typeof id !== "string"))
+    throw invalid("externalIds must be an array of strings", { field: "externalIds" });
   if (externalIds.length === 0) return 0;
-  const { rowCount } = await db.query("DELETE FROM shop_product_embeddings WHERE shop_id = $1 AND external_id = ANY($2::text[])", [workspaceId, externalIds]);
-  return rowCount;
-}
-
-/** Removes every item of a workspace; returns how many. */
-export async function deleteWorkspaceItems(db: Queryable, workspaceId: string): Promise<number> {
-  validateWorkspaceId(workspaceId);
-  const { rowCount } = await db.query("DELETE FROM shop_product_embeddings WHERE shop_id = $1", [workspaceId]);
+  const { rowCount } = await db.query("DELETE FROM shop_product_embeddings WHERE shop_id = $1 AND external_id = ANY($2::text[])", [
+    workspaceId,
+    externalIds,
+  ]);
   return rowCount;
 }
 

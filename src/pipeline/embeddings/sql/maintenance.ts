@@ -4,7 +4,7 @@ import { checkIndexable, indexExpression } from "./vector-codec.ts";
 
 /** Runbook 000 "VACUUM HNSW Index" and "REINDEX": the index keeps the runbook's name. */
 export const VECTOR_INDEX = "idx_shop_embeddings_vector";
-export const EMBEDDING_TABLES = ["shop_product_embeddings", "embedding_batches"] as const;
+const EMBEDDING_TABLES = ["shop_product_embeddings", "embedding_batches"] as const;
 
 export interface MaintenanceOptions {
   /**
@@ -21,7 +21,8 @@ const MEMORY = /^\d{1,6}\s*(kB|MB|GB)$/;
 
 function memorySetting(options: MaintenanceOptions): string {
   const value = options.maintenanceWorkMem ?? "512MB";
-  if (!MEMORY.test(value)) throw new SluiceError("VALIDATION_FAILED", "maintenanceWorkMem must look like 512MB", { details: { field: "maintenanceWorkMem" } });
+  if (!MEMORY.test(value))
+    throw new SluiceError("VALIDATION_FAILED", "maintenanceWorkMem must look like 512MB", { details: { field: "maintenanceWorkMem" } });
   return value;
 }
 
@@ -46,7 +47,10 @@ export interface ReindexOptions extends MaintenanceOptions {
 }
 
 /** Rebuilds the HNSW index (runbook: `REINDEX INDEX CONCURRENTLY idx_shop_embeddings_vector;`). */
-export async function reindexVectorIndex(store: Store, options: ReindexOptions = {}): Promise<{ concurrently: boolean; durationMs: number }> {
+export async function reindexVectorIndex(
+  store: Store,
+  options: ReindexOptions = {},
+): Promise<{ concurrently: boolean; durationMs: number }> {
   const concurrently = options.concurrently ?? true;
   const statement = `REINDEX INDEX ${concurrently ? "CONCURRENTLY " : ""}${VECTOR_INDEX}`;
   if (store.kind !== "pglite") return { concurrently, durationMs: await timed(() => store.exec(statement)) };
@@ -89,7 +93,10 @@ export async function vectorIndexInfo(db: Queryable): Promise<VectorIndexInfo> {
  * covers another size. Call at start. The rebuild blocks writes to the table while it runs; vectors of
  * other sizes stay stored (search on them is exact, not indexed).
  */
-export async function ensureVectorIndex(store: Store, options: MaintenanceOptions & { dimensions: number }): Promise<{ rebuilt: boolean; durationMs: number }> {
+export async function ensureVectorIndex(
+  store: Store,
+  options: MaintenanceOptions & { dimensions: number },
+): Promise<{ rebuilt: boolean; durationMs: number }> {
   const dimensions = checkIndexable(options.dimensions);
   const current = await vectorIndexInfo(store);
   if (current.exists && current.dimensions === dimensions) return { rebuilt: false, durationMs: 0 };

@@ -9,7 +9,8 @@ import { DEFAULT_MAX_ATTEMPTS } from "./types.ts";
  * Callers audit: the admin API runs these and `audit.record()` in one transaction.
  */
 
-const REQUEUE = "status = 'pending', retry_count = 0, error_message = NULL, claimed_by = NULL, claimed_at = NULL, batch_id = NULL, updated_at = now()";
+const REQUEUE =
+  "status = 'pending', retry_count = 0, error_message = NULL, claimed_by = NULL, claimed_at = NULL, batch_id = NULL, updated_at = now()";
 
 /**
  * Re-queues every item of one workspace ("Full Reindex"): status `pending`, retry_count 0.
@@ -41,7 +42,8 @@ export interface RetryFailedOptions {
 /** Re-queues failed items ("Reindex produse failed"); returns how many. */
 export async function retryFailed(db: Queryable, options: RetryFailedOptions = {}): Promise<number> {
   const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new SluiceError("VALIDATION_FAILED", "maxAttempts must be a whole number of at least 1");
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1)
+    throw new SluiceError("VALIDATION_FAILED", "maxAttempts must be a whole number of at least 1");
   const conditions = ["status = 'failed'"];
   const params: unknown[] = [];
   if (!options.force) conditions.push(`retry_count < $${params.push(maxAttempts)}`);

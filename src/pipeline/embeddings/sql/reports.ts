@@ -104,10 +104,10 @@ export interface BacklogGaugeRow {
   count: number;
 }
 
-export const OTHER_WORKSPACES = "_other";
+const OTHER_WORKSPACES = "_other";
 
 /** The statuses ai_backlog_items reports (everything but `completed`). */
-export const BACKLOG_STATUSES: readonly BacklogGaugeRow["status"][] = ["pending", "processing", "failed"];
+const BACKLOG_STATUSES: readonly BacklogGaugeRow["status"][] = ["pending", "processing", "failed"];
 
 /**
  * Not-yet-completed items per workspace and status for the ai_backlog_items gauge. Label cardinality

@@ -29,7 +29,7 @@ export interface CompleteOptions {
  * bench/backfill-responsiveness.ts). Each row is still written only under its own claim, so a chunk
  * written in several statements needs no transaction around them.
  */
-export const VECTOR_WRITE_CHUNK = 20;
+const VECTOR_WRITE_CHUNK = 20;
 
 export interface CompleteResult {
   completed: number;
@@ -40,12 +40,13 @@ export interface CompleteResult {
   skipped: number;
 }
 
-export const MAX_ERROR_MESSAGE_LENGTH = 2_000;
+const MAX_ERROR_MESSAGE_LENGTH = 2_000;
 
 function uniqueIds(ids: readonly number[], field: string): void {
   if (new Set(ids).size !== ids.length) throw new SluiceError("VALIDATION_FAILED", `${field} lists an item twice`, { details: { field } });
   for (const id of ids) {
-    if (!Number.isSafeInteger(id) || id < 1) throw new SluiceError("VALIDATION_FAILED", `${field} holds an invalid item id`, { details: { field } });
+    if (!Number.isSafeInteger(id) || id < 1)
+      throw new SluiceError("VALIDATION_FAILED", `${field} holds an invalid item id`, { details: { field } });
   }
 }
 
@@ -80,7 +81,13 @@ export async function completeItems(db: Queryable, options: CompleteOptions): Pr
   let completed = 0;
   for (let from = 0; from < ids.length; from += size) {
     const slice = vectors.slice(from, from + size);
-    const { rowCount } = await db.query(COMPLETE_SQL, [ids.slice(from, from + size), vectorArrayParam(oid, slice), dimensions, model, workerId]);
+    const { rowCount } = await db.query(COMPLETE_SQL, [
+      ids.slice(from, from + size),
+      vectorArrayParam(oid, slice),
+      dimensions,
+      model,
+      workerId,
+    ]);
     completed += rowCount;
   }
   return { completed, skipped: results.length - completed };
@@ -110,7 +117,7 @@ export interface FailResult {
   skipped: number;
 }
 
-export function cleanErrorMessage(message: unknown): string {
+function cleanErrorMessage(message: unknown): string {
   const text = typeof message === "string" && message.length > 0 ? message : "unknown error";
   return text.replaceAll("\u0000", "").slice(0, MAX_ERROR_MESSAGE_LENGTH);
 }

@@ -76,9 +76,12 @@ function resolveSearch(query: SearchQuery): ResolvedSearch {
     throw new SluiceError("VALIDATION_FAILED", "filter must be a JSON object", { details: { field: "filter" } });
   }
   if (!["relaxed_order", "strict_order", "off"].includes(iterativeScan)) {
-    throw new SluiceError("VALIDATION_FAILED", "iterativeScan must be relaxed_order, strict_order or off", { details: { field: "iterativeScan" } });
+    throw new SluiceError("VALIDATION_FAILED", "iterativeScan must be relaxed_order, strict_order or off", {
+      details: { field: "iterativeScan" },
+    });
   }
-  if (model !== undefined && (typeof model !== "string" || model.length === 0)) throw new SluiceError("VALIDATION_FAILED", "model must be a non-empty string", { details: { field: "model" } });
+  if (model !== undefined && (typeof model !== "string" || model.length === 0))
+    throw new SluiceError("VALIDATION_FAILED", "model must be a non-empty string", { details: { field: "model" } });
   return {
     dimensions: checkIndexable(vector.length),
     k,
@@ -124,7 +127,9 @@ async function run(tx: StoreTransaction, workspaceId: string, vector: Vector, s:
   // SET LOCAL ends with this transaction: other sessions (and PGlite's shared one) never see it. The
   // values are validated integers and an enum, so inlining them is safe, and one simple-protocol
   // round trip costs ~0.6 ms less on PGlite than a parameterised set_config().
-  await tx.exec(`SET LOCAL hnsw.ef_search = ${s.efSearch}; SET LOCAL hnsw.iterative_scan = ${s.iterativeScan}; SET LOCAL hnsw.max_scan_tuples = ${s.maxScanTuples}`);
+  await tx.exec(
+    `SET LOCAL hnsw.ef_search = ${s.efSearch}; SET LOCAL hnsw.iterative_scan = ${s.iterativeScan}; SET LOCAL hnsw.max_scan_tuples = ${s.maxScanTuples}`,
+  );
   const sql = searchSql(s.dimensions, { filter: s.filter !== null, model: s.model !== null, exact: s.exact });
   const { rows } = await tx.query<Omit<SearchHit, "score">>(sql, searchParams(workspaceId, vector, s.k, s.filter, s.model));
   return rows
@@ -136,11 +141,19 @@ async function run(tx: StoreTransaction, workspaceId: string, vector: Vector, s:
  * The k nearest items of one workspace by cosine distance. Never returns another workspace's items;
  * returns k hits whenever the workspace has k matching vectors (iterative scan on by default).
  */
-export async function searchItems(db: Store | StoreTransaction, workspaceId: string, query: SearchQuery, context: SearchContext = {}): Promise<SearchHit[]> {
+export async function searchItems(
+  db: Store | StoreTransaction,
+  workspaceId: string,
+  query: SearchQuery,
+  context: SearchContext = {},
+): Promise<SearchHit[]> {
   validateWorkspaceId(workspaceId);
   const resolved = resolveSearch(query);
   const started = performance.now();
-  const hits = "transaction" in db ? await db.transaction((tx) => run(tx, workspaceId, query.vector, resolved)) : await run(db, workspaceId, query.vector, resolved);
+  const hits =
+    "transaction" in db
+      ? await db.transaction((tx) => run(tx, workspaceId, query.vector, resolved))
+      : await run(db, workspaceId, query.vector, resolved);
   context.latency?.observe({}, (performance.now() - started) / 1000);
   return hits;
 }

@@ -15,7 +15,7 @@ export interface ClusteredVectorsOptions {
 }
 
 /** A small fast PRNG (mulberry32): the same seed gives the same vectors on every run. */
-export function seededRandom(seed: number): () => number {
+function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -50,19 +50,4 @@ export function clusteredVectors(options: ClusteredVectorsOptions): () => Float3
     for (let i = 0; i < dimensions; i++) v[i] = (centre[i] as number) + normal() * spread;
     return normalise(v);
   };
-}
-
-/** Cosine distance of two vectors (exact, for recall measurements). */
-export function cosineDistance(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] as number;
-    const y = b[i] as number;
-    dot += x * y;
-    na += x * x;
-    nb += y * y;
-  }
-  return 1 - dot / Math.sqrt(na * nb);
 }

@@ -2,8 +2,7 @@
  * Shapes of the embeddings store (migrations/0004_embeddings.sql). The table names follow runbook 000:
  * `shop_product_embeddings` (one row per item, `shop_id` = workspace id) and `embedding_batches`.
  */
-export const ITEM_STATUSES = ["pending", "processing", "completed", "failed"] as const;
-export type ItemStatus = (typeof ITEM_STATUSES)[number];
+export type ItemStatus = "pending" | "processing" | "completed" | "failed";
 
 export const BATCH_STATUSES = ["submitted", "processing", "completed", "failed", "expired"] as const;
 export type BatchStatus = (typeof BATCH_STATUSES)[number];
@@ -33,27 +32,6 @@ export interface ClaimedItem {
   contentHash: string;
   /** Failed attempts so far. */
   retryCount: number;
-}
-
-/** A row of `shop_product_embeddings` as SQL returns it. */
-export interface ItemRow {
-  id: number;
-  shop_id: string;
-  external_id: string;
-  content: string;
-  metadata: Record<string, unknown>;
-  content_hash: string;
-  status: ItemStatus;
-  retry_count: number;
-  error_message: string | null;
-  model: string | null;
-  dimensions: number | null;
-  claimed_by: string | null;
-  claimed_at: Date | null;
-  batch_id: number | null;
-  embedded_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
 }
 
 /** A row of `embedding_batches`. */

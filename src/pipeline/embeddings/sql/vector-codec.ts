@@ -8,10 +8,10 @@ import type { Vector } from "./types.ts";
  */
 
 /** pgvector's limit for the `vector` type. */
-export const MAX_VECTOR_DIMENSIONS = 16_000;
+const MAX_VECTOR_DIMENSIONS = 16_000;
 /** HNSW indexes `vector` up to 2,000 dimensions; above that Sluice indexes a `halfvec` cast (up to 4,000). */
-export const MAX_HNSW_VECTOR_DIMENSIONS = 2_000;
-export const MAX_HNSW_HALFVEC_DIMENSIONS = 4_000;
+const MAX_HNSW_VECTOR_DIMENSIONS = 2_000;
+const MAX_HNSW_HALFVEC_DIMENSIONS = 4_000;
 
 /**
  * Bytes that both store adapters bind in binary format, whatever PGlite's type registry holds.
@@ -36,10 +36,13 @@ function binaryParam(size: number): { param: BinaryParam; buffer: Buffer } {
 /** Throws VALIDATION_FAILED unless `value` holds 1-16000 finite numbers (and `dimensions` of them when given). */
 export function validateVector(value: unknown, dimensions?: number, field = "vector"): Vector {
   const ok = (Array.isArray(value) || value instanceof Float32Array) && value.length > 0 && value.length <= MAX_VECTOR_DIMENSIONS;
-  if (!ok) throw new SluiceError("VALIDATION_FAILED", `${field} must be an array of 1-${MAX_VECTOR_DIMENSIONS} numbers`, { details: { field } });
+  if (!ok)
+    throw new SluiceError("VALIDATION_FAILED", `${field} must be an array of 1-${MAX_VECTOR_DIMENSIONS} numbers`, { details: { field } });
   const vector = value as Vector;
   if (dimensions !== undefined && vector.length !== dimensions) {
-    throw new SluiceError("VALIDATION_FAILED", `${field} has ${vector.length} dimensions, expected ${dimensions}`, { details: { field, dimensions: vector.length, expected: dimensions } });
+    throw new SluiceError("VALIDATION_FAILED", `${field} has ${vector.length} dimensions, expected ${dimensions}`, {
+      details: { field, dimensions: vector.length, expected: dimensions },
+    });
   }
   for (let i = 0; i < vector.length; i++) {
     const x = vector[i];
@@ -111,5 +114,7 @@ export function indexType(dimensions: number): "vector" | "halfvec" {
 /** Throws VALIDATION_FAILED unless HNSW can index this many dimensions; returns it (an integer safe to inline in SQL). */
 export function checkIndexable(dimensions: number): number {
   if (Number.isInteger(dimensions) && dimensions >= 1 && dimensions <= MAX_HNSW_HALFVEC_DIMENSIONS) return dimensions;
-  throw new SluiceError("VALIDATION_FAILED", `HNSW indexes 1-${MAX_HNSW_HALFVEC_DIMENSIONS} dimensions, not ${dimensions}`, { details: { field: "dimensions" } });
+  throw new SluiceError("VALIDATION_FAILED", `HNSW indexes 1-${MAX_HNSW_HALFVEC_DIMENSIONS} dimensions, not ${dimensions}`, {
+    details: { field: "dimensions" },
+  });
 }

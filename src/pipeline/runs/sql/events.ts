@@ -2,11 +2,10 @@ import type { Queryable } from "../../../ports/store.ts";
 
 /** `pipeline_events`: every event sent, with how many waiting steps it settled. */
 export async function recordEvent(db: Queryable, workspace: string, name: string, payload: unknown): Promise<number> {
-  const { rows } = await db.query<{ id: number }>("INSERT INTO pipeline_events (workspace, name, payload) VALUES ($1, $2, $3::jsonb) RETURNING id", [
-    workspace,
-    name,
-    JSON.stringify(payload ?? null),
-  ]);
+  const { rows } = await db.query<{ id: number }>(
+    "INSERT INTO pipeline_events (workspace, name, payload) VALUES ($1, $2, $3::jsonb) RETURNING id",
+    [workspace, name, JSON.stringify(payload ?? null)],
+  );
   return rows[0]?.id ?? 0;
 }
 
@@ -26,7 +25,13 @@ export async function databaseNow(db: Queryable): Promise<Date> {
 }
 
 /** Events of this name in the workspace recorded at or after `since` and within the retention, oldest first. */
-export async function eventsSince(db: Queryable, workspace: string, name: string, since: Date, retentionMs: number): Promise<BufferedEvent[]> {
+export async function eventsSince(
+  db: Queryable,
+  workspace: string,
+  name: string,
+  since: Date,
+  retentionMs: number,
+): Promise<BufferedEvent[]> {
   const { rows } = await db.query<BufferedEvent>(
     `SELECT name, payload FROM pipeline_events
      WHERE workspace = $1 AND name = $2 AND created_at >= $3 AND created_at >= now() - make_interval(secs => $4::double precision / 1000)

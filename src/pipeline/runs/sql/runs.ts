@@ -30,14 +30,25 @@ export async function insertRun(db: Queryable, run: NewRun): Promise<RunRow | un
   return rows[0];
 }
 
-export async function findRunByRequest(db: Queryable, workspace: string, pipeline: string, clientRequestId: string): Promise<RunRow | undefined> {
-  const { rows } = await db.query<RunRow>(`SELECT ${COLUMNS} FROM pipeline_runs WHERE workspace = $1 AND pipeline = $2 AND client_request_id = $3`, [workspace, pipeline, clientRequestId]);
+export async function findRunByRequest(
+  db: Queryable,
+  workspace: string,
+  pipeline: string,
+  clientRequestId: string,
+): Promise<RunRow | undefined> {
+  const { rows } = await db.query<RunRow>(
+    `SELECT ${COLUMNS} FROM pipeline_runs WHERE workspace = $1 AND pipeline = $2 AND client_request_id = $3`,
+    [workspace, pipeline, clientRequestId],
+  );
   return rows[0];
 }
 
 /** The run; with `workspace`, only if it belongs to it. */
 export async function findRun(db: Queryable, id: string, workspace?: string): Promise<RunRow | undefined> {
-  const { rows } = await db.query<RunRow>(`SELECT ${COLUMNS} FROM pipeline_runs WHERE id = $1 AND ($2::text IS NULL OR workspace = $2)`, [id, workspace ?? null]);
+  const { rows } = await db.query<RunRow>(`SELECT ${COLUMNS} FROM pipeline_runs WHERE id = $1 AND ($2::text IS NULL OR workspace = $2)`, [
+    id,
+    workspace ?? null,
+  ]);
   return rows[0];
 }
 
@@ -59,7 +70,15 @@ export async function listRuns(db: Queryable, filter: RunFilter): Promise<RunRow
        AND ($4::text IS NULL OR $4 = ANY (tags)) AND ($5::text IS NULL OR entity_key = $5)
        AND ($6::text IS NULL OR (created_at, id) < (SELECT created_at, id FROM pipeline_runs WHERE id = $6))
      ORDER BY created_at DESC, id DESC LIMIT $7`,
-    [filter.workspace ?? null, filter.pipeline ?? null, filter.status ?? null, filter.tag ?? null, filter.entityKey ?? null, filter.beforeId ?? null, filter.limit],
+    [
+      filter.workspace ?? null,
+      filter.pipeline ?? null,
+      filter.status ?? null,
+      filter.tag ?? null,
+      filter.entityKey ?? null,
+      filter.beforeId ?? null,
+      filter.limit,
+    ],
   );
   return rows;
 }
@@ -81,7 +100,10 @@ export async function claimRun(db: Queryable, id: string, owner: string, leaseMs
 
 /** Ends an invocation that suspended: the run waits or sleeps, holding no worker. */
 export async function releaseRun(db: Queryable, id: string, owner: string, status: "waiting" | "sleeping" | "queued"): Promise<void> {
-  await db.query(`UPDATE pipeline_runs SET status = $3, lease_owner = NULL, lease_until = NULL, updated_at = now() WHERE id = $1 AND lease_owner = $2 AND ${UNSETTLED}`, [id, owner, status]);
+  await db.query(
+    `UPDATE pipeline_runs SET status = $3, lease_owner = NULL, lease_until = NULL, updated_at = now() WHERE id = $1 AND lease_owner = $2 AND ${UNSETTLED}`,
+    [id, owner, status],
+  );
 }
 
 /** Settles the run; undefined when it was settled meanwhile (cancelled) or is not this owner's. */
@@ -103,12 +125,21 @@ export async function finishRun(
 }
 
 /** Cancels unsettled runs by id or by tag within a workspace (null: any workspace); returns those cancelled. */
-export async function cancelRuns(db: Queryable, target: { id?: string; tag?: string; workspace: string | null }, reason: string | null): Promise<RunRow[]> {
+export async function cancelRuns(
+  db: Queryable,
+  target: { id?: string; tag?: string; workspace: string | null },
+  reason: string | null,
+): Promise<RunRow[]> {
   const { rows } = await db.query<RunRow>(
     `UPDATE pipeline_runs SET status = 'cancelled', error = $4::jsonb, lease_owner = NULL, lease_until = NULL, finished_at = now(), updated_at = now()
      WHERE ($1::text IS NULL OR id = $1) AND ($2::text IS NULL OR $2 = ANY (tags)) AND ($3::text IS NULL OR workspace = $3) AND ${UNSETTLED}
      RETURNING ${COLUMNS}`,
-    [target.id ?? null, target.tag ?? null, target.workspace, JSON.stringify({ code: "RUN_CANCELLED", message: reason ?? "Cancelled by an operator" })],
+    [
+      target.id ?? null,
+      target.tag ?? null,
+      target.workspace,
+      JSON.stringify({ code: "RUN_CANCELLED", message: reason ?? "Cancelled by an operator" }),
+    ],
   );
   return rows;
 }
@@ -131,13 +162,4 @@ export async function latestEntityRun(db: Queryable, workspace: string, pipeline
     [workspace, pipeline, entityKey],
   );
   return rows[0];
-}
-
-/** Counts by status (for the benchmark and the list view). */
-export async function countRunsByStatus(db: Queryable, workspace?: string): Promise<Record<string, number>> {
-  const { rows } = await db.query<{ status: string; n: number }>(
-    "SELECT status, count(*)::int AS n FROM pipeline_runs WHERE ($1::text IS NULL OR workspace = $1) GROUP BY status",
-    [workspace ?? null],
-  );
-  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
 }

@@ -7,7 +7,9 @@ import type { StepKind, StepRow, StepStatus } from "../types.ts";
 const COLUMNS = "run_id, name, position, kind, status, attempts, result, error, wake_at, wait_event, wait_match, started_at, finished_at";
 
 export async function listSteps(db: Queryable, runId: string): Promise<StepRow[]> {
-  const { rows } = await db.query<StepRow>(`SELECT ${COLUMNS} FROM pipeline_steps WHERE run_id = $1 ORDER BY position, started_at`, [runId]);
+  const { rows } = await db.query<StepRow>(`SELECT ${COLUMNS} FROM pipeline_steps WHERE run_id = $1 ORDER BY position, started_at`, [
+    runId,
+  ]);
   return rows;
 }
 
@@ -72,7 +74,10 @@ export async function settleWaiting(db: Queryable, runId: string, name: string, 
  * step is such a waiting action step.
  */
 export async function isWaitingAction(db: Queryable, runId: string, name: string): Promise<boolean> {
-  const { rows } = await db.query("SELECT 1 FROM pipeline_steps WHERE run_id = $1 AND name = $2 AND status = 'waiting' AND kind = 'action'", [runId, name]);
+  const { rows } = await db.query(
+    "SELECT 1 FROM pipeline_steps WHERE run_id = $1 AND name = $2 AND status = 'waiting' AND kind = 'action'",
+    [runId, name],
+  );
   return rows.length > 0;
 }
 
@@ -103,7 +108,10 @@ export async function deleteStepsFrom(db: Queryable, runId: string, position: nu
  * Marks a try of the step as running, in the same statement as the check that its run is not
  * cancelled (one round trip less per step); false when the run is cancelled.
  */
-export async function startStep(db: Queryable, step: Pick<StepWrite, "runId" | "name" | "position" | "kind" | "attempts">): Promise<boolean> {
+export async function startStep(
+  db: Queryable,
+  step: Pick<StepWrite, "runId" | "name" | "position" | "kind" | "attempts">,
+): Promise<boolean> {
   const { rowCount } = await db.query(
     `INSERT INTO pipeline_steps (run_id, name, position, kind, status, attempts)
      SELECT $1, $2, $3, $4, 'running', $5 WHERE EXISTS (SELECT 1 FROM pipeline_runs WHERE id = $1 AND status <> 'cancelled')
