@@ -1,3 +1,4 @@
+import { createSluiceClient } from "../client/index.ts";
 /** A small client for a running Sluice server's HTTP API, the way the runbooks use curl. */
 export interface ClientOptions {
   url: string;
@@ -21,15 +22,26 @@ export class ApiError extends Error {
   }
 }
 
+/** The SDK's `request`, called with paths the CLI has already filled in (ids and query strings). */
+type UntypedRequest = (
+  method: string,
+  url: string,
+  init: { body?: unknown; parseAs: "text" },
+) => Promise<{ data?: unknown; error?: unknown; response: Response }>;
+
+/**
+ * The CLI's client: Sluice's own SDK (sluice/client) underneath, so the CLI is the SDK's first user,
+ * plus what a command line needs on top: an unreachable server as one clear error, the raw answer
+ * for `status`/`doctor`, and a non-2xx answer thrown with the server's error code.
+ */
 export function createClient(options: ClientOptions) {
   const base = options.url.replace(/\/+$/, "");
+  const sdk = createSluiceClient({ url: base, apiKey: options.apiKey });
+  const send = sdk.request as unknown as UntypedRequest;
   async function request<T>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
-    const headers: Record<string, string> = {};
-    if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
-    if (body !== undefined) headers["content-type"] = "application/json";
-    let response: Response;
+    let answer: Awaited<ReturnType<UntypedRequest>>;
     try {
-      response = await fetch(`${base}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      answer = await send(method.toLowerCase(), path, { ...(body === undefined ? {} : { body }), parseAs: "text" });
     } catch (err) {
       throw new ApiError(
         0,
@@ -37,8 +49,11 @@ export function createClient(options: ClientOptions) {
         `Cannot reach Sluice at ${base}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`,
       );
     }
-    const text = await response.text();
-    const parsed: unknown = text.length > 0 && response.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text;
+    const { response } = answer;
+    // openapi-fetch hands back a 2xx body as text (parseAs) and an error body already parsed when it is JSON.
+    const raw = response.ok ? answer.data : answer.error;
+    const json = response.headers.get("content-type")?.includes("json") ?? false;
+    const parsed: unknown = typeof raw === "string" ? (raw.length > 0 && json ? JSON.parse(raw) : raw) : (raw ?? "");
     return { status: response.status, body: parsed as T, date: response.headers.get("date") ?? undefined };
   }
   /** Like request, but a non-2xx answer throws with the server's error code and message. */
