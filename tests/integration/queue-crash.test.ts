@@ -157,6 +157,38 @@ describe("Crash safety: a worker SIGKILLed mid-job loses nothing", () => {
     expect(await manager.counts("crash")).toMatchObject({ completed: JOBS, failed: 0, active: 0, waiting: 0 });
   });
 
+  it("a job the stalled check fails (maxStalledCount reached) is told to onStalledOut once, and no processor runs it", async () => {
+    const url = inject("redisUrl");
+    const prefix = `stallout-${process.pid}-${Date.now()}`;
+    const { manager, close } = await openManager({ kind: "redis", url, prefix });
+    cleanups.push(close);
+    manager.declare("stall");
+    await manager.add("stall", "stall", { i: 1 });
+    const hanging = startChild({ kind: "redis", target: url, prefix, queue: "stall", mode: "hang", concurrency: 1, ...TIMING });
+    try {
+      await hanging.waitFor((e) => ids(e, "started").length === 1, "the job to start in the child");
+      hanging.process.kill("SIGKILL");
+      await hanging.exited;
+    } finally {
+      if (hanging.process.exitCode === null && hanging.process.signalCode === null) hanging.process.kill("SIGKILL");
+    }
+    const told: Array<{ id: string | undefined; reason: string }> = [];
+    let ran = 0;
+    await manager.startWorker(
+      "stall",
+      async () => {
+        ran++;
+      },
+      { ...TIMING, maxStalledCount: 0, onStalledOut: async (job) => void told.push({ id: job.id, reason: job.failedReason }) },
+    );
+    const deadline = Date.now() + 30_000;
+    while (told.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 2 * TIMING.stalledInterval)); // a second report would come by now
+    expect(told).toEqual([{ id: ids(hanging.events, "started")[0], reason: expect.stringMatching(/stalled/) }]);
+    expect(ran).toBe(0);
+    expect(await manager.counts("stall")).toMatchObject({ failed: 1, active: 0, waiting: 0 });
+  });
+
   it("on a PostgreSQL server", async () => {
     const connectionString = await freshPostgresDatabase("crash");
     const base = { kind: "postgres", target: connectionString, queue: "crash", concurrency: CONCURRENCY, ...TIMING } as const;

@@ -164,11 +164,29 @@ export async function startTaskWorkers(options: TaskWorkerOptions): Promise<Work
   return Promise.all(
     names.map((name) => {
       const concurrency = options.concurrency ?? options.concurrencyOf?.(name);
-      return options.queues.startWorker(
-        name,
-        taskProcessor(options.tasks, logger, name, processorOptions),
-        concurrency ? { concurrency } : {},
-      );
+      const onSettled = options.onSettled;
+      return options.queues.startWorker(name, taskProcessor(options.tasks, logger, name, processorOptions), {
+        ...(concurrency ? { concurrency } : {}),
+        ...(onSettled ? { onStalledOut: (job: Job) => settleStalledOut(job, name, onSettled) } : {}),
+      });
     }),
   );
+}
+
+/**
+ * A job the stalled check failed (its worker died or blocked past the lock, more than
+ * maxStalledCount times): its failure is settled like any other, so the job index and the
+ * completion webhook learn of it.
+ */
+async function settleStalledOut(job: Job, queue: string, onSettled: JobSettledHook): Promise<void> {
+  if (!isEnvelope(job.data)) return;
+  await onSettled({
+    queue,
+    id: String(job.id),
+    envelope: job.data,
+    attempts: job.attemptsMade,
+    createdMs: job.timestamp,
+    status: "failed",
+    reason: `JOB_STALLED: ${job.failedReason || "job stalled more than allowable limit"}`,
+  });
 }

@@ -148,6 +148,11 @@ export interface StartWorkerOptions {
   stalledInterval?: number;
   /** How many times a job may be requeued after stalling before it is failed. @default 1 */
   maxStalledCount?: number;
+  /**
+   * A job failed for stalling more than `maxStalledCount` times: no processor runs to see that
+   * outcome, so this is where it is told. Called once, by the worker that failed it.
+   */
+  onStalledOut?: (job: Job) => Promise<void>;
 }
 
 /** The processor: BullMQ's own Job, so `job.updateProgress`, `job.log` and friends are at hand. */
