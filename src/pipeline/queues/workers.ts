@@ -65,6 +65,35 @@ async function abandonInFlight(worker: AnyWorker, inFlight: InFlight, reason: st
   return moved.reduce<number>((a, b) => a + b, 0);
 }
 
+/** How long a close may still take once this worker's own jobs have all finished. */
+const CLOSE_GRACE_AFTER_JOBS_MS = 3_000;
+
+/**
+ * BullMQ's close waits for its blocking client's `end` event, which an ioredis client caught
+ * reconnecting (right after a Redis outage of a few seconds) never emits (bullmq#4656): the close,
+ * and a process's graceful stop with it, would hang for ever. Running jobs are still waited for;
+ * once they are done the close gets a bounded grace and is then left behind. BullMQ has already
+ * cleared that client's reconnect timer, so nothing it leaves keeps the process alive.
+ */
+async function closeWorker(worker: AnyWorker, inFlight: InFlight, force: boolean, logger: Logger): Promise<void> {
+  let settled = false;
+  const closed = worker.close(force).finally(() => (settled = true));
+  const graceOver = (async () => {
+    while (!settled && inFlight.size > 0 && !force) await sleep(50);
+    if (!settled) await sleep(CLOSE_GRACE_AFTER_JOBS_MS, () => settled);
+    return !settled;
+  })();
+  if (await Promise.race([closed.then(() => false), graceOver])) {
+    logger.warn({ graceMs: CLOSE_GRACE_AFTER_JOBS_MS }, "worker close still waiting on its Redis blocking connection; left behind");
+  }
+}
+
+/** Sleeps `ms`, waking early once `done()` holds. */
+async function sleep(ms: number, done: () => boolean = () => false): Promise<void> {
+  const until = Date.now() + ms;
+  while (!done() && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, Math.min(50, until - Date.now())));
+}
+
 /**
  * Starts a BullMQ Worker on the backend with Sluice's lock/stall settings, wires its events to
  * metrics and logs, and waits until it is connected.
@@ -118,7 +147,7 @@ export async function startManagedWorker(input: ManagedWorkerInput): Promise<{ w
       worker.concurrency = next;
       logger.info({ concurrency: next }, "worker concurrency changed");
     },
-    close: (force = false) => (closing ??= worker.close(force)),
+    close: (force = false) => (closing ??= closeWorker(worker, inFlight, force, logger)),
     abandon: (reason) => abandonInFlight(worker, inFlight, reason, logger),
   };
   logger.info({ concurrency: worker.opts.concurrency }, "worker started");
