@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { startCli } from "./cli.ts";
-import { exited, isRunning, spawnTracked } from "./processes.ts";
+import { exited, isRunning, spawnTracked, stopTracked } from "./processes.ts";
 import { freePort } from "./servers.ts";
 import { until } from "./wait.ts";
 import type { Started } from "../fixtures/cleanup/report.ts";
@@ -26,6 +26,21 @@ function groupMembers(pgid: number): number[] {
         return fields[0] !== "Z" && Number(fields[2]) === pgid;
       } catch {
         return false; // exited while we looked
+      }
+    })
+    .map(Number);
+}
+
+/** Pids of live processes whose parent is `ppid` (field 2 after the command in /proc/<pid>/stat). */
+function childrenOf(ppid: number): number[] {
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .filter((name) => {
+      try {
+        const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === ppid;
+      } catch {
+        return false;
       }
     })
     .map(Number);
@@ -86,5 +101,39 @@ describe("process cleanup", () => {
       "every started process gone",
     );
     expect(states.filter((s) => s.running || s.group.length > 0 || s.port)).toEqual([]);
+  });
+
+  it("a run killed by its main pid alone takes its test workers and their servers with it", async () => {
+    const reports = mkdtempSync(join(tmpdir(), "sluice-cleanup-report-"));
+    const vitest = fileURLToPath(new URL("../../node_modules/vitest/vitest.mjs", import.meta.url));
+    // Through a shell that stays: a tracked leader's exit kills its whole group, which would take the
+    // worker down for us and prove nothing.
+    const config = "tests/fixtures/cleanup/vitest.config.ts";
+    const shell = spawnTracked("sh", ["-c", `"${process.execPath}" "${vitest}" run --config ${config} & echo $!; exec sleep 120`], {
+      cwd: fileURLToPath(new URL("../..", import.meta.url)),
+      env: { ...process.env, CLEANUP_REPORT_DIR: reports, CLEANUP_INCLUDE: "tests/fixtures/cleanup/run-killed.alone.ts" },
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    try {
+      const main = Number(await new Promise<string>((resolve) => shell.stdout!.once("data", (d: Buffer) => resolve(d.toString()))));
+      const started = await until(
+        async () => readdirSync(reports).map((f) => JSON.parse(readFileSync(join(reports, f), "utf8")) as Started),
+        (s) => s.length === 1,
+        60_000,
+        "the fixture's server started",
+      );
+      const workers = childrenOf(main);
+      expect(workers.length).toBeGreaterThan(0);
+      process.kill(main, "SIGKILL"); // the main process only: no teardown of its own runs
+      // Fails with the last state seen when the worker or its server lives on.
+      await until(
+        async () => ({ ...(await gone(started[0]!)), workers: workers.filter((pid) => isRunning(pid)) }),
+        (s) => !s.running && s.group.length === 0 && !s.port && s.workers.length === 0,
+        15_000,
+        "the worker and its server gone",
+      );
+    } finally {
+      await stopTracked(shell);
+    }
   });
 });

@@ -9,7 +9,8 @@ import { join } from "node:path";
  * children (postgres backends, `runuser`'s child), and it is registered the moment it is spawned,
  * so it dies with its test even when the setup that started it failed or timed out:
  *  - `stopAllTracked()` in every test file's afterAll (tests/harness/setup-file.ts),
- *  - a SIGKILL to every group on this process's exit, SIGINT, SIGTERM and SIGHUP,
+ *  - a SIGKILL to every group on this process's exit, SIGINT, SIGTERM and SIGHUP, and when the
+ *    vitest worker's IPC channel to its run closes (the run was killed),
  *  - a pid file per process under SLUICE_TEST_PID_DIR, which the vitest globalSetup teardown
  *    reads to kill what a worker that died hard (SIGKILL, OOM) could not.
  */
@@ -43,6 +44,13 @@ function installRegistry(): Registry {
     };
     process.on(signal, onSignal);
   }
+  // A vitest fork worker outlives a run killed by its pid alone (not its group) and goes on running
+  // tests: its IPC channel closing is the word to stop, with everything it started.
+  if (process.send)
+    process.once("disconnect", () => {
+      killAllTracked(created);
+      process.exit(1);
+    });
   return created;
 }
 
