@@ -17,7 +17,8 @@ interface Started {
 /** A real `sluice dev --no-demo` (or `command` wrapping it) in a fresh folder, once /ready answers 200. */
 async function startDev(command: (devArgs: string[]) => [string, string[]]): Promise<Started> {
   const cwd = mkdtempSync(join(tmpdir(), "sluice-pack-dev-"));
-  seedPgliteDataDir(join(cwd, ".sluice", "pgdata"));
+  // The bare cluster: the README's first run applies every migration itself.
+  seedPgliteDataDir(join(cwd, ".sluice", "pgdata"), { migrated: false });
   const port = await freePort();
   const [file, args] = command([SLUICE_BIN, "dev", "--no-demo"]);
   const child = spawnTracked(file, args, {
