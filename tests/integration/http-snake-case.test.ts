@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { definePipeline, NonRetryableError } from "../../src/pipeline/runs/index.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
+import { runCliAsync } from "../harness/cli.ts";
 import { until } from "../harness/wait.ts";
 
 /**
@@ -316,6 +317,13 @@ describe("the HTTP API answers in snake_case", () => {
       if (keys.length > 0) found[path] = keys;
     }
     expect(found).toEqual(NOT_YET);
+  });
+
+  it("the CLI reads the snake_case fields: `sluice jobs` shows a failed job's attempts and reason", async () => {
+    const url = await t.app.listen({ port: 0, host: "127.0.0.1" });
+    const listed = await runCliAsync(["jobs", "ai-jobs", "--state", "failed"], { SLUICE_URL: url, SLUICE_API_KEY: key });
+    expect(listed.status, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(new RegExp(`^${ids.failedJob}\\s+doomed\\s+failed\\s+[1-9]\\d*\\s+this task always fails$`, "m"));
   });
 
   it("drives every route with a path parameter and every POST/PUT/PATCH/DELETE once: no camelCase key in any answer", async () => {
