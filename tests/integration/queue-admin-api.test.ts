@@ -95,7 +95,7 @@ describe("queue admin over HTTP (embedded)", () => {
       (s) => s.failed === 3,
     );
     const failed = await t.app.inject({ method: "GET", url: "/api/admin/queues/sentiment/failed", headers: auth() });
-    expect(failed.json<Array<{ failedReason: string }>>()[0]?.failedReason).toContain("flaky says no");
+    expect(failed.json<Array<{ failed_reason: string }>>()[0]?.failed_reason).toContain("flaky says no");
     const page = (await t.app.inject({ method: "GET", url: "/api/queues/sentiment/jobs?state=failed&limit=2", headers: auth() })).json<{
       jobs: Array<{ id: string }>;
       total: number;

@@ -98,19 +98,19 @@ export function registerEmbeddingCommands(program: Command): void {
     .description("VACUUM ANALYZE shop_product_embeddings and embedding_batches (run off-peak)")
     .option("--reason <text>", "why (kept in the audit log)")
     .action(async (opts: ClientFlags & { reason?: string }) => {
-      const done = await clientFor(opts).call<{ tables: Array<{ table: string; durationMs: number }> }>(
+      const done = await clientFor(opts).call<{ tables: Array<{ table: string; duration_ms: number }> }>(
         "POST",
         "/api/embeddings/maintenance/vacuum",
         opts.reason ? { reason: opts.reason } : {},
       );
-      for (const t of done.tables) console.log(`VACUUM ANALYZE ${t.table}: ${t.durationMs} ms`);
+      for (const t of done.tables) console.log(`VACUUM ANALYZE ${t.table}: ${t.duration_ms} ms`);
     });
   withClientOptions(maintenance.command("reindex"))
     .description("REINDEX INDEX CONCURRENTLY idx_shop_embeddings_vector (severe corruption only)")
     .option("--no-concurrently", "plain REINDEX (blocks writes while it runs)")
     .option("--reason <text>", "why (kept in the audit log)")
     .action(async (opts: ClientFlags & { concurrently: boolean; reason?: string }) => {
-      const done = await clientFor(opts).call<{ index: string; concurrently: boolean; durationMs: number }>(
+      const done = await clientFor(opts).call<{ index: string; concurrently: boolean; duration_ms: number }>(
         "POST",
         "/api/embeddings/maintenance/reindex",
         {
@@ -118,7 +118,7 @@ export function registerEmbeddingCommands(program: Command): void {
           ...(opts.reason ? { reason: opts.reason } : {}),
         },
       );
-      console.log(`REINDEX INDEX ${done.concurrently ? "CONCURRENTLY " : ""}${done.index}: ${done.durationMs} ms`);
+      console.log(`REINDEX INDEX ${done.concurrently ? "CONCURRENTLY " : ""}${done.index}: ${done.duration_ms} ms`);
     });
 
   withClientOptions(program.command("search <text>"))

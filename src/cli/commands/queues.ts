@@ -127,8 +127,8 @@ export function registerQueueCommands(program: Command): void {
         id: j.id,
         name: j.name,
         state: j.state,
-        attempts: j.attemptsMade,
-        reason: j.failedReason ?? "",
+        attempts: j.attempts_made,
+        reason: j.failed_reason ?? "",
       }));
       console.log(table(rows, ["id", "name", "state", "attempts", "reason"]));
       console.log(`${page.jobs.length} of ${page.total} ${flags.state}`);

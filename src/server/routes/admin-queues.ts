@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { AdminActor, QueueAdmin } from "../../pipeline/admin/queue-admin.ts";
-import { LISTABLE_STATES, type ListableState } from "../../pipeline/queues/types.ts";
+import { LISTABLE_STATES, type JobSummary, type ListableState } from "../../pipeline/queues/types.ts";
 import type { Sluice } from "../../sluice.ts";
 import { principalOf, requireScopes } from "../auth.ts";
 
@@ -23,6 +23,21 @@ const jobsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(20),
   offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
 });
+
+/**
+ * A job as the HTTP API shows it: snake_case like every answer. `data`, `returnvalue` and
+ * `progress` are the job's own payload, result and reported progress, kept as they are.
+ */
+export function jobAnswer(job: JobSummary) {
+  const { attemptsMade, interruptedRuns, maxAttempts, failedReason, ...rest } = job;
+  return {
+    ...rest,
+    attempts_made: attemptsMade,
+    interrupted_runs: interruptedRuns,
+    max_attempts: maxAttempts,
+    failed_reason: failedReason,
+  };
+}
 
 /** The audit actor of an admin request: its key, its workspace, and the reason from body or `X-Sluice-Reason`. */
 export function actorOf(request: FastifyRequest, bodyReason?: string): AdminActor {
@@ -121,17 +136,23 @@ export const adminQueueRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "int
       onRequest: operator,
       schema: { tags, summary: "Jobs of a queue in one state (default failed)", params: queueParams, querystring: jobsQuery },
     },
-    (request) => sluice.queues.jobs(request.params.name, request.query.state, { offset: request.query.offset, limit: request.query.limit }),
+    async (request) => {
+      const page = await sluice.queues.jobs(request.params.name, request.query.state, {
+        offset: request.query.offset,
+        limit: request.query.limit,
+      });
+      return { ...page, jobs: page.jobs.map(jobAnswer) };
+    },
   );
   app.get(
     "/api/queues/:name/jobs/:id",
     { onRequest: operator, schema: { tags, summary: "One job, any workspace", params: jobParams } },
-    (request) => sluice.queues.getJob(request.params.name, request.params.id),
+    async (request) => jobAnswer(await sluice.queues.getJob(request.params.name, request.params.id)),
   );
   app.post(
     "/api/queues/:name/jobs/:id/retry",
     { onRequest: operator, schema: { tags, summary: "Retry one failed job", params: jobParams, body: reasonBody } },
-    (request) => ops.retryJob(actorOf(request, request.body?.reason), request.params.name, request.params.id),
+    async (request) => jobAnswer(await ops.retryJob(actorOf(request, request.body?.reason), request.params.name, request.params.id)),
   );
   app.delete(
     "/api/queues/:name/jobs/:id",

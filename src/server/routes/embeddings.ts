@@ -186,12 +186,15 @@ export const embeddingRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "conf
   app.post(
     "/api/embeddings/maintenance/vacuum",
     { onRequest: operator, schema: { tags, summary: "VACUUM ANALYZE of the embedding tables", body: reasonBody } },
-    (request) => embeddings.vacuum(actorOf(request, request.body?.reason)),
+    async (request) => snakeCaseKeys(await embeddings.vacuum(actorOf(request, request.body?.reason))),
   );
 
   app.post(
     "/api/embeddings/maintenance/reindex",
     { onRequest: operator, schema: { tags, summary: "REINDEX INDEX CONCURRENTLY idx_shop_embeddings_vector", body: indexBody } },
-    (request) => embeddings.reindexIndex(actorOf(request, request.body?.reason), { concurrently: request.body?.concurrently ?? true }),
+    async (request) =>
+      snakeCaseKeys(
+        await embeddings.reindexIndex(actorOf(request, request.body?.reason), { concurrently: request.body?.concurrently ?? true }),
+      ),
   );
 };

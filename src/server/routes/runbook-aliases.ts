@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { QueueAdmin } from "../../pipeline/admin/queue-admin.ts";
 import type { Sluice } from "../../sluice.ts";
 import { requireScopes } from "../auth.ts";
-import { actorOf, cleanBody, queueParams, reasonBody } from "./admin-queues.ts";
+import { actorOf, cleanBody, jobAnswer, queueParams, reasonBody } from "./admin-queues.ts";
 
 /**
  * The paths the seed runbooks curl, served by the same admin operations, so their procedures work
@@ -40,10 +40,8 @@ export const runbookAliasRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "i
 
   // Runbook 003 §1.2, §3, §6.2
   app.get("/api/admin/queues", { onRequest: operator, schema: hidden }, wrapped);
-  app.get(
-    "/api/admin/queues/:name/failed",
-    { onRequest: operator, schema: { ...hidden, params: queueParams } },
-    async (r) => (await sluice.queues.jobs(r.params.name, "failed", { limit: 100 })).jobs,
+  app.get("/api/admin/queues/:name/failed", { onRequest: operator, schema: { ...hidden, params: queueParams } }, async (r) =>
+    (await sluice.queues.jobs(r.params.name, "failed", { limit: 100 })).jobs.map(jobAnswer),
   );
   app.post(
     "/api/admin/queues/:name/retry-all",
