@@ -1,6 +1,18 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
+/** A row of GET /api/webhooks/deliveries. */
+export interface Delivery {
+  id: string;
+  event: string;
+  subject: string;
+  target: string;
+  status: string;
+  attempts: number;
+  last_status_code: number | null;
+  last_error: string | null;
+}
+
 /** One request a receiver got: the raw body (what a signature covers), its headers, and the status it answered. */
 export interface Received {
   body: string;

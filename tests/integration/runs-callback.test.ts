@@ -7,7 +7,7 @@ import { definePipeline } from "../../src/pipeline/runs/index.ts";
 import { embeddedAndServers, redisUrl } from "../harness/databases.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
 import { until } from "../harness/wait.ts";
-import { startReceiver } from "../harness/webhook-receiver.ts";
+import { startReceiver, type Delivery } from "../harness/webhook-receiver.ts";
 
 /**
  * A run's own callback_url (POST /api/pipelines/{name}/runs and the library's runs.start): checked
@@ -27,15 +27,6 @@ function signedBySecret(body: string, header: string | undefined): boolean {
   const expected = createHmac("sha256", SECRET).update(`${t}.${body}`).digest();
   const given = Buffer.from(v1, "hex");
   return given.length === expected.length && timingSafeEqual(given, expected);
-}
-
-interface Delivery {
-  event: string;
-  subject: string;
-  target: string;
-  status: string;
-  attempts: number;
-  last_status_code: number | null;
 }
 
 for (const engine of embeddedAndServers("runs_callback", 50)) {

@@ -9,7 +9,7 @@ import { freshPostgresDatabase, redisUrl } from "../harness/databases.ts";
 import { newEmbeddedDataDir } from "../harness/pglite-template.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
 import { until } from "../harness/wait.ts";
-import { startReceiver } from "../harness/webhook-receiver.ts";
+import { startReceiver, type Delivery } from "../harness/webhook-receiver.ts";
 
 /**
  * Completion webhooks end to end on all three queue backends: a real HTTP receiver on loopback
@@ -34,17 +34,6 @@ const engines = [
     }),
   },
 ];
-
-interface Delivery {
-  id: string;
-  event: string;
-  subject: string;
-  target: string;
-  status: string;
-  attempts: number;
-  last_status_code: number | null;
-  last_error: string | null;
-}
 
 describe.each(engines)("completion webhooks on $name", (engine) => {
   let env: Record<string, string>;
