@@ -308,6 +308,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       logger,
       gate: admission.beforeRun,
       onRunSettled,
+      checkCallback: webhooks.checkTarget,
       eventRetentionMs: config.runs.eventRetentionMs,
     });
     // Runs, actions and approvals are built apart and meet here: each side reads the others late.

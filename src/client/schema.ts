@@ -1764,6 +1764,8 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /** @description Where a signed webhook goes when the run settles (as POST /ai/jobs) */
+                        callback_url?: string;
                         client_request_id?: string;
                         entity_key?: string;
                         input: unknown;

@@ -1,6 +1,4 @@
 import { rmSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -11,6 +9,7 @@ import { freshPostgresDatabase, redisUrl } from "../harness/databases.ts";
 import { newEmbeddedDataDir } from "../harness/pglite-template.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
 import { until } from "../harness/wait.ts";
+import { startReceiver, type Delivery } from "../harness/webhook-receiver.ts";
 
 /**
  * Completion webhooks end to end on all three queue backends: a real HTTP receiver on loopback
@@ -19,46 +18,6 @@ import { until } from "../harness/wait.ts";
  */
 const SECRET = "test-signing-secret-0123456789";
 const REDIS_DB = 27;
-
-interface Received {
-  body: string;
-  signature: string | undefined;
-  deliveryId: string | undefined;
-  answered: number;
-}
-
-/** A callback receiver that answers 500 to the first `failFirst` requests of each path, then 200. */
-async function startReceiver(): Promise<{
-  url: string;
-  received: Map<string, Received[]>;
-  failFirst: Map<string, number>;
-  close(): Promise<void>;
-}> {
-  const received = new Map<string, Received[]>();
-  const failFirst = new Map<string, number>();
-  const server: Server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (chunk: Buffer) => (body += chunk.toString("utf8")));
-    req.on("end", () => {
-      const path = req.url ?? "/";
-      const seen = received.get(path) ?? [];
-      const answered = seen.length < (failFirst.get(path) ?? 0) ? 500 : 200;
-      const signature = req.headers["sluice-signature"];
-      const deliveryId = req.headers["sluice-delivery-id"];
-      seen.push({
-        body,
-        signature: typeof signature === "string" ? signature : undefined,
-        deliveryId: typeof deliveryId === "string" ? deliveryId : undefined,
-        answered,
-      });
-      received.set(path, seen);
-      res.writeHead(answered).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, received, failFirst, close: () => new Promise((resolve) => server.close(() => resolve())) };
-}
 
 const engines = [
   { name: "embedded PGlite", env: async () => ({ SLUICE_DATA_DIR: newEmbeddedDataDir("sluice-webhooks-") }) },
@@ -75,17 +34,6 @@ const engines = [
     }),
   },
 ];
-
-interface Delivery {
-  id: string;
-  event: string;
-  subject: string;
-  target: string;
-  status: string;
-  attempts: number;
-  last_status_code: number | null;
-  last_error: string | null;
-}
 
 describe.each(engines)("completion webhooks on $name", (engine) => {
   let env: Record<string, string>;

@@ -146,6 +146,20 @@ export function createActionExecutor(options: ActionExecutorOptions): LedgerExec
     }
   }
 
+  /** The insert lost to the approval's unique index: another execution (another key) used it. */
+  async function refuseUsedApproval(request: ActionRequest, approvalId: string): Promise<void> {
+    const user = await sql.selectByConsumedApproval(store, approvalId);
+    if (!user || user.idempotency_key === request.idempotencyKey) return;
+    await refuse(
+      request,
+      new SluiceError(
+        "APPROVAL_USED",
+        `Approval ${approvalId} already authorised execution ${user.id} (idempotency key "${user.idempotency_key}"): an approval is used once`,
+        { details: { approval_id: approvalId, execution_id: user.id, idempotency_key: user.idempotency_key } },
+      ),
+    );
+  }
+
   async function call(definition: ActionDefinition, row: ExecutionRow, args: unknown, request: ActionRequest): Promise<ActionOutcome> {
     const auditId = await audit.record({
       actor: request.actor,
@@ -229,6 +243,7 @@ export function createActionExecutor(options: ActionExecutorOptions): LedgerExec
       workspace: row.workspace_id,
       approvalType: UNKNOWN_APPROVAL_TYPE,
       payload,
+      attempt: row.attempts,
       ...(request.step ? { step: request.step } : {}),
     });
     await sql.setApproval(store, row.id, task.id);
@@ -310,11 +325,14 @@ export function createActionExecutor(options: ActionExecutorOptions): LedgerExec
         runId: request.step?.runId ?? null,
         stepName: request.step?.stepName ?? null,
         approvedBy: request.approvedBy ?? null,
+        approvalId: request.approvalId ?? null,
       });
       if (fresh) return call(definition, fresh, args, request);
       const existing = await sql.selectByKey(store, request.workspace, request.idempotencyKey);
-      if (!existing)
+      if (!existing) {
+        if (request.approvalId) await refuseUsedApproval(request, request.approvalId);
         throw new SluiceError("ACTION_IN_PROGRESS", "The execution row vanished while it was read; try again", { retryable: true });
+      }
       return resume(definition, existing, args, request);
     },
     async resolve(executionId, resolution, decidedBy, reason, result) {

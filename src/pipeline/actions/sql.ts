@@ -49,16 +49,28 @@ export interface NewExecution {
   runId: string | null;
   stepName: string | null;
   approvedBy: string | null;
+  /** The approval task this execution uses up (one execution per approval). */
+  approvalId: string | null;
 }
 
-/** Writes `started`; undefined when the key already has a row (someone else's, or an earlier attempt's). */
+/**
+ * Writes `started`; undefined when the key already has a row (someone else's, or an earlier
+ * attempt's) or the approval was already used by another execution: either unique index refuses it.
+ */
 export async function insertStarted(db: Queryable, e: NewExecution): Promise<ExecutionRow | undefined> {
   const { rows } = await db.query<ExecutionRow>(
-    `INSERT INTO action_executions (workspace_id, action, idempotency_key, args_hash, args, status, actor, run_id, step_name, approved_by)
-     VALUES ($1, $2, $3, $4, $5::jsonb, 'started', $6, $7, $8, $9)
-     ON CONFLICT (workspace_id, idempotency_key) DO NOTHING RETURNING ${COLUMNS}`,
-    [e.workspace, e.action, e.idempotencyKey, e.argsHash, JSON.stringify(e.args), e.actor, e.runId, e.stepName, e.approvedBy],
+    `INSERT INTO action_executions (workspace_id, action, idempotency_key, args_hash, args, status, actor, run_id, step_name, approved_by,
+       consumed_approval_id)
+     VALUES ($1, $2, $3, $4, $5::jsonb, 'started', $6, $7, $8, $9, $10)
+     ON CONFLICT DO NOTHING RETURNING ${COLUMNS}`,
+    [e.workspace, e.action, e.idempotencyKey, e.argsHash, JSON.stringify(e.args), e.actor, e.runId, e.stepName, e.approvedBy, e.approvalId],
   );
+  return rows[0];
+}
+
+/** The execution that used up this approval task, if any. */
+export async function selectByConsumedApproval(db: Queryable, approvalId: string): Promise<ExecutionRow | undefined> {
+  const { rows } = await db.query<ExecutionRow>(`SELECT ${COLUMNS} FROM action_executions WHERE consumed_approval_id = $1`, [approvalId]);
   return rows[0];
 }
 

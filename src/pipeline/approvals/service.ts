@@ -109,8 +109,9 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
   }
 
   async function create(request: ApprovalRequest): Promise<{ row: sql.ApprovalTaskRow; created: boolean }> {
+    const attempt = request.attempt ?? 1;
     if (request.step) {
-      const existing = await sql.selectTaskForStep(store, request.step.runId, request.step.stepName);
+      const existing = await sql.selectTaskForStep(store, request.step.runId, request.step.stepName, attempt);
       if (existing) return { row: existing, created: false };
     }
     const config = await sql.selectTypeConfig(store, request.workspace, request.approvalType);
@@ -125,10 +126,11 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
       payload: request.payload,
       assignee: request.assignee ?? (await pickAssignee(request.workspace, config?.assignee_rule ?? null)),
       dueAt: new Date(Date.now() + slaMs),
+      attempt,
     });
     // Lost a race with the same step's other request: theirs is the task.
     if (!inserted && request.step) {
-      const theirs = await sql.selectTaskForStep(store, request.step.runId, request.step.stepName);
+      const theirs = await sql.selectTaskForStep(store, request.step.runId, request.step.stepName, attempt);
       if (theirs) return { row: theirs, created: false };
     }
     if (!inserted) throw new SluiceError("INTERNAL", "approval task insert returned no row");

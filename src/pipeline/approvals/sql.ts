@@ -22,6 +22,8 @@ export interface ApprovalTaskRow {
   created_at: Date;
   breached_at: Date | null;
   resumed_at: Date | null;
+  /** The step's attempt this task decides (an action's execution attempt); 1 for a step.approval. */
+  attempt: number;
 }
 
 export interface ApprovalTypeConfigRow {
@@ -38,7 +40,7 @@ export interface ApprovalTypeConfigRow {
 }
 
 const TASK_COLUMNS =
-  "id, workspace_id, pipeline_stage, approval_type, run_id, step_name, payload, status, assignee, due_at, decided_at, decided_by, reason, created_at, breached_at, resumed_at";
+  "id, workspace_id, pipeline_stage, approval_type, run_id, step_name, payload, status, assignee, due_at, decided_at, decided_by, reason, created_at, breached_at, resumed_at, attempt";
 const CONFIG_COLUMNS =
   "workspace_id, approval_type, sla_seconds, assignee_rule, on_deadline, escalate_to, notify_action, notify_args, updated_at, updated_by";
 
@@ -52,14 +54,15 @@ export interface NewTask {
   payload: unknown;
   assignee: string | null;
   dueAt: Date;
+  attempt: number;
 }
 
-/** Inserts a task; for a run's step that already has one, inserts nothing (see `selectTaskForStep`). */
+/** Inserts a task; for a run's step attempt that already has one, inserts nothing (see `selectTaskForStep`). */
 export async function insertTask(db: Queryable, task: NewTask): Promise<ApprovalTaskRow | undefined> {
   const { rows } = await db.query<ApprovalTaskRow>(
-    `INSERT INTO approval_tasks (id, workspace_id, pipeline_stage, approval_type, run_id, step_name, payload, assignee, due_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)
-     ON CONFLICT (run_id, step_name) WHERE run_id IS NOT NULL DO NOTHING
+    `INSERT INTO approval_tasks (id, workspace_id, pipeline_stage, approval_type, run_id, step_name, payload, assignee, due_at, attempt)
+     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10)
+     ON CONFLICT (run_id, step_name, attempt) WHERE run_id IS NOT NULL DO NOTHING
      RETURNING ${TASK_COLUMNS}`,
     [
       task.id,
@@ -71,16 +74,22 @@ export async function insertTask(db: Queryable, task: NewTask): Promise<Approval
       JSON.stringify(task.payload ?? {}),
       task.assignee,
       task.dueAt,
+      task.attempt,
     ],
   );
   return rows[0];
 }
 
-export async function selectTaskForStep(db: Queryable, runId: string, stepName: string): Promise<ApprovalTaskRow | undefined> {
-  const { rows } = await db.query<ApprovalTaskRow>(`SELECT ${TASK_COLUMNS} FROM approval_tasks WHERE run_id = $1 AND step_name = $2`, [
-    runId,
-    stepName,
-  ]);
+export async function selectTaskForStep(
+  db: Queryable,
+  runId: string,
+  stepName: string,
+  attempt: number,
+): Promise<ApprovalTaskRow | undefined> {
+  const { rows } = await db.query<ApprovalTaskRow>(
+    `SELECT ${TASK_COLUMNS} FROM approval_tasks WHERE run_id = $1 AND step_name = $2 AND attempt = $3`,
+    [runId, stepName, attempt],
+  );
   return rows[0];
 }
 

@@ -42,6 +42,11 @@ export interface ApprovalRequest {
   readonly dueInMs?: number;
   /** The step waiting on the decision; absent for standalone tasks. */
   readonly step?: StepRef;
+  /**
+   * Which attempt of `step` this decides (an action's execution attempt): one task per attempt, so
+   * an approved re-run that crashes again asks a person again. @default 1
+   */
+  readonly attempt?: number;
 }
 
 export interface ApprovalTaskView {
@@ -53,7 +58,7 @@ export interface ApprovalTaskView {
 
 /** Implemented by approvals. A decision on a task with a `step` calls the root-wired resumer with `{ approved, decided_by, reason }`. */
 export interface ApprovalRequester {
-  /** Creates the task, or returns the existing one for the same `step` (a replayed run must not open a second task). */
+  /** Creates the task, or returns the existing one for the same `step` and attempt (a replayed run must not open a second task). */
   request(request: ApprovalRequest): Promise<ApprovalTaskView>;
   /** Closes the open tasks of cancelled runs (`expired`, with the reason), audited; returns how many. */
   withdrawForRuns?(runIds: readonly string[], by: string, reason: string): Promise<number>;
@@ -80,6 +85,8 @@ export interface ActionRequest {
   readonly step?: StepRef;
   /** Set when a person approved this very request (the approval step before it completed). */
   readonly approvedBy?: string;
+  /** The approval task behind `approvedBy`, when the caller named one: used up by the first execution (APPROVAL_USED after). */
+  readonly approvalId?: string;
 }
 
 export type ActionOutcome =

@@ -35,6 +35,8 @@ export interface RunsOptions {
   gate?: StepApiDeps["gate"];
   /** Called once per run when it completes, fails or is cancelled (completion webhooks). */
   onRunSettled?: (run: RunView) => Promise<void>;
+  /** Refuses a `callback_url` Sluice will not call (WEBHOOK_URL_REFUSED, WEBHOOK_SECRET_MISSING); the jobs API's check. */
+  checkCallback?: (workspace: string, url: string) => Promise<void>;
   actions?: Lazy<ActionExecutor>;
   approvals?: Lazy<ApprovalRequester>;
   /** How long one invocation holds a run before another job may take it over. @default 600000 */
@@ -100,6 +102,10 @@ export function createRuns(options: RunsOptions) {
     checkStart(request);
     const definition = pipelineOf(request.pipeline);
     const input = parseInput(definition, request.input);
+    if (request.callbackUrl !== undefined) {
+      if (!options.checkCallback) throw new SluiceError("VALIDATION_FAILED", "callback_url is not supported by this server");
+      await options.checkCallback(request.workspace, request.callbackUrl);
+    }
     const row = {
       id: randomUUID(),
       pipeline: definition.name,
@@ -108,6 +114,7 @@ export function createRuns(options: RunsOptions) {
       tags: request.tags ?? [],
       input,
       clientRequestId: request.clientRequestId ?? null,
+      callbackUrl: request.callbackUrl ?? null,
     };
     const inserted = await insertRun(store, row);
     const run =

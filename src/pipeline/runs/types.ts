@@ -107,6 +107,8 @@ export interface RunRow {
   updated_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
+  /** Where the run's signed completion webhook goes, besides the workspace's default URL. */
+  callback_url: string | null;
 }
 
 export interface StepRow {
@@ -153,6 +155,8 @@ export interface StartRunRequest {
   tags?: readonly string[] | undefined;
   /** Same id in the same workspace and pipeline: the earlier run, not a second one. */
   clientRequestId?: string | undefined;
+  /** A signed completion webhook goes here when the run settles; checked like POST /ai/jobs's callback_url. */
+  callbackUrl?: string | undefined;
 }
 
 export interface StartedRun {

@@ -116,7 +116,7 @@ export const actionRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "actions
         args: request.body.args,
         idempotencyKey: request.body.idempotency_key,
         actor: `key:${principal.keyId}`,
-        ...(approvedBy ? { approvedBy } : {}),
+        ...(approvedBy && approvalId ? { approvedBy, approvalId } : {}),
       });
       return reply.status(outcome.status === "unknown" ? 202 : 200).send(outcomeView(outcome));
     },

@@ -22,6 +22,7 @@ const startBody = z.object({
   client_request_id: z.string().min(1).max(255).optional(),
   entity_key: entityKey.optional(),
   tags: z.array(z.string().min(1).max(100)).max(20).optional(),
+  callback_url: z.string().min(1).max(2_048).optional().describe("Where a signed webhook goes when the run settles (as POST /ai/jobs)"),
 });
 
 /** Operator keys may name any workspace; any other key acts in its own (naming another is a 404, as if absent). */
@@ -90,6 +91,7 @@ export const runRoutes: FastifyPluginAsyncZod<{ sluice: Pick<Sluice, "intake" | 
         entityKey: body.entity_key,
         tags: body.tags,
         clientRequestId: body.client_request_id,
+        callbackUrl: body.callback_url,
       });
       return reply.status(started.created ? 202 : 200).send({ id: started.id, status: started.status, duplicate: !started.created });
     },

@@ -1,12 +1,9 @@
-import { rmSync } from "node:fs";
-import { createInterface } from "node:readline";
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { startFakeGithub, type FakeGithub } from "../../fakes/github-server.ts";
-import { freshPostgresDatabase, redisUrl } from "../../harness/databases.ts";
-import { compiledFixture } from "../../harness/fixtures.ts";
-import { newEmbeddedDataDir } from "../../harness/pglite-template.ts";
-import { spawnTracked } from "../../harness/processes.ts";
+import { CRASH_TIMING, embeddedBackend, postgresBackend, redisBackend, startCrashWorker, type WorkerEvent } from "../../harness/crash-worker.ts";
 
 /**
  * A run's `step.action` whose call a SIGKILL cut off: its outcome is unknown, a person decides on
@@ -14,49 +11,32 @@ import { spawnTracked } from "../../harness/processes.ts";
  * which applies the decision. Three runs, one per decision: "rerun" (GitHub sees a second call and
  * the step completes with its answer), "not-run" (no second call; the step fails ACTION_SKIPPED),
  * "done" (no second call; the step completes with the result the person gave). The fake GitHub
- * counts the calls. Redis logical database 32 is this file's alone.
+ * counts the calls. And one run whose approved re-run is SIGKILLed too: its second unknown outcome
+ * opens a second task (one per attempt), pending, and nothing is called until a person approves it.
+ * Redis logical databases 32 and 48 are this file's alone.
  */
 const TOKEN = "ghp_runs_unknown";
 const WORKSPACE = "ws-unknown";
-const TIMING = { QUEUE_LOCK_DURATION_MS: "2000", QUEUE_STALLED_INTERVAL_MS: "1000", ACTIONS_LEASE_MS: "1000", LOG_LEVEL: "silent" };
 const TITLES = { rerun: "issue-rerun", "not-run": "issue-not-run", done: "issue-done" } as const;
 
-interface ChildEvent {
-  event: string;
-  message?: string;
+interface ChildEvent extends WorkerEvent {
   runs?: Record<string, unknown>;
+  run?: string;
+  tasks?: UnknownTask[];
 }
 
-function startChild(env: Record<string, string>, config: Record<string, unknown>) {
-  const child = spawnTracked(process.execPath, [compiledFixture("runs-action-crash-worker")], {
-    env: { ...process.env, ...TIMING, ...env, RUNS_ACTION_CRASH_CONFIG: JSON.stringify({ workspace: WORKSPACE, ...config }) },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const events: ChildEvent[] = [];
-  let stderr = "";
-  child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  createInterface({ input: child.stdout! }).on("line", (line) => {
-    try {
-      events.push(JSON.parse(line) as ChildEvent);
-    } catch {
-      // not ours
-    }
-  });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const waitFor = async (kind: string, timeoutMs = 90_000): Promise<ChildEvent> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const failure = events.find((e) => e.event === "error");
-      if (failure) throw new Error(`child failed: ${failure.message}`);
-      const found = events.find((e) => e.event === kind);
-      if (found) return found;
-      if (child.exitCode !== null || Date.now() > deadline)
-        throw new Error(`no ${kind} from the child; events ${JSON.stringify(events)}; stderr ${stderr.slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
-  return { child, waitFor, exited };
+interface UnknownTask {
+  status: string;
+  attempt: number;
 }
+
+const startChild = (env: Record<string, string>, config: Record<string, unknown>) =>
+  startCrashWorker<ChildEvent>("runs-action-crash-worker", {
+    ...CRASH_TIMING,
+    LOG_LEVEL: "silent",
+    ...env,
+    RUNS_ACTION_CRASH_CONFIG: JSON.stringify({ workspace: WORKSPACE, ...config }),
+  });
 
 let github: FakeGithub;
 beforeAll(async () => {
@@ -69,41 +49,46 @@ afterAll(async () => {
 const callsFor = (title: string): number =>
   github.requests.filter((r) => r.method === "POST" && (r.json as { title?: string } | null)?.title === title).length;
 
+async function waitForCalls(titles: readonly string[], calls: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (titles.some((t) => callsFor(t) < calls)) {
+    if (Date.now() > deadline) throw new Error(`${titles.join(", ")} never reached the fake GitHub ${calls} time(s)`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 interface RunOutcome {
   status: string;
   error: { code: string } | null;
   output: { issue: Record<string, unknown> } | null;
+  tasks: UnknownTask[];
 }
+
+const actionEnv = (backend: Record<string, string>) => ({
+  ...backend,
+  ACTIONS_ENABLED: "true",
+  ALLOW_ACTIONS_DEFAULT: "github.issue.create",
+  ACTIONS_GITHUB_BASE_URL: github.url,
+  ACTIONS_GITHUB_TOKEN: TOKEN,
+});
 
 async function crashAndDecide(backend: Record<string, string>): Promise<Record<string, RunOutcome | undefined>> {
   github.requests.length = 0;
   github.holdWhen(() => true);
-  const env = {
-    ...backend,
-    ACTIONS_ENABLED: "true",
-    ALLOW_ACTIONS_DEFAULT: "github.issue.create",
-    ACTIONS_GITHUB_BASE_URL: github.url,
-    ACTIONS_GITHUB_TOKEN: TOKEN,
-  };
+  const env = actionEnv(backend);
   const first = startChild(env, { start: Object.values(TITLES) });
-  const started = (await first.waitFor("started")).runs as Record<string, string>;
-  const deadline = Date.now() + 60_000;
-  while (Object.values(TITLES).some((t) => callsFor(t) < 1)) {
-    if (Date.now() > deadline) throw new Error("the three calls never reached the fake GitHub");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  first.child.kill("SIGKILL");
-  await first.exited;
+  const started = (await first.waitForEvent("started")).runs as Record<string, string>;
+  await waitForCalls(Object.values(TITLES), 1);
+  await first.kill();
   github.holdWhen(undefined);
 
   const decide = Object.fromEntries(Object.entries(TITLES).map(([decision, title]) => [started[title]!, decision]));
   const second = startChild(env, { decide });
   try {
-    const settled = (await second.waitFor("settled")).runs as Record<string, RunOutcome>;
+    const settled = (await second.waitForEvent("settled")).runs as Record<string, RunOutcome>;
     return Object.fromEntries(Object.entries(TITLES).map(([decision, title]) => [decision, settled[started[title]!]]));
   } finally {
-    second.child.kill("SIGKILL");
-    await second.exited;
+    await second.kill();
   }
 }
 
@@ -122,28 +107,80 @@ function expectDecisionsApplied(runs: Awaited<ReturnType<typeof crashAndDecide>>
   expect(runs.done?.output?.issue).toEqual({ number: 99, checked: true });
 }
 
-describe("step.action with an unknown outcome resumes through the executor with the same key", { timeout: 240_000 }, () => {
-  const folders: string[] = [];
-  afterAll(() => folders.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+/**
+ * Crash, approve the re-run, crash the re-run too: the second unknown outcome must ask a person
+ * again (a new pending task for attempt 2) and call nothing until that task is approved; then
+ * exactly one more call completes the step.
+ */
+async function crashTwiceThenApprove(backend: Record<string, string>): Promise<{ asked: UnknownTask[]; callsWhenAsked: number; run: RunOutcome }> {
+  const title = "issue-twice";
+  github.requests.length = 0;
+  github.holdWhen(() => true);
+  const env = actionEnv(backend);
+  const first = startChild(env, { start: [title] });
+  const runId = ((await first.waitForEvent("started")).runs as Record<string, string>)[title]!;
+  await waitForCalls([title], 1);
+  await first.kill();
 
+  // The person approves a re-run; the re-run's call hangs too, and its worker dies as well.
+  const second = startChild(env, { decide: { [runId]: "rerun" } });
+  await waitForCalls([title], 2);
+  await second.kill();
+  github.holdWhen(undefined);
+
+  const gateDir = mkdtempSync(join(tmpdir(), "sluice-gate-"));
+  onTestFinished(() => rmSync(gateDir, { recursive: true, force: true }));
+  const gate = join(gateDir, "decide");
+  const third = startChild(env, { decide: { [runId]: "rerun" }, gate });
+  try {
+    const asked = (await third.waitForEvent("asked")).tasks!;
+    const callsWhenAsked = callsFor(title);
+    writeFileSync(gate, "go");
+    const settled = (await third.waitForEvent("settled")).runs as Record<string, RunOutcome>;
+    return { asked, callsWhenAsked, run: settled[runId]! };
+  } finally {
+    await third.kill();
+  }
+}
+
+function expectAskedAgain(result: Awaited<ReturnType<typeof crashTwiceThenApprove>>): void {
+  // Two tasks, one per unknown attempt: the first approved, the second pending, and no call meanwhile.
+  expect(result.asked).toEqual([
+    { id: expect.any(String), status: "approved", attempt: 1 },
+    { id: expect.any(String), status: "pending", attempt: 2 },
+  ]);
+  expect(result.callsWhenAsked).toBe(2);
+  // Its approval: exactly one more call, and the step completed with GitHub's answer.
+  expect(callsFor("issue-twice")).toBe(3);
+  expect(result.run.status).toBe("completed");
+  expect(result.run.output?.issue).toMatchObject({ number: expect.any(Number) });
+  expect(result.run.tasks.map((t) => t.status)).toEqual(["approved", "approved"]);
+}
+
+describe("step.action with an unknown outcome resumes through the executor with the same key", { timeout: 240_000 }, () => {
   it("on embedded PGlite", async () => {
-    const dir = newEmbeddedDataDir("sluice-runs-unknown-");
-    folders.push(dir);
-    expectDecisionsApplied(await crashAndDecide({ SLUICE_DATA_DIR: dir }));
+    expectDecisionsApplied(await crashAndDecide(embeddedBackend("sluice-runs-unknown-")));
+  });
+
+  it("on PostgreSQL queues and store", async () => {
+    expectDecisionsApplied(await crashAndDecide(await postgresBackend("runs_unknown_pg")));
   });
 
   it("on Redis queues + PostgreSQL store", async () => {
-    const url = redisUrl(32);
-    const redis = new Redis(url);
-    await redis.flushdb();
-    await redis.quit();
-    expectDecisionsApplied(
-      await crashAndDecide({
-        DATABASE_URL: await freshPostgresDatabase("runs_unknown"),
-        REDIS_URL: url,
-        QUEUE_BACKEND: "redis",
-        VECTOR_SEARCH_ENABLED: "false",
-      }),
-    );
+    expectDecisionsApplied(await crashAndDecide(await redisBackend("runs_unknown", 32)));
+  });
+});
+
+describe("an approved re-run that crashes again asks a person again (one task per attempt)", { timeout: 300_000 }, () => {
+  it("on embedded PGlite", async () => {
+    expectAskedAgain(await crashTwiceThenApprove(embeddedBackend("sluice-runs-twice-")));
+  });
+
+  it("on PostgreSQL queues and store", async () => {
+    expectAskedAgain(await crashTwiceThenApprove(await postgresBackend("runs_twice_pg")));
+  });
+
+  it("on Redis queues + PostgreSQL store", async () => {
+    expectAskedAgain(await crashTwiceThenApprove(await redisBackend("runs_twice", 48)));
   });
 });

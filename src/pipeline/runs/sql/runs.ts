@@ -5,7 +5,7 @@ import type { RunRow, RunStatus } from "../types.ts";
 /** `pipeline_runs`: one row per run. Settled runs (completed, failed, cancelled) never change again except by replay. */
 
 const COLUMNS = `id, pipeline, workspace, entity_key, tags, status, input, output, error, failed_step, client_request_id,
-  created_at, updated_at, started_at, finished_at`;
+  created_at, updated_at, started_at, finished_at, callback_url`;
 const UNSETTLED = `status NOT IN ('completed', 'failed', 'cancelled')`;
 
 export interface NewRun {
@@ -16,16 +16,26 @@ export interface NewRun {
   tags: readonly string[];
   input: unknown;
   clientRequestId: string | null;
+  callbackUrl: string | null;
 }
 
 /** Inserts the run, or returns undefined when its client_request_id already names one. */
 export async function insertRun(db: Queryable, run: NewRun): Promise<RunRow | undefined> {
   const { rows } = await db.query<RunRow>(
-    `INSERT INTO pipeline_runs (id, pipeline, workspace, entity_key, tags, input, client_request_id)
-     VALUES ($1, $2, $3, $4, $5::text[], $6::jsonb, $7)
+    `INSERT INTO pipeline_runs (id, pipeline, workspace, entity_key, tags, input, client_request_id, callback_url)
+     VALUES ($1, $2, $3, $4, $5::text[], $6::jsonb, $7, $8)
      ON CONFLICT (workspace, pipeline, client_request_id) WHERE client_request_id IS NOT NULL DO NOTHING
      RETURNING ${COLUMNS}`,
-    [run.id, run.pipeline, run.workspace, run.entityKey, [...run.tags], JSON.stringify(run.input ?? null), run.clientRequestId],
+    [
+      run.id,
+      run.pipeline,
+      run.workspace,
+      run.entityKey,
+      [...run.tags],
+      JSON.stringify(run.input ?? null),
+      run.clientRequestId,
+      run.callbackUrl,
+    ],
   );
   return rows[0];
 }
