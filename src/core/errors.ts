@@ -117,7 +117,8 @@ export const ERROR_CATALOGUE = {
   APPROVAL_USED: {
     status: 409,
     retryable: false,
-    message: "The approval task already authorised another execution: an approval is used once (retry with that execution's idempotency key)",
+    message:
+      "The approval task already authorised another execution: an approval is used once (retry with that execution's idempotency key)",
   },
   INTERNAL: { status: 500, retryable: false, message: "Internal error" },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;

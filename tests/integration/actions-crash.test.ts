@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeGithub, type FakeGithub } from "../fakes/github-server.ts";
-import { CRASH_TIMING, embeddedBackend, postgresBackend, redisBackend, startCrashWorker, type WorkerEvent } from "../harness/crash-worker.ts";
+import {
+  CRASH_TIMING,
+  embeddedBackend,
+  postgresBackend,
+  redisBackend,
+  startCrashWorker,
+  type WorkerEvent,
+} from "../harness/crash-worker.ts";
 
 /**
  * At most once per idempotency key, with real worker processes SIGKILLed mid-call, on each

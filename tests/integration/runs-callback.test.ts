@@ -37,7 +37,12 @@ for (const engine of embeddedAndServers("runs_callback", 50)) {
     let admin = "";
     const auth = (key: string) => ({ authorization: `Bearer ${key}` });
     const startRun = (payload: Record<string, unknown>) =>
-      t.app.inject({ method: "POST", url: "/api/pipelines/hooked/runs", headers: auth(writer), payload: { input: { name: "ada" }, ...payload } });
+      t.app.inject({
+        method: "POST",
+        url: "/api/pipelines/hooked/runs",
+        headers: auth(writer),
+        payload: { input: { name: "ada" }, ...payload },
+      });
     const deliveries = async (runId: string): Promise<Delivery[]> =>
       (await t.app.inject({ method: "GET", url: `/api/webhooks/deliveries?run=${runId}`, headers: auth(admin) })).json<Delivery[]>();
     const delivered = (runId: string) =>
@@ -116,7 +121,10 @@ for (const engine of embeddedAndServers("runs_callback", 50)) {
     it("the library's runs.start takes callbackUrl too, checked the same way", async () => {
       const refused = await t.sluice.runs
         .start({ pipeline: "hooked", workspace: WS, input: { name: "x" }, callbackUrl: "gopher://example.com/" })
-        .then(() => "started", (err: unknown) => (isSluiceError(err) ? err.code : String(err)));
+        .then(
+          () => "started",
+          (err: unknown) => (isSluiceError(err) ? err.code : String(err)),
+        );
       expect(refused).toBe("WEBHOOK_URL_REFUSED");
       const target = `${receiver.url}/library`;
       const { id } = await t.sluice.runs.start({ pipeline: "hooked", workspace: WS, input: { name: "lib" }, callbackUrl: target });

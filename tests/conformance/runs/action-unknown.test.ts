@@ -3,7 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { startFakeGithub, type FakeGithub } from "../../fakes/github-server.ts";
-import { CRASH_TIMING, embeddedBackend, postgresBackend, redisBackend, startCrashWorker, type WorkerEvent } from "../../harness/crash-worker.ts";
+import {
+  CRASH_TIMING,
+  embeddedBackend,
+  postgresBackend,
+  redisBackend,
+  startCrashWorker,
+  type WorkerEvent,
+} from "../../harness/crash-worker.ts";
 
 /**
  * A run's `step.action` whose call a SIGKILL cut off: its outcome is unknown, a person decides on
@@ -112,7 +119,9 @@ function expectDecisionsApplied(runs: Awaited<ReturnType<typeof crashAndDecide>>
  * again (a new pending task for attempt 2) and call nothing until that task is approved; then
  * exactly one more call completes the step.
  */
-async function crashTwiceThenApprove(backend: Record<string, string>): Promise<{ asked: UnknownTask[]; callsWhenAsked: number; run: RunOutcome }> {
+async function crashTwiceThenApprove(
+  backend: Record<string, string>,
+): Promise<{ asked: UnknownTask[]; callsWhenAsked: number; run: RunOutcome }> {
   const title = "issue-twice";
   github.requests.length = 0;
   github.holdWhen(() => true);

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { CRASH_TIMING, embeddedBackend, postgresBackend, redisBackend, startCrashWorker, type WorkerEvent } from "../../harness/crash-worker.ts";
+import {
+  CRASH_TIMING,
+  embeddedBackend,
+  postgresBackend,
+  redisBackend,
+  startCrashWorker,
+  type WorkerEvent,
+} from "../../harness/crash-worker.ts";
 
 /**
  * Resume after SIGKILL, on each backend: a worker process dies inside step two of a run; the next
@@ -16,7 +23,12 @@ interface ChildEvent extends WorkerEvent {
 }
 
 const startChild = (env: Record<string, string>, config: Record<string, unknown>) =>
-  startCrashWorker<ChildEvent>("runs-crash-worker", { ...CRASH_TIMING, LOG_LEVEL: "silent", ...env, RUNS_CRASH_CONFIG: JSON.stringify(config) });
+  startCrashWorker<ChildEvent>("runs-crash-worker", {
+    ...CRASH_TIMING,
+    LOG_LEVEL: "silent",
+    ...env,
+    RUNS_CRASH_CONFIG: JSON.stringify(config),
+  });
 
 async function crashAndResume(env: Record<string, string>): Promise<ChildEvent> {
   const first = startChild(env, { start: true, hangInTwo: true });
