@@ -183,6 +183,19 @@ export class RetryLaterError extends SluiceError {
 }
 
 /**
+ * Throw from a step's code, or a task's handler, to fail it at once without spending its other
+ * attempts (BullMQ's UnrecoverableError, without importing BullMQ into user code).
+ */
+export class NonRetryableError extends Error {
+  readonly code: string;
+  constructor(message: string, code = "STEP_FAILED") {
+    super(message);
+    this.name = "NonRetryableError";
+    this.code = code;
+  }
+}
+
+/**
  * Codes whose text can carry what only an operator should see: driver messages with hosts and
  * ports, client-library advice, provider answers. Callers outside the operator get the catalogue's
  * message for these; the whole text is in the log and the operator's views.

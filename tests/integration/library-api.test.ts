@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { buildServer, createSluice, SluiceError, type TaskContext } from "../../src/index.ts";
+import { buildServer, createSluice, NonRetryableError, SluiceError, type TaskContext } from "../../src/index.ts";
 import { until } from "../harness/wait.ts";
 import { newEmbeddedDataDir } from "../harness/pglite-template.ts";
 
@@ -15,6 +15,7 @@ it("a user's own task type, registered through the library, runs behind the same
       async (input: { title: string }, ctx) => {
         seen.push(ctx);
         if (input.title === "bad") throw new SluiceError("VALIDATION_FAILED", "cannot triage");
+        if (input.title === "spam") throw new NonRetryableError("spam is never triaged", "TICKET_SPAM");
         return { priority: input.title.includes("down") ? "p1" : "p3" };
       },
       { queue: "tickets" },
@@ -55,6 +56,21 @@ it("a user's own task type, registered through the library, runs behind the same
     );
     expect(failed.attempts).toBe(1);
     expect(failed.error).toContain("VALIDATION_FAILED");
+
+    // The library's NonRetryableError (the one pipeline steps throw) does the same in a task.
+    const spam = (await submit("spam", "t-3")).json<{ id: string }>();
+    const refused = await until(
+      async () =>
+        (await app.inject({ method: "GET", url: `/ai/jobs/${spam.id}`, headers: { authorization: `Bearer ${key}` } })).json<{
+          status: string;
+          attempts: number;
+          error: string;
+        }>(),
+      (j) => j.status === "failed",
+    );
+    expect(refused.attempts).toBe(1);
+    // Its text is the handler's own, so a tenant sees the generic code, as for any handler error.
+    expect(refused.error).toContain("TASK_FAILED");
   } finally {
     await app.close();
     await sluice.close();

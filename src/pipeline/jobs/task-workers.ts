@@ -1,5 +1,5 @@
 import { UnrecoverableError, type Job } from "bullmq";
-import { isSluiceError } from "../../core/errors.ts";
+import { isSluiceError, NonRetryableError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { Counter, Metrics } from "../../ports/metrics.ts";
 import type { QueueManager } from "../queues/queue-manager.ts";
@@ -72,8 +72,9 @@ function isFinalFailure(job: Job, err: unknown): boolean {
   return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
 }
 
-/** `CODE: message` for a SluiceError (retryable or not), the plain message for anything else: the reason BullMQ will store. */
+/** `CODE: message` for a SluiceError or NonRetryableError (retryable or not), the plain message for anything else: the reason BullMQ will store. */
 function failureOf(err: unknown): Error {
+  if (err instanceof NonRetryableError) return new UnrecoverableError(`${err.code}: ${err.message}`);
   if (!isSluiceError(err)) return err instanceof Error ? err : new Error(String(err));
   if (!err.retryable) return new UnrecoverableError(`${err.code}: ${err.message}`);
   return Object.assign(new Error(`${err.code}: ${err.message}`, { cause: err }), { stack: err.stack });

@@ -1,4 +1,4 @@
-import { carriesInternals, ERROR_CATALOGUE, isSluiceError } from "../../core/errors.ts";
+import { carriesInternals, ERROR_CATALOGUE, isSluiceError, NonRetryableError } from "../../core/errors.ts";
 import type { StepError } from "./contracts.ts";
 import type { RunRow, StepKind, StepRow } from "./types.ts";
 
@@ -52,15 +52,6 @@ export function engineIo<T>(promise: Promise<T>): Promise<T> {
   });
 }
 
-/** Throw from a step's code to fail it at once, without spending its other attempts. */
-export class NonRetryableError extends Error {
-  readonly code: string;
-  constructor(message: string, code = "STEP_FAILED") {
-    super(message);
-    this.name = "NonRetryableError";
-    this.code = code;
-  }
-}
 
 /** The function's code changed shape, or repeats a step name: the run fails rather than mix outcomes. */
 export class Nondeterminism extends Error {
