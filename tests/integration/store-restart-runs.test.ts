@@ -61,7 +61,7 @@ for (const setup of setups) {
             return input.n * 2;
           });
           const answer = await step.task("ask", "llm.complete", { prompt: `run ${input.n}` });
-          await step.sleep("pause", "1s");
+          await step.sleep("pause", "3s");
           const second = await step.run("record", async () => {
             count(step.runId, "record");
             // The step's own use of the store, as a user's code does.
@@ -93,7 +93,7 @@ for (const setup of setups) {
         ids.push((await t.sluice.runs.start({ pipeline: "restartable", workspace: "ws", input: { n } })).id);
         if (n % 10 === 9) await sleep(150);
       }
-      await sleep(800);
+      await sleep(500);
       const before = await Promise.all(ids.map((id) => t.sluice.runs.get(id)));
       const inFlight = before.filter(
         (r) => ["running", "sleeping"].includes(r.status) || (r.status === "queued" && (r.steps?.length ?? 0) > 0),
