@@ -122,6 +122,7 @@ for (const setup of setups) {
       await sleep(DOWN_MS);
       const seen = await duringOutage;
       await postgres.resume();
+      const resumed = Date.now();
       expect(seen.at, "read before the database came back").toBeLessThan(resumeAt + 500);
       expect(seen).toMatchObject({ db: 503, refused: 503, code: "DEPENDENCY_UNAVAILABLE" });
 
@@ -137,6 +138,8 @@ for (const setup of setups) {
         await sleep(500);
       }
       expect(statuses, "no run stuck").toEqual({ completed: RUNS });
+      // They went on at once, not after the stalled-job check gave a dropped invocation back (30-60 s).
+      expect(Date.now() - resumed, "ms from the database's return to the last run's end").toBeLessThan(25_000);
       for (const run of runs) expect(run.output).toMatchObject({ last: "done", answered: true });
 
       const twice = [...executions].filter(([, n]) => n !== 1).map(([k, n]) => `${k}: ${n}`);
