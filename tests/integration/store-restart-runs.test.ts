@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { SluiceError } from "../../src/core/errors.ts";
 import { definePipeline } from "../../src/pipeline/runs/index.ts";
 import { startFakeProviderServer, type FakeProviderServer } from "../fakes/openai-server.ts";
 import { redisUrl } from "../harness/databases.ts";
 import { sampleValue } from "../harness/metrics.ts";
 import { createDatabase, startRestartablePostgres, uniqueName, type RestartableServer } from "../harness/servers.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
-import { sleep } from "../harness/wait.ts";
+import { sleep, until } from "../harness/wait.ts";
 
 /**
  * Issue 12: PostgreSQL restarts for 10 s while pipeline runs are in flight, with queues on
@@ -63,9 +64,9 @@ for (const setup of setups) {
           const answer = await step.task("ask", "llm.complete", { prompt: `run ${input.n}` });
           await step.sleep("pause", "3s");
           const second = await step.run("record", async () => {
-            count(step.runId, "record");
-            // The step's own use of the store, as a user's code does.
+            // The step's own use of the store, as a user's code does; counted once it got through.
             const { rows } = await t.sluice.store.query<{ n: number }>("SELECT $1::int AS n", [first]);
+            count(step.runId, "record");
             await sleep(200);
             return rows[0]?.n ?? null;
           });
@@ -156,3 +157,41 @@ for (const setup of setups) {
     }, 180_000);
   });
 }
+
+describe("a step body that meets DEPENDENCY_UNAVAILABLE (embedded PGlite)", () => {
+  let t: TestSluice;
+  let tries = 0;
+
+  beforeAll(async () => {
+    t = await startTestSluice();
+    t.sluice.pipeline(
+      definePipeline({ name: "store-blip", input: z.object({}) }, async (_input, step) =>
+        step.run(
+          "read",
+          () => {
+            tries++;
+            // What the store throws while it is down (src/adapters/store/translate-error.ts).
+            if (tries === 1) throw new SluiceError("DEPENDENCY_UNAVAILABLE", "Database unavailable: connect ECONNREFUSED");
+            return "read";
+          },
+          { retry: { maxAttempts: 1 } },
+        ),
+      ),
+    );
+    await t.sluice.startWorkers();
+  });
+  afterAll(async () => t?.close());
+
+  it("is tried again without spending an attempt: one attempt allowed, and the run completes", async () => {
+    const { id } = await t.sluice.runs.start({ pipeline: "store-blip", workspace: "ws", input: {} });
+    const run = await until(
+      () => t.sluice.runs.get(id),
+      (r) => ["completed", "failed"].includes(r.status),
+      20_000,
+      "the run settled",
+    );
+    expect(run).toMatchObject({ status: "completed", output: "read" });
+    expect(tries).toBe(2);
+    expect(run.steps?.map((s) => [s.name, s.status, s.attempts])).toEqual([["read", "completed", 1]]);
+  });
+});
