@@ -310,6 +310,8 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       onRunSettled,
       checkCallback: webhooks.checkTarget,
       eventRetentionMs: config.runs.eventRetentionMs,
+      maxWaitMs: config.ai.maxWaitForProviderMs,
+      metrics,
     });
     // Runs, actions and approvals are built apart and meet here: each side reads the others late.
     const seams: { resumer?: WaitingStepResumer; actions?: ActionExecutor; startRun?: StartRun } = {};

@@ -37,6 +37,12 @@ export const ERROR_CATALOGUE = {
     retryable: false,
     message: "The job waited longer than AI_MAX_WAIT_FOR_PROVIDER_MS for an AI provider or a dependency to take it",
   },
+  JOB_STALLED: {
+    status: 500,
+    retryable: false,
+    message:
+      "The job's worker stopped while running it (crashed, killed or blocked) more often than the queue allows; it was not run again",
+  },
   BUDGET_EXHAUSTED: { status: 429, retryable: true, message: "The workspace has spent its daily token budget" },
   FLAG_INVALID: { status: 400, retryable: false, message: "Invalid runtime flag name or value" },
   VECTOR_DIMENSION_MISMATCH: { status: 400, retryable: false, message: "The vector's dimension is not the configured embedding dimension" },

@@ -1,7 +1,7 @@
 import { DelayedError, UnrecoverableError, type Job } from "bullmq";
 import { isSluiceError, RateLimitedError, RetryLaterError, SluiceError, type ErrorCode } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
-import type { Counter } from "../../ports/metrics.ts";
+import type { Counter, Metrics } from "../../ports/metrics.ts";
 
 /**
  * A job refused for now is not a failed attempt: it goes back to the queue, delayed until it may
@@ -44,6 +44,15 @@ export function deferralOf(err: unknown, waitedMs: number): Deferral | undefined
     return { code: err.code, delayMs: dependencyRetryMs(waitedMs), bounded: true, message: err.message };
   }
   return undefined;
+}
+
+/** `ai_jobs_deferred_total{queue,code}`: task jobs and run invocations count their deferrals here. */
+export function deferredCounter(metrics: Metrics | undefined): Counter | undefined {
+  return metrics?.counter({
+    name: "ai_jobs_deferred_total",
+    help: "Jobs put back, delayed without spending an attempt: a kill switch or budget (TASK_DISABLED, BUDGET_EXHAUSTED), a provider refusing for now (PROVIDER_UNAVAILABLE, RATE_LIMITED), a store/kv/Redis down (DEPENDENCY_UNAVAILABLE)",
+    labelNames: ["queue", "code"],
+  });
 }
 
 export function waitingSince(job: Pick<Job, "data">): number | undefined {

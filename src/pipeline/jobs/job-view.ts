@@ -42,6 +42,8 @@ export interface JobView {
 
 const iso = (ms: number | null) => (ms ? new Date(ms).toISOString() : null);
 
+const STALLED_OUT = /^(JOB_STALLED: )?job stalled more than allowable limit/;
+
 /**
  * A failed job's reason as its tenant reads it: `CODE: message` on one line, with the catalogue's
  * message where the text may carry internals (hosts, driver advice, provider answers), and no
@@ -49,6 +51,8 @@ const iso = (ms: number | null) => (ms ? new Date(ms).toISOString() : null);
  */
 export function tenantError(reason: string | null): string | null {
   if (!reason) return reason;
+  // BullMQ's own words for a job the stalled check failed: the tenant reads what happened, not TASK_FAILED.
+  if (STALLED_OUT.test(reason)) return `JOB_STALLED: ${ERROR_CATALOGUE.JOB_STALLED.message}`;
   const code = /^([A-Z][A-Z0-9_]+): /.exec(reason)?.[1];
   if (!code || !isErrorCode(code)) return `TASK_FAILED: ${ERROR_CATALOGUE.TASK_FAILED.message}`;
   if (carriesInternals(code)) return `${code}: ${ERROR_CATALOGUE[code].message}`;

@@ -4,7 +4,7 @@ import type { Logger } from "../../core/logger.ts";
 import type { Counter, Metrics } from "../../ports/metrics.ts";
 import type { QueueManager } from "../queues/queue-manager.ts";
 import type { WorkerHandle } from "../queues/types.ts";
-import { defer, deferralOf, waitingSince, type Deferral, type DeferOptions } from "./deferral.ts";
+import { defer, deferralOf, deferredCounter, waitingSince, type Deferral, type DeferOptions } from "./deferral.ts";
 import { isEnvelope, type JobEnvelope } from "./job-view.ts";
 import type { TaskRegistry } from "../tasks/registry.ts";
 
@@ -156,11 +156,7 @@ export async function startTaskWorkers(options: TaskWorkerOptions): Promise<Work
   const exclude = new Set(options.exclude ?? []);
   const names = (options.names ?? options.queues.names()).filter((n) => !exclude.has(n));
   const logger = options.logger.child({ component: "task-worker" });
-  const deferred = options.metrics?.counter({
-    name: "ai_jobs_deferred_total",
-    help: "Jobs put back, delayed without spending an attempt: a kill switch or budget (TASK_DISABLED, BUDGET_EXHAUSTED), a provider refusing for now (PROVIDER_UNAVAILABLE, RATE_LIMITED), a store/kv/Redis down (DEPENDENCY_UNAVAILABLE)",
-    labelNames: ["queue", "code"],
-  });
+  const deferred = deferredCounter(options.metrics);
   const processorOptions = { gate: options.gate, maxWaitMs: options.maxWaitMs, deferred, onSettled: options.onSettled };
   return Promise.all(
     names.map((name) => {

@@ -1,10 +1,23 @@
 import { createHash } from "node:crypto";
-import type { Job } from "bullmq";
+import { DelayedError, UnrecoverableError, type Job } from "bullmq";
 import type { Logger } from "../../core/logger.ts";
+import type { Counter } from "../../ports/metrics.ts";
 import type { Store } from "../../ports/store.ts";
+import { defer, deferralOf, waitingSince } from "../jobs/deferral.ts";
 import type { TaskRegistry } from "../tasks/registry.ts";
 import type { QueueManager } from "../queues/queue-manager.ts";
-import { EngineFailure, Invocation, Nondeterminism, RunCancelled, RunSuspended, StepFailure, toStepError } from "./invocation.ts";
+import { translateQueueError } from "../queues/translate-error.ts";
+import {
+  dependencyOutage,
+  EngineFailure,
+  Invocation,
+  Nondeterminism,
+  RunCancelled,
+  RunSuspended,
+  StepFailure,
+  toStepError,
+  untilStoreAnswers,
+} from "./invocation.ts";
 import { claimRun, findRun, finishRun, releaseRun } from "./sql/runs.ts";
 import { listSteps } from "./sql/steps.ts";
 import { createStepApi, type RunSeams, type StepApiDeps } from "./step-api.ts";
@@ -29,6 +42,12 @@ export interface ExecutorDeps {
   /** Another job holds the run: look again this much later. @default 250 */
   busyRetryMs?: number;
   onSettled(run: RunRow): Promise<void>;
+  /** AI_MAX_WAIT_FOR_PROVIDER_MS: the longest an invocation waits out an unavailable store or queue. @default 3600000 */
+  maxWaitMs?: number | undefined;
+  /** `ai_jobs_deferred_total`, counted with `queue="sluice-runs"`. */
+  deferred?: Counter | undefined;
+  /** How long an invocation being put back waits for an unanswering queue. @default 300000 */
+  storeWaitMs?: number | undefined;
 }
 
 /** The job id of one wake-up (a step and its due time), so re-suspending on it adds no second job. */
@@ -70,10 +89,12 @@ export function runProcessor(deps: ExecutorDeps) {
   const leaseMs = deps.leaseMs ?? 600_000;
   const logger = deps.logger.child({ component: "runs" });
 
-  return async (job: Job<RunJobData>, _token?: string, signal?: AbortSignal): Promise<{ status: string }> => {
+  return async (job: Job<RunJobData>, token?: string, signal?: AbortSignal): Promise<{ status: string }> => {
     try {
       return await invoke(job, signal);
     } catch (err) {
+      const outage = signal?.aborted ? undefined : dependencyOutage(err);
+      if (outage) return deferInvocation(job, token, outage, signal);
       // The store or queue failed under the invocation: the job's own retries try again; after the
       // last one the run fails visibly instead of staying `running` behind its lease.
       const attempts = job.opts.attempts ?? 1;
@@ -89,6 +110,51 @@ export function runProcessor(deps: ExecutorDeps) {
       throw err;
     }
   };
+
+  /**
+   * The store or queue is down (a restart): the invocation comes back later without spending a job
+   * attempt, as a job does, up to the longest wait (AI_MAX_WAIT_FOR_PROVIDER_MS); the run keeps its
+   * status and its completed steps meanwhile.
+   */
+  async function deferInvocation(
+    job: Job<RunJobData>,
+    token: string | undefined,
+    outage: Error,
+    signal: AbortSignal | undefined,
+  ): Promise<never> {
+    const since = waitingSince(job);
+    const deferral = deferralOf(outage, since === undefined ? 0 : Date.now() - since);
+    if (!deferral) throw outage;
+    const jobLogger = logger.child({ runId: job.data.runId, jobId: job.id });
+    const putBack = async (): Promise<never> => {
+      try {
+        return await defer(job, token, deferral, {
+          maxWaitMs: deps.maxWaitMs ?? 3_600_000,
+          logger: jobLogger,
+          deferred: deps.deferred,
+          queue: deps.queue,
+        });
+      } catch (err) {
+        if (err instanceof DelayedError || err instanceof UnrecoverableError) throw err;
+        throw translateQueueError(err, "put the run's invocation back");
+      }
+    };
+    try {
+      // With queues on the same PostgreSQL the job cannot be put back either: hold it until the queue
+      // answers, rather than fail the attempt and leave the job to the stalled check (30-60 s later).
+      return await untilStoreAnswers(putBack, { waitMs: deps.storeWaitMs ?? 300_000, signal });
+    } catch (err) {
+      if (!(err instanceof UnrecoverableError)) throw err;
+      const run = await findRun(deps.store, job.data.runId).catch(() => undefined);
+      if (run)
+        await settle(run, String(job.id), {
+          status: "failed",
+          error: { code: "MAX_WAIT_EXCEEDED", message: err.message },
+          failedStep: null,
+        }).catch(() => undefined);
+      throw err;
+    }
+  }
 
   async function invoke(job: Job<RunJobData>, signal: AbortSignal | undefined): Promise<{ status: string }> {
     const { runId } = job.data;

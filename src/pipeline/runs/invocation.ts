@@ -1,4 +1,4 @@
-import { carriesInternals, ERROR_CATALOGUE, isSluiceError, NonRetryableError } from "../../core/errors.ts";
+import { carriesInternals, ERROR_CATALOGUE, isSluiceError, NonRetryableError, type SluiceError } from "../../core/errors.ts";
 import type { StepError } from "./contracts.ts";
 import type { RunRow, StepKind, StepRow } from "./types.ts";
 
@@ -45,13 +45,38 @@ export class EngineFailure extends Error {
   }
 }
 
+/** The store, kv or queue does not answer (a restart, a network blip): nobody's fault, so it spends no attempt. */
+export function dependencyOutage(err: unknown): SluiceError | undefined {
+  const cause = err instanceof EngineFailure ? err.cause : err;
+  return isSluiceError(cause) && cause.code === "DEPENDENCY_UNAVAILABLE" ? cause : undefined;
+}
+
+/**
+ * Runs `write` again while the store does not answer, for up to `waitMs`: once a step's body has
+ * run, losing its outcome to a restart would run the body a second time on replay.
+ */
+export async function untilStoreAnswers<T>(
+  write: () => Promise<T>,
+  options: { waitMs: number; signal?: AbortSignal | undefined; onFirstWait?: (err: unknown) => void },
+): Promise<T> {
+  const deadline = Date.now() + options.waitMs;
+  for (let pause = 250; ; pause = Math.min(pause * 2, 2_000)) {
+    try {
+      return await write();
+    } catch (err) {
+      if (!dependencyOutage(err) || Date.now() + pause > deadline || options.signal?.aborted) throw err;
+      if (pause === 250) options.onFirstWait?.(err);
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
+}
+
 /** Marks a failure of the engine's own I/O as such. */
 export function engineIo<T>(promise: Promise<T>): Promise<T> {
   return promise.catch((err: unknown) => {
     throw err instanceof EngineFailure ? err : new EngineFailure(err);
   });
 }
-
 
 /** The function's code changed shape, or repeats a step name: the run fails rather than mix outcomes. */
 export class Nondeterminism extends Error {

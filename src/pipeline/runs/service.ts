@@ -3,7 +3,9 @@ import { z } from "zod";
 import { SluiceError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import { validateWorkspaceId } from "../../core/workspace-id.ts";
+import type { Metrics } from "../../ports/metrics.ts";
 import type { Store } from "../../ports/store.ts";
+import { deferredCounter } from "../jobs/deferral.ts";
 import type { AuditLog } from "../audit/audit-log.ts";
 import type { TaskRegistry } from "../tasks/registry.ts";
 import type { QueueManager } from "../queues/queue-manager.ts";
@@ -43,6 +45,10 @@ export interface RunsOptions {
   leaseMs?: number;
   /** RUN_EVENT_RETENTION_MS: how long sent events stay for waits that start later. @default 86400000 */
   eventRetentionMs?: number | undefined;
+  /** AI_MAX_WAIT_FOR_PROVIDER_MS: the longest an invocation waits out an unavailable store or queue. */
+  maxWaitMs?: number | undefined;
+  /** Counts invocations deferred for an outage (`ai_jobs_deferred_total{queue="sluice-runs"}`). */
+  metrics?: Metrics | undefined;
 }
 
 // \p{Cc}: control characters. Keys and tags appear in URLs, logs and the CLI's tables.
@@ -221,6 +227,8 @@ export function createRuns(options: RunsOptions) {
         gate: options.gate,
         eventRetentionMs: options.eventRetentionMs,
         onSettled,
+        maxWaitMs: options.maxWaitMs,
+        deferred: deferredCounter(options.metrics),
         ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}),
       });
       return queues.startWorker(queue, processor, workerOptions);

@@ -4,7 +4,18 @@ import type { Store } from "../../ports/store.ts";
 import type { TaskRegistry } from "../tasks/registry.ts";
 import type { ActionExecutor, ApprovalRequester, StepError, StepRef } from "./contracts.ts";
 import { backoffAfter, durationMs, resolveRetryPolicy } from "./define.ts";
-import { EngineFailure, engineIo, Invocation, isRetryable, RunCancelled, RunSuspended, StepFailure, toStepError } from "./invocation.ts";
+import {
+  dependencyOutage,
+  EngineFailure,
+  engineIo,
+  Invocation,
+  isRetryable,
+  RunCancelled,
+  RunSuspended,
+  StepFailure,
+  toStepError,
+  untilStoreAnswers,
+} from "./invocation.ts";
 import { databaseNow, eventsSince } from "./sql/events.ts";
 import { findRun } from "./sql/runs.ts";
 import { eventMatches } from "./views.ts";
@@ -31,9 +42,14 @@ export interface StepApiDeps {
   signal?: AbortSignal | undefined;
   /** RUN_EVENT_RETENTION_MS: how far back a new wait looks for events (never before its own start); 0 turns the buffer off. */
   eventRetentionMs?: number | undefined;
+  /** How long a step's outcome waits for an unanswering store before the invocation gives up on it. @default 300000 */
+  storeWaitMs?: number | undefined;
 }
 
 export const DEFAULT_EVENT_RETENTION_MS = 86_400_000;
+const DEFAULT_STORE_WAIT_MS = 300_000;
+/** A try the store's outage interrupted is tried again this much later, without counting it. */
+const OUTAGE_RETRY_MS = 1_000;
 
 type Attempted = { ok: true; result: unknown } | { ok: false; error: unknown };
 
@@ -43,9 +59,22 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
   const { run } = inv;
   const ref = (name: string): StepRef => ({ runId: run.id, stepName: name, pipeline: run.pipeline, workspace: run.workspace });
   const write = (step: Omit<StepWrite, "runId">) => engineIo(writeStep(store, { runId: run.id, ...step }));
+  /** A write after a body ran: it waits out a store restart rather than lose the outcome. */
+  const persist = (step: Omit<StepWrite, "runId">) =>
+    engineIo(
+      untilStoreAnswers(() => writeStep(store, { runId: run.id, ...step }), {
+        waitMs: deps.storeWaitMs ?? DEFAULT_STORE_WAIT_MS,
+        signal: deps.signal,
+        onFirstWait: (err) =>
+          deps.logger.warn(
+            { runId: run.id, step: step.name, err },
+            "the store does not answer: the step's outcome waits for it (the step does not run again)",
+          ),
+      }),
+    );
 
   const fail = async (name: string, kind: StepKind, position: number, attempts: number, error: StepError): Promise<never> => {
-    await write({ name, position, kind, status: "failed", attempts, error });
+    await persist({ name, position, kind, status: "failed", attempts, error });
     throw new StepFailure(name, error);
   };
   const memo = (row: StepRow | undefined): { done: true; value: unknown } | { done: false } => {
@@ -78,14 +107,21 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
       (error: unknown) => ({ ok: false as const, error }),
     );
     if (outcome.ok) {
-      await write({ name, position, kind, status: "completed", attempts, result: outcome.result ?? null });
+      await persist({ name, position, kind, status: "completed", attempts, result: outcome.result ?? null });
       return outcome.result ?? null;
     }
     if (outcome.error instanceof RunSuspended) throw outcome.error;
     const error = toStepError(outcome.error);
+    if (dependencyOutage(outcome.error)) {
+      // The store (or kv, Redis) went away under the step, as under a job: not the step's failure, so the try is not counted.
+      const at = new Date(Date.now() + OUTAGE_RETRY_MS);
+      await persist({ name, position, kind, status: "retrying", attempts: attempts - 1, error, wakeAt: at });
+      deps.logger.info({ runId: run.id, step: name, error }, "step met an unavailable dependency; trying again without counting it");
+      return inv.suspend(new RunSuspended("sleeping", { at, key: `${name}#${attempts}-outage` }));
+    }
     if (isRetryable(outcome.error) && attempts < policy.maxAttempts) {
       const at = new Date(Date.now() + backoffAfter(policy, attempts));
-      await write({ name, position, kind, status: "retrying", attempts, error, wakeAt: at });
+      await persist({ name, position, kind, status: "retrying", attempts, error, wakeAt: at });
       deps.logger.info({ runId: run.id, step: name, attempts, error }, "step failed; retrying later");
       return inv.suspend(new RunSuspended("sleeping", { at, key: `${name}#${attempts}` }));
     }

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { SluiceError } from "../../../src/core/errors.ts";
 import { definePipeline, NonRetryableError, type RunView } from "../../../src/pipeline/runs/index.ts";
 import type { Sluice } from "../../../src/sluice.ts";
+import { sampleValue } from "../../harness/metrics.ts";
 import { startTestSluice, type TestSluice } from "../../harness/sluice.ts";
 import { until } from "../../harness/wait.ts";
 
@@ -348,6 +349,11 @@ export function runsConformance(target: RunsTarget): void {
           "waiting on approval",
         );
       const tasks = await Promise.all([one, ...tagged].map(({ id }) => approvalOf(id)));
+      // The gauge as Prometheus scrapes it (app.inject comes from loopback, which may read /metrics).
+      const pendingGauge = async () =>
+        sampleValue((await t.app.inject({ method: "GET", url: "/metrics" })).body, "hitl_tasks_pending", 'approval_type="refund"');
+      const pendingBefore = await pendingGauge();
+      expect(pendingBefore).toBeGreaterThanOrEqual(tasks.length);
       await t.sluice.runs.cancel(one.id, operator, "not needed");
       await t.sluice.runs.cancelByTag("campaign:hitl", operator, "campaign stopped");
       const pending = await t.sluice.approvals.list(WS, { status: ["pending", "escalated"] });
@@ -360,6 +366,7 @@ export function runsConformance(target: RunsTarget): void {
         });
       const audit = await t.sluice.audit.list({ workspaceId: WS, action: "approval.withdraw" });
       expect(audit.map((a) => a.target).sort()).toEqual(expect.arrayContaining(tasks.map((task) => task.id).sort()));
+      expect(await pendingGauge(), "hitl_tasks_pending{approval_type=refund} after the cancels").toBe((pendingBefore ?? 0) - tasks.length);
     });
 
     it("an action step asks for approval first when the policy says so, then runs once; a refused action fails the step", async () => {
