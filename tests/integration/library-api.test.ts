@@ -43,31 +43,25 @@ it("a user's own task type, registered through the library, runs behind the same
     expect(done.result).toEqual({ priority: "p1" });
     expect(seen[0]).toMatchObject({ workspace: "acme", queue: "tickets", attempt: 1, jobId: ok.id });
 
+    const failedJob = async (title: string, crid: string) => {
+      const { id } = (await submit(title, crid)).json<{ id: string }>();
+      return until(
+        async () =>
+          (await app.inject({ method: "GET", url: `/ai/jobs/${id}`, headers: { authorization: `Bearer ${key}` } })).json<{
+            status: string;
+            attempts: number;
+            error: string;
+          }>(),
+        (j) => j.status === "failed",
+      );
+    };
     // A non-retryable error fails the job at once instead of spending its 3 attempts.
-    const bad = (await submit("bad", "t-2")).json<{ id: string }>();
-    const failed = await until(
-      async () =>
-        (await app.inject({ method: "GET", url: `/ai/jobs/${bad.id}`, headers: { authorization: `Bearer ${key}` } })).json<{
-          status: string;
-          attempts: number;
-          error: string;
-        }>(),
-      (j) => j.status === "failed",
-    );
+    const failed = await failedJob("bad", "t-2");
     expect(failed.attempts).toBe(1);
     expect(failed.error).toContain("VALIDATION_FAILED");
 
     // The library's NonRetryableError (the one pipeline steps throw) does the same in a task.
-    const spam = (await submit("spam", "t-3")).json<{ id: string }>();
-    const refused = await until(
-      async () =>
-        (await app.inject({ method: "GET", url: `/ai/jobs/${spam.id}`, headers: { authorization: `Bearer ${key}` } })).json<{
-          status: string;
-          attempts: number;
-          error: string;
-        }>(),
-      (j) => j.status === "failed",
-    );
+    const refused = await failedJob("spam", "t-3");
     expect(refused.attempts).toBe(1);
     // Its text is the handler's own, so a tenant sees the generic code, as for any handler error.
     expect(refused.error).toContain("TASK_FAILED");
