@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { definePipeline } from "../../src/pipeline/runs/index.ts";
 import { verifySignature, type WebhookBody } from "../../src/pipeline/webhooks/index.ts";
+import { runCliAsync } from "../harness/cli.ts";
 import { CRASH_TIMING, postgresBackend, redisBackend, startCrashWorker, type CrashWorker, type WorkerEvent } from "../harness/crash-worker.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
 import { until } from "../harness/wait.ts";
@@ -13,7 +14,7 @@ import { until } from "../harness/wait.ts";
  * more often than maxStalledCount, 1, allows) fails visibly instead of staying `running`: the
  * stalled check of a third, live worker fails the job unrun, and the run reads failed with the step
  * it was in failed JOB_STALLED, its callback_url gets a signed `run.failed`, and a replay from that
- * step (healthy in the live worker) completes it. Real worker processes (tests/fixtures/runs-crash-
+ * step (`sluice runs replay`; healthy in the live worker) completes it. Real worker processes (tests/fixtures/runs-crash-
  * worker.ts: pipeline "crashy", step two hangs in the first two), the API in this process with no
  * workers. Redis logical databases 60 (Redis queues) are this file's alone.
  */
@@ -127,14 +128,12 @@ describe("a run whose job stalls out fails visibly and replays", { timeout: 240_
         data: { run: { id, status: "failed", failed_step: "two", error: { code: "JOB_STALLED" } } },
       });
 
-      // The operator's replay from the failed step: the live worker's step two is healthy.
-      const replayed = await app.inject({
-        method: "POST",
-        url: `/api/runs/${id}/replay`,
-        headers: { authorization: `Bearer ${admin}` },
-        payload: { from_step: "two" },
-      });
-      expect(replayed.statusCode, replayed.body).toBe(202);
+      // The operator's replay from the failed step (the runbook's command, over a real socket): the
+      // live worker's step two is healthy.
+      const url = await app.listen({ port: 0, host: "127.0.0.1" });
+      const replayed = await runCliAsync(["runs", "replay", id, "--from-step", "two"], { SLUICE_URL: url, SLUICE_API_KEY: admin });
+      expect(replayed.status, replayed.stderr).toBe(0);
+      expect(replayed.stdout).toContain("again from step two");
       const completed = await until(run, (r) => r.status === "completed", 60_000, "the replayed run completed");
       expect(completed.steps.map((s) => [s.name, s.status])).toEqual([
         ["one", "completed"],
