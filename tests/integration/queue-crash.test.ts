@@ -1,8 +1,6 @@
-import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import pg from "pg";
 import { Redis } from "ioredis";
@@ -11,10 +9,9 @@ import { createPrometheusMetrics } from "../../src/adapters/metrics/prometheus.t
 import { createQueueBackend, type QueueBackendOptions } from "../../src/adapters/queue/index.ts";
 import { openPglite } from "../../src/adapters/store/pglite/open.ts";
 import { createQueueManager, type QueueManager } from "../../src/pipeline/queues/queue-manager.ts";
+import { startCrashWorker, type CrashWorker, type WorkerEvent } from "../harness/crash-worker.ts";
 import { freshPostgresDatabase } from "../harness/databases.ts";
-import { compiledFixture } from "../harness/fixtures.ts";
 import { seedPgliteDataDir } from "../harness/pglite-template.ts";
-import { spawnTracked } from "../harness/processes.ts";
 import type { CrashWorkerConfig } from "../fixtures/queue-crash-worker.ts";
 
 /**
@@ -27,67 +24,12 @@ const JOBS = 20;
 const CONCURRENCY = 5;
 const TIMING = { lockDuration: 2_000, stalledInterval: 1_000 };
 
-interface ChildEvent {
-  event: string;
+interface ChildEvent extends WorkerEvent {
   id?: string;
-  message?: string;
 }
 
-interface Child {
-  process: ChildProcess;
-  events: ChildEvent[];
-  waitFor(check: (events: ChildEvent[]) => boolean, what: string, timeoutMs?: number): Promise<void>;
-  exited: Promise<number | null>;
-}
-
-function startChild(config: CrashWorkerConfig): Child {
-  const child = spawnTracked(process.execPath, [compiledFixture("queue-crash-worker")], {
-    env: { ...process.env, CRASH_WORKER_CONFIG: JSON.stringify(config) },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const events: ChildEvent[] = [];
-  const listeners = new Set<() => void>();
-  let stderr = "";
-  child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  createInterface({ input: child.stdout! }).on("line", (line) => {
-    try {
-      events.push(JSON.parse(line) as ChildEvent);
-    } catch {
-      return; // not ours (a library warning)
-    }
-    listeners.forEach((l) => l());
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return {
-    process: child,
-    events,
-    exited,
-    waitFor(check, what, timeoutMs = 60_000) {
-      return new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(
-          () => done(new Error(`Timed out waiting for ${what}; events: ${JSON.stringify(events)}; stderr: ${stderr.slice(-2000)}`)),
-          timeoutMs,
-        );
-        const done = (err?: Error) => {
-          clearTimeout(timer);
-          listeners.delete(poll);
-          if (err) reject(err);
-          else resolve();
-        };
-        const poll = () => {
-          const failure = events.find((e) => e.event === "error");
-          if (failure) done(new Error(`child failed: ${failure.message}`));
-          else if (check(events)) done();
-        };
-        listeners.add(poll);
-        void exited.then(
-          (code) => !check(events) && done(new Error(`child exited (${code}) before ${what}; stderr: ${stderr.slice(-2000)}`)),
-        );
-        poll();
-      });
-    },
-  };
-}
+const startChild = (config: CrashWorkerConfig): CrashWorker<ChildEvent> =>
+  startCrashWorker<ChildEvent>("queue-crash-worker", { CRASH_WORKER_CONFIG: JSON.stringify(config) });
 
 const ids = (events: ChildEvent[], kind: string) => events.filter((e) => e.event === kind).map((e) => String(e.id));
 const tally = (list: string[]) => list.reduce((m, id) => m.set(id, (m.get(id) ?? 0) + 1), new Map<string, number>());
@@ -111,8 +53,7 @@ async function crashAndRecover(
   const children = [one];
   try {
     await one.waitFor((e) => ids(e, "started").length >= CONCURRENCY, `${CONCURRENCY} jobs to start in worker 1`);
-    one.process.kill("SIGKILL");
-    await one.exited;
+    await one.kill();
     const interrupted = ids(one.events, "started");
     const two = startChild(second);
     children.push(two);
@@ -167,8 +108,7 @@ describe("Crash safety: a worker SIGKILLed mid-job loses nothing", () => {
     const hanging = startChild({ kind: "redis", target: url, prefix, queue: "stall", mode: "hang", concurrency: 1, ...TIMING });
     try {
       await hanging.waitFor((e) => ids(e, "started").length === 1, "the job to start in the child");
-      hanging.process.kill("SIGKILL");
-      await hanging.exited;
+      await hanging.kill();
     } finally {
       if (hanging.process.exitCode === null && hanging.process.signalCode === null) hanging.process.kill("SIGKILL");
     }

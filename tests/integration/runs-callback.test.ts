@@ -6,6 +6,7 @@ import { isSluiceError } from "../../src/core/errors.ts";
 import { definePipeline } from "../../src/pipeline/runs/index.ts";
 import { embeddedAndServers, redisUrl } from "../harness/databases.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
+import { runbookLine, runRunbookLine } from "../harness/runbook.ts";
 import { until } from "../harness/wait.ts";
 import { startReceiver, type Delivery } from "../harness/webhook-receiver.ts";
 
@@ -131,6 +132,27 @@ for (const engine of embeddedAndServers("runs_callback", 50)) {
       expect(await delivered(id)).toMatchObject([{ target, status: "delivered", attempts: 1 }]);
       const [request] = receiver.received.get("/library") ?? [];
       expect(signedBySecret(request?.body ?? "", request?.signature)).toBe(true);
+    });
+
+    it("the runbook's `sluice webhooks deliveries --run <run>` lists that run's callback and no other run's", async () => {
+      const line = runbookLine("### Tell a client when its run settles", "sluice webhooks deliveries --run");
+      const target = `${receiver.url}/runbook`;
+      const runs: string[] = [];
+      for (const name of ["shown", "other"]) {
+        const started = await startRun({ callback_url: target, client_request_id: `runbook-${name}` });
+        expect(started.statusCode, started.body).toBe(202);
+        runs.push(started.json<{ id: string }>().id);
+      }
+      const [shown = "", other = ""] = runs;
+      for (const id of runs) await delivered(id);
+      const url = await t.app.listen({ port: 0, host: "127.0.0.1" });
+      const result = await runRunbookLine(line, { run: shown }, { SLUICE_URL: url, SLUICE_API_KEY: admin });
+      expect(result.status, result.stderr).toBe(0);
+      const [header, ...rows] = result.stdout.trim().split("\n");
+      expect(header).toMatch(/^ID +EVENT +SUBJECT +TARGET +STATUS +ATTEMPTS +LAST_STATUS_CODE/);
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatch(new RegExp(`^\\S+ +run\\.completed +run:${shown} +${target} +delivered +1 +200 `));
+      expect(result.stdout).not.toContain(other);
     });
   });
 }

@@ -7,6 +7,7 @@ import { verifySignature, type WebhookBody } from "../../src/pipeline/webhooks/i
 import { runCliAsync } from "../harness/cli.ts";
 import { freshPostgresDatabase, redisUrl } from "../harness/databases.ts";
 import { newEmbeddedDataDir } from "../harness/pglite-template.ts";
+import { runbookLine, runRunbookLine } from "../harness/runbook.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
 import { until } from "../harness/wait.ts";
 import { startReceiver, type Delivery } from "../harness/webhook-receiver.ts";
@@ -238,17 +239,16 @@ describe.each(engines)("completion webhooks on $name", (engine) => {
     expect(peek.json<{ error: { code: string } }>().error.code).toBe("WEBHOOK_DELIVERY_NOT_FOUND");
   });
 
-  it("rotates the workspace's secret: both the old and the new one sign during the grace period", async () => {
-    const rotated = await t.app.inject({
-      method: "POST",
-      url: "/api/webhooks/secret/rotate",
-      headers: auth(admin),
-      payload: { reason: "yearly" },
-    });
-    expect(rotated.statusCode, rotated.body).toBe(200);
-    const { secret, previous_valid_until } = rotated.json<{ secret: string; previous_valid_until: string }>();
-    expect(secret).toMatch(/^whsec_/);
-    expect(new Date(previous_valid_until).getTime()).toBeGreaterThan(Date.now());
+  it("rotates the workspace's secret with the runbook's `sluice webhooks rotate-secret`: both the old and the new one sign during the grace period", async () => {
+    const line = runbookLine('### Results without polling; "a client says it never got the callback"', "sluice webhooks rotate-secret");
+    const address = t.app.server.address();
+    const url = address && typeof address === "object" ? `http://127.0.0.1:${address.port}` : await t.app.listen({ port: 0, host: "127.0.0.1" });
+    const rotated = await runRunbookLine(line, {}, { SLUICE_URL: url, SLUICE_API_KEY: admin });
+    expect(rotated.status, rotated.stderr).toBe(0);
+    const secret = rotated.stdout.trim();
+    expect(secret).toMatch(/^whsec_\S+$/);
+    const previousValidUntil = /previous secret also signs until (\S+)\.$/m.exec(rotated.stderr)?.[1] ?? "";
+    expect(new Date(previousValidUntil).getTime(), rotated.stderr).toBeGreaterThan(Date.now());
     const jobId = (await submit("echo", "rotated", `${receiver.url}/rotated`)).json<{ id: string }>().id;
     await until(
       () => deliveries(`?job=${jobId}`),

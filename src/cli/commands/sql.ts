@@ -39,9 +39,13 @@ export function registerSqlCommands(program: Command): void {
     .description(
       "run SQL on the configured engine (DATABASE_URL; embedded: the running Sluice's SLUICE_SQL_PORT socket, or the data folder when Sluice is stopped); without -c, open psql there",
     )
+    // The runbook's lines write `sluice sql "SELECT …"` as often as `-c "…"`: both must run the SQL.
+    .argument("[statement]", 'the SQL to run, as -c gives it (sluice sql "SELECT …")')
     .option("-c, --command <sql>", "SQL to run (several statements separated by ;), results printed as psql prints them")
     .option("--json", "print each result's rows as a JSON array, one line per statement")
-    .action(async (flags: { command?: string; json?: boolean }) => {
+    .action(async (statement: string | undefined, options: { command?: string; json?: boolean }, command: Command) => {
+      if (statement !== undefined && options.command !== undefined) command.error("error: give the SQL once: either -c \"…\" or as the argument");
+      const flags = { ...options, command: options.command ?? statement };
       const [{ loadConfig }, { openSqlTarget, runSql }] = await Promise.all([
         import("../../core/config.ts"),
         import("../../sql-console.ts"),

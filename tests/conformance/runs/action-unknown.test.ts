@@ -11,6 +11,7 @@ import {
   startCrashWorker,
   type WorkerEvent,
 } from "../../harness/crash-worker.ts";
+import { runbookLine, runRunbookLine } from "../../harness/runbook.ts";
 
 /**
  * A run's `step.action` whose call a SIGKILL cut off: its outcome is unknown, a person decides on
@@ -33,6 +34,7 @@ interface ChildEvent extends WorkerEvent {
 }
 
 interface UnknownTask {
+  id?: string;
   status: string;
   attempt: number;
 }
@@ -115,13 +117,24 @@ function expectDecisionsApplied(runs: Awaited<ReturnType<typeof crashAndDecide>>
 }
 
 /**
+ * docs/runbook.md's own `sluice sql "… FROM approval_tasks WHERE run_id = '<run>' …"` line, its
+ * output. Only on a database server: the embedded folder belongs to the worker process meanwhile.
+ */
+async function runbookTasksQuery(runId: string, databaseUrl: string): Promise<string> {
+  const line = runbookLine("### An action whose outcome is unknown", "sluice sql ");
+  const result = await runRunbookLine(line, { run: runId }, { DATABASE_URL: databaseUrl });
+  expect(result.status, result.stderr).toBe(0);
+  return result.stdout;
+}
+
+/**
  * Crash, approve the re-run, crash the re-run too: the second unknown outcome must ask a person
  * again (a new pending task for attempt 2) and call nothing until that task is approved; then
  * exactly one more call completes the step.
  */
 async function crashTwiceThenApprove(
   backend: Record<string, string>,
-): Promise<{ asked: UnknownTask[]; callsWhenAsked: number; run: RunOutcome }> {
+): Promise<{ asked: UnknownTask[]; callsWhenAsked: number; run: RunOutcome; shownBySql: string | undefined }> {
   const title = "issue-twice";
   github.requests.length = 0;
   github.holdWhen(() => true);
@@ -144,9 +157,10 @@ async function crashTwiceThenApprove(
   try {
     const asked = (await third.waitForEvent("asked")).tasks!;
     const callsWhenAsked = callsFor(title);
+    const shownBySql = backend.DATABASE_URL ? await runbookTasksQuery(runId, backend.DATABASE_URL) : undefined;
     writeFileSync(gate, "go");
     const settled = (await third.waitForEvent("settled")).runs as Record<string, RunOutcome>;
-    return { asked, callsWhenAsked, run: settled[runId]! };
+    return { asked, callsWhenAsked, run: settled[runId]!, shownBySql };
   } finally {
     await third.kill();
   }
@@ -159,6 +173,13 @@ function expectAskedAgain(result: Awaited<ReturnType<typeof crashTwiceThenApprov
     { id: expect.any(String), status: "pending", attempt: 2 },
   ]);
   expect(result.callsWhenAsked).toBe(2);
+  // The runbook's query shows the same: one row per attempt, the second one pending.
+  if (result.shownBySql !== undefined) {
+    const [first, second] = result.asked;
+    expect(result.shownBySql).toMatch(
+      new RegExp(`^ id +\\| status +\\| attempt\n[-+]+\n ${first?.id} +\\| approved +\\| 1\n ${second?.id} +\\| pending +\\| 2\n\\(2 rows\\)\n$`),
+    );
+  }
   // Its approval: exactly one more call, and the step completed with GitHub's answer.
   expect(callsFor("issue-twice")).toBe(3);
   expect(result.run.status).toBe("completed");
