@@ -22,7 +22,7 @@ const selectedColumns = (line: string): string[] =>
     .map((c) => c.trim())
     .filter((c) => c !== "*");
 
-describe("the runbook's inline `sluice sql \"…\"` lines run as written", () => {
+describe('the runbook\'s inline `sluice sql "…"` lines run as written', () => {
   let t: TestSluice;
   let databaseUrl: string;
 

@@ -242,7 +242,8 @@ describe.each(engines)("completion webhooks on $name", (engine) => {
   it("rotates the workspace's secret with the runbook's `sluice webhooks rotate-secret`: both the old and the new one sign during the grace period", async () => {
     const line = runbookLine('### Results without polling; "a client says it never got the callback"', "sluice webhooks rotate-secret");
     const address = t.app.server.address();
-    const url = address && typeof address === "object" ? `http://127.0.0.1:${address.port}` : await t.app.listen({ port: 0, host: "127.0.0.1" });
+    const url =
+      address && typeof address === "object" ? `http://127.0.0.1:${address.port}` : await t.app.listen({ port: 0, host: "127.0.0.1" });
     const rotated = await runRunbookLine(line, {}, { SLUICE_URL: url, SLUICE_API_KEY: admin });
     expect(rotated.status, rotated.stderr).toBe(0);
     const secret = rotated.stdout.trim();

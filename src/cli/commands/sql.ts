@@ -44,7 +44,8 @@ export function registerSqlCommands(program: Command): void {
     .option("-c, --command <sql>", "SQL to run (several statements separated by ;), results printed as psql prints them")
     .option("--json", "print each result's rows as a JSON array, one line per statement")
     .action(async (statement: string | undefined, options: { command?: string; json?: boolean }, command: Command) => {
-      if (statement !== undefined && options.command !== undefined) command.error("error: give the SQL once: either -c \"…\" or as the argument");
+      if (statement !== undefined && options.command !== undefined)
+        command.error('error: give the SQL once: either -c "…" or as the argument');
       const flags = { ...options, command: options.command ?? statement };
       const [{ loadConfig }, { openSqlTarget, runSql }] = await Promise.all([
         import("../../core/config.ts"),

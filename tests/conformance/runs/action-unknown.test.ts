@@ -177,7 +177,9 @@ function expectAskedAgain(result: Awaited<ReturnType<typeof crashTwiceThenApprov
   if (result.shownBySql !== undefined) {
     const [first, second] = result.asked;
     expect(result.shownBySql).toMatch(
-      new RegExp(`^ id +\\| status +\\| attempt\n[-+]+\n ${first?.id} +\\| approved +\\| 1\n ${second?.id} +\\| pending +\\| 2\n\\(2 rows\\)\n$`),
+      new RegExp(
+        `^ id +\\| status +\\| attempt\n[-+]+\n ${first?.id} +\\| approved +\\| 1\n ${second?.id} +\\| pending +\\| 2\n\\(2 rows\\)\n$`,
+      ),
     );
   }
   // Its approval: exactly one more call, and the step completed with GitHub's answer.
