@@ -18,7 +18,7 @@ import {
   toStepError,
   untilStoreAnswers,
 } from "./invocation.ts";
-import { claimRun, failStalledRun, findRun, finishRun, releaseRun } from "./sql/runs.ts";
+import { claimRun, findRun, finishRun, releaseRun } from "./sql/runs.ts";
 import { listSteps } from "./sql/steps.ts";
 import { createStepApi, type RunSeams, type StepApiDeps } from "./step-api.ts";
 import { SETTLED_STATUSES, type PipelineDefinition, type RunRow } from "./types.ts";
@@ -223,31 +223,6 @@ export function runProcessor(deps: ExecutorDeps) {
     await deps.onSettled(settled).catch((err: unknown) => logger.error({ err, runId: run.id }, "onRunSettled failed"));
     return { status: settled.status };
   }
-}
-
-/**
- * The runs worker's `onStalledOut`: a run job failed by the stalled check (its workers died
- * mid-invocation more often than maxStalledCount allows) runs no processor, so the run would stay
- * `running` for ever. It fails visibly instead, the step it was in failed with JOB_STALLED, and is
- * settled like any failed run (webhooks). It is not re-driven: a step whose body kills its worker
- * would kill every worker that took it; an operator replays it once the step is fixed.
- */
-export function runStalledOutHandler(deps: Pick<ExecutorDeps, "store" | "logger" | "onSettled">) {
-  const logger = deps.logger.child({ component: "runs" });
-  return async (job: Job<RunJobData>): Promise<void> => {
-    const runId = (job.data as Partial<RunJobData> | undefined)?.runId;
-    if (typeof runId !== "string") return;
-    // stalledCounter: the stalls so far, this last one included (each a worker lost mid-run).
-    const deaths = Math.max(job.stalledCounter, 1);
-    const error = {
-      code: "JOB_STALLED",
-      message: `The run's queue job stalled out: its worker died ${deaths} time${deaths === 1 ? "" : "s"} while running it (crashed, killed or blocked past its lock); it was not run again`,
-    };
-    const settled = await failStalledRun(deps.store, runId, String(job.id), error);
-    if (!settled) return;
-    logger.warn({ runId, pipeline: settled.pipeline, jobId: job.id, step: settled.failed_step, deaths }, "run failed: its job stalled out");
-    await deps.onSettled(settled).catch((err: unknown) => logger.error({ err, runId }, "onRunSettled failed"));
-  };
 }
 
 function failureOutcome(failure: unknown): Parameters<typeof finishRun>[3] {

@@ -11,7 +11,7 @@ import type { TaskRegistry } from "../tasks/registry.ts";
 import type { QueueManager } from "../queues/queue-manager.ts";
 import type { StartWorkerOptions, WorkerHandle } from "../queues/types.ts";
 import type { ActionExecutor, ApprovalRequester, WaitingStepResumer } from "./contracts.ts";
-import { enqueueRun, runProcessor, runStalledOutHandler } from "./executor.ts";
+import { enqueueRun, runProcessor } from "./executor.ts";
 import { createRunOperations } from "./operations.ts";
 import { findRun, findRunByRequest, insertRun, listRuns, type RunFilter } from "./sql/runs.ts";
 import { isWaitingAction, listSteps, settleWaiting } from "./sql/steps.ts";
@@ -231,9 +231,7 @@ export function createRuns(options: RunsOptions) {
         deferred: deferredCounter(options.metrics),
         ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}),
       });
-      // A run job failed for stalling runs no processor: without this the run would stay `running`.
-      const onStalledOut = workerOptions.onStalledOut ?? runStalledOutHandler({ store, logger, onSettled });
-      return queues.startWorker(queue, processor, { ...workerOptions, onStalledOut });
+      return queues.startWorker(queue, processor, workerOptions);
     },
   };
 }

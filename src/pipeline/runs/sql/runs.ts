@@ -173,28 +173,3 @@ export async function latestEntityRun(db: Queryable, workspace: string, pipeline
   );
   return rows[0];
 }
-
-/**
- * Fails a run whose queue job the stalled check failed (its workers died mid-invocation), in one
- * statement: the run, and each step left `running`, with `error`. Only while the dead job holds the
- * run, or nobody live does (it died before its claim); another job's live lease means the run is in
- * hand. The run's failed_step is its earliest step left running. Undefined when nothing was failed.
- */
-export async function failStalledRun(db: Queryable, id: string, owner: string, error: StepError): Promise<RunRow | undefined> {
-  const { rows } = await db.query<RunRow>(
-    `WITH failed_run AS (
-       UPDATE pipeline_runs SET status = 'failed', output = NULL, error = $3::jsonb, lease_owner = NULL, lease_until = NULL,
-         failed_step = (SELECT name FROM pipeline_steps WHERE run_id = $1 AND status = 'running' ORDER BY position LIMIT 1),
-         finished_at = now(), updated_at = now()
-       WHERE id = $1 AND ${UNSETTLED}
-         AND (lease_owner = $2 OR (status IN ('queued', 'running') AND (lease_owner IS NULL OR lease_until < now())))
-       RETURNING ${COLUMNS}
-     ), failed_steps AS (
-       UPDATE pipeline_steps SET status = 'failed', error = $3::jsonb, finished_at = now()
-       WHERE run_id = $1 AND status = 'running' AND EXISTS (SELECT 1 FROM failed_run)
-     )
-     SELECT * FROM failed_run`,
-    [id, owner, JSON.stringify(error)],
-  );
-  return rows[0];
-}
