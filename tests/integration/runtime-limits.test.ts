@@ -10,6 +10,7 @@ import { createOpenAIProvider } from "../../src/adapters/provider/openai/provide
 import { RateLimitedError } from "../../src/core/errors.ts";
 import { createProviderRuntime, rateLimitKey, type ProviderRuntime, type ProviderRuntimeLimits } from "../../src/pipeline/runtime/index.ts";
 import { redisUrl } from "../harness/databases.ts";
+import { until } from "../harness/wait.ts";
 import { startFakeProviderServer, type FakeProviderServer } from "../fakes/openai-server.ts";
 
 /**
@@ -142,7 +143,15 @@ describe("provider runtime: limits", () => {
     await rt.complete({ prompt: "hello" });
     const reader = new Redis(redisUrl(0));
     redises.push(reader);
-    expect(await reader.get(rateLimitKey(name))).toBe("9999");
+    // Published without holding up the call: read it once it has landed.
+    expect(
+      await until(
+        () => reader.get(rateLimitKey(name)),
+        (v) => v !== null,
+        10_000,
+        "published remaining",
+      ),
+    ).toBe("9999");
     expect((await rt.health()).rateLimits).toContainEqual(expect.objectContaining({ provider: name, remainingRequests: 9999 }));
   });
 });
