@@ -116,13 +116,13 @@ describe("sluice approvals and sluice schedules (runbook, seed 003)", () => {
       "E5",
     );
     expect(set.status, set.stderr).toBe(0);
-    await until(
+    // Read the listing that showed a finished firing: every 2 s the next one may be `running`.
+    const ok = await until(
       () => cli("schedules"),
       (r) => /e5_rescore.*succeeded\s+OK/.test(r.stdout),
       20_000,
       "a firing",
     );
-    const ok = await cli("schedules");
     expect(ok.status).toBe(0);
     expect(ok.stdout).toMatch(/^JOB_NAME\s+CRON\s+TZ\s+TARGET\s+LAST_RUN_AT\s+NEXT_RUN_AT\s+STATUS\s+HEALTH/m);
     expect(ok.stdout).toMatch(/e5_rescore\s+\*\/2 \* \* \* \* \*\s+Europe\/Bucharest\s+task:classify\s+\S+\s+\S+\s+succeeded\s+OK/);

@@ -8,7 +8,8 @@ import { freshPostgresDatabase } from "../harness/databases.ts";
 import { seedPgliteDataDir } from "../harness/pglite-template.ts";
 import { startTestSluice } from "../harness/sluice.ts";
 
-describe("backup and restore of the embedded database", () => {
+// Several PGlite opens per test (two servers, CLI restores): minutes, not seconds, on a loaded 2-core machine.
+describe("backup and restore of the embedded database", { timeout: 180_000 }, () => {
   it("downloads a live backup that `sluice restore` brings back into a new data folder", async () => {
     const t = await startTestSluice();
     let file: string;
