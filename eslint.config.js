@@ -4,6 +4,8 @@ import { createNodeResolver, importX } from "eslint-plugin-import-x";
 
 // Database, Redis and AI SDK clients: only adapters (and the root that builds them) import these.
 const DRIVERS = ["pg", "pg-*", "ioredis", "openai", "@anthropic-ai/*", "@electric-sql/*"];
+// The composition root (src/sluice.ts, src/wiring.ts, src/root/): it builds the layers, so none of them imports it.
+const ROOT = ["**/root/**", "**/sluice.ts", "**/wiring.ts"];
 const WHOLE_SLUICE_PARAMETER = {
   selector:
     "TSTypeReference[typeName.name='Sluice']:not(TSTypeReference[typeName.name='Pick'] > TSTypeParameterInstantiation > TSTypeReference)",
@@ -12,7 +14,7 @@ const WHOLE_SLUICE_PARAMETER = {
 // `await import(...)` escapes no-restricted-imports: the same boundary for lazy imports.
 const NO_ADAPTER_IMPORT_EXPRESSION = {
   selector: "ImportExpression[source.value=/(^|\\/)adapters\\/|^(pg|ioredis|openai|@anthropic-ai\\/|@electric-sql\\/)/]",
-  message: "Only the root (the files directly in src/) and adapters import adapters and drivers.",
+  message: "Only the root (the files directly in src/, and src/root/) and adapters import adapters and drivers.",
 };
 
 export default tseslint.config(
@@ -65,7 +67,7 @@ export default tseslint.config(
     rules: {
       "no-restricted-imports": [
         "error",
-        { patterns: [...DRIVERS, "bullmq", "**/adapters/**", "**/pipeline/**", "**/server/**", "**/cli/**"] },
+        { patterns: [...DRIVERS, "bullmq", "**/adapters/**", "**/pipeline/**", "**/server/**", "**/cli/**", ...ROOT] },
       ],
     },
   },
@@ -80,18 +82,18 @@ export default tseslint.config(
           patterns: [
             ...DRIVERS.map((group) => ({ group: [group] })),
             { group: ["bullmq"], allowTypeImports: true },
-            { group: ["**/adapters/**", "**/pipeline/**", "**/server/**", "**/cli/**"] },
+            { group: ["**/adapters/**", "**/pipeline/**", "**/server/**", "**/cli/**", ...ROOT] },
           ],
         },
       ],
     },
   },
   {
-    // The behaviours reach engines only through ports; which adapter runs is the root's choice (src/sluice.ts, src/wiring.ts).
+    // The behaviours reach engines only through ports; which adapter runs is the root's choice (src/sluice.ts, src/wiring.ts, src/root/).
     files: ["src/pipeline/**/*.ts"],
     ignores: ["**/*.test.ts"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: [...DRIVERS, "**/adapters/**", "**/server/**", "**/cli/**"] }],
+      "no-restricted-imports": ["error", { patterns: [...DRIVERS, "**/adapters/**", "**/server/**", "**/cli/**", ...ROOT] }],
       "no-restricted-syntax": ["error", NO_ADAPTER_IMPORT_EXPRESSION],
     },
   },
@@ -99,7 +101,7 @@ export default tseslint.config(
     // The server and CLI steer through the pipeline (and the root); they never reach into adapters or drivers.
     files: ["src/server/**/*.ts", "src/cli/**/*.ts"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: [...DRIVERS, "**/adapters/**"] }],
+      "no-restricted-imports": ["error", { patterns: [...DRIVERS, "**/adapters/**", "**/root/**"] }],
       "no-restricted-syntax": ["error", NO_ADAPTER_IMPORT_EXPRESSION],
     },
   },

@@ -11,6 +11,8 @@ export { createSluice, DEFAULT_QUEUE, BATCH_QUEUE, type Sluice, type SluiceOptio
 export { buildServer, type ServerOptions } from "./server/app.ts";
 export { loadConfig, type SluiceConfig } from "./core/config.ts";
 export { ERROR_CATALOGUE, RateLimitedError, SluiceError, isSluiceError, type ErrorCode } from "./core/errors.ts";
+// A task handler throws it for "not now" (a dependency not ready): the job is put back, delayed, without spending an attempt.
+export { RetryLaterError, type RetryLaterCode } from "./core/errors.ts";
 export type { TaskContext, TaskDefinition, TaskHandler } from "./pipeline/tasks/registry.ts";
 export type { Principal, Scope } from "./pipeline/intake/scopes.ts";
 export type { JobSummary, QueueListing } from "./pipeline/queues/types.ts";

@@ -4,67 +4,44 @@ import { createLogger } from "./adapters/log/pino.ts";
 export { createLogger };
 import { createPrometheusMetrics, type PrometheusMetrics } from "./adapters/metrics/prometheus.ts";
 import type { QueueBackend } from "./adapters/queue/index.ts";
+import { createProvidersFromConfig } from "./adapters/provider/from-config.ts";
 import { loadConfig, type SluiceConfig } from "./core/config.ts";
 import type { Logger } from "./core/logger.ts";
-import { createAuditLog, type AuditLog } from "./pipeline/audit/audit-log.ts";
+import { createActions, type ActionDefinition, type Actions } from "./pipeline/actions/index.ts";
+import type { Accounting, Budgets } from "./pipeline/accounting/index.ts";
 import { createQueueAdmin, type QueueAdmin } from "./pipeline/admin/queue-admin.ts";
-import { createAuditRetention, MAINTENANCE_QUEUE } from "./pipeline/ops/audit-retention.ts";
+import type { Approvals } from "./pipeline/approvals/index.ts";
+import { createAuditLog, type AuditLog } from "./pipeline/audit/audit-log.ts";
+import type { ResultCache } from "./pipeline/cache/index.ts";
+import type { EmbeddingsService } from "./pipeline/embeddings/index.ts";
+import type { KillSwitches, RuntimeFlags } from "./pipeline/flags/index.ts";
 import { HealthRegistry } from "./pipeline/health.ts";
 import { createIntake, type Intake } from "./pipeline/intake/index.ts";
-import { createJobsService, type JobsService } from "./pipeline/jobs/jobs-service.ts";
-import { createJobIndex } from "./pipeline/jobs/job-index.ts";
-import { startTaskWorkers } from "./pipeline/jobs/task-workers.ts";
 import { createAdmission } from "./pipeline/jobs/admission.ts";
-import { TaskRegistry, type TaskDefinition, type TaskHandler } from "./pipeline/tasks/registry.ts";
+import type { JobsService } from "./pipeline/jobs/jobs-service.ts";
 import { migrate, type MigrateResult } from "./pipeline/migrator.ts";
-import { createLlmHealthCheck, createProviderRuntime, runtimeOptionsFromConfig, type ProviderRuntime } from "./pipeline/runtime/index.ts";
-import { BUILTIN_TASK_NAMES, builtinTasks } from "./pipeline/tasks/builtin.ts";
-import { APPROVALS_QUEUE, createApprovals, type Approvals } from "./pipeline/approvals/index.ts";
-import {
-  createSchedules,
-  SCHEDULES_QUEUE,
-  type ScheduleDefinition,
-  type ScheduleJson,
-  type Schedules,
-  type StartRun,
-} from "./pipeline/schedules/index.ts";
-import type { ActionExecutor, WaitingStepResumer } from "./pipeline/runs/contracts.ts";
-import { createRuns, RUNS_QUEUE, type PipelineDefinition, type Runs, type RunView } from "./pipeline/runs/index.ts";
-import { createAccounting, createBudgets, createPriceTable, type Accounting, type Budgets } from "./pipeline/accounting/index.ts";
-import { createResultCache, type ResultCache } from "./pipeline/cache/index.ts";
-import { createEmbeddingsService, type EmbeddingsService } from "./pipeline/embeddings/index.ts";
-import {
-  createKillSwitches,
-  createRuntimeFlags,
-  flagDefaultsFromConfig,
-  type KillSwitches,
-  type RuntimeFlags,
-} from "./pipeline/flags/index.ts";
-import { createActions, type ActionDefinition, type Actions } from "./pipeline/actions/index.ts";
-import { createProvidersFromConfig } from "./adapters/provider/from-config.ts";
-import { classifyByRules } from "./adapters/provider/local/rules.ts";
+import { createAuditRetention } from "./pipeline/ops/audit-retention.ts";
 import { queueDefaultsFromConfig } from "./pipeline/queues/defaults.ts";
 import { createQueueManager, type QueueManager } from "./pipeline/queues/queue-manager.ts";
 import type { WorkerHandle } from "./pipeline/queues/types.ts";
 import { createWorkerRegistry, type WorkerRegistry } from "./pipeline/queues/worker-registry.ts";
-import { createWebhooks, WEBHOOKS_QUEUE, type Webhooks } from "./pipeline/webhooks/index.ts";
+import type { PipelineDefinition, Runs, RunView } from "./pipeline/runs/index.ts";
+import { createLlmHealthCheck, createProviderRuntime, runtimeOptionsFromConfig, type ProviderRuntime } from "./pipeline/runtime/index.ts";
+import type { ScheduleDefinition, ScheduleJson, Schedules } from "./pipeline/schedules/index.ts";
+import type { TaskDefinition, TaskHandler, TaskRegistry } from "./pipeline/tasks/registry.ts";
+import { createWebhooks, type Webhooks } from "./pipeline/webhooks/index.ts";
 import type { Kv } from "./ports/kv.ts";
 import type { Store } from "./ports/store.ts";
-import {
-  openFleetReports,
-  openCacheEngine,
-  openKv,
-  openLimitCounters,
-  openQueueBackend,
-  openSqlSocket,
-  openStore,
-  registerCoreChecks,
-} from "./wiring.ts";
+import { openAgentic } from "./root/agentic.ts";
+import { openEmbeddings } from "./root/embeddings.ts";
+import { builtinTaskRegistry, openJobs } from "./root/jobs.ts";
+import { declareQueues } from "./root/queues.ts";
+import { openSteering } from "./root/steering.ts";
+import { startWorkers, type WorkerServices } from "./root/workers.ts";
+import { openFleetReports, openKv, openLimitCounters, openQueueBackend, openSqlSocket, openStore, registerCoreChecks } from "./wiring.ts";
 
-/** The queue `POST /ai/jobs` uses when neither the request nor the task names one. */
-export const DEFAULT_QUEUE = "ai-jobs";
-/** The embeddings backfill's queue, named as runbook 000 knows it. */
-export const BATCH_QUEUE = "ai-batch-queue";
+// Each area is wired in src/root/, one module per area; here the areas are put together.
+export { BATCH_QUEUE, DEFAULT_QUEUE } from "./root/queues.ts";
 
 export interface SluiceOptions {
   /** A parsed config; when absent it is loaded from `env`. */
@@ -141,45 +118,6 @@ export interface Sluice {
   close(): Promise<void>;
 }
 
-function declareQueues(queues: QueueManager, config: SluiceConfig): void {
-  const grouped = Object.values(config.queue.groups).flat();
-  for (const name of new Set([DEFAULT_QUEUE, BATCH_QUEUE, ...config.queue.extraQueues, ...grouped, ...config.queue.workerQueues]))
-    queues.declare(name);
-}
-
-/** Flags, kill switches, result cache, accounting and budgets: what operators steer at run time. */
-async function openSteering(
-  config: SluiceConfig,
-  deps: { store: Store; audit: AuditLog; metrics: PrometheusMetrics; logger: Logger; runtime: ProviderRuntime; providers: string[] },
-): Promise<{ flags: RuntimeFlags; killSwitches: KillSwitches; cache: ResultCache; accounting: Accounting; budgets: Budgets }> {
-  const { store, audit, metrics, runtime } = deps;
-  const logger = deps.logger.child({ component: "steering" });
-  const defaults = flagDefaultsFromConfig(config, { tasks: Object.values(BUILTIN_TASK_NAMES), providers: deps.providers });
-  const flags = createRuntimeFlags({ store, audit, defaults, cacheMs: config.flags.cacheMs, logger });
-  const killSwitches = createKillSwitches({ flags, runtime, providers: deps.providers, recheckMs: config.flags.recheckMs, logger });
-  await killSwitches.syncProviders();
-  killSwitches.start(Math.max(500, config.flags.cacheMs));
-  const prices = createPriceTable(config.ai.prices, (route) =>
-    logger.warn({ route }, "no price for this provider/model: its cost is counted as 0 (set AI_PRICES)"),
-  );
-  const accounting = createAccounting({ store, metrics, prices, logger });
-  const budgets = createBudgets({
-    store,
-    accounting,
-    audit,
-    defaultDailyTokens: config.budgets.workspaceDailyTokens,
-    cacheMs: config.flags.cacheMs,
-  });
-  const cache = createResultCache({
-    engine: openCacheEngine(config),
-    metrics,
-    logger,
-    ttlSeconds: config.cache.ttlSeconds,
-    enabled: config.cache.enabled,
-  });
-  return { flags, killSwitches, cache, accounting, budgets };
-}
-
 export async function createSluice(options: SluiceOptions = {}): Promise<Sluice> {
   const config = options.config ?? loadConfig(options.env);
   const logger = options.logger ?? createLogger({ level: config.log.level, file: config.log.file });
@@ -218,10 +156,11 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       retentionDays: config.audit.retentionDays,
       everyMs: config.audit.archiveIntervalMs,
     });
-    const providers = await createProvidersFromConfig(config);
+    const providerList = await createProvidersFromConfig(config);
+    const providers = providerList.map((p) => p.name);
     const runtime = createProviderRuntime({
       ...runtimeOptionsFromConfig(config),
-      providers,
+      providers: providerList,
       metrics,
       logger: logger.child({ component: "runtime" }),
       limitCounters: limits,
@@ -234,7 +173,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
       metrics,
       logger,
       runtime,
-      providers: providers.map((p) => p.name),
+      providers,
     });
     closers.push(
       async () => killSwitches.stop(),
@@ -244,123 +183,15 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
     const workers = createWorkerRegistry({ queues, reports: openFleetReports(redis, store), flags, logger });
     closers.push(() => workers.close());
     const actions = createActions({ config, store, flags, audit, logger, metrics });
-    const tasks = new TaskRegistry();
-    const { ai } = config;
-    const defaults = {
-      provider: ai.provider,
-      model: ai.model,
-      maxOutputTokens: ai.maxOutputTokens,
-      embeddingProvider: ai.embeddingProvider,
-      embeddingModel: ai.embeddingModel,
-      embeddingDimensions: ai.embeddingDimensions,
-    };
-    for (const task of builtinTasks(runtime, {
-      cache,
-      accounting,
-      defaults,
-      allowedModels: ai.allowedModels,
-      providers: providers.map((p) => p.name),
-      ruleClassifier: classifyByRules,
-    }))
-      tasks.register(task);
+    const tasks = builtinTaskRegistry(config, runtime, { cache, accounting, providers });
     const admission = createAdmission({ killSwitches, budgets, recheckMs: config.flags.recheckMs });
     const webhooks = createWebhooks({ store, queues, config, logger, metrics });
-    const jobIndex = createJobIndex(store, logger.child({ component: "job-index" }));
-    const jobs = createJobsService({
-      index: jobIndex,
-      queues,
-      intake,
-      tasks,
-      defaultQueue: DEFAULT_QUEUE,
-      internalQueues: [BATCH_QUEUE, APPROVALS_QUEUE, SCHEDULES_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE, MAINTENANCE_QUEUE],
-      admit: admission.atIntake,
-      checkCallback: webhooks.checkTarget,
-      logger: logger.child({ component: "jobs" }),
-    });
-    const { openai } = config.ai;
-    // Imported only when configured: the OpenAI SDK is a large load on every start.
-    const batchApi =
-      openai.apiKey || openai.baseUrl
-        ? (await import("./adapters/provider/openai/batch-api.ts")).createOpenAIBatchApi({ apiKey: openai.apiKey, baseURL: openai.baseUrl })
-        : undefined;
-    const embeddings = await createEmbeddingsService({
-      store,
-      queues,
-      runtime,
-      flags,
-      metrics,
-      logger,
-      config,
-      queue: BATCH_QUEUE,
-      ...(batchApi ? { batchApi } : {}),
-    });
+    const { jobIndex, jobs } = openJobs({ store, queues, intake, tasks, admission, webhooks, logger });
+    const embeddings = await openEmbeddings(config, { store, queues, runtime, flags, metrics, logger });
     closers.push(() => embeddings.close());
-    // A settled run's completion webhooks (workspace default URL), then the library user's own hook.
-    const onRunSettled = async (run: RunView): Promise<void> => {
-      await webhooks.runSettled(run);
-      await options.onRunSettled?.(run);
-    };
-    const runs = createRuns({
-      store,
-      queues,
-      tasks,
-      audit,
-      logger,
-      gate: admission.beforeRun,
-      onRunSettled,
-      checkCallback: webhooks.checkTarget,
-      eventRetentionMs: config.runs.eventRetentionMs,
-      maxWaitMs: config.ai.maxWaitForProviderMs,
-      metrics,
-    });
-    // Runs, actions and approvals are built apart and meet here: each side reads the others late.
-    const seams: { resumer?: WaitingStepResumer; actions?: ActionExecutor; startRun?: StartRun } = {};
-    const approvals = createApprovals({
-      store,
-      queues,
-      audit,
-      metrics,
-      logger,
-      defaultSlaSeconds: config.approvals.defaultSlaSeconds,
-      sweepMs: config.approvals.sweepMs,
-      resumer: () => seams.resumer,
-      actions: () => seams.actions,
-    });
-    const schedules = createSchedules({
-      store,
-      queues,
-      audit,
-      metrics,
-      logger,
-      submitJob: (principal, request) => jobs.submit(principal, request),
-      taskExists: (type) => tasks.names().includes(type),
-      startRun: () => seams.startRun,
-      staleAfterSeconds: config.schedules.staleAfterSeconds,
-    });
-    seams.resumer = runs.resumer;
-    seams.actions = actions.executor;
-    // A decided `action.unknown` task settles its execution at the next call with the key (docs/actions.md).
-    actions.executor.useApprovals(approvals, async (workspace, id) => {
-      const task = await approvals.get(workspace, id).catch(() => undefined);
-      return task ? { status: task.status, decidedBy: task.decided_by, reason: task.reason } : undefined;
-    });
-    // Resolved directly (not on its task): the task is closed with the same decision, which wakes the run.
-    actions.executor.onResolved(async (row, decidedBy, reason) => {
-      if (row.approval_id) {
-        const closed = await approvals
-          .decide(
-            { actor: decidedBy, workspaceId: row.workspace_id },
-            row.approval_id,
-            row.resolution !== "skip",
-            reason ?? `execution resolved: ${row.resolution ?? ""}`,
-          )
-          .catch(() => undefined);
-        if (closed) return;
-      }
-      if (row.run_id && row.step_name) await runs.resumer.wakeWaitingStep({ runId: row.run_id, stepName: row.step_name });
-    });
-    seams.startRun = (request) => runs.start(request);
-    runs.attach({ approvals, actions: () => seams.actions });
+    const onRunSettled = options.onRunSettled;
+    const agenticDeps = { store, queues, tasks, audit, metrics, logger, actions, jobs, webhooks, admission, onRunSettled };
+    const { runs, approvals, schedules } = openAgentic(config, agenticDeps);
     const health = new HealthRegistry();
     registerCoreChecks(health, { store, redis, queues: queueBackend, config });
     // Each process publishes its provider view so that any one (the API too) answers /health/llm for the fleet.
@@ -369,6 +200,22 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
     });
     health.register(llmHealth);
     closers.push(() => llmHealth.close());
+    const workerServices: WorkerServices = {
+      config,
+      logger,
+      metrics,
+      queues,
+      tasks,
+      admission,
+      jobIndex,
+      workers,
+      webhooks,
+      auditRetention,
+      embeddings,
+      runs,
+      approvals,
+      schedules,
+    };
 
     return {
       config,
@@ -407,45 +254,7 @@ export async function createSluice(options: SluiceOptions = {}): Promise<Sluice>
         tasks.register({ name, handler, ...taskOptions });
         if (taskOptions.queue && !queues.has(taskOptions.queue)) queues.declare(taskOptions.queue);
       },
-      async startWorkers({ role = "worker", ...workerOptions } = {}) {
-        // WORKER_QUEUES: this process serves those queues and no other, the built-in ones included.
-        const serves = (queue: string) => config.queue.workerQueues.length === 0 || config.queue.workerQueues.includes(queue);
-        const concurrencyOf = (queue: string) => workerOptions.concurrency ?? config.queue.workerConcurrency[queue];
-        const builtIn = [BATCH_QUEUE, APPROVALS_QUEUE, SCHEDULES_QUEUE, RUNS_QUEUE, WEBHOOKS_QUEUE, MAINTENANCE_QUEUE];
-        const handles = await startTaskWorkers({
-          queues,
-          tasks,
-          logger,
-          metrics,
-          names: queues.names().filter(serves),
-          exclude: builtIn,
-          gate: admission.beforeRun,
-          onSettled: async (outcome) => {
-            const { envelope } = outcome;
-            await jobIndex.settle({
-              workspaceId: envelope.workspace,
-              jobId: outcome.id,
-              queue: outcome.queue,
-              type: envelope.type,
-              state: outcome.status,
-              createdMs: outcome.createdMs,
-            });
-            await webhooks.jobSettled(outcome);
-          },
-          maxWaitMs: config.ai.maxWaitForProviderMs,
-          concurrencyOf,
-        });
-        if (serves(APPROVALS_QUEUE)) handles.push(await approvals.startWorker());
-        if (serves(SCHEDULES_QUEUE)) handles.push(await schedules.startWorker());
-        if (serves(WEBHOOKS_QUEUE)) handles.push(await webhooks.startWorker());
-        if (serves(MAINTENANCE_QUEUE)) handles.push(await auditRetention.startWorker());
-        const backfill = serves(BATCH_QUEUE) ? await embeddings.startWorker() : undefined;
-        if (backfill) handles.push(backfill);
-        const runConcurrency = concurrencyOf(RUNS_QUEUE);
-        if (serves(RUNS_QUEUE)) handles.push(await runs.startWorker(runConcurrency ? { concurrency: runConcurrency } : {}));
-        workers.start(role);
-        return handles;
-      },
+      startWorkers: (workerOptions) => startWorkers(workerServices, workerOptions),
       close: closeAll,
     };
   } catch (err) {

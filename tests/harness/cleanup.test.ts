@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { startCli } from "./cli.ts";
-import { exited, isRunning, spawnTracked, stopTracked } from "./processes.ts";
+import { exited, isRunning, spawnTracked, statFields, stopTracked } from "./processes.ts";
 import { freePort } from "./servers.ts";
 import { until } from "./wait.ts";
 import type { Started } from "../fixtures/cleanup/report.ts";
@@ -15,36 +15,22 @@ import type { Started } from "../fixtures/cleanup/report.ts";
  * is killed: checked from outside, by pid (with its start time), process group and port.
  */
 
-/** Pids of live processes in process group `pgid` (field 5 of /proc/<pid>/stat). */
-function groupMembers(pgid: number): number[] {
+/** Pids of live processes (not zombies) whose /proc/<pid>/stat fields pass `match`. */
+function livePids(match: (fields: string[]) => boolean): number[] {
   return readdirSync("/proc")
     .filter((name) => /^\d+$/.test(name))
-    .filter((name) => {
-      try {
-        const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        return fields[0] !== "Z" && Number(fields[2]) === pgid;
-      } catch {
-        return false; // exited while we looked
-      }
-    })
-    .map(Number);
+    .map(Number)
+    .filter((pid) => {
+      const fields = statFields(pid); // undefined: exited while we looked
+      return fields !== undefined && fields[0] !== "Z" && match(fields);
+    });
 }
 
-/** Pids of live processes whose parent is `ppid` (field 2 after the command in /proc/<pid>/stat). */
-function childrenOf(ppid: number): number[] {
-  return readdirSync("/proc")
-    .filter((name) => /^\d+$/.test(name))
-    .filter((name) => {
-      try {
-        const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === ppid;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
+/** Pids of live processes in process group `pgid`. */
+const groupMembers = (pgid: number): number[] => livePids((fields) => Number(fields[2]) === pgid);
+
+/** Pids of live processes whose parent is `ppid`. */
+const childrenOf = (ppid: number): number[] => livePids((fields) => Number(fields[1]) === ppid);
 
 /** Pids of live processes whose working directory is `dir`. */
 function processesIn(dir: string): number[] {

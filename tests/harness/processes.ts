@@ -64,27 +64,30 @@ function killGroup(pid: number, signal: NodeJS.Signals = "SIGKILL"): boolean {
   }
 }
 
-/** The kernel's start time of `pid` (clock ticks since boot), to tell it apart from a later process reusing the pid. */
-export function processStartTime(pid: number): string | undefined {
+/**
+ * The fields of /proc/<pid>/stat after the command name, so index 0 is field 3 (the state), 1 the
+ * parent pid, 2 the process group, 19 the start time; undefined once the process is gone. The
+ * command name (field 2) may hold spaces and parentheses, so the fields start after its last ")".
+ */
+export function statFields(pid: number): string[] | undefined {
   try {
-    // Field 22 of /proc/<pid>/stat; the command name (field 2) may hold spaces, so count after its ")".
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   } catch {
     return undefined;
   }
 }
 
+/** The kernel's start time of `pid` (clock ticks since boot), to tell it apart from a later process reusing the pid. */
+export function processStartTime(pid: number): string | undefined {
+  return statFields(pid)?.[19];
+}
+
 /** True while `pid` is a live process (not a zombie) that started at `startTime` (when given). */
 export function isRunning(pid: number, startTime?: string): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (fields[0] === "Z") return false;
-    return startTime === undefined || fields[19] === startTime;
-  } catch {
-    return false;
-  }
+  const fields = statFields(pid);
+  if (!fields || fields[0] === "Z") return false;
+  return startTime === undefined || fields[19] === startTime;
 }
 
 function forget(pid: number): void {

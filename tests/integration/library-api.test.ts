@@ -1,5 +1,6 @@
 import { expect, it } from "vitest";
-import { buildServer, createSluice, NonRetryableError, SluiceError, type TaskContext } from "../../src/index.ts";
+import { buildServer, createSluice, NonRetryableError, RetryLaterError, SluiceError, type TaskContext } from "../../src/index.ts";
+import { sampleValue } from "../harness/metrics.ts";
 import { until } from "../harness/wait.ts";
 import { newEmbeddedDataDir } from "../harness/pglite-template.ts";
 
@@ -65,6 +66,51 @@ it("a user's own task type, registered through the library, runs behind the same
     expect(refused.attempts).toBe(1);
     // Its text is the handler's own, so a tenant sees the generic code, as for any handler error.
     expect(refused.error).toContain("TASK_FAILED");
+  } finally {
+    await app.close();
+    await sluice.close();
+  }
+});
+
+it("a user's task that throws the library's RetryLaterError is put back, delayed, without spending an attempt, then completes", async () => {
+  const sluice = await createSluice({
+    env: { LOG_LEVEL: "silent", SLUICE_DATA_DIR: newEmbeddedDataDir("sluice-lib-"), QUEUES: "crm" },
+  });
+  const app = await buildServer(sluice, { docs: false });
+  try {
+    const calls: Array<{ attempt: number; atMs: number }> = [];
+    sluice.task(
+      "crm.sync",
+      async (input: { account: string }, ctx) => {
+        calls.push({ attempt: ctx.attempt, atMs: Date.now() });
+        // The CRM is not ready for this account yet: not the job's failure, so come back in 300 ms.
+        if (calls.length === 1) throw new RetryLaterError("PROVIDER_UNAVAILABLE", 300, "the CRM is not ready");
+        return { synced: input.account };
+      },
+      { queue: "crm" },
+    );
+    await sluice.startWorkers();
+    await sluice.intake.ensureWorkspace("acme", "Acme");
+    const key = (await sluice.intake.createApiKey({ workspaceId: "acme", scopes: ["jobs:write", "jobs:read"] })).secret;
+    const headers = { authorization: `Bearer ${key}` };
+    const submitted = await app.inject({
+      method: "POST",
+      url: "/ai/jobs",
+      headers,
+      payload: { type: "crm.sync", input: { account: "A-7" }, client_request_id: "sync-1" },
+    });
+    expect(submitted.statusCode).toBe(202);
+    const { id } = submitted.json<{ id: string }>();
+    const done = await until(
+      async () =>
+        (await app.inject({ method: "GET", url: `/ai/jobs/${id}`, headers })).json<{ status: string; attempts: number; result: unknown }>(),
+      (j) => j.status === "completed" || j.status === "failed",
+    );
+    expect(done).toMatchObject({ status: "completed", attempts: 1, result: { synced: "A-7" } });
+    // Run twice, both as attempt 1, the second no sooner than the error asked.
+    expect(calls.map((c) => c.attempt)).toEqual([1, 1]);
+    expect(calls[1]!.atMs - calls[0]!.atMs).toBeGreaterThanOrEqual(300);
+    expect(sampleValue(await sluice.metrics.render(), "ai_jobs_deferred_total", 'queue="crm",code="PROVIDER_UNAVAILABLE"')).toBe(1);
   } finally {
     await app.close();
     await sluice.close();

@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,8 +11,11 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const NPM = process.platform === "win32" ? "npm.cmd" : "npm";
 const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 
-/** What a user does: `npm pack` here, then `npm install <tarball>` in an empty folder elsewhere. */
-function packAndInstall(work: string): string {
+/**
+ * What a user does: `npm pack` here, then `npm install <tarball>` in an empty folder elsewhere.
+ * Returns the folder and what npm printed (its warnings are on stderr).
+ */
+function packAndInstall(work: string): { app: string; npmOutput: string } {
   // dist/ is fresh (the vitest globalSetup built it); `prepare` would only build it again.
   const packed = JSON.parse(
     execFileSync(NPM, ["pack", "--ignore-scripts", "--json", "--pack-destination", work], { cwd: ROOT, encoding: "utf8" }),
@@ -21,8 +24,15 @@ function packAndInstall(work: string): string {
   const app = join(work, "app");
   execFileSync("mkdir", ["-p", app]);
   writeFileSync(join(app, "package.json"), JSON.stringify({ name: "sluice-user", private: true }));
-  execFileSync(NPM, ["install", "--no-audit", "--no-fund", "--prefer-offline", tarball], { cwd: app, stdio: "ignore", timeout: 540_000 });
-  return app;
+  // `--loglevel warn` whatever the caller's npm config says, so an engine warning cannot be hidden.
+  const install = spawnSync(NPM, ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel", "warn", tarball], {
+    cwd: app,
+    encoding: "utf8",
+    timeout: 540_000,
+  });
+  const npmOutput = `${install.stdout}${install.stderr}`;
+  if (install.status !== 0) throw new Error(`npm install of the packed tarball failed:\n${npmOutput}`);
+  return { app, npmOutput };
 }
 
 describe("the npm package", () => {
@@ -30,7 +40,10 @@ describe("the npm package", () => {
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it("installs into a clean folder, says its version, and runs sluice dev until /ready answers", async () => {
-    const app = packAndInstall(work);
+    const { app, npmOutput } = packAndInstall(work);
+    // Sluice supports Node 20: its dependencies pin the last Node-20 releases of the packages whose
+    // newest ones want Node 22, since a user's install ignores our package.json `overrides`.
+    expect(npmOutput).not.toContain("EBADENGINE");
     const bin = join(app, "node_modules", ".bin", "sluice");
     expect(readdirSync(join(app, "node_modules", "sluice"))).toEqual(
       expect.arrayContaining(["bin", "dist", "migrations", "LICENSE", "package.json"]),
