@@ -25,6 +25,8 @@ import { SETTLED_STATUSES, type PipelineDefinition, type RunRow } from "./types.
 
 export interface RunJobData {
   runId: string;
+  /** A fresh job for a run whose earlier job stalled out (stalled-out.ts): stalling out again outside any step fails the run. */
+  redriven?: boolean;
 }
 
 export interface ExecutorDeps {

@@ -164,6 +164,14 @@ export function toStepError(err: unknown): StepError {
   return { code: /^[A-Z][A-Z0-9_]*$/.test(code) ? code : "STEP_FAILED", message: err instanceof Error ? err.message : String(err) };
 }
 
+/** A step whose worker died (crashed, was killed, or blocked past its lock) in its last allowed attempt. */
+export function workerStopped(attempt: number, maxAttempts: number): StepError {
+  return {
+    code: "JOB_STALLED",
+    message: `The step's worker stopped during attempt ${attempt} of ${maxAttempts} (crashed, killed or blocked past its lock); it was not run again`,
+  };
+}
+
 /** Plain errors retry (as in Inngest and Temporal); SluiceErrors say whether they may; NonRetryableError never does. */
 export function isRetryable(err: unknown): boolean {
   if (err instanceof NonRetryableError || err instanceof StepFailure || err instanceof Nondeterminism || err instanceof EngineFailure)

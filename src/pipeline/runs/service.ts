@@ -13,6 +13,7 @@ import type { StartWorkerOptions, WorkerHandle } from "../queues/types.ts";
 import type { ActionExecutor, ApprovalRequester, WaitingStepResumer } from "./contracts.ts";
 import { enqueueRun, runProcessor } from "./executor.ts";
 import { createRunOperations } from "./operations.ts";
+import { runStalledOutHandler } from "./stalled-out.ts";
 import { findRun, findRunByRequest, insertRun, listRuns, type RunFilter } from "./sql/runs.ts";
 import { isWaitingAction, listSteps, settleWaiting } from "./sql/steps.ts";
 import { DEFAULT_EVENT_RETENTION_MS, type RunSeams, type StepApiDeps } from "./step-api.ts";
@@ -231,7 +232,9 @@ export function createRuns(options: RunsOptions) {
         deferred: deferredCounter(options.metrics),
         ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}),
       });
-      return queues.startWorker(queue, processor, workerOptions);
+      // A job failed for stalling runs no processor: without this its run would stay `running` for ever.
+      const onStalledOut = workerOptions.onStalledOut ?? runStalledOutHandler({ store, queues, queue, logger, onSettled });
+      return queues.startWorker(queue, processor, { ...workerOptions, onStalledOut });
     },
   };
 }

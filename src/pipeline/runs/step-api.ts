@@ -15,6 +15,7 @@ import {
   StepFailure,
   toStepError,
   untilStoreAnswers,
+  workerStopped,
 } from "./invocation.ts";
 import { databaseNow, eventsSince } from "./sql/events.ts";
 import { findRun } from "./sql/runs.ts";
@@ -99,6 +100,15 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
     const policy = resolveRetryPolicy(definition.retry, options?.retry);
     if (row?.status === "retrying" && row.wake_at && row.wake_at.getTime() > Date.now()) {
       return inv.suspend(new RunSuspended("sleeping", { at: row.wake_at, key: `${name}#${row.attempts}` }));
+    }
+    // A try found `running` is one whose worker died in it: it counts, so a body that kills its worker
+    // every time stops at maxAttempts (1: never run twice). Not an action's: its ledger and a person decide.
+    if (row?.status === "running" && kind !== "action" && row.attempts >= policy.maxAttempts) {
+      deps.logger.warn(
+        { runId: run.id, step: name, attempts: row.attempts },
+        "step's worker stopped during its last attempt; not run again",
+      );
+      return fail(name, kind, position, row.attempts, workerStopped(row.attempts, policy.maxAttempts));
     }
     const attempts = (row?.attempts ?? 0) + 1;
     if (!(await engineIo(startStep(store, { runId: run.id, name, position, kind, attempts })))) throw new RunCancelled();

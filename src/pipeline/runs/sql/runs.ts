@@ -1,6 +1,7 @@
 import type { Queryable } from "../../../ports/store.ts";
 import type { StepError } from "../contracts.ts";
 import type { RunRow, RunStatus } from "../types.ts";
+import { MIDWAY_STEP } from "./steps.ts";
 
 /** `pipeline_runs`: one row per run. Settled runs (completed, failed, cancelled) never change again except by replay. */
 
@@ -170,6 +171,39 @@ export async function latestEntityRun(db: Queryable, workspace: string, pipeline
   const { rows } = await db.query<RunRow>(
     `SELECT ${COLUMNS} FROM pipeline_runs WHERE workspace = $1 AND pipeline = $2 AND entity_key = $3 ORDER BY created_at DESC, id DESC LIMIT 1`,
     [workspace, pipeline, entityKey],
+  );
+  return rows[0];
+}
+
+/**
+ * Lets go of a run whose queue job stalled out (its workers died in it), so a fresh job can take it:
+ * only if that job holds it, or nobody live does (no lease, or an expired one). A run left `running`
+ * goes back to `queued`. Undefined when it is settled or another job's live lease holds it.
+ */
+export async function releaseStalledRun(db: Queryable, id: string, owner: string): Promise<RunRow | undefined> {
+  const { rows } = await db.query<RunRow>(
+    `UPDATE pipeline_runs SET status = CASE WHEN status = 'running' THEN 'queued' ELSE status END, lease_owner = NULL, lease_until = NULL,
+       updated_at = now()
+     WHERE id = $1 AND ${UNSETTLED} AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < now())
+     RETURNING ${COLUMNS}`,
+    [id, owner],
+  );
+  return rows[0];
+}
+
+/**
+ * Fails a running run whose re-driven job stalled out too, with `error` and no failed step: only
+ * while that job holds it (or its lease expired) and no step is left mid-way (a step's own retry
+ * policy, or an action's ledger, bounds those). Undefined when nothing was failed.
+ */
+export async function failStalledRun(db: Queryable, id: string, owner: string, error: StepError): Promise<RunRow | undefined> {
+  const { rows } = await db.query<RunRow>(
+    `UPDATE pipeline_runs SET status = 'failed', output = NULL, error = $3::jsonb, failed_step = NULL, lease_owner = NULL, lease_until = NULL,
+       finished_at = now(), updated_at = now()
+     WHERE id = $1 AND status = 'running' AND (lease_owner = $2 OR lease_until < now())
+       AND NOT EXISTS (SELECT 1 FROM pipeline_steps WHERE run_id = $1 AND (${MIDWAY_STEP}))
+     RETURNING ${COLUMNS}`,
+    [id, owner, JSON.stringify(error)],
   );
   return rows[0];
 }

@@ -29,6 +29,21 @@ export interface StepWrite {
 
 const SETTLED: readonly StepStatus[] = ["completed", "failed"];
 
+/**
+ * A step a dead worker may have left mid-way: a try still `running`, or an action step waiting on a
+ * person about a call whose outcome is unknown (its ledger, not the run's job, decides what comes next).
+ */
+export const MIDWAY_STEP = `status = 'running' OR (kind = 'action' AND status = 'waiting')`;
+
+/** The first step of the run left mid-way (see MIDWAY_STEP), if any. */
+export async function stepLeftMidway(db: Queryable, runId: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ name: string }>(
+    `SELECT name FROM pipeline_steps WHERE run_id = $1 AND (${MIDWAY_STEP}) ORDER BY position LIMIT 1`,
+    [runId],
+  );
+  return rows[0]?.name;
+}
+
 /** Writes the step's row, whether it is new or a later try of an unfinished one; never overwrites a completed row. */
 export async function writeStep(db: Queryable, step: StepWrite): Promise<void> {
   const finished = SETTLED.includes(step.status);
