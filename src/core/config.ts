@@ -227,6 +227,7 @@ const envSchema = z.object({
   APPROVALS_SWEEP_MS: int(30_000, 100, 3_600_000),
   SCHEDULES_STALE_AFTER_SECONDS: int(172_800, 60, 31_536_000),
   RUN_EVENT_RETENTION_MS: int(86_400_000, 0, 2_592_000_000),
+  RUNS_LEASE_MS: int(600_000, 500, 86_400_000),
   OPENAI_EMBEDDING_BACKFILL_ENABLED: bool(true),
   EMBEDDING_BACKFILL_CHUNK_SIZE: int(100, 1, 2_048),
   EMBEDDING_BACKFILL_CONCURRENCY: int(2, 1, 100),
@@ -365,7 +366,7 @@ export interface SluiceConfig {
   /** Schedules: a schedule whose last firing is older than this is STALE (seed 003 §1.3: 2 days). */
   readonly schedules: { readonly staleAfterSeconds: number };
   /** Runs: how long sent events are kept for `step.waitForEvent` calls that start after them (never before the wait's own start). */
-  readonly runs: { readonly eventRetentionMs: number };
+  readonly runs: { readonly eventRetentionMs: number; readonly leaseMs: number };
   readonly embeddings: {
     readonly backfillEnabled: boolean;
     readonly vectorSearchEnabled: boolean;
@@ -551,7 +552,7 @@ function toConfig(env: Env): SluiceConfig {
     },
     approvals: { defaultSlaSeconds: env.APPROVALS_DEFAULT_SLA_SECONDS, sweepMs: env.APPROVALS_SWEEP_MS },
     schedules: { staleAfterSeconds: env.SCHEDULES_STALE_AFTER_SECONDS },
-    runs: { eventRetentionMs: env.RUN_EVENT_RETENTION_MS },
+    runs: { eventRetentionMs: env.RUN_EVENT_RETENTION_MS, leaseMs: env.RUNS_LEASE_MS },
     embeddings: {
       backfillEnabled: env.OPENAI_EMBEDDING_BACKFILL_ENABLED,
       vectorSearchEnabled: env.VECTOR_SEARCH_ENABLED,

@@ -56,6 +56,7 @@ function openRuns(config: SluiceConfig, deps: AgenticDeps): Runs {
     onRunSettled,
     checkCallback: webhooks.checkTarget,
     eventRetentionMs: config.runs.eventRetentionMs,
+    leaseMs: config.runs.leaseMs,
     maxWaitMs: config.ai.maxWaitForProviderMs,
     metrics: deps.metrics,
   });

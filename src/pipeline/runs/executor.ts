@@ -18,7 +18,7 @@ import {
   toStepError,
   untilStoreAnswers,
 } from "./invocation.ts";
-import { claimRun, findRun, finishRun, releaseRun } from "./sql/runs.ts";
+import { claimRun, findRun, finishRun, releaseRun, renewRunLease } from "./sql/runs.ts";
 import { listSteps } from "./sql/steps.ts";
 import { createStepApi, type RunSeams, type StepApiDeps } from "./step-api.ts";
 import { SETTLED_STATUSES, type PipelineDefinition, type RunRow } from "./types.ts";
@@ -163,6 +163,32 @@ export function runProcessor(deps: ExecutorDeps) {
     const owner = String(job.id);
     const run = await claimRun(deps.store, runId, owner, leaseMs);
     if (!run) return bounce(runId);
+    const renewal = holdLease(runId, owner);
+    try {
+      return await invokeClaimed(run, owner, signal);
+    } finally {
+      clearInterval(renewal);
+    }
+  }
+
+  /**
+   * Renews the lease while the invocation runs: a step longer than the lease would otherwise let a
+   * wake-up job take the run over and run that step again beside it. Only a dead worker lets it lapse.
+   */
+  function holdLease(runId: string, owner: string): NodeJS.Timeout {
+    const renewal = setInterval(
+      () =>
+        void renewRunLease(deps.store, runId, owner, leaseMs).catch((err: unknown) =>
+          logger.warn({ err, runId }, "could not renew the run's lease (the store did not answer); trying again"),
+        ),
+      Math.max(100, Math.floor(leaseMs / 3)),
+    );
+    renewal.unref();
+    return renewal;
+  }
+
+  async function invokeClaimed(run: RunRow, owner: string, signal: AbortSignal | undefined): Promise<{ status: string }> {
+    const runId = run.id;
     const definition = deps.pipelines.get(run.pipeline);
     if (!definition)
       return settle(run, owner, {

@@ -109,6 +109,16 @@ export async function claimRun(db: Queryable, id: string, owner: string, leaseMs
   return rows[0];
 }
 
+/** Extends the lease of a live invocation; false when it is no longer this owner's (settled, cancelled, or taken over). */
+export async function renewRunLease(db: Queryable, id: string, owner: string, leaseMs: number): Promise<boolean> {
+  const { rows } = await db.query(
+    `UPDATE pipeline_runs SET lease_until = now() + ($3::bigint * interval '1 millisecond')
+     WHERE id = $1 AND lease_owner = $2 AND ${UNSETTLED} RETURNING id`,
+    [id, owner, leaseMs],
+  );
+  return rows.length > 0;
+}
+
 /** Ends an invocation that suspended: the run waits or sleeps, holding no worker. */
 export async function releaseRun(db: Queryable, id: string, owner: string, status: "waiting" | "sleeping" | "queued"): Promise<void> {
   await db.query(
