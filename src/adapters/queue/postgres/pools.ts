@@ -37,7 +37,12 @@ export class PgPoolPair extends EventEmitter {
     this.options = { keepAlive: true, max: options.querySize };
     this.queries = new pg.Pool({ ...common, max: options.querySize });
     this.sessions = new pg.Pool({ ...common, max: options.sessionMax, connectionTimeoutMillis: 30_000 });
-    for (const pool of [this.queries, this.sessions]) pool.on("error", (err) => this.#forwardError(err));
+    for (const pool of [this.queries, this.sessions]) {
+      pool.on("error", (err) => this.#forwardError(err));
+      // pg-pool takes its error listener off a client it hands out (BullMQ's sessions): a server restart
+      // while one is held would emit 'error' to nobody and crash the process. Its next query reports it.
+      pool.on("connect", (client) => client.on("error", () => undefined));
+    }
   }
 
   /** pg.Pool emits 'error' for idle clients that drop; an emit with no listener would crash the process. */

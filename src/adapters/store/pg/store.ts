@@ -49,6 +49,9 @@ export function createPgStore(options: PgStoreOptions): Store & { readonly pool:
   });
   // An idle client's error (server restart) must not crash the process; the next query reports it.
   pool.on("error", () => undefined);
+  // pg-pool takes its error listener off a client it hands out: one dropped between two statements of
+  // a transaction would emit 'error' to nobody and crash the process. Its next statement reports it.
+  pool.on("connect", (client) => client.on("error", () => undefined));
   let closed = false;
   return {
     kind: "postgres",
