@@ -85,9 +85,11 @@ describe("a job failed for stalling, through real worker processes and its webho
     await new Promise<void>((resolve) => (receiver ? receiver.close(() => resolve()) : resolve()));
   });
 
+  const outputs: (() => string)[] = [];
   const startWorker = async (): Promise<ChildProcess> => {
-    const { child } = await startCli(["start", "--role", "worker"], env, await freePort());
+    const { child, output } = await startCli(["start", "--role", "worker"], env, await freePort());
     workers.push(child);
+    outputs.push(output);
     return child;
   };
   const job = async (id: string) =>
@@ -129,12 +131,15 @@ describe("a job failed for stalling, through real worker processes and its webho
     );
     expect(failed.error).toBe(`JOB_STALLED: ${ERROR_CATALOGUE.JOB_STALLED.message}`);
 
+    // The worker that failed it records and delivers the callback: its log says why when none comes.
     await until(
       async () => received.length,
       (n) => n >= 1,
       30_000,
       "the callback",
-    );
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}; the last worker's log:\n${outputs.at(-1)?.() ?? ""}`);
+    });
     await sleep(3_000); // a second delivery would have come by now
     expect(received).toHaveLength(1);
     const [delivery] = received;

@@ -98,7 +98,7 @@ describe("Crash safety: a worker SIGKILLed mid-job loses nothing", () => {
     expect(await manager.counts("crash")).toMatchObject({ completed: JOBS, failed: 0, active: 0, waiting: 0 });
   });
 
-  it("a job the stalled check fails (maxStalledCount reached) is told to onStalledOut once, and no processor runs it", async () => {
+  const stallOut = async (startAfterLockExpired: boolean) => {
     const url = inject("redisUrl");
     const prefix = `stallout-${process.pid}-${Date.now()}`;
     const { manager, close } = await openManager({ kind: "redis", url, prefix });
@@ -108,10 +108,14 @@ describe("Crash safety: a worker SIGKILLed mid-job loses nothing", () => {
     const hanging = startChild({ kind: "redis", target: url, prefix, queue: "stall", mode: "hang", concurrency: 1, ...TIMING });
     try {
       await hanging.waitFor((e) => ids(e, "started").length === 1, "the job to start in the child");
+      // Its own stalled check marks the job it holds; once the lock it no longer renews expires, the
+      // next worker's very first check fails the job, in its first round trips.
+      if (startAfterLockExpired) await new Promise((r) => setTimeout(r, TIMING.stalledInterval + 100));
       await hanging.kill();
     } finally {
       if (hanging.process.exitCode === null && hanging.process.signalCode === null) hanging.process.kill("SIGKILL");
     }
+    if (startAfterLockExpired) await new Promise((r) => setTimeout(r, TIMING.lockDuration + 200));
     const told: Array<{ id: string | undefined; reason: string }> = [];
     let ran = 0;
     await manager.startWorker(
@@ -127,7 +131,12 @@ describe("Crash safety: a worker SIGKILLed mid-job loses nothing", () => {
     expect(told).toEqual([{ id: ids(hanging.events, "started")[0], reason: expect.stringMatching(/stalled/) }]);
     expect(ran).toBe(0);
     expect(await manager.counts("stall")).toMatchObject({ failed: 1, active: 0, waiting: 0 });
-  });
+  };
+
+  it("a job the stalled check fails (maxStalledCount reached) is told to onStalledOut once, and no processor runs it", () =>
+    stallOut(false));
+
+  it("a worker that fails such a job while it is still starting tells onStalledOut too", () => stallOut(true));
 
   it("on a PostgreSQL server", async () => {
     const connectionString = await freshPostgresDatabase("crash");

@@ -293,17 +293,6 @@ export function createQueueManager(options: QueueManagerOptions): QueueManager {
       queueOf(name);
       const started = await startManagedWorker({ backend, name, processor, defaults, options: workerOptions, logger, instruments });
       const entry = { queue: name, ...started };
-      const { onStalledOut } = workerOptions;
-      // A job past maxStalledCount is not failed by the stalled check: it is marked (a "deferred
-      // failure") and requeued, and the worker that next takes it fails it without running the
-      // processor. That 'failed' event is the only place its outcome shows.
-      if (onStalledOut)
-        started.worker.on("failed", (job: Job | undefined, err: Error) => {
-          if (!job?.deferredFailure || err.message !== job.deferredFailure) return;
-          onStalledOut(job).catch((error: unknown) =>
-            logger.error({ err: error, queue: name, jobId: job.id }, "could not report a job failed for stalling"),
-          );
-        });
       workers.add(entry);
       started.worker.once("closed", () => workers.delete(entry));
       return started.handle;

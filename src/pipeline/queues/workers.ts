@@ -116,6 +116,19 @@ export async function startManagedWorker(input: ManagedWorkerInput): Promise<{ w
     logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, err: err.message }, "job attempt failed"),
   );
   worker.on("stalled", (jobId) => logger.warn({ jobId }, "job stalled (its worker lost the lock); requeued"));
+  const { onStalledOut } = options;
+  // A job past maxStalledCount is not failed by the stalled check: it is marked (a "deferred
+  // failure") and requeued, and the worker that next takes it fails it without running the
+  // processor. That 'failed' event is the only place its outcome shows. Listened to from
+  // construction: a worker starting after its predecessor died fails that job in its first round
+  // trips, before it is ready.
+  if (onStalledOut)
+    worker.on("failed", (job: Job | undefined, err: Error) => {
+      if (!job?.deferredFailure || err.message !== job.deferredFailure) return;
+      onStalledOut(job).catch((error: unknown) =>
+        logger.error({ err: error, jobId: job.id }, "could not report a job failed for stalling"),
+      );
+    });
   input.instruments.observe(worker, name);
   try {
     await worker.waitUntilReady();
