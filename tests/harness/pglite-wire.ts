@@ -2,6 +2,7 @@ import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import type { PGlite } from "@electric-sql/pglite";
 import { openPglite } from "../../src/adapters/store/pglite/open.ts";
 import { freePort } from "./servers.ts";
+import { testPgliteDataDir } from "./pglite-template.ts";
 
 export interface PgliteOnTheWire {
   db: PGlite;
@@ -16,7 +17,7 @@ export interface PgliteOnTheWire {
  * PGlite's one session, one message at a time.
  */
 export async function servePgliteOnTheWire(maxConnections = 20): Promise<PgliteOnTheWire> {
-  const db = await openPglite(undefined);
+  const db = await openPglite(testPgliteDataDir());
   const port = await freePort();
   const server = new PGLiteSocketServer({ db, port, host: "127.0.0.1", maxConnections });
   await server.start();

@@ -5,6 +5,7 @@ import { openPglite } from "../../src/adapters/store/pglite/open.ts";
 import { redisUrl } from "../harness/databases.ts";
 import { freePort } from "../harness/servers.ts";
 import { auth, catalogue, metricValue, startLoggedSluice, statusCounts, until, type LoggedSluice } from "./backfill-support.ts";
+import { testPgliteDataDir } from "../harness/pglite-template.ts";
 
 /**
  * The production shape: two Sluice processes (here two instances) sharing queues on a real Redis and
@@ -19,7 +20,7 @@ let a: LoggedSluice;
 let b: LoggedSluice;
 
 beforeAll(async () => {
-  db = await openPglite(undefined);
+  db = await openPglite(testPgliteDataDir());
   const port = await freePort();
   server = new PGLiteSocketServer({ db, port, host: "127.0.0.1", maxConnections: 20 });
   await server.start();

@@ -7,6 +7,7 @@ import type { Store } from "../../src/ports/store.ts";
 import * as E from "../../src/pipeline/embeddings/sql/index.ts";
 import { migrate } from "../../src/pipeline/migrator.ts";
 import { servePgliteOnTheWire } from "../harness/pglite-wire.ts";
+import { testPgliteDataDir } from "../harness/pglite-template.ts";
 
 // Runbook 000 (seeds/000_302544d9ea5546e1.txt), its SQL copied verbatim: no rename was needed.
 const RUNBOOK = {
@@ -47,7 +48,10 @@ const SEED = fileURLToPath(new URL("../../../shared/seeds/000_302544d9ea5546e1.t
 const targets = [
   {
     name: "PGlite in-process",
-    open: async () => ({ store: (await createPgliteStore({})) as Store, close: async () => undefined as void }),
+    open: async () => ({
+      store: (await createPgliteStore({ dataDir: testPgliteDataDir() })) as Store,
+      close: async () => undefined as void,
+    }),
   },
   {
     name: "PGlite over the wire (pg driver)",

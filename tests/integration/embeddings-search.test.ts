@@ -7,6 +7,7 @@ import * as E from "../../src/pipeline/embeddings/sql/index.ts";
 import { embedNextChunk } from "../../src/pipeline/embeddings/embed-chunk.ts";
 import { migrate } from "../../src/pipeline/migrator.ts";
 import { servePgliteOnTheWire } from "../harness/pglite-wire.ts";
+import { testPgliteDataDir } from "../harness/pglite-template.ts";
 
 interface Target {
   name: string;
@@ -17,7 +18,7 @@ const targets: Target[] = [
   {
     name: "PGlite in-process",
     open: async () => {
-      const store = await createPgliteStore({});
+      const store = await createPgliteStore({ dataDir: testPgliteDataDir() });
       return { store, close: () => store.close() };
     },
   },

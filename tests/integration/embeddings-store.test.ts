@@ -7,6 +7,7 @@ import * as E from "../../src/pipeline/embeddings/sql/index.ts";
 import { embedNextChunk } from "../../src/pipeline/embeddings/embed-chunk.ts";
 import { migrate } from "../../src/pipeline/migrator.ts";
 import { servePgliteOnTheWire } from "../harness/pglite-wire.ts";
+import { testPgliteDataDir } from "../harness/pglite-template.ts";
 
 // pgvector is in PGlite, not in Debian's PostgreSQL: both driver paths run against PGlite, in process
 // and over the wire protocol (node-postgres, the production driver).
@@ -19,7 +20,7 @@ const targets: Target[] = [
   {
     name: "PGlite in-process",
     open: async () => {
-      const store = await createPgliteStore({});
+      const store = await createPgliteStore({ dataDir: testPgliteDataDir() });
       const second = await createPgliteStore({ db: store.db });
       return { store, second, close: () => store.close() };
     },

@@ -15,6 +15,7 @@ import { createIdempotency, createIntake, idempotencyKey } from "../../src/pipel
 import { migrate } from "../../src/pipeline/migrator.ts";
 import { freshPostgresDatabase, redisUrl } from "../harness/databases.ts";
 import { startRedis, type RunningServer } from "../harness/servers.ts";
+import { testPgliteDataDir } from "../harness/pglite-template.ts";
 
 interface Target {
   name: string;
@@ -46,7 +47,7 @@ const targets: Target[] = [
   {
     name: "PGlite",
     open: async () => {
-      const store = await createPgliteStore({});
+      const store = await createPgliteStore({ dataDir: testPgliteDataDir() });
       await migrate(store);
       return { store, kv: createPostgresKv({ store }), cleanup: () => store.close() };
     },
@@ -152,7 +153,7 @@ describe("runbook 001: Duplicate job execution despite idempotency", () => {
 
   it("redis-cli TTL ai:idempotency:ws-123:req-456 shows the 24 h record set by SET NX", async () => {
     const kv = createRedisKv({ url: redis.url });
-    const store = await createPgliteStore({});
+    const store = await createPgliteStore({ dataDir: testPgliteDataDir() });
     try {
       await migrate(store);
       const intake = createIntake({ limits: createMemoryLimitCounters(), store, kv, config: loadConfig({ REDIS_URL: redis.url }) });
@@ -182,7 +183,7 @@ describe("runbook 001: Duplicate job execution despite idempotency", () => {
   });
 
   it("without Redis, the documented SQL shows the same record in kv_entries", async () => {
-    const store = await createPgliteStore({});
+    const store = await createPgliteStore({ dataDir: testPgliteDataDir() });
     try {
       await migrate(store);
       const intake = createIntake({ limits: createMemoryLimitCounters(), store, kv: createPostgresKv({ store }), config: loadConfig({}) });

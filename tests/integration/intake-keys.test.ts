@@ -10,6 +10,7 @@ import { createMemoryLimitCounters } from "../../src/adapters/limits/memory/coun
 import { createIntake, type Intake } from "../../src/pipeline/intake/index.ts";
 import { migrate } from "../../src/pipeline/migrator.ts";
 import { freshPostgresDatabase } from "../harness/databases.ts";
+import { testPgliteDataDir } from "../harness/pglite-template.ts";
 
 const config = loadConfig({});
 
@@ -23,7 +24,7 @@ async function codeOf(promise: Promise<unknown> | (() => unknown)): Promise<stri
 }
 
 const targets: { name: string; open: () => Promise<Store> }[] = [
-  { name: "PGlite", open: () => createPgliteStore({}) },
+  { name: "PGlite", open: () => createPgliteStore({ dataDir: testPgliteDataDir() }) },
   {
     name: "PostgreSQL server",
     open: async () => createPgStore({ connectionString: await freshPostgresDatabase("intake_keys") }),

@@ -22,6 +22,7 @@ import {
 import { migrate } from "../../src/pipeline/migrator.ts";
 import { freshPostgresDatabase, redisUrl } from "../harness/databases.ts";
 import { freePort } from "../harness/servers.ts";
+import { testPgliteDataDir } from "../harness/pglite-template.ts";
 
 interface Opened {
   store: Store;
@@ -92,7 +93,7 @@ const targets: Target[] = [
     name: "PGlite (RateLimiterMemory)",
     backend: "memory",
     open: async () => {
-      const store = await createPgliteStore({});
+      const store = await createPgliteStore({ dataDir: testPgliteDataDir() });
       await migrate(store);
       return { store, kv: createPostgresKv({ store }), limits: createMemoryLimitCounters(), cleanup: () => store.close() };
     },

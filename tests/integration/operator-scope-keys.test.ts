@@ -8,6 +8,7 @@ import { createPgliteStore } from "../../src/adapters/store/pglite/store.ts";
 import { migrate } from "../../src/pipeline/migrator.ts";
 import { runCliAsync } from "../harness/cli.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
+import { testPgliteDataDir } from "../harness/pglite-template.ts";
 
 const MIGRATIONS = fileURLToPath(new URL("../../migrations/", import.meta.url));
 
@@ -17,7 +18,7 @@ describe("upgrading to the operator scope (migration 0009)", () => {
     const before = mkdtempSync(join(tmpdir(), "sluice-migrations-"));
     for (const file of readdirSync(MIGRATIONS).filter((f) => /^000[1-8]_/.test(f)))
       copyFileSync(join(MIGRATIONS, file), join(before, file));
-    const store = await createPgliteStore({});
+    const store = await createPgliteStore({ dataDir: testPgliteDataDir() });
     try {
       await migrate(store, { directory: before });
       await store.query("INSERT INTO workspaces (id, name) VALUES ('ws-1', 'one')");

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createPgliteStore } from "../../src/adapters/store/pglite/store.ts";
 import { migrate } from "../../src/pipeline/migrator.ts";
 import type { Store } from "../../src/ports/store.ts";
+import { testPgliteDataDir } from "../harness/pglite-template.ts";
 
 /**
  * The schema the migrations build equals the committed dump (tests/fixtures/schema.txt), so a
@@ -34,7 +35,7 @@ async function dumpSchema(store: Store): Promise<string> {
 
 describe("schema drift", () => {
   it("the migrated schema equals tests/fixtures/schema.txt", async () => {
-    const store = await createPgliteStore({});
+    const store = await createPgliteStore({ dataDir: testPgliteDataDir() });
     try {
       await migrate(store);
       const schema = await dumpSchema(store);

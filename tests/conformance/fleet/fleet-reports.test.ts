@@ -9,6 +9,7 @@ import { migrate } from "../../../src/pipeline/migrator.ts";
 import type { FleetReports } from "../../../src/ports/fleet-reports.ts";
 import { freshPostgresDatabase, redisUrl } from "../../harness/databases.ts";
 import { sleep } from "../../harness/wait.ts";
+import { testPgliteDataDir } from "../../harness/pglite-template.ts";
 
 /** The FleetReports port, one suite for every adapter: what /health/llm relies on to answer for the fleet. */
 interface Opened {
@@ -74,7 +75,7 @@ fleetReportsConformance("PostgreSQL (kv_entries)", async () => {
 });
 
 fleetReportsConformance("PGlite (kv_entries)", async () => {
-  const store = await createPgliteStore({});
+  const store = await createPgliteStore({ dataDir: testPgliteDataDir() });
   await migrate(store);
   return { reports: createSqlFleetReports({ store }), close: () => store.close() };
 });

@@ -3,11 +3,12 @@ import { createPostgresKv } from "../../../src/adapters/kv/postgres/kv.ts";
 import { createPgliteStore } from "../../../src/adapters/store/pglite/store.ts";
 import { migrate } from "../../../src/pipeline/migrator.ts";
 import { kvConformance } from "./kv-suite.ts";
+import { testPgliteDataDir } from "../../harness/pglite-template.ts";
 
 kvConformance({
   name: "PGlite (kv_entries)",
   open: async () => {
-    const store = await createPgliteStore({});
+    const store = await createPgliteStore({ dataDir: testPgliteDataDir() });
     await migrate(store);
     return {
       make: (prefix) => createPostgresKv({ store, keyPrefix: prefix }),
@@ -19,7 +20,7 @@ kvConformance({
 // Adapter-specific: expired rows are reclaimed, by an explicit sweep or one that a write starts.
 describe("SQL Kv sweeping", () => {
   it("sweeps expired rows lazily without touching live ones", async () => {
-    const store = await createPgliteStore({});
+    const store = await createPgliteStore({ dataDir: testPgliteDataDir() });
     await migrate(store);
     const kv = createPostgresKv({ store, sweepIntervalMs: 0 });
     try {

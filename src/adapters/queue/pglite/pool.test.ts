@@ -4,12 +4,13 @@ import { createPgliteStore } from "../../store/pglite/store.ts";
 import { openPglite } from "../../store/pglite/open.ts";
 import { classifyStatement } from "./statements.ts";
 import { createPglitePool, type PgNotificationMessage, type PglitePool } from "./pool.ts";
+import { testPgliteDataDir } from "../../../../tests/harness/pglite-template.ts";
 
 describe("PGlite pg.Pool adapter", () => {
   let db: PGlite;
   let pool: PglitePool;
   beforeAll(async () => {
-    db = await openPglite(undefined);
+    db = await openPglite(testPgliteDataDir());
     pool = await createPglitePool(db);
     await pool.query("CREATE TABLE counters (id text PRIMARY KEY, n int8 NOT NULL)");
   });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Store } from "../../../ports/store.ts";
 import { createPglitePool, type PglitePool } from "../../queue/pglite/pool.ts";
 import { createPgliteStore } from "./store.ts";
+import { testPgliteDataDir } from "../../../../tests/harness/pglite-template.ts";
 
 describe("statements on the shared PGlite instance", () => {
   let db: PGlite;
@@ -10,7 +11,7 @@ describe("statements on the shared PGlite instance", () => {
   let pool: PglitePool;
 
   beforeAll(async () => {
-    db = await PGlite.create();
+    db = await PGlite.create({ dataDir: testPgliteDataDir() });
     store = await createPgliteStore({ db });
     pool = await createPglitePool(db);
   });

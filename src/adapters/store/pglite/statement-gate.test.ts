@@ -5,6 +5,7 @@ import type { Store } from "../../../ports/store.ts";
 import { createPglitePool, type PglitePool } from "../../queue/pglite/pool.ts";
 import { StatementGate } from "./statement-gate.ts";
 import { createPgliteStore } from "./store.ts";
+import { testPgliteDataDir } from "../../../../tests/harness/pglite-template.ts";
 
 describe("the request lane on the shared PGlite instance", () => {
   let db: PGlite;
@@ -12,7 +13,7 @@ describe("the request lane on the shared PGlite instance", () => {
   let pool: PglitePool;
 
   beforeAll(async () => {
-    db = await PGlite.create();
+    db = await PGlite.create({ dataDir: testPgliteDataDir() });
     store = await createPgliteStore({ db });
     pool = await createPglitePool(db);
   });
