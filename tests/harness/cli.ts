@@ -1,9 +1,8 @@
 import { spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { seedPgliteDataDir } from "./pglite-template.ts";
+import { fileTempDir } from "./temp-dirs.ts";
 import { exited, spawnTracked, stopTracked } from "./processes.ts";
 import { freePort } from "./servers.ts";
 
@@ -115,7 +114,7 @@ export async function startDev(
   args: string[] = ["--no-demo"],
   options: StartDevOptions = {},
 ): Promise<DevServer> {
-  const cwd = options.cwd ?? mkdtempSync(join(tmpdir(), "sluice-dev-"));
+  const cwd = options.cwd ?? fileTempDir("sluice-dev-");
   // A new folder starts from the run's PGlite template (the default ./.sluice/pgdata), not initdb.
   if (!options.cwd && !env.DATABASE_URL && !env.SLUICE_DATA_DIR) seedPgliteDataDir(join(cwd, ".sluice", "pgdata"));
   const port = await freePort();

@@ -1,6 +1,7 @@
 import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileTempDir } from "./temp-dirs.ts";
 
 /**
  * A PGlite cluster with Sluice's schema in place (migrations run, no row of anyone's), made once
@@ -57,10 +58,6 @@ export function newEmbeddedDataDir(prefix = "sluice-data-", options: SeedOptions
   return dir;
 }
 
-// Folders made by testPgliteDataDir, removed after their test file (tests/harness/setup-file.ts).
-const FOLDERS_KEY = Symbol.for("sluice.harness.pgliteFolders");
-const folders: string[] = ((globalThis as Record<symbol, string[] | undefined>)[FOLDERS_KEY] ??= []);
-
 /**
  * A PGlite data folder for a test that wants a fresh cluster of its own, copied from the run's
  * template: opening it costs about 1.5 s of CPU where an in-memory PGlite (its own initdb) costs
@@ -69,14 +66,7 @@ const folders: string[] = ((globalThis as Record<symbol, string[] | undefined>)[
  * globalSetup. Removed after the test file, once its own hooks closed it.
  */
 export function testPgliteDataDir(options: SeedOptions = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), "sluice-pglite-"));
-  folders.push(dir);
-  const pgdata = join(dir, "pgdata");
+  const pgdata = join(fileTempDir("sluice-pglite-"), "pgdata");
   seedPgliteDataDir(pgdata, { migrated: options.migrated ?? false });
   return pgdata;
-}
-
-/** For setup-file.ts: removes the folders testPgliteDataDir made. */
-export function removeTestPgliteDataDirs(): void {
-  for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true });
 }

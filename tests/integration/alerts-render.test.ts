@@ -1,10 +1,10 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../harness/cli.ts";
+import { fileTempDir } from "../harness/temp-dirs.ts";
 
 const shipped = fileURLToPath(new URL("../../ops/prometheus/alerts.yml", import.meta.url));
 const hasPromtool = spawnSync("sh", ["-c", "command -v promtool"]).status === 0;
@@ -52,7 +52,7 @@ tests:
 
 /** `sluice alerts render > alerts.yml` (issue 11; seed 004 §7.3, seed 003 §4.1): rules from QUEUE_THRESHOLDS. */
 describe("sluice alerts render", () => {
-  const dir = mkdtempSync(join(tmpdir(), "sluice-alerts-"));
+  const dir = fileTempDir("sluice-alerts-");
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("renders ops/prometheus/alerts.yml exactly from the default thresholds (the shipped file cannot drift)", () => {

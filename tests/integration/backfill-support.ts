@@ -1,10 +1,9 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
 import { createLogger } from "../../src/adapters/log/pino.ts";
 import { buildServer } from "../../src/server/app.ts";
 import { createSluice, type Sluice } from "../../src/sluice.ts";
+import { fileTempDir } from "../harness/temp-dirs.ts";
 
 /** Shared by the backfill-*.test.ts and embeddings-api-*.test.ts files. */
 
@@ -20,7 +19,7 @@ export interface LoggedSluice {
 
 /** A Sluice (embedded PGlite in a temp folder unless env says otherwise) whose info-level logs are kept for assertions. */
 export async function startLoggedSluice(env: Record<string, string | undefined> = {}): Promise<LoggedSluice> {
-  const dataDir = mkdtempSync(join(tmpdir(), "sluice-backfill-"));
+  const dataDir = fileTempDir("sluice-backfill-");
   const lines: string[] = [];
   const logger = createLogger({ level: "info", destination: { write: (line: string) => void lines.push(line) } });
   const sluice = await createSluice({ env: { SLUICE_DATA_DIR: dataDir, ...env }, logger });

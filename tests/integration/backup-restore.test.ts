@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createSluice } from "../../src/sluice.ts";
@@ -7,6 +6,7 @@ import { runCli } from "../harness/cli.ts";
 import { freshPostgresDatabase } from "../harness/databases.ts";
 import { seedPgliteDataDir } from "../harness/pglite-template.ts";
 import { startTestSluice } from "../harness/sluice.ts";
+import { fileTempDir } from "../harness/temp-dirs.ts";
 
 // Several PGlite opens per test (two servers, CLI restores): minutes, not seconds, on a loaded 2-core machine.
 describe("backup and restore of the embedded database", { timeout: 180_000 }, () => {
@@ -20,14 +20,14 @@ describe("backup and restore of the embedded database", { timeout: 180_000 }, ()
       expect(res.statusCode).toBe(200);
       expect(res.headers["content-type"]).toBe("application/gzip");
       expect(res.rawPayload.subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
-      file = join(mkdtempSync(join(tmpdir(), "sluice-bk-")), "b.tar.gz");
+      file = join(fileTempDir("sluice-bk-"), "b.tar.gz");
       writeFileSync(file, res.rawPayload);
       const audit = await t.sluice.audit.list({ action: "backup.download" });
       expect(audit).toHaveLength(1);
     } finally {
       await t.close();
     }
-    const dataDir = mkdtempSync(join(tmpdir(), "sluice-restore-"));
+    const dataDir = fileTempDir("sluice-restore-");
     const restored = runCli(["restore", "--from", file], { SLUICE_DATA_DIR: dataDir });
     expect(restored.status, restored.stderr).toBe(0);
     const sluice = await createSluice({ env: { SLUICE_DATA_DIR: dataDir, LOG_LEVEL: "silent" } });
@@ -39,7 +39,7 @@ describe("backup and restore of the embedded database", { timeout: 180_000 }, ()
   });
 
   it("`sluice restore --table` brings back one table's rows and leaves the others as they are", async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "sluice-table-"));
+    const dataDir = fileTempDir("sluice-table-");
     seedPgliteDataDir(join(dataDir, "pgdata"));
     const env = { SLUICE_DATA_DIR: dataDir };
     let t = await startTestSluice(env);

@@ -1,11 +1,10 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli, startCli, waitForExit } from "../harness/cli.ts";
 import { freshPostgresDatabase } from "../harness/databases.ts";
 import { seedPgliteDataDir } from "../harness/pglite-template.ts";
 import { freePort } from "../harness/servers.ts";
+import { fileTempDir } from "../harness/temp-dirs.ts";
 
 describe("the sluice process", () => {
   it("refuses a bad configuration at once, naming every bad variable", () => {
@@ -17,7 +16,7 @@ describe("the sluice process", () => {
   });
 
   it("starts on embedded defaults, reports ready through `sluice status`, and exits 0 on SIGTERM", async () => {
-    const cwd = mkdtempSync(join(tmpdir(), "sluice-cli-"));
+    const cwd = fileTempDir("sluice-cli-");
     seedPgliteDataDir(join(cwd, ".sluice", "pgdata"));
     const port = await freePort();
     const { child, output } = await startCli(["start", "--role", "all"], {}, port, cwd);

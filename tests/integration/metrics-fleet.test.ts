@@ -1,6 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,6 +8,7 @@ import { sampleValue } from "../harness/metrics.ts";
 import { startRedis, type RunningServer } from "../harness/servers.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
 import { until } from "../harness/wait.ts";
+import { fileTempDir } from "../harness/temp-dirs.ts";
 
 /**
  * Issue 8 item 10: an API and a worker on one Redis both export the fleet-wide queue gauges, so
@@ -97,7 +97,7 @@ describe.runIf(hasPromtool)("fleet-wide gauges scraped from an API and a worker"
   });
 
   it("the shipped rules count each job once: 600 waiting on two processes is not AIQueueDepthHigh, one alert per queue", () => {
-    const dir = mkdtempSync(join(tmpdir(), "sluice-fleet-rules-"));
+    const dir = fileTempDir("sluice-fleet-rules-");
     try {
       const test = [
         `rule_files: ['${RULES}']`,

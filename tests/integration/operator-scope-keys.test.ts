@@ -1,6 +1,5 @@
-import { copyFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { copyFileSync, readdirSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,13 +8,14 @@ import { migrate } from "../../src/pipeline/migrator.ts";
 import { runCliAsync } from "../harness/cli.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
 import { testPgliteDataDir } from "../harness/pglite-template.ts";
+import { fileTempDir } from "../harness/temp-dirs.ts";
 
 const MIGRATIONS = fileURLToPath(new URL("../../migrations/", import.meta.url));
 
 describe("upgrading to the operator scope (migration 0009)", () => {
   it("gives operator to every key that held admin, and to no other key", async () => {
     // A database as a Sluice before 0009 left it: migrations up to 0008, keys minted then.
-    const before = mkdtempSync(join(tmpdir(), "sluice-migrations-"));
+    const before = fileTempDir("sluice-migrations-");
     for (const file of readdirSync(MIGRATIONS).filter((f) => /^000[1-8]_/.test(f)))
       copyFileSync(join(MIGRATIONS, file), join(before, file));
     const store = await createPgliteStore({ dataDir: testPgliteDataDir() });

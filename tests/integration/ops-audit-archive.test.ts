@@ -1,10 +1,10 @@
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCliAsync } from "../harness/cli.ts";
 import { embeddedAndServers } from "../harness/databases.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
+import { fileTempDir } from "../harness/temp-dirs.ts";
 
 const DAY = 86_400_000;
 
@@ -38,7 +38,7 @@ describe.each(embeddedAndServers("ops_audit", 31))("audit archive on $name", (en
     const old: number[] = [];
     for (let i = 0; i < 5; i++) old.push(await auditRowAged("test.old", 100 * DAY + i * 1000));
     const recent = [await auditRowAged("test.recent", 10 * DAY), await auditRowAged("test.recent", 89 * DAY)];
-    const file = join(mkdtempSync(join(tmpdir(), "sluice-audit-")), "audit.jsonl");
+    const file = join(fileTempDir("sluice-audit-"), "audit.jsonl");
     const result = await runCliAsync(
       ["audit", "archive", "--older-than", "90d", "--file", file, "--batch", "2", "--reason", "retention drill"],
       env,
@@ -80,7 +80,7 @@ describe.each(embeddedAndServers("ops_audit", 31))("audit archive on $name", (en
     });
     expect(bad.statusCode).toBe(400);
     expect(await idsIn("action_audit", "test.file-only")).toEqual([id]);
-    const file = join(mkdtempSync(join(tmpdir(), "sluice-audit-")), "only.jsonl");
+    const file = join(fileTempDir("sluice-audit-"), "only.jsonl");
     const moved = await runCliAsync(["audit", "archive", "--older-than", "90d", "--no-table", "--file", file], env);
     expect(moved.status, moved.stderr).toBe(0);
     expect(await idsIn("action_audit", "test.file-only")).toEqual([]);

@@ -1,12 +1,12 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RedisKv } from "../../src/adapters/kv/redis/kv.ts";
 import { runCli, runCliAsync, SLUICE_BIN, startDev } from "../harness/cli.ts";
 import { freshPostgresDatabase, redisUrl } from "../harness/databases.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
+import { fileTempDir } from "../harness/temp-dirs.ts";
 
 /** Issue 11's small operator items: exit codes, a closed stdout, workspaces set, a bodiless cache warm-up, the Redis command timeout, the dev key. */
 describe("the sluice CLI's exit codes (docs/runbook.md)", () => {
@@ -27,7 +27,7 @@ describe("operator commands against a server on PostgreSQL + Redis", () => {
   let env: Record<string, string>;
   let operator: string;
   let serverEnv: Record<string, string>;
-  const warmFile = join(mkdtempSync(join(tmpdir(), "sluice-warm-")), "warm.json");
+  const warmFile = join(fileTempDir("sluice-warm-"), "warm.json");
 
   beforeAll(async () => {
     writeFileSync(

@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, readdirSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { extract } from "tar";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCliAsync } from "../harness/cli.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
 import { until } from "../harness/wait.ts";
+import { fileTempDir } from "../harness/temp-dirs.ts";
 
 const OPENAI_KEY = "sk-proj-INCIDENT-SECRET-1";
 const DB_PASSWORD = "PG-INCIDENT-PW-2";
@@ -25,14 +25,14 @@ function readTree(dir: string): Map<string, string> {
 }
 
 async function unpack(archive: string): Promise<Map<string, string>> {
-  const into = mkdtempSync(join(tmpdir(), "sluice-incident-x-"));
+  const into = fileTempDir("sluice-incident-x-");
   await extract({ file: archive, cwd: into, strip: 1 });
   return readTree(into);
 }
 
 /** `sluice incident bundle`: seed 000's `docker compose logs > ai-incident-….log`, and the rest of the picture. */
 describe("sluice incident bundle", () => {
-  const dir = mkdtempSync(join(tmpdir(), "sluice-incident-"));
+  const dir = fileTempDir("sluice-incident-");
   const logFile = join(dir, "sluice.log");
   let t: TestSluice;
   let env: Record<string, string>;

@@ -1,10 +1,10 @@
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/adapters/log/pino.ts";
 import { runCli, startDev, type DevServer } from "../harness/cli.ts";
 import { until } from "../harness/wait.ts";
+import { fileTempDir } from "../harness/temp-dirs.ts";
 
 const SECRETS = { apiKey: "sk-live-LOGFILE-SECRET", config: { databaseUrl: "postgres://sluice:PG-PASSWORD-123@db/sluice" } };
 
@@ -17,7 +17,7 @@ function fileText(path: string): string {
 
 /** LOG_FILE (rotated, redacted) and `sluice logs`: seed 002's `kubectl logs … | grep -i error | tail -5`. */
 describe("LOG_FILE and sluice logs", () => {
-  const dir = mkdtempSync(join(tmpdir(), "sluice-logs-"));
+  const dir = fileTempDir("sluice-logs-");
   const path = join(dir, "sluice.log");
 
   beforeAll(async () => {

@@ -1,12 +1,12 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, SLUICE_BIN, startDev, type DevServer } from "../harness/cli.ts";
 import { freshPostgresDatabase } from "../harness/databases.ts";
 import { seedPgliteDataDir } from "../harness/pglite-template.ts";
 import { freePort } from "../harness/servers.ts";
+import { fileTempDir } from "../harness/temp-dirs.ts";
 
 /** The seeds' SQL, verbatim, through `sluice sql -c` on each engine. */
 const SEED_000 = [
@@ -98,7 +98,7 @@ describe("sluice sql on a running embedded Sluice (SLUICE_SQL_PORT)", () => {
 
 describe("sluice sql on a stopped embedded Sluice: the data folder itself", () => {
   it("runs the seed SQL on the folder and leaves it closed", () => {
-    const cwd = mkdtempSync(join(tmpdir(), "sluice-sql-offline-"));
+    const cwd = fileTempDir("sluice-sql-offline-");
     seedPgliteDataDir(join(cwd, ".sluice", "pgdata"));
     expect(runCli(["migrate"], {}, cwd).status).toBe(0);
     expect(expectRuns({}, cwd, script(SEED_000))).toMatch(/^ error_message \| count\n-+\+-+\n\(0 rows\)$/m);

@@ -1,12 +1,11 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SLUICE_BIN } from "../harness/cli.ts";
 import { seedPgliteDataDir } from "../harness/pglite-template.ts";
 import { spawnTracked, stopTracked } from "../harness/processes.ts";
 import { freePort } from "../harness/servers.ts";
+import { fileTempDir } from "../harness/temp-dirs.ts";
 
 interface Started {
   stdout: () => string;
@@ -16,7 +15,7 @@ interface Started {
 
 /** A real `sluice dev --no-demo` (or `command` wrapping it) in a fresh folder, once /ready answers 200. */
 async function startDev(command: (devArgs: string[]) => [string, string[]]): Promise<Started> {
-  const cwd = mkdtempSync(join(tmpdir(), "sluice-pack-dev-"));
+  const cwd = fileTempDir("sluice-pack-dev-");
   // The bare cluster: the README's first run applies every migration itself.
   seedPgliteDataDir(join(cwd, ".sluice", "pgdata"), { migrated: false });
   const port = await freePort();

@@ -1,11 +1,11 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { spawnTracked, stopTracked } from "../harness/processes.ts";
 import { freePort } from "../harness/servers.ts";
+import { fileTempDir } from "../harness/temp-dirs.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const NPM = process.platform === "win32" ? "npm.cmd" : "npm";
@@ -36,7 +36,7 @@ function packAndInstall(work: string): { app: string; npmOutput: string } {
 }
 
 describe("the npm package", () => {
-  const work = mkdtempSync(join(tmpdir(), "sluice-pack-"));
+  const work = fileTempDir("sluice-pack-");
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it("installs into a clean folder, says its version, and runs sluice dev until /ready answers", async () => {

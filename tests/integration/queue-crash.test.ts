@@ -1,6 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import pg from "pg";
 import { Redis } from "ioredis";
@@ -13,6 +11,7 @@ import { startCrashWorker, type CrashWorker, type WorkerEvent } from "../harness
 import { freshPostgresDatabase } from "../harness/databases.ts";
 import { seedPgliteDataDir } from "../harness/pglite-template.ts";
 import type { CrashWorkerConfig } from "../fixtures/queue-crash-worker.ts";
+import { fileTempDir } from "../harness/temp-dirs.ts";
 
 /**
  * At-least-once under a crash, on every backend: a worker process is SIGKILLed while it holds
@@ -160,7 +159,7 @@ describe("Crash safety: a worker SIGKILLed mid-job loses nothing", () => {
   });
 
   it("on PGlite: the process dies, the next process on the same data folder finishes the jobs", async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "sluice-crash-pglite-"));
+    const dataDir = fileTempDir("sluice-crash-pglite-");
     seedPgliteDataDir(dataDir);
     cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
     const base = { kind: "pglite", target: dataDir, queue: "crash", concurrency: CONCURRENCY, ...TIMING } as const;

@@ -1,7 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync, rmSync } from "node:fs";
 import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -10,6 +8,7 @@ import { definePipeline } from "../../src/pipeline/runs/index.ts";
 import { redisUrl } from "../harness/databases.ts";
 import { uniqueName } from "../harness/servers.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
+import { fileTempDir } from "../harness/temp-dirs.ts";
 
 /**
  * docs/runbook.md "Restore chosen tables" on the PostgreSQL engine: the row's own command lines
@@ -73,7 +72,7 @@ describe("runbook: restore chosen tables with pg_dump -Fc and pg_restore --data-
   });
 
   beforeAll(async () => {
-    folder = mkdtempSync(join(tmpdir(), "sluice-pg-restore-"));
+    folder = fileTempDir("sluice-pg-restore-");
     databaseUrl = await ownedDatabase();
     t = await startTestSluice({ DATABASE_URL: databaseUrl, REDIS_URL: redisUrl(57), VECTOR_SEARCH_ENABLED: "false" });
     t.sluice.pipeline(

@@ -1,13 +1,12 @@
 import { Writable } from "node:stream";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/adapters/log/pino.ts";
 import { buildServer } from "../../src/server/app.ts";
 import { createSluice, type Sluice } from "../../src/sluice.ts";
 import { embeddedAndServers } from "../harness/databases.ts";
+import { fileTempDir } from "../harness/temp-dirs.ts";
 
 const engines = embeddedAndServers("authfail", 8);
 
@@ -19,7 +18,7 @@ describe.each(engines)("failed authentication is throttled and logged on $name",
   const lines: string[] = [];
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), "sluice-authfail-"));
+    dataDir = fileTempDir("sluice-authfail-");
     const sink = new Writable({
       write: (chunk: Buffer, _enc, done) => (lines.push(...chunk.toString().split("\n").filter(Boolean)), done()),
     });

@@ -1,9 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
+import { fileTempDir } from "../harness/temp-dirs.ts";
 
 const LINT_ALLOWED = [
   "nodejs_active_handles_total",
@@ -68,7 +68,7 @@ describe("HTTP basics on embedded PGlite", () => {
     const which = spawnSync("sh", ["-c", "command -v promtool"]);
     if (which.status !== 0) return ctx.skip();
     const res = await t.app.inject({ method: "GET", url: "/metrics" });
-    const file = join(mkdtempSync(join(tmpdir(), "promtool-")), "metrics.txt");
+    const file = join(fileTempDir("promtool-"), "metrics.txt");
     writeFileSync(file, res.body);
     const check = spawnSync("sh", ["-c", `promtool check metrics < ${file}`], { encoding: "utf8" });
     // Exit 1 is a format error; exit 3 is lint findings, allowed only for names that are not ours to

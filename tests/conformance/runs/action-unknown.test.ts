@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { startFakeGithub, type FakeGithub } from "../../fakes/github-server.ts";
@@ -12,6 +11,7 @@ import {
   type WorkerEvent,
 } from "../../harness/crash-worker.ts";
 import { runbookLine, runRunbookLine } from "../../harness/runbook.ts";
+import { fileTempDir } from "../../harness/temp-dirs.ts";
 
 /**
  * A run's `step.action` whose call a SIGKILL cut off: its outcome is unknown, a person decides on
@@ -150,7 +150,7 @@ async function crashTwiceThenApprove(
   await second.kill();
   github.holdWhen(undefined);
 
-  const gateDir = mkdtempSync(join(tmpdir(), "sluice-gate-"));
+  const gateDir = fileTempDir("sluice-gate-");
   onTestFinished(() => rmSync(gateDir, { recursive: true, force: true }));
   const gate = join(gateDir, "decide");
   const third = startChild(env, { decide: { [runId]: "rerun" }, gate });
