@@ -182,10 +182,15 @@ export async function reassignTask(db: Queryable, id: string, assignee: string):
   return rows[0];
 }
 
-/** Pending tasks past their deadline, locked for this sweep (another sweeper skips them). */
+/**
+ * Pending tasks past their deadline, locked for this sweep (another sweeper skips them). Strictly
+ * past: a task taken at its deadline's exact instant would be decided with `decided_at = due_at`,
+ * which is no breach by the seed's SQL (`decided_at > due_at`) nor by `decideTask`; PGlite's clock
+ * has millisecond steps, as `due_at` has, so that instant comes up.
+ */
 export async function claimOverdue(db: Queryable, limit: number): Promise<ApprovalTaskRow[]> {
   const { rows } = await db.query<ApprovalTaskRow>(
-    `SELECT ${TASK_COLUMNS} FROM approval_tasks WHERE status = 'pending' AND due_at <= now() ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+    `SELECT ${TASK_COLUMNS} FROM approval_tasks WHERE status = 'pending' AND due_at < now() ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
     [limit],
   );
   return rows;
