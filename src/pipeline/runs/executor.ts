@@ -11,6 +11,7 @@ import {
   dependencyOutage,
   EngineFailure,
   Invocation,
+  InvocationClock,
   Nondeterminism,
   RunCancelled,
   RunSuspended,
@@ -163,9 +164,10 @@ export function runProcessor(deps: ExecutorDeps) {
     const owner = String(job.id);
     const run = await claimRun(deps.store, runId, owner, leaseMs);
     if (!run) return bounce(runId);
+    const clock = new InvocationClock(run.updated_at);
     const renewal = holdLease(runId, owner);
     try {
-      return await invokeClaimed(run, owner, signal);
+      return await invokeClaimed(run, clock, owner, signal);
     } finally {
       clearInterval(renewal);
     }
@@ -187,7 +189,12 @@ export function runProcessor(deps: ExecutorDeps) {
     return renewal;
   }
 
-  async function invokeClaimed(run: RunRow, owner: string, signal: AbortSignal | undefined): Promise<{ status: string }> {
+  async function invokeClaimed(
+    run: RunRow,
+    clock: InvocationClock,
+    owner: string,
+    signal: AbortSignal | undefined,
+  ): Promise<{ status: string }> {
     const runId = run.id;
     const definition = deps.pipelines.get(run.pipeline);
     if (!definition)
@@ -196,7 +203,7 @@ export function runProcessor(deps: ExecutorDeps) {
         error: { code: "PIPELINE_NOT_FOUND", message: `No pipeline "${run.pipeline}" is registered in this worker` },
         failedStep: null,
       });
-    const inv = new Invocation(run, await listSteps(deps.store, runId));
+    const inv = new Invocation(run, await listSteps(deps.store, runId), clock);
     const step = createStepApi(
       {
         store: deps.store,

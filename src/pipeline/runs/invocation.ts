@@ -90,6 +90,21 @@ export class Nondeterminism extends Error {
 }
 
 /** What one invocation of the function knows and has done. */
+/**
+ * The database's clock during one invocation, read without a round trip: the claim's `now()` plus the
+ * time elapsed here since the claim answered. A step takes it synchronously when the function calls
+ * it, so the moment a step is reached follows the function's own order, not the order in which the
+ * store happens to answer concurrent queries.
+ */
+export class InvocationClock {
+  private readonly mark = performance.now();
+  constructor(private readonly claimedAt: Date) {}
+
+  now(): Date {
+    return new Date(this.claimedAt.getTime() + Math.floor(performance.now() - this.mark));
+  }
+}
+
 export class Invocation {
   readonly steps: Map<string, StepRow>;
   readonly seen = new Set<string>();
@@ -103,6 +118,8 @@ export class Invocation {
   constructor(
     readonly run: RunRow,
     steps: readonly StepRow[],
+    /** Made when the claim answered: the claimed row's `updated_at` is the database's `now()` then. */
+    readonly clock = new InvocationClock(run.updated_at),
   ) {
     this.steps = new Map(steps.map((s) => [s.name, s]));
   }

@@ -17,7 +17,7 @@ import {
   untilStoreAnswers,
   workerStopped,
 } from "./invocation.ts";
-import { databaseNow, eventsSince } from "./sql/events.ts";
+import { eventsSince } from "./sql/events.ts";
 import { findRun } from "./sql/runs.ts";
 import { eventMatches } from "./views.ts";
 import { listSteps, settleWaiting, startStep, writeStep, type StepWrite } from "./sql/steps.ts";
@@ -334,8 +334,11 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
         }
         return inv.suspend(new RunSuspended("sleeping", { at: wakeAt, key: `${name}#wake` }));
       }),
-    waitForEvent: (name, spec, timeout) =>
-      durable(name, "wait_event", async (row, position) => {
+    waitForEvent: (name, spec, timeout) => {
+      // Reached now, at the call: an event the function sends after this line (a step beside the wait,
+      // in Promise.all) is sent after it, even if the store answers that send before anything of the wait.
+      const reachedAt = inv.clock.now();
+      return durable(name, "wait_event", async (row, position) => {
         if (row?.status === "waiting" && row.wake_at && row.wake_at.getTime() <= Date.now()) {
           // Timed out: settle it as null unless an event got there first.
           if (await engineIo(settleWaiting(store, run.id, name, { ok: true, result: null }))) return null;
@@ -343,7 +346,7 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
           return (now?.result ?? null) as never;
         }
         // The wait sees events recorded at or after the step was first reached (the database's clock).
-        const since = row?.started_at ?? (await engineIo(databaseNow(store)));
+        const since = row?.started_at ?? reachedAt;
         const wakeAt = timeout === undefined ? null : new Date(Date.now() + durationMs(timeout));
         return waitStep(
           name,
@@ -355,9 +358,10 @@ export function createStepApi(deps: StepApiDeps, inv: Invocation): StepApi {
             if (await takeBufferedEvent(name, spec, since))
               inv.suspend(new RunSuspended("sleeping", { at: new Date(), key: `${name}#event` }));
           },
-          { wakeAt, waitEvent: spec.event, waitMatch: spec.match ?? {} },
+          { wakeAt, waitEvent: spec.event, waitMatch: spec.match ?? {}, startedAt: since },
         );
-      }),
+      });
+    },
     setState: (state, reason) => {
       inv.stateChanges += 1;
       const name = `setState#${inv.stateChanges}`;

@@ -80,11 +80,11 @@ function registerPipelines(sluice: Sluice, ledger: Ledger, switches: Map<string,
   // The race: the event is sent (by a step running beside the wait) while the wait step is being reached.
   sluice.pipeline(
     definePipeline({ name: "racer", input: z.object({ order: z.string() }) }, async (input, step) => {
-      const [event] = await Promise.all([
+      const [event, sent] = await Promise.all([
         step.waitForEvent("paid", { event: "order.raced", match: { order: input.order } }, "20s"),
         step.run("announce", () => sluice.runs.sendEvent(step.workspace, "order.raced", { order: input.order })),
       ]);
-      return { event };
+      return { event, sent };
     }),
   );
   sluice.pipeline(
@@ -227,14 +227,20 @@ export function runsConformance(target: RunsTarget): void {
     });
 
     it("waitForEvent sees an event sent after the step was reached but before its wait was written; never one sent before", async () => {
-      const raced = await Promise.all(["r-1", "r-2", "r-3", "r-4", "r-5"].map((order) => start("racer", { order })));
-      for (const { id } of raced) {
+      // Many at once, so the store answers the send before the wait's own queries in some of them.
+      const orders = Array.from({ length: 12 }, (_, i) => `r-${i}`);
+      const raced = await Promise.all(orders.map((order) => start("racer", { order })));
+      for (const [i, { id }] of raced.entries()) {
         const run = await settle(id, 30_000);
         expect(run.status).toBe("completed");
-        expect((run.output as { event: unknown }).event).toMatchObject({
-          name: "order.raced",
-          payload: { order: expect.stringMatching(/^r-\d$/) },
-        });
+        const output = run.output as { event: unknown; sent: { id: number } };
+        expect(output.event).toEqual({ name: "order.raced", payload: { order: orders[i] } });
+        // The wait is dated when the function called it, before the send beside it began (the database's clock).
+        const { rows } = await t.sluice.store.query<{ created_at: Date }>("SELECT created_at FROM pipeline_events WHERE id = $1", [
+          output.sent.id,
+        ]);
+        const reached = run.steps?.find((s) => s.name === "paid")?.started_at;
+        expect(reached?.getTime()).toBeLessThanOrEqual(rows[0]?.created_at.getTime() ?? 0);
       }
       await t.sluice.runs.sendEvent(WS, "order.paid", { order: { id: "early-1" } });
       const late = await settle((await start("waiter", { order: "early-1", timeoutMs: 500 })).id);

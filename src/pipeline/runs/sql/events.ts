@@ -18,12 +18,6 @@ export interface BufferedEvent {
   payload: unknown;
 }
 
-/** The database's clock: a wait's start is compared with events' `created_at`, written by it. */
-export async function databaseNow(db: Queryable): Promise<Date> {
-  const { rows } = await db.query<{ now: Date }>("SELECT now() AS now");
-  return new Date(rows[0]?.now ?? Date.now());
-}
-
 /** Events of this name in the workspace recorded at or after `since` and within the retention, oldest first. */
 export async function eventsSince(
   db: Queryable,

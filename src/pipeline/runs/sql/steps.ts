@@ -25,6 +25,8 @@ export interface StepWrite {
   wakeAt?: Date | null;
   waitEvent?: string | null;
   waitMatch?: Record<string, unknown> | null;
+  /** When the step was first reached, if not now (a wait's: the events it sees are dated from it). Kept by later writes. */
+  startedAt?: Date | undefined;
 }
 
 const SETTLED: readonly StepStatus[] = ["completed", "failed"];
@@ -48,8 +50,8 @@ export async function stepLeftMidway(db: Queryable, runId: string): Promise<stri
 export async function writeStep(db: Queryable, step: StepWrite): Promise<void> {
   const finished = SETTLED.includes(step.status);
   await db.query(
-    `INSERT INTO pipeline_steps (run_id, name, position, kind, status, attempts, result, error, wake_at, wait_event, wait_match, finished_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10, $11::jsonb, CASE WHEN $12 THEN now() END)
+    `INSERT INTO pipeline_steps (run_id, name, position, kind, status, attempts, result, error, wake_at, wait_event, wait_match, finished_at, started_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10, $11::jsonb, CASE WHEN $12 THEN now() END, COALESCE($13, now()))
      ON CONFLICT (run_id, name) DO UPDATE SET status = EXCLUDED.status, attempts = EXCLUDED.attempts, result = EXCLUDED.result,
        error = EXCLUDED.error, wake_at = EXCLUDED.wake_at, wait_event = EXCLUDED.wait_event, wait_match = EXCLUDED.wait_match,
        finished_at = EXCLUDED.finished_at
@@ -67,6 +69,7 @@ export async function writeStep(db: Queryable, step: StepWrite): Promise<void> {
       step.waitEvent ?? null,
       step.waitMatch ? JSON.stringify(step.waitMatch) : null,
       finished,
+      step.startedAt ?? null,
     ],
   );
 }
