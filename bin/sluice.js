@@ -3,6 +3,10 @@
 // plain JavaScript starts in a fraction of a second, where compiling the TypeScript at each start
 // took many seconds on a busy machine.
 import { existsSync } from "node:fs";
+import { setFlagsFromString } from "node:v8";
+import { WASM_TIERING_BUDGET_FLAG } from "./node-flags.js";
+
+setFlagsFromString(WASM_TIERING_BUDGET_FLAG);
 
 const main = new URL("../dist/src/cli/main.js", import.meta.url);
 if (!existsSync(main)) {

@@ -2,6 +2,7 @@ import type { ChildProcess } from "node:child_process";
 import { rmSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { Redis } from "ioredis";
+import { WASM_TIERING_BUDGET_FLAG } from "../../bin/node-flags.js";
 import { onTestFinished } from "vitest";
 import { freshPostgresDatabase, redisUrl } from "./databases.ts";
 import { compiledFixture } from "./fixtures.ts";
@@ -33,7 +34,8 @@ export interface CrashWorker<E extends WorkerEvent> {
 
 /** Starts `tests/fixtures/<fixture>.ts` (compiled) with this environment on top of the test's own. */
 export function startCrashWorker<E extends WorkerEvent>(fixture: string, env: Record<string, string>): CrashWorker<E> {
-  const child = spawnTracked(process.execPath, [compiledFixture(fixture)], {
+  // As a `sluice` process runs (bin/sluice.js sets the same V8 flag).
+  const child = spawnTracked(process.execPath, [WASM_TIERING_BUDGET_FLAG, compiledFixture(fixture)], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
