@@ -3,6 +3,7 @@ import { buildDist } from "./build.ts";
 import { createPgliteTemplate } from "./pglite-template.ts";
 import { createPidNet } from "./processes.ts";
 import { startPostgres, startRedis, type RunningServer } from "./servers.ts";
+import { useRamTempDir } from "./temp-dirs.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -14,10 +15,13 @@ declare module "vitest" {
 /**
  * Once per run: compile dist/ (tests start the compiled `sluice`, never a stale one), one Redis and
  * one PostgreSQL server for the whole run (each test file makes its own database or key prefix),
- * the pid folder where every spawned process is listed (tests/harness/processes.ts), and the PGlite
+ * the run's temp folders on a RAM disk when there is one (tests/harness/temp-dirs.ts), the pid
+ * folder where every spawned process is listed (tests/harness/processes.ts), and the PGlite
  * template that new embedded data folders start from (tests/harness/pglite-template.ts).
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // First: every temp folder of the run (servers, templates, tests) goes where it is made.
+  const tempRoot = useRamTempDir();
   const pids = createPidNet();
   const servers: RunningServer[] = [];
   const [redis, postgres, template] = await Promise.all([startRedis(), startPostgres(), createPgliteTemplate(), buildDist()]);
@@ -29,5 +33,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     // The last net: processes whose test worker died before it could stop them.
     pids.teardown();
     template.remove();
+    tempRoot?.remove();
   };
 }

@@ -97,14 +97,27 @@ describe("Crash safety: a worker SIGKILLed mid-job loses nothing", () => {
     expect(await manager.counts("crash")).toMatchObject({ completed: JOBS, failed: 0, active: 0, waiting: 0 });
   });
 
-  const stallOut = async (startAfterLockExpired: boolean) => {
+  /** Where a stall-out case runs: the test's manager and the hanging child on the same queue store. */
+  interface StallTarget {
+    manager: QueueBackendOptions;
+    child: Pick<CrashWorkerConfig, "kind" | "target" | "prefix">;
+  }
+  const onRedis = async (): Promise<StallTarget> => {
     const url = inject("redisUrl");
     const prefix = `stallout-${process.pid}-${Date.now()}`;
-    const { manager, close } = await openManager({ kind: "redis", url, prefix });
+    return { manager: { kind: "redis", url, prefix }, child: { kind: "redis", target: url, prefix } };
+  };
+  const onPostgres = async (): Promise<StallTarget> => {
+    const connectionString = await freshPostgresDatabase("stallout");
+    return { manager: { kind: "postgres", connectionString }, child: { kind: "postgres", target: connectionString } };
+  };
+
+  const stallOut = async (target: StallTarget, startAfterLockExpired: boolean) => {
+    const { manager, close } = await openManager(target.manager);
     cleanups.push(close);
     manager.declare("stall");
     await manager.add("stall", "stall", { i: 1 });
-    const hanging = startChild({ kind: "redis", target: url, prefix, queue: "stall", mode: "hang", concurrency: 1, ...TIMING });
+    const hanging = startChild({ ...target.child, queue: "stall", mode: "hang", concurrency: 1, ...TIMING });
     try {
       await hanging.waitFor((e) => ids(e, "started").length === 1, "the job to start in the child");
       // Its own stalled check marks the job it holds; once the lock it no longer renews expires, the
@@ -132,10 +145,17 @@ describe("Crash safety: a worker SIGKILLed mid-job loses nothing", () => {
     expect(await manager.counts("stall")).toMatchObject({ failed: 1, active: 0, waiting: 0 });
   };
 
-  it("a job the stalled check fails (maxStalledCount reached) is told to onStalledOut once, and no processor runs it", () =>
-    stallOut(false));
+  // The pipeline runs' stall handling (tests/integration/runs-stalled) is built on this, on every queue backend.
+  for (const [name, target] of [
+    ["Redis", onRedis],
+    ["PostgreSQL", onPostgres],
+  ] as const) {
+    it(`on ${name}: a job the stalled check fails (maxStalledCount reached) is told to onStalledOut once, and no processor runs it`, async () =>
+      stallOut(await target(), false));
 
-  it("a worker that fails such a job while it is still starting tells onStalledOut too", () => stallOut(true));
+    it(`on ${name}: a worker that fails such a job while it is still starting tells onStalledOut too`, async () =>
+      stallOut(await target(), true));
+  }
 
   it("on a PostgreSQL server", async () => {
     const connectionString = await freshPostgresDatabase("crash");
