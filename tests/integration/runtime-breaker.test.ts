@@ -117,18 +117,23 @@ describe("provider runtime: circuit breaker and fallbacks", () => {
     expect(server.stats.requests).toBe(3);
   });
 
-  it("without any fallback, a refusal says when to come back; attempts spent on errors do not", async () => {
+  it("without any fallback, a refusal says when to come back; attempts spent on errors do not, unless they left the breaker open", async () => {
     server.setOutage(true);
-    const rt = runtime({ retry: { maxAttempts: 2 }, breaker: { threshold: 2, halfOpenAfterMs: 3_000 } });
+    const rt = runtime({ retry: { maxAttempts: 2 }, breaker: { threshold: 4, halfOpenAfterMs: 3_000 } });
     const failed = await rt.complete({ prompt: "x" }).catch((e: unknown) => e);
     expect(failed).toBeInstanceOf(SluiceError);
-    expect(failed).not.toBeInstanceOf(RetryLaterError); // its 2 calls failed: a real attempt for the queue
+    expect(failed).not.toBeInstanceOf(RetryLaterError); // its 2 calls failed, the breaker still closed: a real attempt for the queue
+    // Its 2 calls fail too, and the second is the 4th failure in a row: the breaker is open once its
+    // attempts are spent, so the outage is the provider's and the caller waits for it.
+    const opening = await rt.complete({ prompt: "x" }).catch((e: unknown) => e);
+    expect(opening).toBeInstanceOf(RetryLaterError);
+    expect(opening).toMatchObject({ code: "PROVIDER_UNAVAILABLE", retryable: true });
     const refused = await rt.complete({ prompt: "x" }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(RetryLaterError);
     expect(refused).toMatchObject({ code: "PROVIDER_UNAVAILABLE", retryable: true });
     expect((refused as RetryLaterError).retryAfterMs).toBeGreaterThan(2_500); // until the half-open trial
     expect((refused as RetryLaterError).retryAfterMs).toBeLessThanOrEqual(3_000);
-    expect(server.stats.requests).toBe(2);
+    expect(server.stats.requests).toBe(4);
 
     rt.isolate({ provider: "openai" });
     const isolated = await rt.complete({ prompt: "x" }).catch((e: unknown) => e);

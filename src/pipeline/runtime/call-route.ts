@@ -67,7 +67,12 @@ function retryDelay(deps: RouteCallDeps, route: Route, err: unknown, attempt: nu
   // Every caller of the route waits out the provider's Retry-After, also when this one leaves it to
   // the queue (a refusal by that pause itself needs no new one).
   if (err instanceof RateLimitedError && scopeOf(err) !== "provider-pause") deps.limiter.pause(route, err.retryAfterMs);
-  if (attempt >= deps.retry.maxAttempts) throw new AttemptsSpentError(route, err, attempt);
+  if (attempt >= deps.retry.maxAttempts) {
+    // Spent on errors that opened the route's breaker (these among them): the provider is down, not
+    // this call's input, so the caller waits for the breaker like any refused call rather than fail.
+    if (deps.breakers.refuses(route)) throw new RouteUnavailableError(route, err, unavailableForMs(deps, route));
+    throw new AttemptsSpentError(route, err, attempt);
+  }
   if (err instanceof RateLimitedError) {
     if (err.retryAfterMs > deps.retry.maxRetryAfterMs) throw new AttemptsSpentError(route, err, attempt);
     return retryAfterDelayMs(err.retryAfterMs, deps.random);
