@@ -89,7 +89,6 @@ export class Nondeterminism extends Error {
   }
 }
 
-/** What one invocation of the function knows and has done. */
 /**
  * The database's clock during one invocation, read without a round trip: the claim's `now()` plus the
  * time elapsed here since the claim answered. A step takes it synchronously when the function calls
@@ -105,6 +104,7 @@ export class InvocationClock {
   }
 }
 
+/** What one invocation of the function knows and has done. */
 export class Invocation {
   readonly steps: Map<string, StepRow>;
   readonly seen = new Set<string>();
