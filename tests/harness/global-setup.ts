@@ -24,7 +24,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const tempRoot = useRamTempDir();
   const pids = createPidNet();
   const servers: RunningServer[] = [];
-  const [redis, postgres, template] = await Promise.all([startRedis(), startPostgres(), createPgliteTemplate(), buildDist()]);
+  const [redis, postgres, template] = await Promise.all([startRedis(), startPostgres(), createPgliteTemplate(), buildDist()]).catch(
+    (err: unknown) => {
+      // A failed start: the net kills the servers that did start; the RAM disk's folder is memory, given back.
+      pids.teardown();
+      tempRoot?.remove();
+      throw err;
+    },
+  );
   servers.push(redis, postgres);
   project.provide("redisUrl", redis.url);
   project.provide("postgresUrl", postgres.url);

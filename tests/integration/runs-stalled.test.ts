@@ -4,13 +4,7 @@ import { z } from "zod";
 import { definePipeline } from "../../src/pipeline/runs/index.ts";
 import { verifySignature, type WebhookBody, type WebhookEvent } from "../../src/pipeline/webhooks/index.ts";
 import { runCliAsync } from "../harness/cli.ts";
-import {
-  CRASH_TIMING,
-  redisBackend,
-  startCrashWorker,
-  type CrashWorker,
-  type WorkerEvent,
-} from "../harness/crash-worker.ts";
+import { CRASH_TIMING, redisBackend, startCrashWorker, type CrashWorker, type WorkerEvent } from "../harness/crash-worker.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
 import { until } from "../harness/wait.ts";
 import { startReceiver } from "../harness/webhook-receiver.ts";
