@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeProviderServer, type FakeProviderServer } from "../fakes/openai-server.ts";
+import { seedPgliteDataDir } from "../harness/pglite-template.ts";
 import { freePort } from "../harness/servers.ts";
 import { sleep } from "../harness/wait.ts";
 import { FAULT_SETTINGS, providerEnv, spawnSluice, stopProcess, stopStack, waitServing, type SluiceProcess } from "./fleet.ts";
@@ -83,8 +84,13 @@ async function untilItems(
   return last;
 }
 
-/** `sluice dev --no-demo` in `cwd` (its data in `cwd/.sluice`), once it serves and has printed its admin key. */
+/**
+ * `sluice dev --no-demo` in `cwd` (its data in `cwd/.sluice`), once it serves and has printed its
+ * admin key. A new folder starts from the run's PGlite template, as the harness's `startDev` does:
+ * PGlite's initdb (8 s of CPU) is not the fault under test; packaging-pack tests a first start on a new folder.
+ */
 async function startDev(cwd: string, env: Record<string, string>, port?: number): Promise<{ proc: SluiceProcess; devKey: string }> {
+  seedPgliteDataDir(join(cwd, ".sluice", "pgdata"));
   const proc = spawnSluice(["dev", "--no-demo"], env, { port: port ?? (await freePort()), cwd });
   await waitServing(proc);
   const deadline = Date.now() + 60_000;

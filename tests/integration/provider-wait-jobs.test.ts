@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, expect, it } from "vitest";
 import type { JobSummary } from "../../src/pipeline/queues/types.ts";
 import { startFakeProviderServer, type FakeProviderServer } from "../fakes/openai-server.ts";
 import { startRedis, type RunningServer } from "../harness/servers.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
+import { describeAtOnce } from "../harness/cases-at-once.ts";
 
 /**
  * Issue 8 item 4: a job the provider refuses for now (breaker open, a long Retry-After, a provider
@@ -78,19 +79,13 @@ async function until(check: () => boolean | Promise<boolean>, what: string, time
 const states = (all: readonly JobSummary[]) =>
   all.reduce<Record<string, number>>((acc, j) => ({ ...acc, [j.state]: (acc[j.state] ?? 0) + 1 }), {});
 
-let fake: FakeProviderServer;
-let redis: RunningServer;
-beforeAll(async () => {
-  [fake, redis] = await Promise.all([startFakeProviderServer(), startRedis()]);
-});
-afterAll(async () => {
-  await fake?.close();
-  await redis?.stop();
-});
-
-describe("jobs wait for the provider instead of failing (AI_FALLBACK_PROVIDER=none)", () => {
+// Each suite has its own provider and Redis, so the two run at once: their cases mostly wait out outages.
+describeAtOnce("jobs wait for the provider instead of failing (AI_FALLBACK_PROVIDER=none)", () => {
+  let fake: FakeProviderServer;
+  let redis: RunningServer;
   let env: Env;
   beforeAll(async () => {
+    [fake, redis] = await Promise.all([startFakeProviderServer(), startRedis()]);
     env = await startSluice(fake, redis, {
       AI_MAX_WAIT_FOR_PROVIDER_MS: "60000",
       AI_MAX_RETRY_AFTER_MS: "1000",
@@ -99,6 +94,7 @@ describe("jobs wait for the provider instead of failing (AI_FALLBACK_PROVIDER=no
   });
   afterAll(async () => {
     await env?.t.close();
+    await Promise.all([fake?.close(), redis?.stop()]);
   });
   beforeEach(() => {
     fake.reset();
@@ -176,14 +172,17 @@ describe("jobs wait for the provider instead of failing (AI_FALLBACK_PROVIDER=no
   });
 });
 
-describe("a job that has waited AI_MAX_WAIT_FOR_PROVIDER_MS fails with MAX_WAIT_EXCEEDED", () => {
+describeAtOnce("a job that has waited AI_MAX_WAIT_FOR_PROVIDER_MS fails with MAX_WAIT_EXCEEDED", () => {
+  let fake: FakeProviderServer;
+  let redis: RunningServer;
   let env: Env;
   beforeAll(async () => {
+    [fake, redis] = await Promise.all([startFakeProviderServer(), startRedis()]);
     env = await startSluice(fake, redis, { AI_MAX_WAIT_FOR_PROVIDER_MS: "5000", AI_BREAKER_HALF_OPEN_AFTER_MS: "1000" });
   });
   afterAll(async () => {
     await env?.t.close();
-    fake.setOutage(false);
+    await Promise.all([fake?.close(), redis?.stop()]);
   });
 
   it("fails after the maximum wait, with the new code, not before", async () => {

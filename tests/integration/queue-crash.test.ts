@@ -72,7 +72,8 @@ function expectExactlyOnceMore(result: Awaited<ReturnType<typeof crashAndRecover
   expect([...completions.values()].every((n) => n === 1)).toBe(true);
 }
 
-describe("Crash safety: a worker SIGKILLed mid-job loses nothing", () => {
+// Its cases share nothing (each its own queue prefix or database) and mostly wait for locks to expire: run at once.
+describe.concurrent("Crash safety: a worker SIGKILLed mid-job loses nothing", () => {
   const cleanups: (() => Promise<void>)[] = [];
   afterAll(async () => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
@@ -102,9 +103,10 @@ describe("Crash safety: a worker SIGKILLed mid-job loses nothing", () => {
     manager: QueueBackendOptions;
     child: Pick<CrashWorkerConfig, "kind" | "target" | "prefix">;
   }
+  let stallCases = 0;
   const onRedis = async (): Promise<StallTarget> => {
     const url = inject("redisUrl");
-    const prefix = `stallout-${process.pid}-${Date.now()}`;
+    const prefix = `stallout-${process.pid}-${Date.now()}-${++stallCases}`;
     return { manager: { kind: "redis", url, prefix }, child: { kind: "redis", target: url, prefix } };
   };
   const onPostgres = async (): Promise<StallTarget> => {
