@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from "vitest";
 import { startFakeRemote, type FakeRemote, type RecordedRequest, type Reply } from "./remote-api.ts";
 
 /**
@@ -53,4 +54,19 @@ export async function startFakeGithub(token: string): Promise<FakeGithub> {
   };
   const remote = await startFakeRemote({ token, route });
   return Object.assign(remote, { issues: () => issues, comments: () => comments });
+}
+
+/**
+ * A fake GitHub of the enclosing suite's own, started before its tests and closed after them: its
+ * calls are held and counted for that suite alone, so suites that each have one can run at once.
+ */
+export function suiteFakeGithub(token: string): () => FakeGithub {
+  let github: FakeGithub | undefined;
+  beforeAll(async () => {
+    github = await startFakeGithub(token);
+  });
+  afterAll(async () => {
+    await github?.close();
+  });
+  return () => github!;
 }

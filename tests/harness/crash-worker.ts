@@ -1,12 +1,11 @@
 import type { ChildProcess } from "node:child_process";
-import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Redis } from "ioredis";
-import { WASM_TIERING_BUDGET_FLAG } from "../../bin/node-flags.js";
-import { onTestFinished } from "vitest";
 import { freshPostgresDatabase, redisUrl } from "./databases.ts";
 import { compiledFixture } from "./fixtures.ts";
-import { newEmbeddedDataDir } from "./pglite-template.ts";
+import { seedPgliteDataDir } from "./pglite-template.ts";
+import { fileTempDir } from "./temp-dirs.ts";
 import { spawnTracked } from "./processes.ts";
 
 /**
@@ -34,8 +33,9 @@ export interface CrashWorker<E extends WorkerEvent> {
 
 /** Starts `tests/fixtures/<fixture>.ts` (compiled) with this environment on top of the test's own. */
 export function startCrashWorker<E extends WorkerEvent>(fixture: string, env: Record<string, string>): CrashWorker<E> {
-  // As a `sluice` process runs (bin/sluice.js sets the same V8 flag).
-  const child = spawnTracked(process.execPath, [WASM_TIERING_BUDGET_FLAG, compiledFixture(fixture)], {
+  // Liftoff only, as the test workers run: a fixture lives seconds and runs a few statements on
+  // PGlite, which V8's optimising compiler would recompile on background threads for nothing.
+  const child = spawnTracked(process.execPath, ["--liftoff-only", compiledFixture(fixture)], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -85,10 +85,13 @@ export function startCrashWorker<E extends WorkerEvent>(fixture: string, env: Re
 /** Short lock and stall-check times, so a SIGKILLed worker's jobs are taken over in seconds. */
 export const CRASH_TIMING = { QUEUE_LOCK_DURATION_MS: "2000", QUEUE_STALLED_INTERVAL_MS: "1000", ACTIONS_LEASE_MS: "1000" };
 
-/** A new embedded data folder (PGlite, from the run's template), removed when the test ends. */
+/**
+ * A new embedded data folder (PGlite, from the run's template), removed after the test file (not
+ * the test: onTestFinished would bind to another test when suites run at once).
+ */
 export function embeddedBackend(prefix: string): Record<string, string> {
-  const dir = newEmbeddedDataDir(prefix);
-  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = fileTempDir(prefix);
+  seedPgliteDataDir(join(dir, "pgdata"));
   return { SLUICE_DATA_DIR: dir };
 }
 

@@ -1,6 +1,7 @@
 import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
 import { fileTempDir } from "./temp-dirs.ts";
 
 /**
@@ -23,6 +24,10 @@ export async function createPgliteTemplate(): Promise<{ dir: string; remove(): v
   const root = mkdtempSync(join(tmpdir(), "sluice-pglite-template-"));
   const bare = join(root, "bare", "pgdata");
   mkdirSync(join(root, "bare"));
+  // Liftoff only, as in the test workers (vitest.config.ts): the run's main process does initdb and
+  // the migrations once, before any test starts, and V8's optimising compiler cost more than it saved
+  // (the globalSetup took about 3 s less CPU).
+  setFlagsFromString("--liftoff-only");
   const { PGlite } = await import("@electric-sql/pglite");
   const db = await PGlite.create({ dataDir: bare });
   await db.close();

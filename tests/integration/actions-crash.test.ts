@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFakeGithub, type FakeGithub } from "../fakes/github-server.ts";
+import { expect, it } from "vitest";
+import { suiteFakeGithub, type FakeGithub } from "../fakes/github-server.ts";
 import {
   CRASH_TIMING,
   embeddedBackend,
@@ -8,6 +8,7 @@ import {
   startCrashWorker,
   type WorkerEvent,
 } from "../harness/crash-worker.ts";
+import { describeCasesAtOnce } from "../harness/cases-at-once.ts";
 
 /**
  * At most once per idempotency key, with real worker processes SIGKILLed mid-call, on each
@@ -36,16 +37,8 @@ const startWorker = (env: Record<string, string>, config: Record<string, unknown
     ACTIONS_CRASH_CONFIG: JSON.stringify({ workspace: WORKSPACE, concurrency: 4, ...config }),
   });
 
-let github: FakeGithub;
-
-beforeAll(async () => {
-  github = await startFakeGithub(TOKEN);
-});
-afterAll(async () => {
-  await github?.close();
-});
-
-const titlesCalled = (): string[] => github.requests.filter((r) => r.method === "POST").map((r) => (r.json as { title: string }).title);
+const titlesCalled = (github: FakeGithub): string[] =>
+  github.requests.filter((r) => r.method === "POST").map((r) => (r.json as { title: string }).title);
 
 interface CrashResult {
   statuses: Map<string, string>;
@@ -55,9 +48,7 @@ interface CrashResult {
 }
 
 /** Phase 1 submits N jobs and is SIGKILLed with HELD calls in flight; phase 2 finishes; returns each key's ledger status. */
-async function crashAndFinish(env: Record<string, string>, finishers: number): Promise<CrashResult> {
-  github.requests.length = 0;
-  github.issues().length = 0;
+async function crashAndFinish(github: FakeGithub, env: Record<string, string>, finishers: number): Promise<CrashResult> {
   github.holdWhen((_req, index) => HELD.includes(index));
   const full = {
     ...env,
@@ -87,8 +78,8 @@ async function crashAndFinish(env: Record<string, string>, finishers: number): P
   return { statuses, held, unknownCounted };
 }
 
-function expectAtMostOnce(result: CrashResult): void {
-  const calls = titlesCalled().reduce((m, t) => m.set(t, (m.get(t) ?? 0) + 1), new Map<string, number>());
+function expectAtMostOnce(github: FakeGithub, result: CrashResult): void {
+  const calls = titlesCalled(github).reduce((m, t) => m.set(t, (m.get(t) ?? 0) + 1), new Map<string, number>());
   // The claim: no key reached the service twice, across the crash and the concurrent workers.
   expect([...calls.entries()].filter(([, n]) => n > 1)).toEqual([]);
   // The calls cut off by the kill are unknown, not re-run.
@@ -111,16 +102,26 @@ function expectAtMostOnce(result: CrashResult): void {
   expect(result.unknownCounted).toBe(unknown);
 }
 
-describe("actions: at most once per key with workers SIGKILLed mid-call", () => {
-  it("on PGlite: the process dies, the next process on the same data folder finishes", async () => {
-    expectAtMostOnce(await crashAndFinish(embeddedBackend("sluice-actions-crash-"), 1));
-  });
+// The backends at the same time: each its own database, Redis logical database, fake GitHub and
+// worker processes, and most of each is waiting for a lock to expire.
+const BACKENDS = [
+  {
+    name: "PGlite: the process dies, the next process on the same data folder finishes",
+    env: async () => embeddedBackend("sluice-actions-crash-"),
+    finishers: 1,
+  },
+  { name: "PostgreSQL (queues and store), two workers finishing at once", env: () => postgresBackend("actions_crash"), finishers: 2 },
+  { name: "Redis queues + PostgreSQL, two workers finishing at once", env: () => redisBackend("actions_crash_redis", 21), finishers: 2 },
+];
 
-  it("on PostgreSQL (queues and store), two workers finishing at once", async () => {
-    expectAtMostOnce(await crashAndFinish(await postgresBackend("actions_crash"), 2));
-  });
-
-  it("on Redis queues + PostgreSQL, two workers finishing at once", async () => {
-    expectAtMostOnce(await crashAndFinish(await redisBackend("actions_crash_redis", 21), 2));
-  });
-});
+describeCasesAtOnce(
+  "actions: at most once per key with workers SIGKILLed mid-call",
+  BACKENDS,
+  (c) => c.name,
+  ({ env, finishers }) => {
+    const github = suiteFakeGithub(TOKEN);
+    it("calls no key twice", async () => {
+      expectAtMostOnce(github(), await crashAndFinish(github(), await env(), finishers));
+    });
+  },
+);

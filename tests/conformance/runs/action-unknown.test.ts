@@ -1,7 +1,7 @@
-import { rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { startFakeGithub, type FakeGithub } from "../../fakes/github-server.ts";
+import { expect, it } from "vitest";
+import { suiteFakeGithub, type FakeGithub } from "../../fakes/github-server.ts";
 import {
   CRASH_TIMING,
   embeddedBackend,
@@ -10,6 +10,7 @@ import {
   startCrashWorker,
   type WorkerEvent,
 } from "../../harness/crash-worker.ts";
+import { describeAtOnce, describeCasesAtOnce } from "../../harness/cases-at-once.ts";
 import { runbookLine, runRunbookLine } from "../../harness/runbook.ts";
 import { fileTempDir } from "../../harness/temp-dirs.ts";
 
@@ -47,20 +48,12 @@ const startChild = (env: Record<string, string>, config: Record<string, unknown>
     RUNS_ACTION_CRASH_CONFIG: JSON.stringify({ workspace: WORKSPACE, ...config }),
   });
 
-let github: FakeGithub;
-beforeAll(async () => {
-  github = await startFakeGithub(TOKEN);
-});
-afterAll(async () => {
-  await github?.close();
-});
-
-const callsFor = (title: string): number =>
+const callsFor = (github: FakeGithub, title: string): number =>
   github.requests.filter((r) => r.method === "POST" && (r.json as { title?: string } | null)?.title === title).length;
 
-async function waitForCalls(titles: readonly string[], calls: number): Promise<void> {
+async function waitForCalls(github: FakeGithub, titles: readonly string[], calls: number): Promise<void> {
   const deadline = Date.now() + 60_000;
-  while (titles.some((t) => callsFor(t) < calls)) {
+  while (titles.some((t) => callsFor(github, t) < calls)) {
     if (Date.now() > deadline) throw new Error(`${titles.join(", ")} never reached the fake GitHub ${calls} time(s)`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -73,7 +66,7 @@ interface RunOutcome {
   tasks: UnknownTask[];
 }
 
-const actionEnv = (backend: Record<string, string>) => ({
+const actionEnv = (github: FakeGithub, backend: Record<string, string>) => ({
   ...backend,
   ACTIONS_ENABLED: "true",
   ALLOW_ACTIONS_DEFAULT: "github.issue.create",
@@ -81,13 +74,12 @@ const actionEnv = (backend: Record<string, string>) => ({
   ACTIONS_GITHUB_TOKEN: TOKEN,
 });
 
-async function crashAndDecide(backend: Record<string, string>): Promise<Record<string, RunOutcome | undefined>> {
-  github.requests.length = 0;
+async function crashAndDecide(github: FakeGithub, backend: Record<string, string>): Promise<Record<string, RunOutcome | undefined>> {
   github.holdWhen(() => true);
-  const env = actionEnv(backend);
+  const env = actionEnv(github, backend);
   const first = startChild(env, { start: Object.values(TITLES) });
   const started = (await first.waitForEvent("started")).runs as Record<string, string>;
-  await waitForCalls(Object.values(TITLES), 1);
+  await waitForCalls(github, Object.values(TITLES), 1);
   await first.kill();
   github.holdWhen(undefined);
 
@@ -101,17 +93,17 @@ async function crashAndDecide(backend: Record<string, string>): Promise<Record<s
   }
 }
 
-function expectDecisionsApplied(runs: Awaited<ReturnType<typeof crashAndDecide>>): void {
+function expectDecisionsApplied(github: FakeGithub, runs: Awaited<ReturnType<typeof crashAndDecide>>): void {
   // Re-run: called once more with the same key, and the step completed with GitHub's answer.
-  expect(callsFor(TITLES.rerun)).toBe(2);
+  expect(callsFor(github, TITLES.rerun)).toBe(2);
   expect(runs.rerun?.status).toBe("completed");
   expect(runs.rerun?.output?.issue).toMatchObject({ number: expect.any(Number), url: expect.stringContaining("acme/app/issues") });
   // Not run: no second call, the step (and so the run) failed with a code that says why.
-  expect(callsFor(TITLES["not-run"])).toBe(1);
+  expect(callsFor(github, TITLES["not-run"])).toBe(1);
   expect(runs["not-run"]?.status).toBe("failed");
   expect(runs["not-run"]?.error?.code).toBe("ACTION_SKIPPED");
   // Done: no second call, the step completed with the result the person gave.
-  expect(callsFor(TITLES.done)).toBe(1);
+  expect(callsFor(github, TITLES.done)).toBe(1);
   expect(runs.done?.status).toBe("completed");
   expect(runs.done?.output?.issue).toEqual({ number: 99, checked: true });
 }
@@ -133,30 +125,29 @@ async function runbookTasksQuery(runId: string, databaseUrl: string): Promise<st
  * exactly one more call completes the step.
  */
 async function crashTwiceThenApprove(
+  github: FakeGithub,
   backend: Record<string, string>,
 ): Promise<{ asked: UnknownTask[]; callsWhenAsked: number; run: RunOutcome; shownBySql: string | undefined }> {
   const title = "issue-twice";
-  github.requests.length = 0;
   github.holdWhen(() => true);
-  const env = actionEnv(backend);
+  const env = actionEnv(github, backend);
   const first = startChild(env, { start: [title] });
   const runId = ((await first.waitForEvent("started")).runs as Record<string, string>)[title]!;
-  await waitForCalls([title], 1);
+  await waitForCalls(github, [title], 1);
   await first.kill();
 
   // The person approves a re-run; the re-run's call hangs too, and its worker dies as well.
   const second = startChild(env, { decide: { [runId]: "rerun" } });
-  await waitForCalls([title], 2);
+  await waitForCalls(github, [title], 2);
   await second.kill();
   github.holdWhen(undefined);
 
-  const gateDir = fileTempDir("sluice-gate-");
-  onTestFinished(() => rmSync(gateDir, { recursive: true, force: true }));
-  const gate = join(gateDir, "decide");
+  // Removed after the file (setup-file.ts).
+  const gate = join(fileTempDir("sluice-gate-"), "decide");
   const third = startChild(env, { decide: { [runId]: "rerun" }, gate });
   try {
     const asked = (await third.waitForEvent("asked")).tasks!;
-    const callsWhenAsked = callsFor(title);
+    const callsWhenAsked = callsFor(github, title);
     const shownBySql = backend.DATABASE_URL ? await runbookTasksQuery(runId, backend.DATABASE_URL) : undefined;
     writeFileSync(gate, "go");
     const settled = (await third.waitForEvent("settled")).runs as Record<string, RunOutcome>;
@@ -166,7 +157,7 @@ async function crashTwiceThenApprove(
   }
 }
 
-function expectAskedAgain(result: Awaited<ReturnType<typeof crashTwiceThenApprove>>): void {
+function expectAskedAgain(github: FakeGithub, result: Awaited<ReturnType<typeof crashTwiceThenApprove>>): void {
   // Two tasks, one per unknown attempt: the first approved, the second pending, and no call meanwhile.
   expect(result.asked).toEqual([
     { id: expect.any(String), status: "approved", attempt: 1 },
@@ -183,30 +174,37 @@ function expectAskedAgain(result: Awaited<ReturnType<typeof crashTwiceThenApprov
     );
   }
   // Its approval: exactly one more call, and the step completed with GitHub's answer.
-  expect(callsFor("issue-twice")).toBe(3);
+  expect(callsFor(github, "issue-twice")).toBe(3);
   expect(result.run.status).toBe("completed");
   expect(result.run.output?.issue).toMatchObject({ number: expect.any(Number) });
   expect(result.run.tasks.map((t) => t.status)).toEqual(["approved", "approved"]);
 }
 
-describe("step.action with an unknown outcome resumes through the executor with the same key", { timeout: 240_000 }, () => {
-  it("on embedded PGlite", async () => {
-    expectDecisionsApplied(await crashAndDecide(embeddedBackend("sluice-runs-unknown-")));
-  });
+// Each backend, and the case below, at the same time: each its own database, Redis logical
+// database, fake GitHub and worker processes, and most of each is waiting for a lock to expire.
+const BACKENDS = [
+  { name: "embedded PGlite", backend: async () => embeddedBackend("sluice-runs-unknown-") },
+  { name: "PostgreSQL queues and store", backend: () => postgresBackend("runs_unknown_pg") },
+  { name: "Redis queues + PostgreSQL store", backend: () => redisBackend("runs_unknown", 32) },
+];
 
-  it("on PostgreSQL queues and store", async () => {
-    expectDecisionsApplied(await crashAndDecide(await postgresBackend("runs_unknown_pg")));
-  });
-
-  it("on Redis queues + PostgreSQL store", async () => {
-    expectDecisionsApplied(await crashAndDecide(await redisBackend("runs_unknown", 32)));
-  });
-});
+describeCasesAtOnce(
+  "step.action with an unknown outcome resumes through the executor with the same key",
+  BACKENDS,
+  (c) => c.name,
+  ({ backend }) => {
+    const github = suiteFakeGithub(TOKEN);
+    it("applies each decision", { timeout: 240_000 }, async () => {
+      expectDecisionsApplied(github(), await crashAndDecide(github(), await backend()));
+    });
+  },
+);
 
 // One backend: what is new here (a task per unknown attempt, the runbook's query) is the store's and
 // the executor's; the crash and the resume with the same key are the cases above, on every backend.
-describe("an approved re-run that crashes again asks a person again (one task per attempt)", { timeout: 300_000 }, () => {
-  it("on Redis queues + PostgreSQL store", async () => {
-    expectAskedAgain(await crashTwiceThenApprove(await redisBackend("runs_twice", 48)));
+describeAtOnce("an approved re-run that crashes again asks a person again (one task per attempt)", () => {
+  const github = suiteFakeGithub(TOKEN);
+  it("on Redis queues + PostgreSQL store", { timeout: 300_000 }, async () => {
+    expectAskedAgain(github(), await crashTwiceThenApprove(github(), await redisBackend("runs_twice", 48)));
   });
 });
