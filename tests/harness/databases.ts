@@ -13,7 +13,7 @@ export function freshPostgresDatabase(prefix = "t"): Promise<string> {
  * 10 audit-first; 11 intake-claim-faults; 12 shutdown-abandon; 13 http-fuzz; 14 fleet reports; 15 read limits.
  * 16-19 pipelines/runs, 20-23 actions/approvals/schedules, 24-25 operator scope, 26-27 webhooks, 28-29 packaging, 30-31 ops.
  * Reserved for work in progress: 32-35 runs follow-up, 36-39 queue groups/workers, 40-43 logs/doctor, 44-47 embedded performance.
- * 56 the doctor's checks on real state (ops-doctor-real-state), 57 runbook-pg-restore, 63 runs-lease.
+ * 56 the doctor's checks on real state (ops-doctor-real-state), 57 runbook-pg-restore, 60-62 runs-stalled, 63 runs-lease.
  */
 export function redisUrl(db = 0): string {
   return `${inject("redisUrl")}/${db}`;

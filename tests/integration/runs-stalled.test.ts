@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { z } from "zod";
 import { definePipeline } from "../../src/pipeline/runs/index.ts";
 import { verifySignature, type WebhookBody, type WebhookEvent } from "../../src/pipeline/webhooks/index.ts";
+import { describeCasesAtOnce } from "../harness/cases-at-once.ts";
 import { runCliAsync } from "../harness/cli.ts";
 import { CRASH_TIMING, redisBackend, startCrashWorker, type CrashWorker, type WorkerEvent } from "../harness/crash-worker.ts";
 import { startTestSluice, type TestSluice } from "../harness/sluice.ts";
@@ -19,7 +20,7 @@ import { startReceiver } from "../harness/webhook-receiver.ts";
  *
  * Real worker processes (tests/fixtures/runs-crash-worker.ts, pipeline "crashy": steps one, two,
  * three), SIGKILLed where they announce a hang; the API in this process runs no workers. Redis
- * logical database 60 (Redis queues) is this file's alone.
+ * logical databases 60-62 (Redis queues) are this file's alone.
  */
 const SECRET = "runs-stalled-signing-secret-0123456789";
 
@@ -45,8 +46,6 @@ interface WorkerConfig {
 }
 
 let receiver: Awaited<ReturnType<typeof startReceiver>>;
-/** This test's callback path on the receiver (one per test, so a late delivery cannot land in the next). */
-let hookPath = "/";
 
 beforeAll(async () => {
   receiver = await startReceiver();
@@ -56,12 +55,16 @@ afterAll(async () => {
   await receiver?.close();
 });
 
-const hooks = () => (receiver.received.get(hookPath) ?? []).map((r) => ({ ...r, parsed: JSON.parse(r.body) as WebhookBody }));
-const hookTypes = () => hooks().map((h) => h.parsed.type);
+/** The callbacks that reached a scene's path on the receiver (one path per scene: the scenes run at once). */
+const hooks = (scene: Scene) =>
+  (receiver.received.get(scene.hookPath) ?? []).map((r) => ({ ...r, parsed: JSON.parse(r.body) as WebhookBody }));
+const hookTypes = (scene: Scene) => hooks(scene).map((h) => h.parsed.type);
 
 /** One run of "crashy" started through the API, the workers that take it, and the operator's CLI. */
 interface Scene {
   id: string;
+  /** The run's callback path on the receiver. */
+  hookPath: string;
   run: () => Promise<RunView>;
   effects(): Promise<Record<string, number>>;
   startWorker(config: WorkerConfig): CrashWorker<ChildEvent>;
@@ -72,7 +75,7 @@ interface Scene {
 }
 
 async function withScene(backend: Record<string, string>, body: (scene: Scene) => Promise<void>): Promise<void> {
-  hookPath = `/hook-${randomUUID()}`;
+  const hookPath = `/hook-${randomUUID()}`;
   const env = {
     ...backend,
     ...CRASH_TIMING,
@@ -106,6 +109,7 @@ async function withScene(backend: Record<string, string>, body: (scene: Scene) =
     };
     await body({
       id,
+      hookPath,
       run: async () => (await app.inject({ method: "GET", url: `/api/runs/${id}`, headers: { authorization: `Bearer ${writer}` } })).json(),
       async effects() {
         const { rows } = await sluice.store.query<{ step: string; n: number }>(
@@ -136,8 +140,9 @@ async function withScene(backend: Record<string, string>, body: (scene: Scene) =
 }
 
 /** Exactly one signed `run.failed` for the run, carrying its error. */
-function expectOneFailedHook(id: string, failedStep: string | null): void {
-  const failedHooks = hooks().filter((h) => h.parsed.type === "run.failed");
+function expectOneFailedHook(scene: Scene, failedStep: string | null): void {
+  const id = scene.id;
+  const failedHooks = hooks(scene).filter((h) => h.parsed.type === "run.failed");
   expect(failedHooks).toHaveLength(1);
   expect(verifySignature(SECRET, failedHooks[0]!.body, failedHooks[0]!.signature)).toMatchObject({ ok: true });
   expect(failedHooks[0]!.parsed).toMatchObject({
@@ -147,9 +152,9 @@ function expectOneFailedHook(id: string, failedStep: string | null): void {
 }
 
 const settled = (r: RunView) => ["completed", "failed", "cancelled"].includes(r.status);
-const waitForHook = (type: WebhookEvent) =>
+const waitForHook = (scene: Scene, type: WebhookEvent) =>
   until(
-    async () => hookTypes(),
+    async () => hookTypes(scene),
     (types) => types.includes(type),
     30_000,
     `the ${type} callback`,
@@ -177,7 +182,7 @@ async function stepBoundedByItsAttempts(backend: Record<string, string>): Promis
       ["two", "failed", 2, "JOB_STALLED"],
     ]);
     expect(third.events.map((e) => e.event)).not.toContain("in-two");
-    await waitForHook("run.failed");
+    await waitForHook(scene, "run.failed");
 
     // The operator's replay (default: from the failed step) on a healthy worker.
     await third.kill();
@@ -190,8 +195,8 @@ async function stepBoundedByItsAttempts(backend: Record<string, string>): Promis
       ["three", "completed", 1],
     ]);
     expect(await scene.effects()).toEqual({ one: 1, three: 1, two: 1 });
-    await waitForHook("run.completed");
-    expectOneFailedHook(scene.id, "two");
+    await waitForHook(scene, "run.completed");
+    expectOneFailedHook(scene, "two");
   });
 }
 
@@ -208,8 +213,8 @@ async function redrivenWithAttemptsLeft(backend: Record<string, string>): Promis
       ["three", "completed", 1],
     ]);
     expect(await scene.effects()).toEqual({ one: 1, three: 1, two: 1 });
-    await waitForHook("run.completed");
-    expect(hookTypes()).not.toContain("run.failed");
+    await waitForHook(scene, "run.completed");
+    expect(hookTypes(scene)).not.toContain("run.failed");
   });
 }
 
@@ -232,7 +237,7 @@ async function crashOutsideSteps(backend: Record<string, string>): Promise<void>
       ["two", "completed"],
     ]);
     expect(fifth.events.map((e) => e.event)).not.toContain("after-two");
-    await waitForHook("run.failed");
+    await waitForHook(scene, "run.failed");
 
     // No failed step: the replay starts from the first step, on a healthy worker.
     await fifth.kill();
@@ -241,26 +246,40 @@ async function crashOutsideSteps(backend: Record<string, string>): Promise<void>
     const completed = await until(scene.run, settled, 60_000, "the replayed run settled");
     expect(completed.status).toBe("completed");
     expect(await scene.effects()).toEqual({ one: 2, three: 1, two: 2 });
-    await waitForHook("run.completed");
-    expectOneFailedHook(scene.id, null);
+    await waitForHook(scene, "run.completed");
+    expectOneFailedHook(scene, null);
   });
 }
 
 // Up to five worker processes per test, each death taken over after the lock (2 s) and a stall check (1 s).
 // On one queue backend: what a run does here rests on the queue telling onStalledOut once, which
-// tests/integration/queue-crash checks on Redis and on PostgreSQL.
-describe("a run whose queue job stalls out (Redis queues + PostgreSQL store)", { timeout: 240_000 }, () => {
-  const backend = () => redisBackend("runstall", 60);
+// tests/integration/queue-crash checks on Redis and on PostgreSQL. The three at the same time, each
+// with its own Redis logical database (60-62), PostgreSQL database and callback path.
+const CASES = [
+  {
+    name: "a step that kills its worker in every attempt fails JOB_STALLED after maxAttempts, and replays",
+    db: 60,
+    scenario: stepBoundedByItsAttempts,
+  },
+  {
+    name: "a step that killed its worker twice with an attempt left completes: the run is driven again",
+    db: 61,
+    scenario: redrivenWithAttemptsLeft,
+  },
+  {
+    name: "a crash outside any step fails the run JOB_STALLED once its fresh job stalls out too",
+    db: 62,
+    scenario: crashOutsideSteps,
+  },
+];
 
-  it("a step that kills its worker in every attempt fails JOB_STALLED after maxAttempts, and replays", async () => {
-    await stepBoundedByItsAttempts(await backend());
-  });
-
-  it("a step that killed its worker twice with an attempt left completes: the run is driven again", async () => {
-    await redrivenWithAttemptsLeft(await backend());
-  });
-
-  it("a crash outside any step fails the run JOB_STALLED once its fresh job stalls out too", async () => {
-    await crashOutsideSteps(await backend());
-  });
-});
+describeCasesAtOnce(
+  "a run whose queue job stalls out (Redis queues + PostgreSQL store)",
+  CASES,
+  (c) => c.name,
+  ({ db, scenario }) => {
+    it("settles as the step's retry policy says", { timeout: 240_000 }, async () => {
+      await scenario(await redisBackend("runstall", db));
+    });
+  },
+);

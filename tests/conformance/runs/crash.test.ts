@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import {
   CRASH_TIMING,
   embeddedBackend,
@@ -7,6 +7,7 @@ import {
   startCrashWorker,
   type WorkerEvent,
 } from "../../harness/crash-worker.ts";
+import { describeCasesAtOnce } from "../../harness/cases-at-once.ts";
 
 /**
  * Resume after SIGKILL, on each backend: a worker process dies inside step two of a run; the next
@@ -53,17 +54,21 @@ function expectResumed(settled: ChildEvent): void {
   ]);
 }
 
-// Two process starts (PGlite: about 10 s each on a busy machine) and a lock expiry per test.
-describe("a run resumes after its worker is SIGKILLed mid-step", { timeout: 180_000 }, () => {
-  it("on embedded PGlite: the next process on the same data folder finishes it", async () => {
-    expectResumed(await crashAndResume(embeddedBackend("sluice-runs-crash-")));
-  });
+// Two process starts and a lock expiry per backend, the backends at the same time (each its own
+// database, Redis logical database or data folder, and worker processes).
+const BACKENDS = [
+  { name: "embedded PGlite: the next process on the same data folder finishes it", env: async () => embeddedBackend("sluice-runs-crash-") },
+  { name: "PostgreSQL queues", env: () => postgresBackend("runcrash") },
+  { name: "Redis queues + PostgreSQL store", env: () => redisBackend("runcrash", 17) },
+];
 
-  it("on PostgreSQL queues", async () => {
-    expectResumed(await crashAndResume(await postgresBackend("runcrash")));
-  });
-
-  it("on Redis queues + PostgreSQL store", async () => {
-    expectResumed(await crashAndResume(await redisBackend("runcrash", 17)));
-  });
-});
+describeCasesAtOnce(
+  "a run resumes after its worker is SIGKILLed mid-step",
+  BACKENDS,
+  (c) => c.name,
+  ({ env }) => {
+    it("from its last completed step", { timeout: 180_000 }, async () => {
+      expectResumed(await crashAndResume(await env()));
+    });
+  },
+);
