@@ -120,7 +120,8 @@ describeCasesAtOnce(
   (c) => c.name,
   ({ env, finishers }) => {
     const github = suiteFakeGithub(TOKEN);
-    it("calls no key twice", async () => {
+    // Three backends' worker processes at once: seconds each when quiet, more on a busy machine.
+    it("calls no key twice", { timeout: 180_000 }, async () => {
       expectAtMostOnce(github(), await crashAndFinish(github(), await env(), finishers));
     });
   },
